@@ -1,0 +1,172 @@
+//! Node settings: [`NodeConfig`] for the library, [`FileConfig`] for the
+//! optional `config.toml` in the data directory.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use libp2p::Multiaddr;
+use serde::Deserialize;
+
+use crate::Error;
+
+/// Name of the optional config file inside the data directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Default TCP listen address.
+pub const DEFAULT_TCP_LISTEN: &str = "/ip4/0.0.0.0/tcp/4001";
+/// Default QUIC listen address.
+pub const DEFAULT_QUIC_LISTEN: &str = "/ip4/0.0.0.0/udp/4001/quic-v1";
+
+/// Everything a [`crate::Node`] needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the identity (and later the store) live.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on; port 0 picks a free port.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to join the network through (`.../p2p/PEERID`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Find peers on the local network by multicast DNS.
+    pub mdns: bool,
+    /// Close connections nothing has used for this long.
+    pub idle_timeout: Duration,
+    /// Most established connections in total.
+    pub max_connections: u32,
+    /// Most established connections to one peer.
+    pub max_connections_per_peer: u32,
+    /// Refuse new connections once the process uses this share of system memory.
+    pub max_memory_fraction: f64,
+    /// How often the DHT routing table is refreshed (a Kademlia bootstrap).
+    pub dht_refresh: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults for a node whose data lives in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: vec![
+                DEFAULT_TCP_LISTEN.parse().expect("valid"),
+                DEFAULT_QUIC_LISTEN.parse().expect("valid"),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_connections_per_peer: 4,
+            max_memory_fraction: 0.9,
+            dht_refresh: Duration::from_secs(5 * 60),
+        }
+    }
+
+    /// A node on 127.0.0.1 with OS-chosen ports and no mDNS: handy for tests
+    /// and in-process demos.
+    pub fn loopback(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::new(data_dir);
+        config.listen = vec![
+            "/ip4/127.0.0.1/tcp/0".parse().expect("valid"),
+            "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("valid"),
+        ];
+        config.mdns = false;
+        config
+    }
+}
+
+/// The platform data directory for Plexus (e.g. `~/.local/share/plexus`).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("plexus")
+}
+
+/// Settings read from `config.toml`; every field is optional and command-line
+/// flags override it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen multiaddrs.
+    pub listen: Option<Vec<Multiaddr>>,
+    /// Bootstrap multiaddrs ending in `/p2p/PEERID`.
+    pub bootstrap: Option<Vec<Multiaddr>>,
+    /// Local API address of the daemon, `HOST:PORT`.
+    pub api: Option<String>,
+    /// Whether mDNS discovery is on.
+    pub mdns: Option<bool>,
+    /// Idle connection timeout in seconds.
+    pub idle_timeout_secs: Option<u64>,
+    /// Most established connections in total.
+    pub max_connections: Option<u32>,
+    /// Most established connections to one peer.
+    pub max_connections_per_peer: Option<u32>,
+}
+
+impl FileConfig {
+    /// Reads `data_dir/config.toml`; a missing file gives the defaults.
+    pub fn load(data_dir: &Path) -> Result<Self, Error> {
+        let path = data_dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::Config {
+                path,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::Config {
+                path,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Applies the file's settings on top of `config`.
+    pub fn apply(&self, config: &mut NodeConfig) {
+        if let Some(listen) = &self.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(bootstrap) = &self.bootstrap {
+            config.bootstrap = bootstrap.clone();
+        }
+        if let Some(mdns) = self.mdns {
+            config.mdns = mdns;
+        }
+        if let Some(secs) = self.idle_timeout_secs {
+            config.idle_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n;
+        }
+        if let Some(n) = self.max_connections_per_peer {
+            config.max_connections_per_peer = n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_config_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\n",
+        )
+        .unwrap();
+        let file = FileConfig::load(dir.path()).unwrap();
+        let mut config = NodeConfig::new(dir.path());
+        file.apply(&mut config);
+        assert_eq!(config.listen.len(), 1);
+        assert!(!config.mdns);
+        assert_eq!(config.idle_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "listen = 3\n").unwrap();
+        let err = FileConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("config.toml"), "{err}");
+    }
+}

@@ -1,0 +1,99 @@
+//! How peers find each other: Kademlia with Plexus's own protocol name,
+//! bootstrap addresses, and mDNS on the local network.
+//!
+//! This module holds the decisions (which protocol, which addresses are worth
+//! keeping); the event loop in [`crate::net`] applies them.
+
+use std::time::Duration;
+
+use libp2p::{
+    kad::{self, store::MemoryStore},
+    multiaddr::Protocol,
+    Multiaddr, PeerId, StreamProtocol,
+};
+
+use crate::Error;
+
+/// Kademlia protocol name: Plexus never merges into another network's DHT.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/kad/1.0.0");
+
+/// Protocol version announced by identify; peers of other networks differ.
+pub const IDENTIFY_PROTOCOL: &str = "/plexus/1.0.0";
+
+/// Builds the Kademlia behaviour, always in server mode.
+///
+/// Kademlia only switches itself to server mode once an external address is
+/// confirmed, which never happens on loopback or private networks; a Plexus
+/// node is meant to answer queries, so it is a server from the start.
+pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<MemoryStore> {
+    let mut config = kad::Config::new(KAD_PROTOCOL);
+    config.set_periodic_bootstrap_interval(Some(refresh));
+    config.set_query_timeout(Duration::from_secs(30));
+    let mut kad = kad::Behaviour::with_config(local, MemoryStore::new(local), config);
+    kad.set_mode(Some(kad::Mode::Server));
+    kad
+}
+
+/// Splits bootstrap addresses into `(peer, address)` pairs; every address
+/// must end in `/p2p/PEERID`.
+pub fn bootstrap_peers(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multiaddr)>, Error> {
+    addrs
+        .iter()
+        .map(|addr| match addr.iter().last() {
+            Some(Protocol::P2p(peer)) => Ok((peer, addr.clone())),
+            _ => Err(Error::BootstrapWithoutPeerId(addr.clone())),
+        })
+        .collect()
+}
+
+/// Whether an address a peer announces is worth putting in the routing table:
+/// not unspecified (`0.0.0.0`, `::`) and not a relayed or empty address.
+pub fn is_dialable(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => !ip.is_unspecified(),
+        Some(Protocol::Ip6(ip)) => !ip.is_unspecified(),
+        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_)) => true,
+        _ => false,
+    }
+}
+
+/// `addr` with `/p2p/PEERID` appended unless it already ends with it.
+pub fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+    match addr.iter().last() {
+        Some(Protocol::P2p(_)) => addr.clone(),
+        _ => addr.clone().with(Protocol::P2p(peer)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_needs_peer_id() {
+        let peer = PeerId::random();
+        let good: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}").parse().unwrap();
+        let bad: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        assert_eq!(
+            bootstrap_peers(std::slice::from_ref(&good)).unwrap()[0].0,
+            peer
+        );
+        let err = bootstrap_peers(&[good, bad]).unwrap_err().to_string();
+        assert!(err.contains("/p2p/PEERID"), "{err}");
+    }
+
+    #[test]
+    fn unspecified_addresses_are_not_dialable() {
+        assert!(!is_dialable(&"/ip4/0.0.0.0/tcp/1".parse().unwrap()));
+        assert!(is_dialable(&"/ip4/127.0.0.2/tcp/1".parse().unwrap()));
+        assert!(!is_dialable(&"/p2p-circuit".parse().unwrap()));
+    }
+
+    #[test]
+    fn peer_id_is_appended_once() {
+        let peer = PeerId::random();
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        let full = with_peer_id(&addr, peer);
+        assert_eq!(with_peer_id(&full, peer), full);
+    }
+}

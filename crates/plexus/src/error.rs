@@ -1,0 +1,44 @@
+//! The one error type of the library.
+
+use std::path::PathBuf;
+
+use libp2p::{Multiaddr, PeerId};
+
+/// Everything that can go wrong in a Plexus node, each with a message that
+/// says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The data directory could not be created or read.
+    #[error("cannot use data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Another daemon already holds this data directory.
+    #[error("data dir {0} is in use by another running node (stop it first, or pick another --data-dir)")]
+    DataDirLocked(PathBuf),
+    /// The identity key file exists but cannot be used.
+    #[error("identity key {path} is unreadable or corrupt: {reason} (restore it from a backup, or move it away to create a new identity)")]
+    Identity { path: PathBuf, reason: String },
+    /// `config.toml` is malformed.
+    #[error("config file {path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    /// A bootstrap address lacks the `/p2p/PEERID` suffix.
+    #[error("bootstrap address {0} must end with /p2p/PEERID")]
+    BootstrapWithoutPeerId(Multiaddr),
+    /// Dialing a peer failed.
+    #[error("cannot connect to {addr}: {reason}")]
+    Dial { addr: Multiaddr, reason: String },
+    /// A DHT lookup did not find the peer.
+    #[error("peer {0} was not found in the DHT (is it online and connected to this network?)")]
+    PeerNotFound(PeerId),
+    /// The node's event loop has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+    /// A swarm could not be built (transport or behaviour setup failed).
+    #[error("cannot start the network stack: {0}")]
+    Setup(String),
+}

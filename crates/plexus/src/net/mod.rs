@@ -1,0 +1,201 @@
+//! The running node: a [`Node`] handle that talks, through a command channel,
+//! to the one task that owns the libp2p swarm (see [`event_loop`]).
+
+mod behaviour;
+mod event_loop;
+
+use std::{fs, time::Duration};
+
+use libp2p::{noise, tcp, yamux, Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+pub use behaviour::Behaviour;
+use event_loop::{Command, EventLoop};
+
+use crate::{discovery, identity, Error, NodeConfig};
+
+/// How long start-up waits for the listeners to report their addresses.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A snapshot of the node's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// This node's peer id.
+    pub peer_id: PeerId,
+    /// Addresses the node listens on, each ending in `/p2p/PEERID`.
+    pub listen_addrs: Vec<Multiaddr>,
+    /// Peers with at least one open connection.
+    pub connected_peers: usize,
+    /// Peers in the Kademlia routing table.
+    pub routing_table_peers: usize,
+    /// Whether mDNS discovery is on.
+    pub mdns: bool,
+    /// Seconds since the node started.
+    pub uptime_secs: u64,
+}
+
+/// One peer the node knows: connected, in the routing table, or both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerEntry {
+    /// The peer's id.
+    pub peer_id: PeerId,
+    /// Whether a connection is open now.
+    pub connected: bool,
+    /// Whether the peer is in the Kademlia routing table.
+    pub in_routing_table: bool,
+    /// Known addresses of the peer.
+    pub addrs: Vec<Multiaddr>,
+    /// The agent string it announced over identify.
+    pub agent: Option<String>,
+    /// Last measured round-trip time in milliseconds.
+    pub rtt_ms: Option<f64>,
+}
+
+/// The answer to a DHT peer lookup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoundPeer {
+    /// The peer that was looked up.
+    pub peer_id: PeerId,
+    /// Its addresses as the DHT reported them.
+    pub addrs: Vec<Multiaddr>,
+    /// Whether it was connected to this node when the lookup began.
+    pub was_connected: bool,
+    /// How many peers the lookup asked.
+    pub requests: u32,
+    /// How long the lookup took, in milliseconds.
+    pub millis: u64,
+}
+
+/// Handle to a running node; clone it freely. The node stops when
+/// [`Node::shutdown`] is called or every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Node {
+    peer_id: PeerId,
+    listen_addrs: Vec<Multiaddr>,
+    commands: mpsc::Sender<Command>,
+}
+
+impl Node {
+    /// Starts a node: loads (or creates) its identity, binds every listen
+    /// address, dials the bootstrap peers and returns once listening.
+    pub async fn start(config: NodeConfig) -> Result<Self, Error> {
+        let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
+        fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let lock = lock_data_dir(&config)?;
+        let key = identity::load_or_create(&config.data_dir)?;
+        let swarm = build_swarm(key, &config)?;
+
+        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock);
+        event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
+        event_loop.bootstrap();
+        let peer_id = event_loop.peer_id();
+        let listen_addrs = event_loop.listen_addrs();
+        let (commands, rx) = mpsc::channel(64);
+        tokio::spawn(event_loop.run(rx));
+        Ok(Self {
+            peer_id,
+            listen_addrs,
+            commands,
+        })
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The addresses the node listened on at start, each ending in `/p2p/PEERID`.
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen_addrs
+    }
+
+    /// A snapshot of counts and addresses.
+    pub async fn status(&self) -> Result<NodeStatus, Error> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Every peer the node is connected to or has in its routing table.
+    pub async fn peers(&self) -> Result<Vec<PeerEntry>, Error> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// Connects to `addr` and returns the peer id that answered.
+    pub async fn connect(&self, addr: Multiaddr) -> Result<PeerId, Error> {
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Looks `peer` up in the DHT (an iterative Kademlia query) and returns
+    /// the addresses found for it.
+    pub async fn find_peer(&self, peer: PeerId) -> Result<FoundPeer, Error> {
+        self.ask(|reply| Command::FindPeer { peer, reply }).await?
+    }
+
+    /// Closes every connection and stops the event loop; waits until it has.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)
+    }
+}
+
+/// Takes an exclusive lock on `data_dir/node.lock` so two nodes never share
+/// one identity and store. The lock is released when the file is dropped.
+fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
+    let path = config.data_dir.join("node.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::DataDirLocked(config.data_dir.clone())),
+        Err(fs::TryLockError::Error(source)) => Err(Error::DataDir { path, source }),
+    }
+}
+
+fn build_swarm(
+    key: libp2p::identity::Keypair,
+    config: &NodeConfig,
+) -> Result<libp2p::Swarm<Behaviour>, Error> {
+    let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| setup(&e))?
+        // Larger QUIC flow-control windows than the defaults so one connection
+        // can carry a bulk transfer at loopback speed (checked by the
+        // transfer benchmark).
+        .with_quic_config(|mut quic| {
+            quic.max_stream_data = 16 * 1024 * 1024;
+            quic.max_connection_data = 64 * 1024 * 1024;
+            quic
+        })
+        .with_behaviour(|key| {
+            Behaviour::new(key, config)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
+        })
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_timeout))
+        .build();
+    Ok(swarm)
+}
