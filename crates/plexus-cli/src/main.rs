@@ -1,1 +1,75 @@
-fn main() {}
+//! The `plexus` command.
+
+mod api;
+mod cli;
+mod commands;
+mod daemon;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command, DhtCommand};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: what was wrong; the usage hint stays available via --help.
+            let rendered = e.render().to_string();
+            let line = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error");
+            eprintln!("{line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(matches!(cli.command, Command::Daemon(_)));
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir();
+    let json = cli.json;
+    match cli.command {
+        Command::Daemon(args) => daemon::run(&data_dir, args).await,
+        Command::Id => commands::id(&data_dir, json).await,
+        Command::Status => commands::status(&data_dir, json).await,
+        Command::Peers => commands::peers(&data_dir, json).await,
+        Command::Dht(DhtCommand::FindPeer { peer }) => {
+            commands::find_peer(&data_dir, peer, json).await
+        }
+        Command::Connect { addr } => commands::connect(&data_dir, addr, json).await,
+        Command::Demo { nodes } => demo::run(nodes.into()).await,
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the level. The daemon logs at
+/// info, one-shot commands only warnings.
+fn init_tracing(daemon: bool) {
+    // yamux warns about every connection whose peer closed first.
+    let default = if daemon {
+        "info,yamux=error"
+    } else {
+        "warn,yamux=error"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

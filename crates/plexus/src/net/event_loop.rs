@@ -106,10 +106,13 @@ impl EventLoop {
     /// Listen addresses with `/p2p/PEERID` appended.
     pub(crate) fn listen_addrs(&self) -> Vec<Multiaddr> {
         let me = self.peer_id();
-        self.swarm
+        let mut addrs: Vec<Multiaddr> = self
+            .swarm
             .listeners()
             .map(|a| discovery::with_peer_id(a, me))
-            .collect()
+            .collect();
+        addrs.sort_by_key(|a| a.to_string());
+        addrs
     }
 
     /// Binds every address and drives the swarm until each listener has
@@ -344,13 +347,11 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    if let Some(info) = self.peers.get_mut(&peer_id) {
-                        info.connected_addr = None;
-                    }
+                if let Some(info) = self.peers.get_mut(&peer_id) {
+                    info.connected_addr = None;
                 }
             }
             SwarmEvent::OutgoingConnectionError {

@@ -1,0 +1,112 @@
+//! Command-line syntax: every command, flag and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use plexus::{Multiaddr, PeerId};
+
+/// Plexus: a peer-to-peer node. Run `plexus daemon` to start a node, then
+/// drive it with the other commands (they talk to the daemon's local API).
+#[derive(Debug, Parser)]
+#[command(name = "plexus", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  plexus demo                 see nodes find each other on this machine\n  plexus daemon               start a node on the default ports\n  plexus status               ask the running daemon how it is doing"
+)]
+pub struct Cli {
+    /// Data directory: identity key, config.toml, API address and token.
+    /// Default: the platform data dir, e.g. ~/.local/share/plexus.
+    #[arg(long, global = true, env = "PLEXUS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node in the foreground until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer); flags win."
+    )]
+    Daemon(DaemonArgs),
+
+    /// Show this node's peer id and listen addresses.
+    #[command(after_help = "Example:\n  plexus id --json")]
+    Id,
+
+    /// Show counts: connected peers, DHT routing table size, uptime.
+    #[command(after_help = "Example:\n  plexus status")]
+    Status,
+
+    /// List connected peers and peers in the DHT routing table.
+    #[command(after_help = "Example:\n  plexus peers --json")]
+    Peers,
+
+    /// Distributed hash table (Kademlia) queries.
+    #[command(subcommand)]
+    Dht(DhtCommand),
+
+    /// Connect to a peer by address.
+    #[command(after_help = "Example:\n  plexus connect /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...")]
+    Connect {
+        /// The peer's multiaddr; a /p2p/PEERID suffix makes sure it is the right peer.
+        #[arg(value_name = "MULTIADDR")]
+        addr: Multiaddr,
+    },
+
+    /// Start a few nodes on this machine and show them find each other.
+    #[command(after_help = "Example:\n  plexus demo --nodes 12")]
+    Demo {
+        /// How many nodes to start (2 to 64).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(2..=64))]
+        nodes: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DhtCommand {
+    /// Find a peer's addresses through the DHT, even when not connected to it.
+    #[command(after_help = "Example:\n  plexus dht find-peer 12D3KooWB5...")]
+    FindPeer {
+        /// The peer id to look up.
+        #[arg(value_name = "PEERID")]
+        peer: PeerId,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address to listen on (repeatable). Default: TCP and QUIC on port 4001
+    /// of every interface. Port 0 picks a free port.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<Multiaddr>,
+
+    /// Peer to join the network through, ending in /p2p/PEERID (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<Multiaddr>,
+
+    /// Where the local HTTP API listens; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<std::net::SocketAddr>,
+
+    /// Do not look for peers on the local network with mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
+
+    /// Close connections unused for this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+}
+
+impl Cli {
+    /// The data directory to use: the flag, `PLEXUS_DATA_DIR`, or the default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(plexus::config::default_data_dir)
+    }
+}

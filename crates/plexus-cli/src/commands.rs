@@ -1,0 +1,122 @@
+//! Client commands: ask the daemon through its API, print a table or JSON.
+
+use std::path::Path;
+
+use anyhow::Result;
+use plexus::{FoundPeer, Multiaddr, NodeStatus, PeerEntry, PeerId};
+use serde::Serialize;
+
+use crate::api::{client::Client, ConnectRequest, ConnectResponse};
+
+/// Prints `value` as pretty JSON.
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `plexus id`
+pub async fn id(data_dir: &Path, json: bool) -> Result<()> {
+    let value: serde_json::Value = Client::for_data_dir(data_dir)?.get("/v1/id").await?;
+    if json {
+        return print_json(&value);
+    }
+    println!("{}", value["peer_id"].as_str().unwrap_or_default());
+    for addr in value["listen_addrs"].as_array().into_iter().flatten() {
+        println!("  {}", addr.as_str().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `plexus status`
+pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
+    let status: NodeStatus = Client::for_data_dir(data_dir)?.get("/v1/status").await?;
+    if json {
+        return print_json(&status);
+    }
+    println!("peer id          {}", status.peer_id);
+    println!("connected peers  {}", status.connected_peers);
+    println!("DHT peers        {}", status.routing_table_peers);
+    println!(
+        "mDNS             {}",
+        if status.mdns { "on" } else { "off" }
+    );
+    println!("uptime           {}s", status.uptime_secs);
+    for addr in &status.listen_addrs {
+        println!("listening on     {addr}");
+    }
+    Ok(())
+}
+
+/// `plexus peers`
+pub async fn peers(data_dir: &Path, json: bool) -> Result<()> {
+    let peers: Vec<PeerEntry> = Client::for_data_dir(data_dir)?.get("/v1/peers").await?;
+    if json {
+        return print_json(&peers);
+    }
+    if peers.is_empty() {
+        println!(
+            "no peers yet (connect with: plexus connect MULTIADDR, or start with --bootstrap)"
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<54} {:<10} {:>8}  {:<14} ADDRESS",
+        "PEER", "STATE", "RTT", "AGENT"
+    );
+    for p in &peers {
+        let state = match (p.connected, p.in_routing_table) {
+            (true, true) => "conn+dht",
+            (true, false) => "connected",
+            (false, _) => "dht",
+        };
+        let rtt = p
+            .rtt_ms
+            .map(|ms| format!("{ms:.1}ms"))
+            .unwrap_or_else(|| "-".into());
+        let addr = p
+            .addrs
+            .first()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
+        let agent = p.agent.as_deref().unwrap_or("-");
+        println!(
+            "{:<54} {state:<10} {rtt:>8}  {agent:<14} {addr}",
+            p.peer_id.to_string()
+        );
+    }
+    let connected = peers.iter().filter(|p| p.connected).count();
+    println!("{} peers, {connected} connected", peers.len());
+    Ok(())
+}
+
+/// `plexus dht find-peer PEERID`
+pub async fn find_peer(data_dir: &Path, peer: PeerId, json: bool) -> Result<()> {
+    let path = format!("/v1/dht/find-peer/{peer}");
+    let found: FoundPeer = Client::for_data_dir(data_dir)?.get(&path).await?;
+    if json {
+        return print_json(&found);
+    }
+    println!(
+        "found {} in {} ms after asking {} peers:",
+        found.peer_id, found.millis, found.requests
+    );
+    for addr in &found.addrs {
+        println!("  {addr}");
+    }
+    Ok(())
+}
+
+/// `plexus connect MULTIADDR`
+pub async fn connect(data_dir: &Path, addr: Multiaddr, json: bool) -> Result<()> {
+    let request = ConnectRequest {
+        addr: addr.to_string(),
+    };
+    let answer: ConnectResponse = Client::for_data_dir(data_dir)?
+        .post("/v1/connect", &request)
+        .await?;
+    if json {
+        return print_json(&answer);
+    }
+    println!("connected to {}", answer.peer_id);
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `plexus daemon`: a node in the foreground with its local API.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::{Context, Result};
+use plexus::{config::FileConfig, Node, NodeConfig};
+use rand::RngCore;
+
+use crate::{
+    api::{self, ApiInfo, API_FILE},
+    cli::DaemonArgs,
+};
+
+/// Runs the daemon until Ctrl-C or SIGTERM.
+pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
+    let file = FileConfig::load(data_dir)?;
+    let mut config = NodeConfig::new(data_dir);
+    file.apply(&mut config);
+    if !args.listen.is_empty() {
+        config.listen = args.listen;
+    }
+    if !args.bootstrap.is_empty() {
+        config.bootstrap = args.bootstrap;
+    }
+    if args.no_mdns {
+        config.mdns = false;
+    }
+    if let Some(secs) = args.idle_timeout {
+        config.idle_timeout = Duration::from_secs(secs);
+    }
+    let api_addr = match args.api {
+        Some(addr) => addr,
+        None => file
+            .api
+            .as_deref()
+            .unwrap_or(api::DEFAULT_API_ADDR)
+            .parse()
+            .with_context(|| {
+                format!(
+                    "bad api address in {}",
+                    data_dir.join("config.toml").display()
+                )
+            })?,
+    };
+
+    let node = Node::start(config).await?;
+    let listener = match tokio::net::TcpListener::bind(api_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            node.shutdown().await;
+            anyhow::bail!("cannot start the API on {api_addr}: {e} (pick another with --api HOST:PORT, port 0 for any)");
+        }
+    };
+    let info = ApiInfo {
+        addr: listener.local_addr()?,
+        token: random_token(),
+    };
+    info.write(data_dir)
+        .with_context(|| format!("cannot write {}", data_dir.join(API_FILE).display()))?;
+
+    let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
+    println!(
+        "Plexus node {} listening on {} (API http://{})",
+        node.peer_id(),
+        addrs.join(" "),
+        info.addr
+    );
+
+    let app = api::server::router(node.clone(), info.token.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let result = server.await.context("API server failed");
+    tracing::info!("shutting down");
+    node.shutdown().await;
+    // Only remove the API file if it is still ours.
+    if ApiInfo::read(data_dir).is_some_and(|i| i.token == info.token) {
+        let _ = std::fs::remove_file(data_dir.join(API_FILE));
+    }
+    result
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
