@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use libp2p::{Multiaddr, PeerId};
 
+use crate::content::Hash;
+
 /// Everything that can go wrong in a Plexus node, each with a message that
 /// says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -41,4 +43,25 @@ pub enum Error {
     /// A swarm could not be built (transport or behaviour setup failed).
     #[error("cannot start the network stack: {0}")]
     Setup(String),
+    /// Reading or writing a user's file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The content store failed (disk full, corrupt database...).
+    #[error("store: {0}")]
+    Store(String),
+    /// The store does not have this blob.
+    #[error("content {0} is not in the local store")]
+    NotFound(Hash),
+    /// The store has only part of this blob, not the range asked for.
+    #[error("content {0} is only partly present")]
+    RangeMissing(Hash),
+    /// A request to a peer failed (timeout, closed connection, refused).
+    #[error("request to {peer} failed: {reason}")]
+    Request { peer: PeerId, reason: String },
+    /// A download could not complete.
+    #[error("download of {hash} failed: {reason}")]
+    Download { hash: Hash, reason: String },
 }

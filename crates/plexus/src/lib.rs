@@ -14,12 +14,14 @@
 //! ```
 
 pub mod config;
+pub mod content;
 pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod net;
+pub mod transfer;
 
 pub use config::NodeConfig;
 pub use error::Error;
 pub use libp2p::{Multiaddr, PeerId};
-pub use net::{FoundPeer, Node, NodeStatus, PeerEntry};
+pub use net::{Download, FoundPeer, Node, NodeStatus, PeerEntry, Shared};

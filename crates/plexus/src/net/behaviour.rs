@@ -5,10 +5,11 @@ use libp2p::{
     identify,
     identity::Keypair,
     kad, mdns, memory_connection_limits, ping,
+    request_response::{self, ProtocolSupport},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{discovery, NodeConfig};
+use crate::{discovery, transfer::protocol, NodeConfig};
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
@@ -25,6 +26,8 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     /// Local-network discovery; off with `--no-mdns`.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Blob transfer: range requests answered with verified chunk groups.
+    pub blobs: request_response::Behaviour<protocol::Codec>,
 }
 
 impl Behaviour {
@@ -55,6 +58,12 @@ impl Behaviour {
             ping: ping::Behaviour::default(),
             kad: discovery::kademlia(local, config.dht_refresh),
             mdns: mdns.into(),
+            blobs: request_response::Behaviour::new(
+                [(protocol::PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(std::time::Duration::from_secs(30))
+                    .with_max_concurrent_streams(1024),
+            ),
         })
     }
 }

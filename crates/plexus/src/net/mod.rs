@@ -13,7 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 pub use behaviour::Behaviour;
 use event_loop::{Command, EventLoop};
 
-use crate::{discovery, identity, Error, NodeConfig};
+use crate::{
+    content::{self, BlobFormat, Hash, ShareInfo, Store, Ticket},
+    discovery, identity,
+    transfer::protocol::{Request, Response},
+    transfer::{self, DownloadStats, GetOptions, Progress},
+    Error, NodeConfig,
+};
 
 /// How long start-up waits for the listeners to report their addresses.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,11 +73,44 @@ pub struct FoundPeer {
     pub millis: u64,
 }
 
+/// Content that was shared: its ticket, name and size.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Everything a peer needs to fetch it.
+    pub ticket: Ticket,
+    /// The file or folder name.
+    pub name: String,
+    /// Total bytes.
+    pub size: u64,
+}
+
+/// A download under way: watch [`Download::progress`], await [`Download::finish`].
+pub struct Download {
+    /// Live figures.
+    pub progress: tokio::sync::watch::Receiver<Progress>,
+    task: tokio::task::JoinHandle<Result<DownloadStats, Error>>,
+}
+
+impl Download {
+    /// Stops the download; verified ranges already committed stay stored.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
+    /// Waits for the end and returns the figures.
+    pub async fn finish(self) -> Result<DownloadStats, Error> {
+        self.task
+            .await
+            .map_err(|e| Error::Store(format!("download task failed: {e}")))?
+    }
+}
+
 /// Handle to a running node; clone it freely. The node stops when
 /// [`Node::shutdown`] is called or every handle is dropped.
 #[derive(Debug, Clone)]
 pub struct Node {
     peer_id: PeerId,
+    store: std::sync::Arc<Store>,
     listen_addrs: Vec<Multiaddr>,
     commands: mpsc::Sender<Command>,
 }
@@ -87,20 +126,115 @@ impl Node {
         })?;
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
+        let store = Store::open(&config.data_dir)?;
         let swarm = build_swarm(key, &config)?;
 
-        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock);
+        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock, store.clone());
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
         let listen_addrs = event_loop.listen_addrs();
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(event_loop.run(rx));
-        Ok(Self {
+        let node = Self {
             peer_id,
+            store,
             listen_addrs,
             commands,
+        };
+        // Announce what the store already holds.
+        for (hash, _) in node.store.shares()? {
+            node.provide(hash).await;
+        }
+        Ok(node)
+    }
+
+    /// Imports a file or folder, records its name, announces it, and
+    /// returns what a peer needs to fetch it.
+    pub async fn share(&self, path: &std::path::Path) -> Result<Shared, Error> {
+        let store = self.store.clone();
+        let owned = path.to_path_buf();
+        let (hash, format, size) =
+            tokio::task::spawn_blocking(move || content::share::import_path(&store, &owned))
+                .await
+                .map_err(|e| Error::Store(e.to_string()))??;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| hash.to_string());
+        self.store.set_share(
+            &hash,
+            &ShareInfo {
+                name: name.clone(),
+                format,
+            },
+        )?;
+        self.provide(hash).await;
+        Ok(Shared {
+            ticket: Ticket {
+                hash,
+                format,
+                provider: self.peer_id,
+                addrs: self.listen_addrs.clone(),
+            },
+            name,
+            size,
         })
+    }
+
+    /// Starts fetching `hash` from the given providers and the DHT; the
+    /// handle reports progress and resolves to the download's figures.
+    pub fn get(&self, hash: Hash, format: Option<BlobFormat>, options: GetOptions) -> Download {
+        let (tx, rx) = tokio::sync::watch::channel(Progress::default());
+        let node = self.clone();
+        let task = tokio::spawn(async move {
+            let stats = transfer::download::fetch(&node, hash, format, &options, &tx).await?;
+            // Remember what was fetched so it is served and listed by name.
+            if !node.store.shares()?.iter().any(|(h, _)| *h == hash) {
+                let name = hash.to_string()[..12].to_string();
+                node.store.set_share(
+                    &hash,
+                    &ShareInfo {
+                        name,
+                        format: stats.format,
+                    },
+                )?;
+            }
+            Ok(stats)
+        });
+        Download { progress: rx, task }
+    }
+
+    /// The node's content store.
+    pub fn store(&self) -> &std::sync::Arc<Store> {
+        &self.store
+    }
+
+    /// Sends one blob-protocol request to `peer` (dialing `addrs` if needed).
+    pub async fn blob_request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        self.ask(|reply| Command::BlobRequest {
+            peer,
+            addrs,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Announces in the DHT that this node provides `hash`.
+    pub async fn provide(&self, hash: Hash) {
+        let _ = self.commands.send(Command::Provide { hash }).await;
+    }
+
+    /// Peers that announced `hash` in the DHT.
+    pub async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
+        self.ask(|reply| Command::FindProviders { hash, reply })
+            .await
     }
 
     /// This node's peer id.
@@ -137,6 +271,7 @@ impl Node {
     /// Closes every connection and stops the event loop; waits until it has.
     pub async fn shutdown(&self) {
         let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+        self.store.close();
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {

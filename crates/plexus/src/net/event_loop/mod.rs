@@ -1,9 +1,12 @@
 //! The task that owns the swarm. Everything else reaches it through
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
+mod blobs;
+
 use std::{
     collections::{HashMap, HashSet},
     fs::File,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -11,6 +14,7 @@ use futures::StreamExt;
 use libp2p::{
     core::transport::ListenerId,
     identify, kad, mdns, ping,
+    request_response::OutboundRequestId,
     swarm::{dial_opts::DialOpts, ConnectionId, SwarmEvent},
     Multiaddr, PeerId, Swarm,
 };
@@ -20,7 +24,13 @@ use super::{
     behaviour::{Behaviour, BehaviourEvent},
     FoundPeer, NodeStatus, PeerEntry,
 };
-use crate::{discovery, Error};
+use crate::{
+    content::{Hash, Store},
+    discovery,
+    transfer::protocol::{Request, Response},
+    Error,
+};
+use blobs::{PendingProviders, Served};
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
@@ -44,6 +54,19 @@ pub(crate) enum Command {
     },
     Shutdown {
         reply: oneshot::Sender<()>,
+    },
+    BlobRequest {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, Error>>,
+    },
+    Provide {
+        hash: Hash,
+    },
+    FindProviders {
+        hash: Hash,
+        reply: oneshot::Sender<Vec<PeerId>>,
     },
 }
 
@@ -74,6 +97,12 @@ pub(crate) struct EventLoop {
     /// Listeners that have reported an address, and the first one that failed.
     listeners_up: HashSet<ListenerId>,
     listener_failed: Option<(ListenerId, String)>,
+    store: Arc<Store>,
+    requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, Error>>>,
+    providers: HashMap<kad::QueryId, PendingProviders>,
+    serving: HashMap<PeerId, usize>,
+    served_tx: mpsc::UnboundedSender<Served>,
+    served_rx: mpsc::UnboundedReceiver<Served>,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
 }
@@ -84,8 +113,16 @@ impl EventLoop {
         mdns: bool,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
+        store: Arc<Store>,
     ) -> Self {
+        let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
+            store,
+            requests: HashMap::new(),
+            providers: HashMap::new(),
+            serving: HashMap::new(),
+            served_tx,
+            served_rx,
             swarm,
             mdns,
             bootstrap,
@@ -182,6 +219,7 @@ impl EventLoop {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(served) = self.served_rx.recv() => self.on_served(served),
                 command = commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         self.stop();
@@ -257,6 +295,14 @@ impl EventLoop {
                 };
                 self.finds.insert(query, pending);
             }
+            Command::BlobRequest {
+                peer,
+                addrs,
+                request,
+                reply,
+            } => self.send_blob_request(peer, addrs, request, reply),
+            Command::Provide { hash } => self.provide(hash),
+            Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
@@ -418,8 +464,15 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            }) => self.on_providers(id, result, step.last),
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
+            BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
             _ => {}
         }
     }

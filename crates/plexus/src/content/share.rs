@@ -1,0 +1,140 @@
+//! Bringing files into the store and writing them back out.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use super::{
+    collection::{safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
+    BlobFormat, Collection, CollectionEntry, Hash, Store,
+};
+use crate::Error;
+
+/// Imports a file as a blob, or a folder as a collection of blobs.
+/// Returns the hash, its format and the total bytes.
+pub fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64), Error> {
+    let meta = fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        let (hash, size) = store.import_file(path)?;
+        return Ok((hash, BlobFormat::Raw, size));
+    }
+    let files = walk_files(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut entries = Vec::with_capacity(files.len());
+    for (rel, full) in files {
+        let (hash, size) = store.import_file(&full)?;
+        entries.push(CollectionEntry {
+            path: rel,
+            hash,
+            size,
+            mode: file_mode(&full),
+        });
+    }
+    let collection = Collection::new(entries);
+    let total = collection.total_size();
+    let hash = store.import_bytes(&collection.to_bytes())?;
+    Ok((hash, BlobFormat::Collection, total))
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o644)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &Path) -> u32 {
+    0o644
+}
+
+/// Writes complete content from the store to `out`: a file for a blob, a
+/// folder for a collection. Refuses to replace an existing path unless
+/// `force`; writes through a temporary name so a failure leaves nothing half-written.
+pub fn export(
+    store: &Store,
+    hash: &Hash,
+    format: BlobFormat,
+    out: &Path,
+    force: bool,
+) -> Result<(), Error> {
+    if out.exists() && !force {
+        return Err(Error::Io {
+            path: out.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists (use --force to replace it)",
+            ),
+        });
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    match format {
+        BlobFormat::Raw => copy_blob(store, hash, out, 0o644),
+        BlobFormat::Collection => {
+            let bytes = store.read_small(hash, MAX_COLLECTION_BYTES)?;
+            let collection = Collection::from_bytes(&bytes).map_err(Error::Store)?;
+            let tmp = sibling(out, "tmp");
+            let _ = fs::remove_dir_all(&tmp);
+            fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+            for entry in &collection.entries {
+                let rel = safe_relative_path(&entry.path).map_err(Error::Store)?;
+                let target = tmp.join(rel);
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                copy_blob(store, &entry.hash, &target, entry.mode)?;
+            }
+            if out.exists() {
+                let old = sibling(out, "old");
+                fs::rename(out, &old).map_err(io(out))?;
+                let _ = fs::remove_dir_all(&old).or_else(|_| fs::remove_file(&old));
+            }
+            fs::rename(&tmp, out).map_err(io(out))
+        }
+    }
+}
+
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.plexus-{tag}"))
+}
+
+fn copy_blob(store: &Store, hash: &Hash, target: &Path, mode: u32) -> Result<(), Error> {
+    let info = store
+        .get(hash)?
+        .filter(|i| i.complete)
+        .ok_or(Error::NotFound(*hash))?;
+    let tmp = sibling(target, "part");
+    let io = |source| Error::Io {
+        path: target.to_path_buf(),
+        source,
+    };
+    let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
+    if copied != info.size {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::Store(format!(
+            "blob {hash} has {copied} bytes on disk, expected {}",
+            info.size
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode & 0o777)).map_err(io)?;
+    }
+    let _ = mode;
+    fs::rename(&tmp, target).map_err(io)
+}

@@ -1,0 +1,129 @@
+//! Tickets: one copy-pasteable string with everything needed to fetch content.
+
+use std::{fmt, str::FromStr};
+
+use data_encoding::BASE32_NOPAD;
+use libp2p::{Multiaddr, PeerId};
+
+use super::{BlobFormat, Hash};
+
+const PREFIX: &str = "plexus1";
+const VERSION: u8 = 1;
+
+/// Hash, format and one provider (peer id and addresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The content's root hash.
+    pub hash: Hash,
+    /// Blob or collection.
+    pub format: BlobFormat,
+    /// The peer that shared it.
+    pub provider: PeerId,
+    /// Where that peer listens.
+    pub addrs: Vec<Multiaddr>,
+}
+
+impl fmt::Display for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = vec![VERSION, self.format as u8];
+        buf.extend_from_slice(&self.hash.0);
+        let peer = self.provider.to_bytes();
+        buf.push(peer.len() as u8);
+        buf.extend_from_slice(&peer);
+        let addrs: Vec<Vec<u8>> = self.addrs.iter().take(16).map(|a| a.to_vec()).collect();
+        buf.push(addrs.len() as u8);
+        for a in addrs {
+            buf.extend_from_slice(&(a.len() as u16).to_be_bytes());
+            buf.extend_from_slice(&a);
+        }
+        write!(f, "{PREFIX}{}", BASE32_NOPAD.encode(&buf).to_lowercase())
+    }
+}
+
+impl FromStr for Ticket {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let body = s
+            .trim()
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| format!("a ticket starts with {PREFIX}"))?;
+        let buf = BASE32_NOPAD
+            .decode(body.to_uppercase().as_bytes())
+            .map_err(|e| format!("ticket is not valid base32: {e}"))?;
+        let mut r = Reader(&buf);
+        let truncated = || "ticket is truncated".to_string();
+        if r.u8().ok_or_else(truncated)? != VERSION {
+            return Err("ticket from an unknown Plexus version".into());
+        }
+        let format = match r.u8().ok_or_else(truncated)? {
+            0 => BlobFormat::Raw,
+            1 => BlobFormat::Collection,
+            n => return Err(format!("unknown content format {n} in ticket")),
+        };
+        let hash = Hash(
+            r.take(32)
+                .ok_or_else(truncated)?
+                .try_into()
+                .expect("32 bytes"),
+        );
+        let n = r.u8().ok_or_else(truncated)? as usize;
+        let provider = PeerId::from_bytes(r.take(n).ok_or_else(truncated)?)
+            .map_err(|e| format!("bad peer id in ticket: {e}"))?;
+        let count = r.u8().ok_or_else(truncated)?;
+        let mut addrs = Vec::new();
+        for _ in 0..count {
+            let len = u16::from_be_bytes(r.take(2).ok_or_else(truncated)?.try_into().unwrap());
+            let bytes = r.take(len as usize).ok_or_else(truncated)?;
+            addrs.push(
+                Multiaddr::try_from(bytes.to_vec())
+                    .map_err(|e| format!("bad address in ticket: {e}"))?,
+            );
+        }
+        if !r.0.is_empty() {
+            return Err("ticket has trailing bytes".into());
+        }
+        Ok(Ticket {
+            hash,
+            format,
+            provider,
+            addrs,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_round_trips_and_rejects_garbage() {
+        let t = Ticket {
+            hash: Hash::of(b"x"),
+            format: BlobFormat::Collection,
+            provider: PeerId::random(),
+            addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
+        };
+        let s = t.to_string();
+        assert!(s.starts_with("plexus1"));
+        assert_eq!(s.parse::<Ticket>().unwrap(), t);
+        assert!("plexus1abc".parse::<Ticket>().is_err());
+        assert!(s[..s.len() - 8].parse::<Ticket>().is_err());
+        assert!("hello".parse::<Ticket>().is_err());
+    }
+}

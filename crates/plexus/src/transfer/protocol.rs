@@ -1,0 +1,294 @@
+//! The blob transfer protocol, `/plexus/blobs/1.0.0`: a getter asks for chunk
+//! ranges of a hash, the provider answers with those chunk groups and their
+//! proofs (bao encoding). Frames are length-prefixed binary, small and
+//! bounded, never a whole file.
+
+use std::io;
+
+use bao_tree::{ChunkNum, ChunkRanges};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+
+use crate::content::Hash;
+
+/// Protocol name.
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/blobs/1.0.0");
+
+/// Most data bytes one `Get` may ask for.
+pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Most range boundaries in one `Get`.
+pub const MAX_BOUNDARIES: usize = 256;
+/// Largest frame accepted: a full range plus its proof nodes.
+pub const MAX_FRAME: usize = MAX_REQUEST_BYTES as usize + 512 * 1024;
+
+/// A getter's question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Which ranges of `hash` do you have, and how large is it?
+    Have(Hash),
+    /// Send these chunk ranges of `hash` with proofs.
+    Get { hash: Hash, ranges: ChunkRanges },
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Size and the verified ranges present (`complete` = all of them).
+    Have {
+        size: u64,
+        complete: bool,
+        present: ChunkRanges,
+    },
+    /// The bao encoding of the requested ranges.
+    Data(Vec<u8>),
+    /// This peer does not have the hash.
+    NotFound,
+    /// This peer has the hash but not all requested ranges.
+    Missing,
+    /// Too many requests from you in flight; retry later.
+    Busy,
+    /// The request was malformed or too large.
+    Refused(String),
+}
+
+/// Length-prefixed binary codec for [`Request`] and [`Response`].
+#[derive(Debug, Clone, Default)]
+pub struct Codec;
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+fn put_ranges(out: &mut Vec<u8>, ranges: &ChunkRanges) {
+    let b = ranges.boundaries();
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    for c in b {
+        out.extend_from_slice(&c.0.to_le_bytes());
+    }
+}
+
+fn get_ranges(buf: &[u8]) -> io::Result<ChunkRanges> {
+    let n = u32::from_le_bytes(
+        buf.get(..4)
+            .ok_or_else(|| bad("truncated ranges"))?
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    if n > MAX_BOUNDARIES {
+        return Err(bad(format!(
+            "{n} range boundaries, at most {MAX_BOUNDARIES}"
+        )));
+    }
+    let body = buf
+        .get(4..4 + n * 8)
+        .ok_or_else(|| bad("truncated ranges"))?;
+    let bounds: smallvec::SmallVec<[ChunkNum; 2]> = body
+        .chunks_exact(8)
+        .map(|c| ChunkNum(u64::from_le_bytes(c.try_into().unwrap())))
+        .collect();
+    ChunkRanges::new(bounds).ok_or_else(|| bad("range boundaries not sorted"))
+}
+
+fn hash_at(buf: &[u8]) -> io::Result<Hash> {
+    Ok(Hash(
+        buf.get(..32)
+            .ok_or_else(|| bad("truncated hash"))?
+            .try_into()
+            .unwrap(),
+    ))
+}
+
+impl Request {
+    /// Binary form.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Request::Have(hash) => [&[0u8][..], &hash.0].concat(),
+            Request::Get { hash, ranges } => {
+                let mut out = [&[1u8][..], &hash.0].concat();
+                put_ranges(&mut out, ranges);
+                out
+            }
+        }
+    }
+
+    /// Parses the binary form; malformed input is an error, never a panic.
+    pub fn decode(buf: &[u8]) -> io::Result<Self> {
+        let (&kind, rest) = buf.split_first().ok_or_else(|| bad("empty request"))?;
+        let hash = hash_at(rest)?;
+        match kind {
+            0 => Ok(Request::Have(hash)),
+            1 => Ok(Request::Get {
+                hash,
+                ranges: get_ranges(&rest[32..])?,
+            }),
+            k => Err(bad(format!("unknown request kind {k}"))),
+        }
+    }
+}
+
+impl Response {
+    /// Binary form.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Response::Have {
+                size,
+                complete,
+                present,
+            } => {
+                let mut out = vec![0u8, *complete as u8];
+                out.extend_from_slice(&size.to_le_bytes());
+                put_ranges(&mut out, present);
+                out
+            }
+            Response::Data(bytes) => [&[1u8][..], bytes].concat(),
+            Response::NotFound => vec![2],
+            Response::Missing => vec![3],
+            Response::Busy => vec![4],
+            Response::Refused(why) => [&[5u8][..], why.as_bytes()].concat(),
+        }
+    }
+
+    /// Parses the binary form.
+    pub fn decode(mut buf: Vec<u8>) -> io::Result<Self> {
+        let kind = *buf.first().ok_or_else(|| bad("empty response"))?;
+        Ok(match kind {
+            0 => {
+                let complete = *buf.get(1).ok_or_else(|| bad("truncated"))? == 1;
+                let size = u64::from_le_bytes(
+                    buf.get(2..10)
+                        .ok_or_else(|| bad("truncated"))?
+                        .try_into()
+                        .unwrap(),
+                );
+                Response::Have {
+                    size,
+                    complete,
+                    present: get_ranges(&buf[10..])?,
+                }
+            }
+            1 => {
+                buf.remove(0);
+                Response::Data(buf)
+            }
+            2 => Response::NotFound,
+            3 => Response::Missing,
+            4 => Response::Busy,
+            5 => Response::Refused(String::from_utf8_lossy(&buf[1..]).into_owned()),
+            k => return Err(bad(format!("unknown response kind {k}"))),
+        })
+    }
+}
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(bad(format!("frame of {len} bytes, at most {max}")));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+impl libp2p::request_response::Codec for Codec {
+    type Protocol = StreamProtocol;
+    type Request = Request;
+    type Response = Response;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        Request::decode(&read_frame(io, 64 * 1024).await?)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        Response::decode(read_frame(io, MAX_FRAME).await?)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Request,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req.encode()).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Response,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res.encode()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let hash = Hash::of(b"a");
+        let ranges =
+            ChunkRanges::from(ChunkNum(16)..ChunkNum(64)) | ChunkRanges::from(ChunkNum(128)..);
+        for req in [
+            Request::Have(hash),
+            Request::Get {
+                hash,
+                ranges: ranges.clone(),
+            },
+        ] {
+            assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+        }
+        for res in [
+            Response::Have {
+                size: 5,
+                complete: false,
+                present: ranges,
+            },
+            Response::Data(vec![1, 2, 3]),
+            Response::NotFound,
+            Response::Missing,
+            Response::Busy,
+            Response::Refused("no".into()),
+        ] {
+            assert_eq!(Response::decode(res.encode()).unwrap(), res);
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_errors() {
+        assert!(Request::decode(&[]).is_err());
+        assert!(Request::decode(&[9; 40]).is_err());
+        assert!(Request::decode(&[1; 33]).is_err());
+        let mut unsorted = [&[1u8][..], &[0; 32]].concat();
+        unsorted.extend_from_slice(&2u32.to_le_bytes());
+        unsorted.extend_from_slice(&9u64.to_le_bytes());
+        unsorted.extend_from_slice(&3u64.to_le_bytes());
+        assert!(Request::decode(&unsorted).is_err());
+        let mut huge = [&[1u8][..], &[0; 32]].concat();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Request::decode(&huge).is_err());
+        assert!(Response::decode(vec![]).is_err());
+        assert!(Response::decode(vec![0, 1]).is_err());
+    }
+}
