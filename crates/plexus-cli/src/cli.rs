@@ -58,12 +58,54 @@ pub enum Command {
         addr: Multiaddr,
     },
 
-    /// Start a few nodes on this machine and show them find each other.
-    #[command(after_help = "Example:\n  plexus demo --nodes 12")]
+    /// Share a file or folder: prints a ticket others can `plexus get`.
+    #[command(
+        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --json"
+    )]
+    Share {
+        /// The file or folder.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+
+    /// Download content by ticket or hash, verified chunk by chunk.
+    #[command(
+        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force"
+    )]
+    Get {
+        /// A ticket (plexus1...) or a 64-digit hash.
+        #[arg(value_name = "TICKET|HASH")]
+        target: String,
+        /// Where to write the file or folder (default: its name in this folder).
+        #[arg(short, long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Replace the output path if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// List local content: hash, size, complete or % present, name.
+    #[command(after_help = "Example:\n  plexus ls --json")]
+    Ls,
+
+    /// Remove content from the local store.
+    #[command(after_help = "Example:\n  plexus rm 3f2a...c9")]
+    Rm {
+        /// The content hash.
+        #[arg(value_name = "HASH")]
+        hash: plexus::content::Hash,
+    },
+
+    /// Start nodes on this machine: share a file from several, download it
+    /// from all of them at once, verify it and print the figures.
+    #[command(after_help = "Example:\n  plexus demo --size-mib 64 --providers 2")]
     Demo {
-        /// How many nodes to start (2 to 64).
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(2..=64))]
-        nodes: u16,
+        /// Size of the generated file in MiB.
+        #[arg(long, default_value_t = 256)]
+        size_mib: u64,
+        /// How many nodes share it (1 to 16).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+        providers: u16,
     },
 }
 

@@ -3,8 +3,10 @@
 mod api;
 mod cli;
 mod commands;
+mod content;
 mod daemon;
 mod demo;
+mod fetch;
 
 use std::process::ExitCode;
 
@@ -53,7 +55,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::find_peer(&data_dir, peer, json).await
         }
         Command::Connect { addr } => commands::connect(&data_dir, addr, json).await,
-        Command::Demo { nodes } => demo::run(nodes.into()).await,
+        Command::Share { path } => content::share(&data_dir, &path, json).await,
+        Command::Get { target, out, force } => {
+            content::get(&data_dir, &target, out.as_deref(), force, json).await
+        }
+        Command::Ls => content::ls(&data_dir, json).await,
+        Command::Rm { hash } => content::rm(&data_dir, hash).await,
+        Command::Demo {
+            size_mib,
+            providers,
+        } => demo::run(size_mib, providers.into()).await,
     }
 }
 

@@ -39,6 +39,11 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `DELETE path`, decoded from JSON.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::DELETE, path, None::<&()>).await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

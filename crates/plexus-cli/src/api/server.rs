@@ -6,10 +6,24 @@ use axum::{
     http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
     Json, Router,
 };
-use plexus::{Error, Node, PeerId};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use plexus::{content::Hash, Error, Node, PeerId};
+
+use crate::{
+    content::{GetRequest, GetStatus, ShareResponse},
+    fetch::{self, Target},
+};
 
 use super::{ConnectRequest, ConnectResponse, ErrorBody};
 
@@ -17,17 +31,29 @@ use super::{ConnectRequest, ConnectResponse, ErrorBody};
 struct AppState {
     node: Node,
     token: String,
+    downloads: Arc<Mutex<HashMap<u64, GetStatus>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 /// The API's routes for `node`, refusing requests without `token`.
 pub fn router(node: Node, token: String) -> Router {
-    let state = AppState { node, token };
+    let state = AppState {
+        node,
+        token,
+        downloads: Default::default(),
+        next_id: Default::default(),
+    };
     Router::new()
         .route("/v1/id", get(id))
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
         .route("/v1/dht/find-peer/{peer}", get(find_peer))
         .route("/v1/connect", post(connect))
+        .route("/v1/share", post(share))
+        .route("/v1/get", post(get_start))
+        .route("/v1/get/{id}", get(get_status))
+        .route("/v1/blobs", get(blobs))
+        .route("/v1/blobs/{hash}", delete(remove))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
@@ -44,7 +70,8 @@ impl IntoResponse for ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = match &e {
-            Error::PeerNotFound(_) => StatusCode::NOT_FOUND,
+            Error::PeerNotFound(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Io { .. } | Error::Download { .. } => StatusCode::BAD_REQUEST,
             Error::Dial { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -112,4 +139,98 @@ async fn connect(
     })?;
     let peer_id = s.node.connect(addr).await?;
     Ok(Json(ConnectResponse { peer_id }))
+}
+
+fn bad_request(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, e.to_string())
+}
+
+#[derive(serde::Deserialize)]
+struct ShareBody {
+    path: PathBuf,
+}
+
+async fn share(
+    State(s): State<AppState>,
+    Json(body): Json<ShareBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let shared = s.node.share(&body.path).await?;
+    Ok(Json(ShareResponse {
+        ticket: shared.ticket.to_string(),
+        hash: shared.ticket.hash,
+        name: shared.name,
+        size: shared.size,
+    }))
+}
+
+/// Starts a download in the daemon; the client polls `/v1/get/{id}`.
+async fn get_start(
+    State(s): State<AppState>,
+    Json(body): Json<GetRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = Target::parse(&body.target).map_err(bad_request)?;
+    let out = body.out.unwrap_or_else(|| target.out_path(None));
+    if !out.is_absolute() {
+        return Err(bad_request(format!(
+            "output path {} must be absolute",
+            out.display()
+        )));
+    }
+    fetch::check_out(&out, body.force).map_err(bad_request)?;
+    let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+    s.downloads.lock().unwrap().insert(id, GetStatus::default());
+    let download = target.start(&s.node);
+    let mut progress = download.progress.clone();
+    let downloads = s.downloads.clone();
+    let watcher = tokio::spawn(async move {
+        while progress.changed().await.is_ok() {
+            let p = progress.borrow().clone();
+            if let Some(status) = downloads.lock().unwrap().get_mut(&id) {
+                status.progress = p;
+            }
+        }
+    });
+    let (node, downloads) = (s.node.clone(), s.downloads.clone());
+    tokio::spawn(async move {
+        let result = fetch::finish(&node, &target, download, out, body.force).await;
+        watcher.abort();
+        if let Some(status) = downloads.lock().unwrap().get_mut(&id) {
+            match result {
+                Ok(summary) => {
+                    status.progress.done = summary.stats.size;
+                    status.progress.total = summary.stats.size;
+                    status.summary = Some(summary);
+                }
+                Err(e) => status.error = Some(format!("{e:#}")),
+            }
+        }
+    });
+    Ok(Json(id))
+}
+
+async fn get_status(
+    State(s): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut downloads = s.downloads.lock().unwrap();
+    let status = downloads
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no download {id}")))?;
+    if status.summary.is_some() || status.error.is_some() {
+        downloads.remove(&id);
+    }
+    Ok(Json(status))
+}
+
+async fn blobs(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.node.store().list()?))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let hash: Hash = hash.parse().map_err(bad_request)?;
+    Ok(Json(s.node.store().remove(&hash)?))
 }

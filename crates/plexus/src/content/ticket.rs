@@ -21,6 +21,8 @@ pub struct Ticket {
     pub provider: PeerId,
     /// Where that peer listens.
     pub addrs: Vec<Multiaddr>,
+    /// Suggested file or folder name.
+    pub name: Option<String>,
 }
 
 impl fmt::Display for Ticket {
@@ -35,6 +37,11 @@ impl fmt::Display for Ticket {
         for a in addrs {
             buf.extend_from_slice(&(a.len() as u16).to_be_bytes());
             buf.extend_from_slice(&a);
+        }
+        if let Some(name) = &self.name {
+            let name = &name.as_bytes()[..name.len().min(255)];
+            buf.push(name.len() as u8);
+            buf.extend_from_slice(name);
         }
         write!(f, "{PREFIX}{}", BASE32_NOPAD.encode(&buf).to_lowercase())
     }
@@ -79,6 +86,13 @@ impl FromStr for Ticket {
                     .map_err(|e| format!("bad address in ticket: {e}"))?,
             );
         }
+        let name = match r.u8() {
+            None => None,
+            Some(n) => {
+                let bytes = r.take(n as usize).ok_or_else(truncated)?;
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
+        };
         if !r.0.is_empty() {
             return Err("ticket has trailing bytes".into());
         }
@@ -87,6 +101,7 @@ impl FromStr for Ticket {
             format,
             provider,
             addrs,
+            name,
         })
     }
 }
@@ -118,6 +133,7 @@ mod tests {
             format: BlobFormat::Collection,
             provider: PeerId::random(),
             addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
+            name: Some("photos".into()),
         };
         let s = t.to_string();
         assert!(s.starts_with("plexus1"));

@@ -176,6 +176,7 @@ impl Node {
                 format,
                 provider: self.peer_id,
                 addrs: self.listen_addrs.clone(),
+                name: Some(name.clone()),
             },
             name,
             size,

@@ -1,0 +1,269 @@
+//! `plexus share`, `get`, `ls`, `rm`: through the daemon when one runs for
+//! the data dir, otherwise with a node of their own on the same data dir.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use plexus::{
+    config::FileConfig,
+    content::{BlobEntry, Hash, Store},
+    transfer::Progress,
+    Node, NodeConfig,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    api::client::Client,
+    fetch::{self, GetSummary, Target},
+};
+
+/// Answer of `POST /v1/share`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareResponse {
+    /// The ticket to hand out.
+    pub ticket: String,
+    /// The content hash.
+    pub hash: Hash,
+    /// File or folder name.
+    pub name: String,
+    /// Total bytes.
+    pub size: u64,
+}
+
+/// Body of `POST /v1/get`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetRequest {
+    /// Ticket or hash.
+    pub target: String,
+    /// Output path (absolute).
+    pub out: Option<PathBuf>,
+    /// Replace an existing path.
+    pub force: bool,
+}
+
+/// Answer of `GET /v1/get/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GetStatus {
+    /// Live figures.
+    pub progress: Progress,
+    /// Set when finished well.
+    pub summary: Option<GetSummary>,
+    /// Set when failed.
+    pub error: Option<String>,
+}
+
+/// A node of this command's own when no daemon runs: the data dir's config,
+/// any free ports.
+async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
+    let mut config = NodeConfig::new(data_dir);
+    FileConfig::load(data_dir)?.apply(&mut config);
+    if !listen_default {
+        config.listen = vec![
+            "/ip4/0.0.0.0/tcp/0".parse()?,
+            "/ip4/0.0.0.0/udp/0/quic-v1".parse()?,
+        ];
+    }
+    Ok(Node::start(config).await?)
+}
+
+/// The daemon of `data_dir`, if one is running and answering.
+async fn daemon(data_dir: &Path) -> Option<Client> {
+    let client = Client::for_data_dir(data_dir).ok()?;
+    client.get::<serde_json::Value>("/v1/id").await.ok()?;
+    Some(client)
+}
+
+/// `plexus share PATH`
+pub async fn share(data_dir: &Path, path: &Path, json: bool) -> Result<()> {
+    let path =
+        std::fs::canonicalize(path).with_context(|| format!("cannot share {}", path.display()))?;
+    if let Some(client) = daemon(data_dir).await {
+        let r: ShareResponse = client
+            .post("/v1/share", &serde_json::json!({ "path": path }))
+            .await?;
+        return print_share(&r, json, false);
+    }
+    let node = own_node(data_dir, true).await?;
+    let shared = node.share(&path).await?;
+    let response = ShareResponse {
+        ticket: shared.ticket.to_string(),
+        hash: shared.ticket.hash,
+        name: shared.name,
+        size: shared.size,
+    };
+    print_share(&response, json, true)?;
+    tokio::signal::ctrl_c().await?;
+    node.shutdown().await;
+    Ok(())
+}
+
+fn print_share(r: &ShareResponse, json: bool, serving: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    eprintln!("shared {} ({} bytes) as {}", r.name, r.size, r.hash);
+    if serving {
+        eprintln!("serving until Ctrl-C; fetch it with: plexus get TICKET");
+    }
+    println!("{}", r.ticket);
+    Ok(())
+}
+
+/// `plexus get TARGET`
+pub async fn get(
+    data_dir: &Path,
+    target_text: &str,
+    out: Option<&Path>,
+    force: bool,
+    json: bool,
+) -> Result<()> {
+    let target = Target::parse(target_text)?;
+    let out = std::path::absolute(target.out_path(out))?;
+    fetch::check_out(&out, force)?;
+    let bar = progress_bar(json);
+    let summary = match daemon(data_dir).await {
+        Some(client) => get_via_daemon(&client, target_text, &out, force, &bar).await?,
+        None => get_locally(data_dir, &target, out, force, &bar).await?,
+    };
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        let s = &summary.stats;
+        println!(
+            "got {} ({} bytes, {} fetched) in {:.2}s from {} peers: {}",
+            summary.out.display(),
+            s.size,
+            s.fetched,
+            s.secs,
+            s.per_peer.iter().filter(|p| p.bytes > 0).count(),
+            summary.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn progress_bar(json: bool) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} from {msg} peers, eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, p: &Progress) {
+    bar.set_length(p.total);
+    bar.set_position(p.done);
+    bar.set_message(p.peers.to_string());
+}
+
+async fn get_locally(
+    data_dir: &Path,
+    target: &Target,
+    out: PathBuf,
+    force: bool,
+    bar: &ProgressBar,
+) -> Result<GetSummary> {
+    let node = own_node(data_dir, false).await?;
+    let download = target.start(&node);
+    let mut progress = download.progress.clone();
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while progress.changed().await.is_ok() {
+                show(&bar, &progress.borrow().clone());
+            }
+        })
+    };
+    let result = fetch::finish(&node, target, download, out, force).await;
+    ticker.abort();
+    node.shutdown().await;
+    result
+}
+
+async fn get_via_daemon(
+    client: &Client,
+    target: &str,
+    out: &Path,
+    force: bool,
+    bar: &ProgressBar,
+) -> Result<GetSummary> {
+    let request = GetRequest {
+        target: target.to_string(),
+        out: Some(out.to_path_buf()),
+        force,
+    };
+    let id: u64 = client.post("/v1/get", &request).await?;
+    loop {
+        let status: GetStatus = client.get(&format!("/v1/get/{id}")).await?;
+        show(bar, &status.progress);
+        if let Some(summary) = status.summary {
+            return Ok(summary);
+        }
+        if let Some(error) = status.error {
+            anyhow::bail!(error);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `plexus ls`
+pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
+    let mut entries: Vec<BlobEntry> = match daemon(data_dir).await {
+        Some(client) => client.get("/v1/blobs").await?,
+        None => Store::open(data_dir)?.list()?,
+    };
+    entries.sort_by(|a, b| {
+        a.share
+            .is_none()
+            .cmp(&b.share.is_none())
+            .then(a.hash.cmp(&b.hash))
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("nothing stored yet (add something with: plexus share PATH)");
+        return Ok(());
+    }
+    println!("{:<64}  {:>12}  {:>8}  NAME", "HASH", "SIZE", "PRESENT");
+    for e in &entries {
+        let present = if e.complete {
+            "complete".to_string()
+        } else {
+            format!(
+                "{:.0}%",
+                100.0 * e.present_bytes as f64 / e.size.max(1) as f64
+            )
+        };
+        let name = e.share.as_ref().map(|s| s.name.as_str()).unwrap_or("-");
+        println!("{}  {:>12}  {present:>8}  {name}", e.hash, e.size);
+    }
+    Ok(())
+}
+
+/// `plexus rm HASH`
+pub async fn rm(data_dir: &Path, hash: Hash) -> Result<()> {
+    let removed: bool = match daemon(data_dir).await {
+        Some(client) => client.delete(&format!("/v1/blobs/{hash}")).await?,
+        None => Store::open(data_dir)?.remove(&hash)?,
+    };
+    if removed {
+        println!("removed {hash}");
+        Ok(())
+    } else {
+        anyhow::bail!("{hash} is not in the store (see: plexus ls)")
+    }
+}
