@@ -107,6 +107,19 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
         providers: u16,
     },
+
+    /// Measure verified transfer speed next to plain TCP and BLAKE3 speed.
+    #[command(
+        after_help = "Build in release mode first for meaningful figures:\n  cargo run --release --bin plexus -- bench --size-mib 1024 --runs 3"
+    )]
+    Bench {
+        /// Size of the test file in MiB.
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        /// Runs per measurement; the median is printed.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -150,7 +150,9 @@ pub async fn get(
 
 fn progress_bar(json: bool) -> ProgressBar {
     if json {
-        return ProgressBar::hidden();
+        let bar = ProgressBar::hidden();
+        bar.finish(); // no plain progress lines either
+        return bar;
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -162,7 +164,19 @@ fn progress_bar(json: bool) -> ProgressBar {
     bar
 }
 
+/// Updates the bar; when stderr is no terminal (logs, scripts) and the
+/// bar is hidden, prints a plain line at every 5% instead.
 fn show(bar: &ProgressBar, p: &Progress) {
+    let step = |done: u64| (done * 20).checked_div(p.total).unwrap_or(0);
+    if bar.is_hidden() && !bar.is_finished() && p.total > 0 && step(p.done) > step(bar.position()) {
+        eprintln!(
+            "progress {:>3}% {:.1}/{:.1} MiB from {} peers",
+            step(p.done) * 5,
+            p.done as f64 / 1048576.0,
+            p.total as f64 / 1048576.0,
+            p.peers
+        );
+    }
     bar.set_length(p.total);
     bar.set_position(p.done);
     bar.set_message(p.peers.to_string());

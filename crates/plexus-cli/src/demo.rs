@@ -81,7 +81,7 @@ pub async fn run(size_mib: u64, providers: usize) -> Result<()> {
 }
 
 /// Writes `len` pseudo-random bytes (a BLAKE3 stream) to `path`.
-fn write_random(path: &std::path::Path, len: u64) -> Result<()> {
+pub fn write_random(path: &std::path::Path, len: u64) -> Result<()> {
     use std::io::{Read, Write};
     let mut reader = blake3::Hasher::new().update(b"plexus demo").finalize_xof();
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);

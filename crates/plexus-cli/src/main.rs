@@ -1,6 +1,7 @@
 //! The `plexus` command.
 
 mod api;
+mod bench;
 mod cli;
 mod commands;
 mod content;
@@ -65,17 +66,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             size_mib,
             providers,
         } => demo::run(size_mib, providers.into()).await,
+        Command::Bench { size_mib, runs } => bench::run(size_mib, runs).await,
     }
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides the level. The daemon logs at
 /// info, one-shot commands only warnings.
 fn init_tracing(daemon: bool) {
-    // yamux warns about every connection whose peer closed first.
+    // yamux warns about every connection whose peer closed first, and
+    // Kademlia about every periodic refresh while it knows no peer yet.
     let default = if daemon {
-        "info,yamux=error"
+        "info,yamux=error,libp2p_kad::behaviour=error"
     } else {
-        "warn,yamux=error"
+        "warn,yamux=error,libp2p_kad::behaviour=error"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -1,0 +1,186 @@
+//! `plexus share` and `plexus get` as a user runs them: real processes,
+//! real files, through a daemon and without one, and a kill -9 mid-download.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use common::{json, plexus, stderr, Daemon, PLEXUS};
+
+fn write_data(path: &Path, len: usize, seed: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut x = blake3::Hasher::new().update(&[seed]).finalize_xof();
+    out.resize(len, 0);
+    x.fill(&mut out);
+    std::fs::write(path, &out).unwrap();
+    out
+}
+
+fn ticket_of(output: std::process::Output) -> String {
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let last = text.lines().last().unwrap().to_string();
+    assert!(last.starts_with("plexus1"), "{text}");
+    last
+}
+
+#[test]
+fn share_through_a_daemon_and_get_with_ls_and_rm() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let b = Daemon::start(&root.path().join("b"), &[]);
+    let src = root.path().join("report.bin");
+    let bytes = write_data(&src, 3 * 1024 * 1024 + 11, 1);
+    let ticket = ticket_of(a.cli(&["share", src.to_str().unwrap()]));
+
+    let out = root.path().join("copy.bin");
+    let summary = json(b.cli(&["get", &ticket, "-o", out.to_str().unwrap(), "--json"]));
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    assert_eq!(summary["size"], bytes.len() as u64);
+    assert_eq!(summary["per_peer"][0]["peer_id"], a.peer_id.as_str());
+
+    // No overwrite without --force.
+    let again = b.cli(&["get", &ticket, "-o", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already exists (use --force"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(b
+        .cli(&["get", &ticket, "-o", out.to_str().unwrap(), "--force"])
+        .status
+        .success());
+
+    let listed = json(b.cli(&["ls", "--json"]));
+    let entry = &listed.as_array().unwrap()[0];
+    assert_eq!(entry["complete"], true);
+    assert_eq!(entry["share"]["name"], "report.bin");
+    let hash = entry["hash"].as_str().unwrap().to_string();
+    let table = String::from_utf8(b.cli(&["ls"]).stdout).unwrap();
+    assert!(
+        table.contains("report.bin") && table.contains("complete"),
+        "{table}"
+    );
+    assert!(b.cli(&["rm", &hash]).status.success());
+    let missing = b.cli(&["rm", &hash]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("not in the store"));
+}
+
+#[test]
+fn get_without_a_daemon_fetches_a_folder_by_ticket() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let src = root.path().join("album");
+    std::fs::create_dir_all(src.join("2025")).unwrap();
+    let one = write_data(&src.join("2025/one.jpg"), 200_000, 2);
+    let two = write_data(&src.join("two.jpg"), 16 * 1024, 3);
+    let ticket = ticket_of(a.cli(&["share", src.to_str().unwrap()]));
+
+    // No daemon for this data dir: get runs a node of its own.
+    let work = root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = Command::new(PLEXUS)
+        .current_dir(&work)
+        .args([
+            "--data-dir",
+            root.path().join("c").to_str().unwrap(),
+            "get",
+            &ticket,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(work.join("album/2025/one.jpg")).unwrap(), one);
+    assert_eq!(std::fs::read(work.join("album/two.jpg")).unwrap(), two);
+}
+
+#[test]
+fn bad_tickets_and_unknown_hashes_are_clear_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    for target in ["plexus1zzzz", "hello"] {
+        let out = a.cli(&["get", target]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains("ticket"), "{err}");
+    }
+    let hash = "ab".repeat(32);
+    let started = std::time::Instant::now();
+    let out = a.cli(&["get", &hash, "-o", root.path().join("x").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no provider found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn get_killed_with_sigkill_resumes_from_what_it_verified() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let src = root.path().join("big.bin");
+    let bytes = write_data(&src, 256 * 1024 * 1024, 4);
+    let ticket = ticket_of(a.cli(&["share", src.to_str().unwrap()]));
+    let dir = root.path().join("getter");
+    let out = root.path().join("big.copy");
+
+    let mut child = Command::new(PLEXUS)
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "get",
+            &ticket,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill -9 once at least 30% is verified: past the first commits to the store.
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.map_while(Result::ok) {
+        seen.push(line.clone());
+        let percent: u64 = line
+            .strip_prefix("progress")
+            .and_then(|r| r.trim_start().split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if percent >= 30 {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("30%")),
+        "no progress lines: {seen:?}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written out before verification completes"
+    );
+
+    let summary = json(plexus(
+        &dir,
+        &["get", &ticket, "-o", out.to_str().unwrap(), "--json"],
+    ));
+    let fetched = summary["fetched"].as_u64().unwrap();
+    println!("resume fetched {fetched} of {}", bytes.len());
+    assert!(
+        fetched < bytes.len() as u64,
+        "resume fetched everything again"
+    );
+    assert!(std::fs::read(&out).unwrap() == bytes);
+    drop(a);
+}
