@@ -147,23 +147,11 @@ fn get_killed_with_sigkill_resumes_from_what_it_verified() {
         .spawn()
         .unwrap();
     // Kill -9 once at least 30% is verified: past the first commits to the store.
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.map_while(Result::ok) {
-        seen.push(line.clone());
-        let percent: u64 = line
-            .strip_prefix("progress")
-            .and_then(|r| r.trim_start().split('%').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if percent >= 30 {
-            child.kill().unwrap();
-            break;
-        }
-    }
+    let seen = wait_for_percent(&mut child, 30);
+    child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        seen.iter().any(|l| l.contains("30%")),
+        seen.last().is_some_and(|l| l.starts_with("progress")),
         "no progress lines: {seen:?}"
     );
     assert!(
@@ -183,4 +171,71 @@ fn get_killed_with_sigkill_resumes_from_what_it_verified() {
     );
     assert!(std::fs::read(&out).unwrap() == bytes);
     drop(a);
+}
+
+/// Reads `plexus get` progress lines from `child` until `percent` is reached.
+fn wait_for_percent(child: &mut std::process::Child, percent: u64) -> Vec<String> {
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.map_while(Result::ok) {
+        seen.push(line.clone());
+        let p: u64 = line
+            .strip_prefix("progress")
+            .and_then(|r| r.trim_start().split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if p >= percent {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_provider_killed_mid_download_is_replaced_by_another() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let b = Daemon::start(&root.path().join("b"), &["--bootstrap", &a.tcp_addr()]);
+    let src = root.path().join("big.bin");
+    let bytes = write_data(&src, 256 * 1024 * 1024, 5);
+    let ticket = ticket_of(a.cli(&["share", src.to_str().unwrap()]));
+    ticket_of(b.cli(&["share", src.to_str().unwrap()]));
+
+    // The getter knows A from the ticket and finds B through the DHT.
+    let dir = root.path().join("getter");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("bootstrap = [\"{}\"]\nmdns = false\n", a.tcp_addr()),
+    )
+    .unwrap();
+    let out = root.path().join("big.copy");
+    let mut child = Command::new(PLEXUS)
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "get",
+            &ticket,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = wait_for_percent(&mut child, 20);
+    assert!(
+        seen.iter().any(|l| l.contains("from 2 peers")),
+        "B was not used: {seen:?}"
+    );
+    drop(a); // SIGKILL the ticket's own provider
+    let status = child.wait().unwrap();
+    let mut report = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut report).unwrap();
+    assert!(
+        status.success(),
+        "get failed after a provider died: {report}"
+    );
+    assert!(std::fs::read(&out).unwrap() == bytes);
+    drop(b);
 }

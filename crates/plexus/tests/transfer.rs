@@ -182,7 +182,11 @@ async fn unknown_hash_is_a_clear_error_after_a_bounded_wait() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("no provider has it"), "{err}");
+    assert!(
+        err.contains("no provider found among the 1 peers asked"),
+        "{err}"
+    );
+    assert!(err.contains("does not have it"), "{err}");
     let options = GetOptions {
         providers: vec![],
         use_dht: true,

@@ -29,6 +29,10 @@ pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<MemoryStore>
     let mut config = kad::Config::new(KAD_PROTOCOL);
     config.set_periodic_bootstrap_interval(Some(refresh));
     config.set_query_timeout(Duration::from_secs(30));
+    // Provider records: re-announced hourly while the content is kept, and
+    // forgotten 6 h after a provider stops announcing.
+    config.set_provider_publication_interval(Some(Duration::from_secs(60 * 60)));
+    config.set_provider_record_ttl(Some(Duration::from_secs(6 * 60 * 60)));
     let mut kad = kad::Behaviour::with_config(local, MemoryStore::new(local), config);
     kad.set_mode(Some(kad::Mode::Server));
     kad

@@ -148,7 +148,8 @@ struct Tally {
     liars: Vec<PeerId>,
 }
 
-/// The peers worth asking: the given providers, then DHT providers.
+/// The peers worth asking: the given providers, DHT providers, and the
+/// peers connected now (mDNS neighbours among them).
 async fn candidates(
     node: &Node,
     hash: Hash,
@@ -159,7 +160,13 @@ async fn candidates(
         let found = tokio::time::timeout(Duration::from_secs(20), node.find_providers(hash))
             .await
             .unwrap_or(Ok(Vec::new()))?;
-        for peer in found {
+        let connected = node
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|p| p.connected)
+            .map(|p| p.peer_id);
+        for peer in found.into_iter().chain(connected) {
             if !peers.iter().any(|(p, _)| *p == peer) {
                 peers.push((peer, Vec::new()));
             }
@@ -223,7 +230,11 @@ async fn fetch_blob(
         let reason = if peers.is_empty() {
             "no provider found (check the hash, or that a peer sharing it is online)".to_string()
         } else {
-            format!("no provider has it ({})", why.join("; "))
+            format!(
+                "no provider found among the {} peers asked ({})",
+                peers.len(),
+                why.join("; ")
+            )
         };
         return Err(Error::Download { hash, reason });
     };
