@@ -66,8 +66,11 @@ pub struct DownloadStats {
     pub size: u64,
     /// Bytes fetched over the network this time (less than `size` on resume).
     pub fetched: u64,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds, provider lookup included.
     pub secs: f64,
+    /// Seconds from the first data request to the end (0 when nothing was
+    /// fetched): the figure to compare with link rates.
+    pub transfer_secs: f64,
     /// Verified bytes per provider.
     pub per_peer: Vec<PeerBytes>,
     /// Providers dropped for sending data that failed verification.
@@ -124,6 +127,9 @@ pub async fn fetch(
         size: total,
         fetched: tally.fetched,
         secs: started.elapsed().as_secs_f64(),
+        transfer_secs: tally
+            .first_request
+            .map_or(0.0, |t| t.elapsed().as_secs_f64()),
         per_peer: tally
             .per_peer
             .into_iter()
@@ -143,6 +149,7 @@ fn looks_like_collection(node: &Node, hash: &Hash) -> bool {
 
 #[derive(Default)]
 struct Tally {
+    first_request: Option<Instant>,
     fetched: u64,
     per_peer: HashMap<PeerId, u64>,
     liars: Vec<PeerId>,
@@ -248,6 +255,7 @@ async fn fetch_blob(
     }
     progress.send_modify(|p| p.total = p.total.max(base + size));
 
+    tally.first_request.get_or_insert_with(Instant::now);
     let mut in_flight = FuturesUnordered::new();
     let mut since_commit = 0u64;
     let mut last_commit = Instant::now();

@@ -1,0 +1,63 @@
+//! The multi-host scenarios of `plexus-testbed`, run on the `plexus` binary
+//! under test: daemons in network namespaces joined by a bridge, links
+//! capped with tbf, cut and partitioned. Needs root and iproute2; fails with
+//! a clear message when namespaces cannot be made. Each test prints its
+//! table of achieved against ideal figures.
+
+use std::path::Path;
+
+use plexus_testbed::{scenarios, Mbit, Report};
+
+const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
+
+fn check(report: plexus_testbed::Result<Report>) {
+    let report = report.unwrap_or_else(|e| panic!("scenario could not run: {e:#}"));
+    println!("{report}");
+    assert!(report.passed(), "below its bounds:\n{report}");
+}
+
+#[test]
+fn swarm_1_seeder() {
+    check(scenarios::swarm(Path::new(PLEXUS), 1, Mbit(20.0)));
+}
+
+#[test]
+fn swarm_2_seeders() {
+    check(scenarios::swarm(Path::new(PLEXUS), 2, Mbit(20.0)));
+}
+
+#[test]
+fn swarm_4_seeders() {
+    check(scenarios::swarm(Path::new(PLEXUS), 4, Mbit(20.0)));
+}
+
+#[test]
+fn swarm_8_seeders() {
+    check(scenarios::swarm(Path::new(PLEXUS), 8, Mbit(20.0)));
+}
+
+#[test]
+fn uneven_seeders_do_not_hold_up_the_end() {
+    let rates = [Mbit(2.0), Mbit(10.0), Mbit(50.0)];
+    check(scenarios::uneven(Path::new(PLEXUS), &rates));
+}
+
+#[test]
+fn getters_spread_pieces_among_themselves() {
+    check(scenarios::spread(Path::new(PLEXUS), 8, Mbit(20.0)));
+}
+
+#[test]
+fn cut_links_do_not_fail_the_download() {
+    check(scenarios::cut_links(Path::new(PLEXUS), Mbit(20.0)));
+}
+
+#[test]
+fn a_healed_partition_finds_everyone_again() {
+    check(scenarios::partition(Path::new(PLEXUS), 10));
+}
+
+#[test]
+fn lan_hosts_find_each_other_by_mdns() {
+    check(scenarios::lan(Path::new(PLEXUS), 6));
+}

@@ -1,0 +1,136 @@
+//! A host of the testbed: a `plexus daemon` running in the host's network
+//! namespace with a data dir of its own, and the CLI run next to it.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+
+/// TCP and QUIC port every daemon listens on (each host has its own address).
+pub const PORT: u16 = 4001;
+
+/// One daemon in one namespace; killed when dropped.
+#[derive(Debug)]
+pub struct Host {
+    /// The host's namespace.
+    pub ns: String,
+    /// The host's address.
+    pub ip: Ipv4Addr,
+    /// The daemon's data dir.
+    pub data_dir: PathBuf,
+    /// The daemon's peer id.
+    pub peer_id: String,
+    plexus: PathBuf,
+    daemon: Option<Child>,
+}
+
+impl Host {
+    /// Starts `plexus daemon` in `ns`, listening on `ip` (TCP and QUIC port
+    /// [`PORT`]), with `extra` daemon flags; waits up to 20 s for its line.
+    pub fn start(
+        plexus: &Path,
+        ns: &str,
+        ip: Ipv4Addr,
+        data_dir: PathBuf,
+        extra: &[String],
+    ) -> Result<Self> {
+        let tcp = format!("/ip4/{ip}/tcp/{PORT}");
+        let quic = format!("/ip4/{ip}/udp/{PORT}/quic-v1");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(plexus)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["daemon", "--listen", &tcp, "--listen", &quic])
+            .args(["--api", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start plexus daemon")?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.get(3) != Some(&"listening") {
+            let _ = child.kill();
+            bail!("daemon in {ns} did not start: {line:?}");
+        }
+        Ok(Self {
+            ns: ns.to_string(),
+            ip,
+            data_dir,
+            peer_id: words[2].to_string(),
+            plexus: plexus.to_path_buf(),
+            daemon: Some(child),
+        })
+    }
+
+    /// `/ip4/IP/tcp/PORT/p2p/PEERID`: what others bootstrap from.
+    pub fn tcp_addr(&self) -> String {
+        format!("/ip4/{}/tcp/{PORT}/p2p/{}", self.ip, self.peer_id)
+    }
+
+    /// A `plexus --data-dir DIR ARGS` command in this host's namespace.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns])
+            .arg(&self.plexus)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args);
+        c
+    }
+
+    /// Runs the CLI against this host's daemon.
+    pub fn cli(&self, args: &[&str]) -> Result<Output> {
+        self.command(args).output().context("plexus runs")
+    }
+
+    /// Runs the CLI with `--json` and parses stdout; fails with stderr.
+    pub fn json(&self, args: &[&str]) -> Result<serde_json::Value> {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all)?;
+        if !out.status.success() {
+            bail!(
+                "`plexus {}` on {} failed: {}",
+                args.join(" "),
+                self.ns,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "`plexus {}` printed no JSON: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Kills the daemon (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
