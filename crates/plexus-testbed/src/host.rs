@@ -51,7 +51,7 @@ impl Host {
             .args(["--api", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_file(&data_dir))
             .spawn()
             .context("cannot start plexus daemon")?;
         let stdout = child.stdout.take().expect("piped");
@@ -127,6 +127,17 @@ impl Host {
             let _ = child.wait();
         }
     }
+}
+
+/// The daemon's stderr: `$PLEXUS_TESTBED_LOGS/<data dir name>.log` when that
+/// variable names a folder (set `RUST_LOG` too), else nowhere.
+fn log_file(data_dir: &Path) -> Stdio {
+    let Some(dir) = std::env::var_os("PLEXUS_TESTBED_LOGS") else {
+        return Stdio::null();
+    };
+    let name = data_dir.file_name().unwrap_or_default().to_string_lossy();
+    std::fs::File::create(Path::new(&dir).join(format!("{name}.log")))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 impl Drop for Host {

@@ -19,8 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use anyhow::Result;
 use anyhow::bail;
+pub use anyhow::Result;
 
 pub use host::Host;
 pub use net::{Mbit, Net};
@@ -50,7 +50,9 @@ impl Testbed {
     /// Creates `n` hosts and starts a daemon on each (host 0 first).
     pub fn new(plexus: &Path, n: usize, discovery: Discovery) -> Result<Self> {
         let net = Net::new(n)?;
-        let dir = tempfile::Builder::new().prefix("plexus-testbed").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("plexus-testbed")
+            .tempdir()?;
         let mut hosts: Vec<Host> = Vec::with_capacity(n);
         for (i, link) in net.links.iter().enumerate() {
             let mut extra: Vec<String> = Vec::new();

@@ -117,9 +117,25 @@ impl Net {
                 "netns",
                 &ns,
             ])?;
-            ip(&["-n", &bridge_ns, "link", "set", &bridge_end, "master", "br0"])?;
+            ip(&[
+                "-n",
+                &bridge_ns,
+                "link",
+                "set",
+                &bridge_end,
+                "master",
+                "br0",
+            ])?;
             ip(&["-n", &bridge_ns, "link", "set", &bridge_end, "up"])?;
-            ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ])?;
             ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
             // mDNS multicast goes out on the bridge.

@@ -66,7 +66,14 @@ impl Report {
     }
 
     /// Adds a row.
-    pub fn row(&mut self, name: impl Into<String>, achieved: f64, ideal: f64, unit: &'static str, bound: Bound) {
+    pub fn row(
+        &mut self,
+        name: impl Into<String>,
+        achieved: f64,
+        ideal: f64,
+        unit: &'static str,
+        bound: Bound,
+    ) {
         self.rows.push(Row {
             name: name.into(),
             achieved,

@@ -43,7 +43,10 @@ struct Got {
 
 fn share(host: &Host, file: &Path) -> Result<String> {
     let v = host.json(&["share", file.to_str().expect("utf-8 path")])?;
-    Ok(v["hash"].as_str().context("share printed no hash")?.to_string())
+    Ok(v["hash"]
+        .as_str()
+        .context("share printed no hash")?
+        .to_string())
 }
 
 fn parse_get(v: &serde_json::Value) -> Got {
@@ -57,7 +60,10 @@ fn parse_get(v: &serde_json::Value) -> Got {
                 a.iter()
                     .map(|p| {
                         let id = p["peer_id"].as_str().unwrap_or("?");
-                        (id[id.len().saturating_sub(6)..].to_string(), p["bytes"].as_u64().unwrap_or(0))
+                        (
+                            id[id.len().saturating_sub(6)..].to_string(),
+                            p["bytes"].as_u64().unwrap_or(0),
+                        )
                     })
                     .collect()
             })
@@ -146,7 +152,11 @@ pub fn uneven(plexus: &Path, rates: &[Mbit]) -> Result<Report> {
     let names: Vec<String> = rates.iter().map(|r| format!("{}", r.0)).collect();
     let mut report = Report::new("uneven");
     report.row(
-        format!("seeders at {} Mbit/s, {:.0} MiB", names.join("/"), mib(size)),
+        format!(
+            "seeders at {} Mbit/s, {:.0} MiB",
+            names.join("/"),
+            mib(size)
+        ),
         got.transfer_secs,
         size as f64 / sum,
         "s",
@@ -186,7 +196,10 @@ pub fn spread(plexus: &Path, getters: usize, rate: Mbit) -> Result<Report> {
     for (out, child) in children {
         let output = child?.wait_with_output()?;
         if !output.status.success() {
-            bail!("a getter failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "a getter failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         ends.push(started.elapsed().as_secs_f64());
         let v: serde_json::Value = serde_json::from_slice(&output.stdout)?;
@@ -211,7 +224,10 @@ pub fn spread(plexus: &Path, getters: usize, rate: Mbit) -> Result<Report> {
     );
     report.note(format!(
         "finish times (s): {}; one copy from the seeder alone takes {one:.1} s",
-        ends.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(" ")
+        ends.iter()
+            .map(|t| format!("{t:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     ));
     report.note(format!(
         "the seeder uploaded {:.1} MiB = {:.2} copies; the rest came from getters",
@@ -245,7 +261,14 @@ fn get_with_interruption(
     act: impl FnOnce() -> Result<()>,
 ) -> Result<Got> {
     let child = host
-        .command(&["get", hash, "-o", out.to_str().unwrap(), "--json", "--force"])
+        .command(&[
+            "get",
+            hash,
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            "--force",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -336,7 +359,10 @@ fn lookups_failing(bed: &Testbed) -> usize {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(usize::MAX)).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(usize::MAX))
+            .sum()
     })
 }
 
@@ -356,7 +382,10 @@ pub fn partition(plexus: &Path, n: usize) -> Result<Report> {
     bed.net.partition(&half)?;
     std::thread::sleep(Duration::from_secs(5));
     let during = lookups_failing(&bed);
-    report.note(format!("during the split {during} of {} lookups failed", n * (n - 1)));
+    report.note(format!(
+        "during the split {during} of {} lookups failed",
+        n * (n - 1)
+    ));
     bed.net.heal(&half)?;
     let healed = Instant::now();
     let limit = Duration::from_secs(90);

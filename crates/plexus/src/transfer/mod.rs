@@ -4,5 +4,6 @@
 pub mod download;
 pub mod planner;
 pub mod protocol;
+mod swarm;
 
 pub use download::{DownloadStats, GetOptions, Progress};

@@ -1,25 +1,42 @@
 //! Which peer fetches which range next: a state machine with no I/O, driven
-//! by the download loop and tested directly.
+//! by the download loop (which passes in the time) and tested directly.
 //!
-//! The blob is cut into pieces of [`PIECE_GROUPS`] chunk groups. A peer gets
-//! the rarest missing piece it has; each peer keeps a window of requests in
-//! flight that grows while it answers and shrinks when it stalls. When no
-//! piece is left unassigned, idle fast peers duplicate the slowest in-flight
-//! pieces (end game), so a slow peer never holds up the end. A peer that
+//! The blob is cut into pieces of [`PIECE_GROUPS`] chunk groups (256 KiB).
+//! A request is a run of consecutive pieces starting at the rarest missing
+//! piece the peer has. Each peer's delivery rate is measured over the time
+//! it was busy; the bytes in flight to it are kept near [`QUEUE_TIME`] of
+//! data at that rate, in about two requests: small requests to slow peers,
+//! up to 4 MiB to fast ones. A window caps the requests in flight; it grows
+//! while the peer answers and halves when it fails. When no
+//! missing piece is left, an idle peer duplicates an in-flight piece it
+//! would deliver sooner than the peer holding it (end game), so neither a
+//! slow peer nor a stalled one (a cut link) holds up the end. A peer that
 //! sends data failing verification is banned for this download.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    ops::Range,
+    time::{Duration, Instant},
+};
 
 use bao_tree::{ChunkNum, ChunkRanges};
 use libp2p::PeerId;
 
-use crate::content::{group_count, group_ranges};
+use crate::content::{group_count, group_ranges, range_bytes, GROUP_BYTES};
 
-/// Chunk groups per piece: 64 x 16 KiB = 1 MiB.
-pub const PIECE_GROUPS: u64 = 64;
+/// Chunk groups per piece: 16 x 16 KiB = 256 KiB.
+pub const PIECE_GROUPS: u64 = 16;
+/// Bytes per piece.
+pub const PIECE_BYTES: u64 = PIECE_GROUPS * GROUP_BYTES;
+/// Most pieces in one request (4 MiB, the protocol's limit).
+pub const MAX_REQUEST_PIECES: usize = 16;
+/// Data kept in flight to a peer, in time at its rate: enough that its
+/// link never idles between two answers, little enough that the last
+/// requests end together.
+pub const QUEUE_TIME: Duration = Duration::from_millis(500);
 /// Most requests in flight to one peer.
-pub const MAX_WINDOW: usize = 8;
-/// Transient failures after which a peer is given up.
+pub const MAX_WINDOW: usize = 4;
+/// Transient failures in a row after which a peer is given up.
 pub const MAX_FAILURES: u32 = 5;
 
 /// How a request ended badly.
@@ -36,7 +53,8 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Missing,
-    InFlight(Vec<PeerId>),
+    /// Requested by these requests (two at most: one duplicate in end game).
+    InFlight(Vec<u64>),
     Done,
 }
 
@@ -46,6 +64,24 @@ struct Piece {
     state: State,
 }
 
+/// A request the download loop should send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Identifies the request in [`Planner::on_success`] / [`Planner::on_failure`].
+    pub id: u64,
+    /// Chunk ranges to ask for.
+    pub ranges: ChunkRanges,
+}
+
+#[derive(Debug)]
+struct Sent {
+    peer: PeerId,
+    ranges: ChunkRanges,
+    pieces: Range<usize>,
+    bytes: u64,
+    at: Instant,
+}
+
 /// What the planner knows of one peer.
 #[derive(Debug, Clone)]
 pub struct PeerStats {
@@ -53,23 +89,52 @@ pub struct PeerStats {
     pub have: Option<ChunkRanges>,
     /// Requests in flight now.
     pub in_flight: usize,
+    /// Bytes asked for by those requests.
+    pub in_flight_bytes: u64,
     /// Requests it may have in flight.
     pub window: usize,
     /// Verified bytes received from it.
     pub bytes: u64,
-    /// Smoothed rate in bytes per second.
-    pub rate: f64,
-    /// Transient failures so far.
+    /// Transient failures in a row.
     pub failures: u32,
     /// Sent bad data or failed too often: no more requests.
     pub banned: bool,
+    /// Time with at least one request in flight, before `busy_since`.
+    busy: Duration,
+    /// Since when requests are in flight (`None`: idle).
+    busy_since: Option<Instant>,
+}
+
+impl PeerStats {
+    /// Delivery rate in bytes per second: verified bytes over the time the
+    /// peer had requests in flight (0 until it has answered). A stalled
+    /// peer's rate falls while it stays busy without answering.
+    pub fn rate(&self, now: Instant) -> f64 {
+        let busy = self.busy
+            + self
+                .busy_since
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        if self.bytes == 0 || busy.is_zero() {
+            0.0
+        } else {
+            self.bytes as f64 / busy.as_secs_f64().max(1e-3)
+        }
+    }
+
+    /// Bytes worth keeping in flight to this peer.
+    fn budget(&self, now: Instant) -> u64 {
+        ((self.rate(now) * QUEUE_TIME.as_secs_f64()) as u64).max(2 * PIECE_BYTES)
+    }
 }
 
 /// The download plan for one blob.
 #[derive(Debug)]
 pub struct Planner {
+    size: u64,
     pieces: Vec<Piece>,
     peers: HashMap<PeerId, PeerStats>,
+    sent: HashMap<u64, Sent>,
+    next_id: u64,
 }
 
 impl Planner {
@@ -91,21 +156,26 @@ impl Planner {
             })
             .collect();
         Self {
+            size,
             pieces,
             peers: HashMap::new(),
+            sent: HashMap::new(),
+            next_id: 0,
         }
     }
 
-    /// Adds a peer (or updates what it has).
+    /// Adds a peer, or updates what it has (`None`: everything).
     pub fn add_peer(&mut self, peer: PeerId, have: Option<ChunkRanges>) {
         let stats = self.peers.entry(peer).or_insert(PeerStats {
             have: None,
             in_flight: 0,
+            in_flight_bytes: 0,
             window: 2,
             bytes: 0,
-            rate: 0.0,
             failures: 0,
             banned: false,
+            busy: Duration::ZERO,
+            busy_since: None,
         });
         stats.have = have;
     }
@@ -115,7 +185,7 @@ impl Planner {
         &self.peers
     }
 
-    /// Peers that may still be asked.
+    /// Peers that may still be asked, in a stable order.
     pub fn usable_peers(&self) -> Vec<PeerId> {
         let mut v: Vec<PeerId> = self
             .peers
@@ -127,14 +197,18 @@ impl Planner {
         v
     }
 
+    /// Peers that have only part of the blob (worth asking again later).
+    pub fn partial_peers(&self) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(_, s)| !s.banned && s.have.is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     /// Every piece is stored.
     pub fn is_done(&self) -> bool {
         self.pieces.iter().all(|p| p.state == State::Done)
-    }
-
-    /// Whether piece `i` is already stored (a duplicate answer can be dropped).
-    pub fn is_piece_done(&self, i: usize) -> bool {
-        self.pieces[i].state == State::Done
     }
 
     fn peer_has(stats: &PeerStats, needed: &ChunkRanges) -> bool {
@@ -142,257 +216,226 @@ impl Planner {
     }
 
     /// The next request for `peer`, if its window has room and there is
-    /// something it can serve: `(piece, ranges)`.
-    pub fn next_request(&mut self, peer: PeerId) -> Option<(usize, ChunkRanges)> {
+    /// something it can serve.
+    pub fn next_request(&mut self, peer: PeerId, now: Instant) -> Option<Request> {
         let stats = self.peers.get(&peer)?;
-        if stats.banned || stats.in_flight >= stats.window {
+        if stats.banned
+            || stats.in_flight >= stats.window
+            || stats.in_flight_bytes >= stats.budget(now)
+        {
             return None;
         }
-        let choice = self
-            .rarest_missing(&peer)
-            .or_else(|| self.end_game_piece(&peer))?;
-        let piece = &mut self.pieces[choice];
-        match &mut piece.state {
-            State::InFlight(peers) => peers.push(peer),
-            state => *state = State::InFlight(vec![peer]),
+        let pieces = match self.rarest_missing(&peer) {
+            Some(start) => start..self.run_end(&peer, start, now),
+            None => {
+                let i = self.end_game_piece(&peer, now)?;
+                i..i + 1
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut ranges = ChunkRanges::empty();
+        for piece in &mut self.pieces[pieces.clone()] {
+            ranges |= piece.needed.clone();
+            match &mut piece.state {
+                State::InFlight(ids) => ids.push(id),
+                state => *state = State::InFlight(vec![id]),
+            }
         }
-        let ranges = piece.needed.clone();
-        self.peers.get_mut(&peer).expect("known").in_flight += 1;
-        Some((choice, ranges))
+        let bytes = range_bytes(&ranges, self.size);
+        self.sent.insert(
+            id,
+            Sent {
+                peer,
+                ranges: ranges.clone(),
+                pieces,
+                bytes,
+                at: now,
+            },
+        );
+        let stats = self.peers.get_mut(&peer).expect("known");
+        stats.in_flight += 1;
+        stats.in_flight_bytes += bytes;
+        stats.busy_since.get_or_insert(now);
+        Some(Request { id, ranges })
+    }
+
+    /// The ranges request `id` asked for, while it is in flight.
+    pub fn ranges_of(&self, id: u64) -> Option<ChunkRanges> {
+        self.sent.get(&id).map(|s| s.ranges.clone())
     }
 
     fn rarest_missing(&self, peer: &PeerId) -> Option<usize> {
         let stats = &self.peers[peer];
+        let holders: Vec<&PeerStats> = self.peers.values().filter(|s| !s.banned).collect();
         self.pieces
             .iter()
             .enumerate()
             .filter(|(_, p)| p.state == State::Missing && Self::peer_has(stats, &p.needed))
             .min_by_key(|(i, p)| {
-                let holders = self
-                    .peers
-                    .values()
-                    .filter(|s| !s.banned && Self::peer_has(s, &p.needed))
+                let n = holders
+                    .iter()
+                    .filter(|s| Self::peer_has(s, &p.needed))
                     .count();
-                (holders, *i)
+                (n, *i)
             })
             .map(|(i, _)| i)
     }
 
-    /// End game: an in-flight piece this peer could also fetch, held by the
-    /// slowest requesters, duplicated at most once.
-    fn end_game_piece(&self, peer: &PeerId) -> Option<usize> {
+    /// End of a run of missing pieces from `start` that `peer` has: half
+    /// of its budget, so about two requests are in flight.
+    fn run_end(&self, peer: &PeerId, start: usize, now: Instant) -> usize {
         let stats = &self.peers[peer];
+        let want = (stats.budget(now) / 2 / PIECE_BYTES) as usize;
+        let want = want.clamp(1, MAX_REQUEST_PIECES);
+        let mut end = start + 1;
+        while end < self.pieces.len()
+            && end - start < want
+            && self.pieces[end].state == State::Missing
+            && Self::peer_has(stats, &self.pieces[end].needed)
+        {
+            end += 1;
+        }
+        end
+    }
+
+    /// When `peer`'s requests sent at or before `at` should all be in.
+    fn eta(&self, peer: &PeerId, at: Instant, now: Instant) -> Option<Instant> {
+        let rate = self.peers[peer].rate(now);
+        let queued: u64 = self
+            .sent
+            .values()
+            .filter(|s| s.peer == *peer && s.at <= at)
+            .map(|s| s.bytes)
+            .sum();
+        let expected = (rate > 0.0).then(|| at + Duration::from_secs_f64(queued as f64 / rate));
+        // A request past its expected time is assumed to need half as long
+        // again as it has taken so far (a stalled peer falls further behind).
+        let overdue = now + now.saturating_duration_since(at) / 2;
+        Some(expected.map_or(overdue, |e| e.max(overdue)))
+    }
+
+    /// End game: the in-flight piece this peer would deliver soonest
+    /// compared to its holder, duplicated at most once.
+    fn end_game_piece(&self, peer: &PeerId, now: Instant) -> Option<usize> {
+        let me = &self.peers[peer];
+        let rate = me.rate(now);
+        if rate <= 0.0 {
+            return None;
+        }
+        let mine = now + Duration::from_secs_f64((me.in_flight_bytes + PIECE_BYTES) as f64 / rate);
         self.pieces
             .iter()
             .enumerate()
             .filter_map(|(i, p)| match &p.state {
-                State::InFlight(peers)
-                    if peers.len() < 2
-                        && !peers.contains(peer)
-                        && Self::peer_has(stats, &p.needed) =>
-                {
-                    let fastest = peers.iter().map(|q| self.peers[q].rate).fold(0.0, f64::max);
-                    (fastest < stats.rate || stats.rate == 0.0 && fastest == 0.0)
-                        .then_some((i, fastest))
+                State::InFlight(ids) if ids.len() == 1 && Self::peer_has(me, &p.needed) => {
+                    let sent = &self.sent[&ids[0]];
+                    if sent.peer == *peer {
+                        return None;
+                    }
+                    let theirs = self.eta(&sent.peer, sent.at, now)?;
+                    (mine < theirs).then_some((i, theirs))
                 }
                 _ => None,
             })
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .max_by_key(|(_, theirs)| *theirs)
             .map(|(i, _)| i)
     }
 
-    fn release(&mut self, peer: &PeerId, piece: usize) {
-        if let Some(s) = self.peers.get_mut(peer) {
+    /// Forgets request `id`: its pieces not yet in `present` become missing
+    /// again unless another request holds them.
+    fn release(&mut self, id: u64, present: &ChunkRanges, now: Instant) -> Option<Sent> {
+        let sent = self.sent.remove(&id)?;
+        if let Some(s) = self.peers.get_mut(&sent.peer) {
             s.in_flight = s.in_flight.saturating_sub(1);
-        }
-        let p = &mut self.pieces[piece];
-        if let State::InFlight(peers) = &mut p.state {
-            peers.retain(|q| q != peer);
-            if peers.is_empty() {
-                p.state = State::Missing;
+            s.in_flight_bytes = s.in_flight_bytes.saturating_sub(sent.bytes);
+            if s.in_flight == 0 {
+                if let Some(since) = s.busy_since.take() {
+                    s.busy += now.saturating_duration_since(since);
+                }
             }
         }
+        for piece in &mut self.pieces[sent.pieces.clone()] {
+            if piece.state == State::Done {
+                continue;
+            }
+            piece.needed = piece.needed.difference(present);
+            if piece.needed.is_empty() {
+                piece.state = State::Done;
+            } else if let State::InFlight(ids) = &mut piece.state {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    piece.state = State::Missing;
+                }
+            }
+        }
+        Some(sent)
     }
 
-    /// `peer` answered piece `piece` with `bytes` verified bytes in `elapsed`;
+    /// Request `id` was answered with `bytes` verified bytes at `now`;
     /// `present` is everything now stored.
-    pub fn on_success(
-        &mut self,
-        peer: PeerId,
-        piece: usize,
-        bytes: u64,
-        elapsed: Duration,
-        present: &ChunkRanges,
-    ) {
-        self.release(&peer, piece);
-        if let Some(s) = self.peers.get_mut(&peer) {
-            s.bytes += bytes;
-            let sample = bytes as f64 / elapsed.as_secs_f64().max(1e-6);
-            s.rate = if s.rate == 0.0 {
-                sample
-            } else {
-                0.7 * s.rate + 0.3 * sample
-            };
-            s.failures = 0;
-            s.window = (s.window + 1).min(MAX_WINDOW);
-        }
-        self.mark_present(present);
+    pub fn on_success(&mut self, id: u64, bytes: u64, now: Instant, present: &ChunkRanges) {
+        let Some(sent) = self.release(id, present, now) else {
+            return;
+        };
+        let Some(s) = self.peers.get_mut(&sent.peer) else {
+            return;
+        };
+        s.bytes += bytes;
+        s.failures = 0;
+        s.window = (s.window + 1).min(MAX_WINDOW);
     }
 
-    /// A request failed; `present` is everything now stored (a lying peer's
-    /// response may have carried some valid groups before the bad one).
-    pub fn on_failure(
-        &mut self,
-        peer: PeerId,
-        piece: usize,
-        failure: Failure,
-        present: &ChunkRanges,
-    ) {
-        self.release(&peer, piece);
-        if let Some(s) = self.peers.get_mut(&peer) {
-            match failure {
-                Failure::Lied => s.banned = true,
-                Failure::Transient => {
-                    s.failures += 1;
-                    s.window = (s.window / 2).max(1);
-                    s.banned |= s.failures >= MAX_FAILURES;
+    /// Request `id` failed; `present` is everything now stored (a lying
+    /// peer's response may have carried some valid groups before the bad one).
+    pub fn on_failure(&mut self, id: u64, failure: Failure, now: Instant, present: &ChunkRanges) {
+        let Some(sent) = self.release(id, present, now) else {
+            return;
+        };
+        let pieces: Vec<ChunkRanges> = self.pieces[sent.pieces.clone()]
+            .iter()
+            .map(|p| p.needed.clone())
+            .collect();
+        let Some(s) = self.peers.get_mut(&sent.peer) else {
+            return;
+        };
+        match failure {
+            Failure::Lied => s.banned = true,
+            Failure::Transient => {
+                s.failures += 1;
+                s.window = (s.window / 2).max(1);
+                s.banned |= s.failures >= MAX_FAILURES;
+            }
+            Failure::Missing => {
+                let mut have = s
+                    .have
+                    .take()
+                    .unwrap_or_else(|| ChunkRanges::from(ChunkNum(0)..));
+                for needed in &pieces {
+                    have = have.difference(needed);
                 }
-                Failure::Missing => {
-                    let needed = &self.pieces[piece].needed;
-                    let have = s
-                        .have
-                        .take()
-                        .unwrap_or_else(|| ChunkRanges::from(ChunkNum(0)..));
-                    s.have = Some(have.difference(needed));
-                }
+                s.have = Some(have);
             }
         }
-        self.mark_present(present);
     }
 
-    /// A peer left: give its pieces back.
-    pub fn remove_peer(&mut self, peer: &PeerId) {
-        for i in 0..self.pieces.len() {
-            if matches!(&self.pieces[i].state, State::InFlight(p) if p.contains(peer)) {
-                self.release(peer, i);
-            }
+    /// A peer left: give its requests back and ask it nothing more.
+    pub fn remove_peer(&mut self, peer: &PeerId, now: Instant, present: &ChunkRanges) {
+        let ids: Vec<u64> = self
+            .sent
+            .iter()
+            .filter(|(_, s)| s.peer == *peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.release(id, present, now);
         }
         if let Some(s) = self.peers.get_mut(peer) {
             s.banned = true;
         }
     }
-
-    fn mark_present(&mut self, present: &ChunkRanges) {
-        for p in &mut self.pieces {
-            if p.state != State::Done {
-                p.needed = p.needed.difference(present);
-                if p.needed.is_empty() {
-                    p.state = State::Done;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MIB: u64 = 1024 * 1024;
-
-    fn all_of(size: u64) -> ChunkRanges {
-        ChunkRanges::from(..ChunkNum::chunks(size))
-    }
-
-    #[test]
-    fn present_ranges_are_never_requested_again() {
-        let size = 3 * MIB + 5;
-        let present = group_ranges(0, 64) | group_ranges(100, 120);
-        let mut plan = Planner::new(size, &present);
-        let peer = PeerId::random();
-        plan.add_peer(peer, None);
-        plan.peers.get_mut(&peer).unwrap().window = 100;
-        let mut asked = ChunkRanges::empty();
-        while let Some((_, r)) = plan.next_request(peer) {
-            assert!((r.clone() & present.clone()).is_empty());
-            asked |= r;
-        }
-        assert_eq!(asked | present, all_of(size));
-    }
-
-    #[test]
-    fn a_liar_is_banned_and_its_piece_goes_to_an_honest_peer() {
-        let mut plan = Planner::new(2 * MIB, &ChunkRanges::empty());
-        let (liar, honest) = (PeerId::random(), PeerId::random());
-        plan.add_peer(liar, None);
-        let (piece, _) = plan.next_request(liar).unwrap();
-        plan.on_failure(liar, piece, Failure::Lied, &ChunkRanges::empty());
-        assert!(plan.next_request(liar).is_none());
-        plan.add_peer(honest, None);
-        let mut present = ChunkRanges::empty();
-        while let Some((p, r)) = plan.next_request(honest) {
-            present |= r;
-            plan.on_success(honest, p, MIB, Duration::from_millis(10), &present);
-        }
-        assert!(plan.is_done());
-        assert_eq!(plan.usable_peers(), vec![honest]);
-    }
-
-    #[test]
-    fn window_limits_requests_in_flight_and_grows_on_success() {
-        let mut plan = Planner::new(20 * MIB, &ChunkRanges::empty());
-        let peer = PeerId::random();
-        plan.add_peer(peer, None);
-        let a = plan.next_request(peer).unwrap();
-        let _b = plan.next_request(peer).unwrap();
-        assert!(plan.next_request(peer).is_none(), "window of 2");
-        plan.on_success(peer, a.0, MIB, Duration::from_millis(5), &a.1);
-        assert_eq!(plan.peers()[&peer].window, 3);
-        assert!(plan.next_request(peer).is_some());
-    }
-
-    #[test]
-    fn departed_peer_pieces_are_reassigned() {
-        let mut plan = Planner::new(MIB, &ChunkRanges::empty());
-        let (gone, other) = (PeerId::random(), PeerId::random());
-        plan.add_peer(gone, None);
-        plan.add_peer(other, None);
-        let (piece, _) = plan.next_request(gone).unwrap();
-        plan.remove_peer(&gone);
-        let (again, _) = plan.next_request(other).unwrap();
-        assert_eq!(piece, again);
-    }
-
-    #[test]
-    fn partial_peers_get_only_pieces_they_have_and_rarest_goes_first() {
-        let size = 4 * MIB;
-        let mut plan = Planner::new(size, &ChunkRanges::empty());
-        let (full, half) = (PeerId::random(), PeerId::random());
-        plan.add_peer(full, None);
-        plan.add_peer(half, Some(group_ranges(0, 128)));
-        // Pieces 2 and 3 only `full` has: rarest, so it takes those first.
-        let (p, _) = plan.next_request(full).unwrap();
-        assert!(p >= 2, "rarest first, got {p}");
-        let (q, _) = plan.next_request(half).unwrap();
-        assert!(q < 2);
-    }
-
-    #[test]
-    fn end_game_duplicates_a_slow_peers_last_piece() {
-        let mut plan = Planner::new(2 * MIB, &ChunkRanges::empty());
-        let (slow, fast) = (PeerId::random(), PeerId::random());
-        plan.add_peer(slow, None);
-        plan.add_peer(fast, None);
-        let (p0, r0) = plan.next_request(fast).unwrap();
-        plan.on_success(fast, p0, MIB, Duration::from_millis(1), &r0);
-        let (p1, _) = plan.next_request(slow).unwrap();
-        assert_ne!(p0, p1);
-        // Nothing missing is left: the fast peer duplicates the slow one's piece.
-        let (dup, _) = plan.next_request(fast).unwrap();
-        assert_eq!(dup, p1);
-        let present = all_of(2 * MIB);
-        plan.on_success(fast, dup, MIB, Duration::from_millis(1), &present);
-        assert!(plan.is_done());
-        assert!(plan.is_piece_done(p1));
-    }
-}
+#[path = "planner_tests.rs"]
+mod tests;
