@@ -3,7 +3,7 @@
 //! enough. Every wait is bounded.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -110,7 +110,7 @@ pub fn swarm(plexus: &Path, k: usize, rate: Mbit) -> Result<Report> {
         bed.net.cap(i, Some(rate), None)?;
     }
     // About 6-7 s of transfer at the ideal rate.
-    let size = k as u64 * 16 << 20;
+    let size = (k as u64 * 16) << 20;
     let file = bed.make_file("swarm.bin", size, k as u64)?;
     let mut hash = String::new();
     for seeder in &bed.hosts[1..] {
@@ -256,7 +256,7 @@ fn get_with_interruption(
     host: &Host,
     hash: &str,
     size: u64,
-    out: &PathBuf,
+    out: &Path,
     frac: f64,
     act: impl FnOnce() -> Result<()>,
 ) -> Result<Got> {

@@ -210,7 +210,7 @@ impl Run<'_> {
                     .push(ask_have(self.node, peer, addrs, self.hash));
             }
         }
-        if round % DISCOVER_EVERY == 0 && options.use_dht {
+        if round.is_multiple_of(DISCOVER_EVERY) && options.use_dht {
             let (node, hash, options) = (self.node.clone(), self.hash, options.clone());
             self.learning.push(
                 async move {
