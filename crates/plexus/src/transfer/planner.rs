@@ -62,6 +62,10 @@ enum State {
 struct Piece {
     needed: ChunkRanges,
     state: State,
+    /// Random rank breaking ties between equally rare pieces, so that
+    /// getters of the same blob start at different places and have
+    /// something to trade.
+    rank: u64,
 }
 
 /// A request the download loop should send.
@@ -138,8 +142,15 @@ pub struct Planner {
 }
 
 impl Planner {
-    /// A plan for a blob of `size` bytes of which `present` is already stored.
+    /// A plan for a blob of `size` bytes of which `present` is already
+    /// stored, with a random order among equally rare pieces.
     pub fn new(size: u64, present: &ChunkRanges) -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        Self::with_seed(size, present, RandomState::new().hash_one(0u8))
+    }
+
+    /// [`Planner::new`] with the tie-break order fixed by `seed`.
+    pub fn with_seed(size: u64, present: &ChunkRanges, seed: u64) -> Self {
         let groups = group_count(size);
         let pieces = (0..groups.div_ceil(PIECE_GROUPS))
             .map(|i| {
@@ -152,7 +163,15 @@ impl Planner {
                 } else {
                     State::Missing
                 };
-                Piece { needed, state }
+                // splitmix64 of (seed, index): a cheap, well-spread rank.
+                let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                Piece {
+                    needed,
+                    state,
+                    rank: z ^ (z >> 31),
+                }
             })
             .collect();
         Self {
@@ -277,7 +296,7 @@ impl Planner {
                     .iter()
                     .filter(|s| Self::peer_has(s, &p.needed))
                     .count();
-                (n, *i)
+                (n, p.rank, *i)
             })
             .map(|(i, _)| i)
     }

@@ -35,7 +35,7 @@ fn present_ranges_are_never_requested_again() {
 
 #[test]
 fn request_size_follows_the_peer_rate() {
-    let mut plan = Planner::new(64 * MIB, &ChunkRanges::empty());
+    let mut plan = Planner::with_seed(64 * MIB, &ChunkRanges::empty(), 1);
     let (slow, fast) = (PeerId::random(), PeerId::random());
     plan.add_peer(slow, None);
     plan.add_peer(fast, None);
@@ -201,4 +201,25 @@ fn a_stalled_request_is_duplicated_even_by_an_equal_peer() {
         .next_request(b, ms(t0, 2000))
         .expect("a is long overdue");
     assert_eq!(dup.ranges, ra.ranges);
+}
+
+#[test]
+fn getters_with_different_seeds_start_at_different_pieces() {
+    let starts: std::collections::HashSet<u64> = (0..8)
+        .map(|seed| {
+            let mut plan = Planner::with_seed(16 * MIB, &ChunkRanges::empty(), seed);
+            let peer = PeerId::random();
+            plan.add_peer(peer, None);
+            plan.next_request(peer, Instant::now())
+                .unwrap()
+                .ranges
+                .boundaries()[0]
+                .0
+        })
+        .collect();
+    assert!(
+        starts.len() >= 6,
+        "8 getters, only {} distinct first pieces",
+        starts.len()
+    );
 }

@@ -32,8 +32,9 @@ const COMMIT_EVERY: Duration = Duration::from_millis(500);
 const HAVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often partial holders are asked again what they have.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
-/// Every how many refreshes new providers are looked up.
-const DISCOVER_EVERY: u32 = 5;
+/// Every how many refreshes new providers are looked up (the first
+/// refresh always looks).
+const DISCOVER_EVERY: u32 = 3;
 /// How long the download waits with nothing in flight and no progress
 /// before it gives up.
 const STALL_LIMIT: Duration = Duration::from_secs(20);
@@ -210,7 +211,7 @@ impl Run<'_> {
                     .push(ask_have(self.node, peer, addrs, self.hash));
             }
         }
-        if round.is_multiple_of(DISCOVER_EVERY) && options.use_dht {
+        if (round == 1 || round.is_multiple_of(DISCOVER_EVERY)) && options.use_dht {
             let (node, hash, options) = (self.node.clone(), self.hash, options.clone());
             self.learning.push(
                 async move {
