@@ -194,15 +194,18 @@ impl Run<'_> {
         }
     }
 
-    /// Asks partial holders and non-holders again what they have; every
-    /// few rounds, looks for new providers too.
+    /// Asks partial holders again what they have; every few rounds, asks
+    /// the peers that had nothing (they may have started fetching) and
+    /// looks for new providers too.
     fn refresh(&mut self, round: u32, options: &GetOptions) {
+        let wide = round == 1 || round.is_multiple_of(DISCOVER_EVERY);
         let holders: HashSet<PeerId> = self.plan.peers().keys().copied().collect();
+        let others = self.known.iter().filter(|p| wide && !holders.contains(p));
         let again: Vec<PeerId> = self
             .plan
             .partial_peers()
             .into_iter()
-            .chain(self.known.iter().filter(|p| !holders.contains(p)).copied())
+            .chain(others.copied())
             .collect();
         for peer in again {
             if self.asking.insert(peer) {
@@ -211,7 +214,7 @@ impl Run<'_> {
                     .push(ask_have(self.node, peer, addrs, self.hash));
             }
         }
-        if (round == 1 || round.is_multiple_of(DISCOVER_EVERY)) && options.use_dht {
+        if wide && options.use_dht {
             let (node, hash, options) = (self.node.clone(), self.hash, options.clone());
             self.learning.push(
                 async move {
