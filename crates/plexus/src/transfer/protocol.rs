@@ -127,35 +127,47 @@ impl Request {
 }
 
 impl Response {
-    /// Binary form.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The kind byte and the body: the binary form without copying data.
+    fn parts(&self) -> (u8, std::borrow::Cow<'_, [u8]>) {
+        use std::borrow::Cow;
         match self {
             Response::Have {
                 size,
                 complete,
                 present,
             } => {
-                let mut out = vec![0u8, *complete as u8];
+                let mut out = vec![*complete as u8];
                 out.extend_from_slice(&size.to_le_bytes());
                 put_ranges(&mut out, present);
-                out
+                (0, Cow::Owned(out))
             }
-            Response::Data(bytes) => [&[1u8][..], bytes].concat(),
-            Response::NotFound => vec![2],
-            Response::Missing => vec![3],
-            Response::Busy => vec![4],
-            Response::Refused(why) => [&[5u8][..], why.as_bytes()].concat(),
+            Response::Data(bytes) => (1, Cow::Borrowed(bytes)),
+            Response::NotFound => (2, Cow::Borrowed(&[])),
+            Response::Missing => (3, Cow::Borrowed(&[])),
+            Response::Busy => (4, Cow::Borrowed(&[])),
+            Response::Refused(why) => (5, Cow::Borrowed(why.as_bytes())),
         }
     }
 
+    /// Binary form.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, body) = self.parts();
+        [&[kind][..], &body].concat()
+    }
+
     /// Parses the binary form.
-    pub fn decode(mut buf: Vec<u8>) -> io::Result<Self> {
-        let kind = *buf.first().ok_or_else(|| bad("empty response"))?;
+    pub fn decode(buf: Vec<u8>) -> io::Result<Self> {
+        let (&kind, body) = buf.split_first().ok_or_else(|| bad("empty response"))?;
+        Self::from_parts(kind, body.to_vec())
+    }
+
+    /// Parses a kind byte and its body (taken, not copied, for data).
+    fn from_parts(kind: u8, body: Vec<u8>) -> io::Result<Self> {
         Ok(match kind {
             0 => {
-                let complete = *buf.get(1).ok_or_else(|| bad("truncated"))? == 1;
+                let complete = *body.first().ok_or_else(|| bad("truncated"))? == 1;
                 let size = u64::from_le_bytes(
-                    buf.get(2..10)
+                    body.get(1..9)
                         .ok_or_else(|| bad("truncated"))?
                         .try_into()
                         .unwrap(),
@@ -163,17 +175,14 @@ impl Response {
                 Response::Have {
                     size,
                     complete,
-                    present: get_ranges(&buf[10..])?,
+                    present: get_ranges(&body[9..])?,
                 }
             }
-            1 => {
-                buf.remove(0);
-                Response::Data(buf)
-            }
+            1 => Response::Data(body),
             2 => Response::NotFound,
             3 => Response::Missing,
             4 => Response::Busy,
-            5 => Response::Refused(String::from_utf8_lossy(&buf[1..]).into_owned()),
+            5 => Response::Refused(String::from_utf8_lossy(&body).into_owned()),
             k => return Err(bad(format!("unknown response kind {k}"))),
         })
     }
@@ -213,7 +222,19 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        Response::decode(read_frame(io, MAX_FRAME).await?)
+        // Length, kind byte, body: the body is read straight into the
+        // buffer the response keeps.
+        let mut head = [0u8; 5];
+        io.read_exact(&mut head).await?;
+        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+        if len == 0 || len > MAX_FRAME {
+            return Err(bad(format!(
+                "response frame of {len} bytes, 1 to {MAX_FRAME}"
+            )));
+        }
+        let mut body = vec![0u8; len - 1];
+        io.read_exact(&mut body).await?;
+        Response::from_parts(head[4], body)
     }
 
     async fn write_request<T>(
@@ -237,7 +258,12 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &res.encode()).await
+        let (kind, body) = res.parts();
+        let mut head = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+        head.push(kind);
+        io.write_all(&head).await?;
+        io.write_all(&body).await?;
+        io.close().await
     }
 }
 
