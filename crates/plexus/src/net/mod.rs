@@ -297,7 +297,7 @@ impl Node {
     }
 
     /// Searches by keywords: floods the query to neighbours with `ttl`
-    /// (clamped to 1..=7) and asks the configured directories. Verified,
+    /// (at most 7; 0 floods to nobody) and asks the configured directories. Verified,
     /// de-duplicated hits arrive on the receiver as they come; drop it to
     /// end the search.
     pub async fn search(

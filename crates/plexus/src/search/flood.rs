@@ -111,8 +111,9 @@ impl Flood {
         self.expiry.push_back((now + self.config.seen_for, id));
     }
 
-    /// Starts a local query: the neighbours to send it to and the clamped
-    /// TTL, or `None` when too many queries are open.
+    /// Starts a local query: the neighbours to send it to and the TTL
+    /// lowered to [`MAX_TTL`] (TTL 0 floods to nobody), or `None` when too
+    /// many queries are open.
     pub fn start(
         &mut self,
         id: u64,
@@ -125,7 +126,10 @@ impl Flood {
             return None;
         }
         self.remember(id, Origin::Local, now);
-        Some((neighbours.to_vec(), ttl.clamp(1, MAX_TTL)))
+        if ttl == 0 {
+            return Some((Vec::new(), 0));
+        }
+        Some((neighbours.to_vec(), ttl.min(MAX_TTL)))
     }
 
     /// Decides about query `id` with `ttl` from neighbour `from`.
@@ -233,7 +237,11 @@ mod tests {
             }
         );
         assert_eq!(f.start(3, 99, &p, now), Some((p.clone(), MAX_TTL)));
-        assert_eq!(f.start(4, 0, &p, now).unwrap().1, 1);
+        assert_eq!(
+            f.start(4, 0, &p, now),
+            Some((vec![], 0)),
+            "TTL 0: no flooding"
+        );
         assert_eq!(f.route(3), Some(Origin::Local));
     }
 
