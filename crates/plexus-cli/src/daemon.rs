@@ -25,6 +25,12 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if args.no_mdns {
         config.mdns = false;
     }
+    if !args.directory.is_empty() {
+        config.directories = args.directory;
+    }
+    if args.super_peer {
+        config.super_peer = true;
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }
@@ -85,7 +91,7 @@ fn random_token() -> String {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -119,6 +119,10 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     /// Most established connections to one peer.
     pub max_connections_per_peer: Option<u32>,
+    /// Directory servers (multiaddrs ending in `/p2p/PEERID`).
+    pub directories: Option<Vec<Multiaddr>>,
+    /// Whether this node is a super-peer.
+    pub super_peer: Option<bool>,
 }
 
 impl FileConfig {
@@ -157,6 +161,12 @@ impl FileConfig {
         }
         if let Some(n) = self.max_connections_per_peer {
             config.max_connections_per_peer = n;
+        }
+        if let Some(d) = &self.directories {
+            config.directories = d.clone();
+        }
+        if let Some(s) = self.super_peer {
+            config.super_peer = s;
         }
     }
 }
