@@ -94,6 +94,11 @@ fn search_by_flooding_then_get_the_ticket_and_publish_a_new_name() {
         "{stdout}"
     );
 
+    // Removed content is no longer found.
+    let removed = c.cli(&["rm", hash]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert!(search_json(&a, &["blue", "--ttl", "2", "--timeout", "2"]).is_empty());
+
     // Bad input.
     let bad = a.cli(&["search", "blue", "--ttl", "9"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -101,6 +106,25 @@ fn search_by_flooding_then_get_the_ticket_and_publish_a_new_name() {
     assert!(stderr(&bad).contains("--name"), "{}", stderr(&bad));
     let bad = a.cli(&["share", src.to_str().unwrap(), "--tag", " "]);
     assert!(stderr(&bad).contains("not blank"), "{}", stderr(&bad));
+    let bad = common::plexus(
+        &root.path().join("d"),
+        &[
+            "daemon",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+            "--no-mdns",
+            "--directory",
+            "/ip4/127.0.0.1/tcp/9",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("directory address /ip4/127.0.0.1/tcp/9 must end with /p2p/PEERID"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]

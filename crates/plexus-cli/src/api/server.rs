@@ -277,5 +277,5 @@ async fn remove(
     Path(hash): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let hash: Hash = hash.parse().map_err(bad_request)?;
-    Ok(Json(s.node.store().remove(&hash)?))
+    Ok(Json(s.node.remove(hash).await?))
 }

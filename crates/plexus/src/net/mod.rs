@@ -127,6 +127,12 @@ impl Node {
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
         let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
+        let directories = discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
+            Error::BootstrapWithoutPeerId(addr) => Error::BadInput(format!(
+                "directory address {addr} must end with /p2p/PEERID (the directory prints its full address when it starts)"
+            )),
+            e => e,
+        })?;
         fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -134,7 +140,6 @@ impl Node {
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let directories = discovery::bootstrap_peers(&config.directories)?;
         let swarm = build_swarm(key.clone(), &config)?;
         let keepalive = (config.idle_timeout / 3).clamp(Duration::from_secs(1), KEEPALIVE);
         let search = SearchState::new(
@@ -294,6 +299,17 @@ impl Node {
             .await
             .map_err(|_| Error::Stopped)?;
         Ok(meta)
+    }
+
+    /// Removes content from the store and stops publishing its record;
+    /// returns whether it was there.
+    pub async fn remove(&self, hash: Hash) -> Result<bool, Error> {
+        let removed = self.store.remove(&hash)?;
+        self.commands
+            .send(Command::Unpublish { hash })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        Ok(removed)
     }
 
     /// Searches by keywords: floods the query to neighbours with `ttl`

@@ -78,6 +78,10 @@ pub(crate) enum Command {
     Publish {
         record: SignedRecord,
     },
+    /// Content was removed: stop answering searches for it.
+    Unpublish {
+        hash: Hash,
+    },
     Search {
         words: Vec<String>,
         ttl: u8,
@@ -341,6 +345,10 @@ impl EventLoop {
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::Publish { record } => {
                 self.set_own_record(record);
+                self.directory_republish();
+            }
+            Command::Unpublish { hash } => {
+                self.remove_own_record(hash);
                 self.directory_republish();
             }
             Command::Search {

@@ -202,6 +202,15 @@ impl EventLoop {
         }
     }
 
+    /// Content was removed: forget its record and tell super-peers.
+    pub(super) fn remove_own_record(&mut self, hash: Hash) {
+        self.search.records.retain(|(m, _)| m.hash != hash);
+        let supers: Vec<PeerId> = self.search.indexed_at.iter().copied().collect();
+        for peer in supers {
+            self.send_index(peer);
+        }
+    }
+
     fn send_index(&mut self, peer: PeerId) {
         let message = SearchMessage::Index {
             records: self.search.own_records(),
