@@ -126,9 +126,10 @@ pub async fn search(
         }
         None => {
             let node = crate::content::own_node(data_dir, false).await?;
-            // Give bootstrap peers and directories a moment to connect.
-            let until = Instant::now() + Duration::from_secs(2);
-            while node.status().await?.connected_peers == 0 && Instant::now() < until {
+            // Give bootstrap peers, mDNS and directories a moment to
+            // connect and become neighbours.
+            let until = Instant::now() + Duration::from_secs(3);
+            while node.search_stats().await?.neighbours == 0 && Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             let result = run_search(&node, &request, |r| {

@@ -94,6 +94,22 @@ fn search_by_flooding_then_get_the_ticket_and_publish_a_new_name() {
         "{stdout}"
     );
 
+    // Without a daemon, search runs a node of its own from config.toml.
+    let e = root.path().join("e");
+    std::fs::create_dir_all(&e).unwrap();
+    std::fs::write(
+        e.join("config.toml"),
+        format!("bootstrap = [\"{b_addr}\"]\nmdns = false\n"),
+    )
+    .unwrap();
+    let own = common::plexus(
+        &e,
+        &["search", "jazz", "--ttl", "2", "--timeout", "3", "--json"],
+    );
+    assert!(own.status.success(), "{}", stderr(&own));
+    let text = String::from_utf8_lossy(&own.stdout);
+    assert!(text.contains(&c.peer_id), "{text}");
+
     // Removed content is no longer found.
     let removed = c.cli(&["rm", hash]);
     assert!(removed.status.success(), "{}", stderr(&removed));

@@ -162,6 +162,15 @@ async fn directory_finds_peers_and_content_and_the_dht_takes_over_when_it_dies()
 
 /// A raw client of the directory protocol, to send what a Plexus node never would.
 async fn raw_client(dir: PeerId, addr: Multiaddr, request: DirRequest) -> DirResponse {
+    raw_client_many(dir, addr, vec![request]).await.remove(0)
+}
+
+/// Sends every request at once from one new identity; the answers in order.
+async fn raw_client_many(
+    dir: PeerId,
+    addr: Multiaddr,
+    requests: Vec<DirRequest>,
+) -> Vec<DirResponse> {
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(
@@ -179,23 +188,34 @@ async fn raw_client(dir: PeerId, addr: Multiaddr, request: DirRequest) -> DirRes
         .unwrap()
         .build();
     swarm.add_peer_address(dir, addr);
-    swarm.behaviour_mut().send_request(&dir, request);
+    let ids: Vec<_> = requests
+        .into_iter()
+        .map(|r| swarm.behaviour_mut().send_request(&dir, r))
+        .collect();
+    let mut answers = std::collections::HashMap::new();
     let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    while answers.len() < ids.len() {
         let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
             .await
             .expect("directory answers in time");
         match event {
             SwarmEvent::Behaviour(request_response::Event::Message {
-                message: request_response::Message::Response { response, .. },
+                message:
+                    request_response::Message::Response {
+                        response,
+                        request_id,
+                    },
                 ..
-            }) => return response,
+            }) => {
+                answers.insert(request_id, response);
+            }
             SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
                 panic!("request failed: {error}")
             }
             _ => {}
         }
     }
+    ids.iter().map(|id| answers.remove(id).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,10 +259,23 @@ async fn directory_refuses_records_for_another_peer_and_bad_searches() {
     assert!(matches!(response, DirResponse::Hits(h) if h.is_empty()));
     let response = raw_client(
         dir.peer_id(),
-        dir_addr,
+        dir_addr.clone(),
         DirRequest::Search { words: vec![] },
     )
     .await;
     assert!(matches!(response, DirResponse::Refused(_)));
+
+    // One peer flooding the directory with searches is rate limited.
+    let flood = (0..40)
+        .map(|_| DirRequest::Search {
+            words: vec!["x".into()],
+        })
+        .collect();
+    let answers = raw_client_many(dir.peer_id(), dir_addr, flood).await;
+    let limited = answers
+        .iter()
+        .filter(|a| matches!(a, DirResponse::Refused(why) if why.contains("rate limited")))
+        .count();
+    assert!((15..=20).contains(&limited), "{limited} of 40 refused");
     dir.shutdown().await;
 }

@@ -12,7 +12,7 @@ use std::{
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use serde::{Deserialize, Serialize};
 
-use super::{Hit, MAX_WORDS};
+use super::{flood::RateLimiter, Hit, MAX_WORDS};
 use crate::content::{Hash, SignedRecord};
 
 /// The directory's publish-and-search protocol.
@@ -66,6 +66,10 @@ pub struct IndexConfig {
     pub max_per_peer: usize,
     /// Most peers with records.
     pub max_peers: usize,
+    /// Requests (searches and publishes) one peer may send in a burst.
+    pub burst: u32,
+    /// Requests per second one peer may send on average.
+    pub per_second: f64,
 }
 
 impl Default for IndexConfig {
@@ -74,6 +78,8 @@ impl Default for IndexConfig {
             ttl: Duration::from_secs(10 * 60),
             max_per_peer: 1000,
             max_peers: 10_000,
+            burst: 20,
+            per_second: 2.0,
         }
     }
 }
@@ -88,12 +94,14 @@ struct Entry {
 pub struct Index {
     config: IndexConfig,
     peers: HashMap<PeerId, Entry>,
+    limiter: RateLimiter,
 }
 
 impl Index {
     /// An empty index with `config`'s limits.
     pub fn new(config: IndexConfig) -> Self {
         Self {
+            limiter: RateLimiter::new(config.burst, config.per_second),
             config,
             peers: HashMap::new(),
         }
@@ -156,6 +164,16 @@ impl Index {
     /// Drops peers whose records were not republished in time.
     pub fn expire(&mut self, now: Instant) {
         self.peers.retain(|_, e| e.expires > now);
+        self.limiter.prune(now);
+    }
+
+    /// Counts a request from `peer` against its rate limit.
+    pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<(), String> {
+        if self.limiter.allow(peer, now) {
+            Ok(())
+        } else {
+            Err("rate limited: too many directory requests; slow down".into())
+        }
     }
 
     /// Forgets `peer`'s records.
@@ -252,6 +270,22 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("signature"), "{err}");
         assert_eq!(index.peers(), 0);
+    }
+
+    #[test]
+    fn requests_per_peer_are_rate_limited() {
+        let mut index = Index::new(IndexConfig {
+            burst: 2,
+            per_second: 1.0,
+            ..IndexConfig::default()
+        });
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        assert!(index.admit(a, now).is_ok());
+        assert!(index.admit(a, now).is_ok());
+        assert!(index.admit(a, now).unwrap_err().contains("rate limited"));
+        assert!(index.admit(b, now).is_ok(), "each peer has its own budget");
+        assert!(index.admit(a, now + Duration::from_millis(1100)).is_ok());
     }
 
     #[test]

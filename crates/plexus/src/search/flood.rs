@@ -71,22 +71,71 @@ struct Bucket {
     at: Instant,
 }
 
+/// A token bucket per peer: `burst` requests at once, `per_second` on average.
+pub struct RateLimiter {
+    burst: f64,
+    per_second: f64,
+    buckets: HashMap<PeerId, Bucket>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `burst` at once and `per_second` after.
+    pub fn new(burst: u32, per_second: f64) -> Self {
+        Self {
+            burst: burst as f64,
+            per_second,
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Takes one token of `peer`'s; false when it has none left.
+    pub fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
+        let burst = self.burst;
+        let bucket = self.buckets.entry(peer).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets `peer`'s bucket.
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.buckets.remove(peer);
+    }
+
+    /// Drops buckets that are full again (idle peers), bounding memory.
+    pub fn prune(&mut self, now: Instant) {
+        let (burst, rate) = (self.burst, self.per_second);
+        self.buckets.retain(|_, b| {
+            b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+        });
+    }
+}
+
 /// Seen-query cache, reverse paths and per-neighbour rate limits.
 pub struct Flood {
     config: FloodConfig,
     seen: HashMap<u64, Origin>,
     expiry: VecDeque<(Instant, u64)>,
-    buckets: HashMap<PeerId, Bucket>,
+    limiter: RateLimiter,
 }
 
 impl Flood {
     /// An empty state with `config`'s limits.
     pub fn new(config: FloodConfig) -> Self {
         Self {
+            limiter: RateLimiter::new(config.burst, config.per_second),
             config,
             seen: HashMap::new(),
             expiry: VecDeque::new(),
-            buckets: HashMap::new(),
         }
     }
 
@@ -143,7 +192,7 @@ impl Flood {
         now: Instant,
     ) -> Decision {
         self.expire(now);
-        if !self.take_token(from, now) {
+        if !self.limiter.allow(from, now) {
             return Decision::RateLimited;
         }
         if self.seen.contains_key(&id) {
@@ -170,25 +219,7 @@ impl Flood {
 
     /// Drops the rate-limit state of a neighbour that left.
     pub fn forget_peer(&mut self, peer: &PeerId) {
-        self.buckets.remove(peer);
-    }
-
-    fn take_token(&mut self, peer: PeerId, now: Instant) -> bool {
-        let burst = self.config.burst as f64;
-        let rate = self.config.per_second;
-        let bucket = self.buckets.entry(peer).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.limiter.forget(peer);
     }
 }
 

@@ -266,6 +266,9 @@ impl EventLoop {
             return DirResponse::Refused("this node is not a directory server".into());
         };
         let now = Instant::now();
+        if let Err(why) = index.admit(peer, now) {
+            return DirResponse::Refused(why);
+        }
         match request {
             DirRequest::Publish { records, addrs } => {
                 let addrs = addrs
