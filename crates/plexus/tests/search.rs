@@ -287,3 +287,47 @@ async fn super_peers_answer_for_their_leaves_with_fewer_messages() {
         "super-peers: {with_super} messages, flat: {flat}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_survive_a_restart_and_removed_content_is_not_found() {
+    let root = tempfile::tempdir().unwrap();
+    let a = node_with(&root.path().join("a"), |_| {}).await;
+    let file = root.path().join("song.ogg");
+    std::fs::write(&file, b"la la la").unwrap();
+    let shared = a
+        .share_with(&file, Some("Night Song".into()), vec!["lullaby".into()])
+        .await
+        .unwrap();
+    assert_eq!(shared.name, "Night Song");
+    // Bad names and tags are refused before anything is imported.
+    let err = a
+        .share_with(&file, Some(" ".into()), vec![])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("name is empty"), "{err}");
+    let err = a
+        .publish(plexus::content::Hash([7; 32]), "x".into(), vec![])
+        .await;
+    assert!(
+        err.is_err(),
+        "publishing content not in the store is refused"
+    );
+    a.shutdown().await;
+
+    let a = node_with(&root.path().join("a"), |_| {}).await;
+    let b = node_with(&root.path().join("b"), |_| {}).await;
+    link(&b, &a).await;
+    wait_neighbours(&[a.clone(), b.clone()], &[1, 1]).await;
+    let mut rx = b.search(vec!["lullaby".into()], 1).await.unwrap();
+    let hits = collect(&mut rx, 1, Duration::ZERO).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].meta.name, "Night Song");
+    assert_eq!(hits[0].holder, a.peer_id());
+
+    assert!(a.remove(shared.ticket.hash).await.unwrap());
+    let mut rx = b.search(vec!["lullaby".into()], 1).await.unwrap();
+    let late = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
+    assert!(late.is_err(), "no hit after removal: {late:?}");
+    shutdown(&[a, b]).await;
+}

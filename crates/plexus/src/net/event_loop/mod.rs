@@ -2,6 +2,7 @@
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
 mod blobs;
+mod command;
 mod directory;
 mod search;
 
@@ -26,72 +27,15 @@ use super::{
     behaviour::{Behaviour, BehaviourEvent},
     FoundPeer, NodeStatus, PeerEntry,
 };
-use crate::{
-    content::{Hash, SignedRecord, Store},
-    discovery,
-    search::{SearchHit, SearchStats},
-    transfer::protocol::{Request, Response},
-    Error,
-};
+use crate::{content::Store, discovery, transfer::protocol::Response, Error};
 use blobs::{PendingProviders, Served};
+pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
 pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
 const RECONNECT_CHECK: Duration = Duration::from_secs(30);
-
-/// Requests from [`super::Node`] handles.
-pub(crate) enum Command {
-    Status {
-        reply: oneshot::Sender<NodeStatus>,
-    },
-    Peers {
-        reply: oneshot::Sender<Vec<PeerEntry>>,
-    },
-    Dial {
-        addr: Multiaddr,
-        reply: oneshot::Sender<Result<PeerId, Error>>,
-    },
-    FindPeer {
-        peer: PeerId,
-        reply: oneshot::Sender<Result<FoundPeer, Error>>,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
-    BlobRequest {
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        request: Request,
-        reply: oneshot::Sender<Result<Response, Error>>,
-    },
-    Provide {
-        hash: Hash,
-    },
-    FindProviders {
-        hash: Hash,
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
-    /// A new or changed own record: index it, push it to super-peers and
-    /// directories.
-    Publish {
-        record: SignedRecord,
-    },
-    /// Content was removed: stop answering searches for it.
-    Unpublish {
-        hash: Hash,
-    },
-    Search {
-        words: Vec<String>,
-        ttl: u8,
-        hits: mpsc::Sender<SearchHit>,
-        reply: oneshot::Sender<Result<(), Error>>,
-    },
-    SearchStats {
-        reply: oneshot::Sender<SearchStats>,
-    },
-}
 
 /// A DHT lookup waiting for its query to finish.
 struct PendingFind {
