@@ -248,13 +248,14 @@ pub async fn directory(data_dir: &Path, listen: Vec<Multiaddr>, ttl: u64) -> Res
     config.directories.clear();
     config.directory_ttl = Duration::from_secs(ttl.max(1));
     let node = Node::start(config).await?;
+    let stop = crate::daemon::shutdown_signal();
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
     println!(
         "Plexus directory {} listening on {}",
         node.peer_id(),
         addrs.join(" ")
     );
-    crate::daemon::shutdown_signal().await;
+    stop.await;
     node.shutdown().await;
     Ok(())
 }

@@ -59,6 +59,10 @@ fn search_by_flooding_then_get_the_ticket_and_publish_a_new_name() {
     assert_eq!(hit["size"], bytes.len() as u64);
     assert_eq!(hit["source"], "flood");
 
+    let status = common::json(b.cli(&["status", "--json"]));
+    assert_eq!(status["search_neighbours"], 2, "{status}");
+    assert_eq!(status["super_peer"], false);
+
     // The result's ticket gets the right bytes.
     let out = root.path().join("copy.mp3");
     let got = a.cli(&[
@@ -165,6 +169,9 @@ fn a_directory_finds_content_and_the_dht_serves_it_after_the_directory_dies() {
     std::fs::write(&src, &bytes).unwrap();
     let shared = y.cli(&["share", src.to_str().unwrap(), "--tag", "quarterly"]);
     assert!(shared.status.success(), "{}", stderr(&shared));
+
+    let status = common::json(x.cli(&["status", "--json"]));
+    assert_eq!(status["directories"], 1, "{status}");
 
     // TTL 0: the directory alone answers.
     let mut results = Vec::new();

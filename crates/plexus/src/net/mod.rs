@@ -41,6 +41,18 @@ pub struct NodeStatus {
     pub routing_table_peers: usize,
     /// Whether mDNS discovery is on.
     pub mdns: bool,
+    /// Flooding-search neighbours.
+    #[serde(default)]
+    pub search_neighbours: usize,
+    /// Whether this node is a super-peer.
+    #[serde(default)]
+    pub super_peer: bool,
+    /// Leaves whose records this super-peer indexes.
+    #[serde(default)]
+    pub indexed_leaves: usize,
+    /// Directory servers configured.
+    #[serde(default)]
+    pub directories: usize,
     /// Seconds since the node started.
     pub uptime_secs: u64,
 }

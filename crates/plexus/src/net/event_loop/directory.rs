@@ -48,6 +48,11 @@ impl DirectoryState {
         }
     }
 
+    /// How many directories are configured.
+    pub(crate) fn count(&self) -> usize {
+        self.directories.len()
+    }
+
     /// Whether any directory is configured.
     pub(crate) fn is_client(&self) -> bool {
         !self.directories.is_empty()

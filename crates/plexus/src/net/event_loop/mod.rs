@@ -317,6 +317,10 @@ impl EventLoop {
             connected_peers: self.swarm.connected_peers().count(),
             routing_table_peers: self.routing_table().len(),
             mdns: self.mdns,
+            search_neighbours: self.search_stats().neighbours,
+            super_peer: self.search.super_peer,
+            indexed_leaves: self.search_stats().indexed_leaves,
+            directories: self.directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }

@@ -38,7 +38,7 @@ struct Leaf {
 /// Everything the event loop keeps for flooding search.
 pub(crate) struct SearchState {
     flood: Flood,
-    super_peer: bool,
+    pub(crate) super_peer: bool,
     /// Neighbours and whether each is a super-peer.
     neighbours: HashMap<PeerId, bool>,
     /// Peers to greet as neighbours once connected.
