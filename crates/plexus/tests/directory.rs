@@ -279,3 +279,45 @@ async fn directory_refuses_records_for_another_peer_and_bad_searches() {
     assert!((15..=20).contains(&limited), "{limited} of 40 refused");
     dir.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_renew_within_the_directory_lifetime_not_only_their_own() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = node_with(&root.path().join("directory"), |c| {
+        c.directory_server = true;
+        c.directory_ttl = Duration::from_secs(2);
+    })
+    .await;
+    let dir_addr = dir.listen_addrs()[0].clone();
+    let client = |name: &str| {
+        let addr = dir_addr.clone();
+        let path = root.path().join(name);
+        async move {
+            node_with(&path, |c| {
+                c.directories = vec![addr];
+                c.directory_ttl = Duration::from_secs(600);
+            })
+            .await
+        }
+    };
+    let holder = client("holder").await;
+    let file = root.path().join("notes.txt");
+    std::fs::write(&file, b"notes").unwrap();
+    holder
+        .share_with(&file, None, vec!["renewal".into()])
+        .await
+        .unwrap();
+    let asker = client("asker").await;
+    wait_for("the record at the directory", async || {
+        search(&asker, "renewal", 0, 1).await.len() == 1
+    })
+    .await;
+    // Three directory lifetimes later the record is still there.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let hits = search(&asker, "renewal", 0, 1).await;
+    assert_eq!(hits.len(), 1, "renewed in time");
+    assert_eq!(hits[0].holder, holder.peer_id());
+    for n in [asker, holder, dir] {
+        n.shutdown().await;
+    }
+}

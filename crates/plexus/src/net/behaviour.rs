@@ -101,10 +101,11 @@ impl Behaviour {
             rendezvous_server: config
                 .directory_server
                 .then(|| {
-                    let ttl = config.directory_ttl.as_secs().max(1);
+                    // Clients pick their registration lifetime and renew
+                    // it; records expire by the directory's own TTL.
                     rendezvous::server::Behaviour::new(
                         rendezvous::server::Config::default()
-                            .with_min_ttl(ttl.min(rendezvous::MIN_TTL))
+                            .with_min_ttl(1)
                             .with_max_registration_per_peer(4),
                     )
                 })

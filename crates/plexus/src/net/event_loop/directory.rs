@@ -2,7 +2,10 @@
 //! rendezvous registration, record publishing, peer discovery and searches
 //! with each configured directory; as a server, the record index.
 
-use std::{collections::HashMap, time::Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use libp2p::{
     rendezvous,
@@ -17,12 +20,17 @@ use crate::{
     search::directory::{DirRequest, DirResponse, Index, IndexConfig, NAMESPACE},
 };
 
+/// Pause between dials of a directory that is down.
+const REDIAL: Duration = Duration::from_secs(10);
+
 /// Directory client and server state.
 pub(crate) struct DirectoryState {
     /// Configured directory servers.
     directories: Vec<(PeerId, Multiaddr)>,
-    /// Registration and record lifetime asked for / granted.
-    ttl: std::time::Duration,
+    /// When each directory is due for a renewal (or a redial).
+    due: HashMap<PeerId, Instant>,
+    /// Registration and record lifetime asked for (client) or granted (server).
+    ttl: Duration,
     /// The record index, on a directory server.
     index: Option<Index>,
     /// Directory searches under way, by the local query they feed.
@@ -36,6 +44,10 @@ impl DirectoryState {
         server: bool,
     ) -> Self {
         Self {
+            due: directories
+                .iter()
+                .map(|(p, _)| (*p, Instant::now()))
+                .collect(),
             directories,
             ttl,
             index: server.then(|| {
@@ -58,9 +70,11 @@ impl DirectoryState {
         !self.directories.is_empty()
     }
 
-    /// How often registrations and records are renewed: half their lifetime.
-    pub(crate) fn renew_every(&self) -> std::time::Duration {
-        (self.ttl / 2).max(std::time::Duration::from_secs(1))
+    /// How often registrations and records are renewed: half their
+    /// lifetime (the shorter of the one asked for and the one granted).
+    fn renew_every(&self, granted: Option<Duration>) -> Duration {
+        let ttl = granted.map_or(self.ttl, |g| g.min(self.ttl));
+        (ttl / 2).max(Duration::from_secs(1))
     }
 
     fn is_directory(&self, peer: &PeerId) -> bool {
@@ -73,16 +87,21 @@ fn namespace() -> rendezvous::Namespace {
 }
 
 impl EventLoop {
-    /// Dials every configured directory (also a DHT entry point) not
-    /// connected now; connected ones get a renewal.
+    /// Runs every second: expires the index (on a server); renews
+    /// connected directories that are due and redials the others.
     pub(super) fn directory_tick(&mut self) {
+        let now = Instant::now();
         if let Some(index) = self.directory.index.as_mut() {
-            index.expire(Instant::now());
+            index.expire(now);
         }
         for (peer, addr) in self.directory.directories.clone() {
+            if self.directory.due.get(&peer).is_some_and(|at| *at > now) {
+                continue;
+            }
             if self.swarm.is_connected(&peer) {
                 self.directory_renew(peer);
             } else {
+                self.directory.due.insert(peer, now + REDIAL);
                 self.swarm
                     .behaviour_mut()
                     .kad
@@ -104,6 +123,8 @@ impl EventLoop {
     /// Registers (rendezvous), publishes every own record, and asks for
     /// the other registered peers.
     fn directory_renew(&mut self, peer: PeerId) {
+        let next = Instant::now() + self.directory.renew_every(None);
+        self.directory.due.insert(peer, next);
         let ttl = self.directory.ttl.as_secs().max(1);
         let behaviour = self.swarm.behaviour_mut();
         if let Err(e) = behaviour.rendezvous.register(namespace(), peer, Some(ttl)) {
@@ -247,6 +268,14 @@ impl EventLoop {
                 }
                 DirResponse::Published { accepted, ttl_secs } => {
                     tracing::debug!(%peer, accepted, ttl_secs, "published to directory");
+                    // Renew before the directory's own lifetime runs out.
+                    let every = self
+                        .directory
+                        .renew_every(Some(Duration::from_secs(ttl_secs)));
+                    let next = Instant::now() + every;
+                    if let Some(due) = self.directory.due.get_mut(&peer) {
+                        *due = (*due).min(next);
+                    }
                 }
                 DirResponse::Refused(why) => {
                     self.directory.searches.remove(&request_id);

@@ -37,6 +37,9 @@ pub(crate) use search::SearchState;
 /// bootstrap list when it has none.
 const RECONNECT_CHECK: Duration = Duration::from_secs(30);
 
+/// How often directory renewals, redials and index expiry are checked.
+const DIRECTORY_TICK: Duration = Duration::from_secs(1);
+
 /// A DHT lookup waiting for its query to finish.
 struct PendingFind {
     peer: PeerId,
@@ -195,9 +198,8 @@ impl EventLoop {
         reconnect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut keepalive = tokio::time::interval(self.search.keepalive);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut renew = tokio::time::interval(self.directory.renew_every());
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renew.reset(); // the first round ran in bootstrap()
+        let mut directories = tokio::time::interval(DIRECTORY_TICK);
+        directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -218,7 +220,7 @@ impl EventLoop {
                     }
                 },
                 _ = keepalive.tick() => self.search_tick(),
-                _ = renew.tick() => self.directory_tick(),
+                _ = directories.tick() => self.directory_tick(),
                 _ = reconnect.tick() => {
                     if self.swarm.connected_peers().next().is_none() {
                         self.bootstrap();
