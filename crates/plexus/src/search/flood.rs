@@ -14,6 +14,9 @@ use libp2p::PeerId;
 /// The largest TTL a query may have; larger ones are lowered to it.
 pub const MAX_TTL: u8 = 7;
 
+/// Most hits a node routes back (or delivers) for one query; more are dropped.
+pub const MAX_HITS_PER_QUERY: usize = 1000;
+
 /// Limits of the flooding search.
 #[derive(Debug, Clone)]
 pub struct FloodConfig {
@@ -123,7 +126,7 @@ impl RateLimiter {
 /// Seen-query cache, reverse paths and per-neighbour rate limits.
 pub struct Flood {
     config: FloodConfig,
-    seen: HashMap<u64, Origin>,
+    seen: HashMap<u64, (Origin, usize)>,
     expiry: VecDeque<(Instant, u64)>,
     limiter: RateLimiter,
 }
@@ -156,7 +159,7 @@ impl Flood {
     }
 
     fn remember(&mut self, id: u64, origin: Origin, now: Instant) {
-        self.seen.insert(id, origin);
+        self.seen.insert(id, (origin, 0));
         self.expiry.push_back((now + self.config.seen_for, id));
     }
 
@@ -214,7 +217,19 @@ impl Flood {
     /// Where hits for query `id` go: back to the neighbour it came from, to
     /// the local caller, or nowhere (unknown or expired query).
     pub fn route(&self, id: u64) -> Option<Origin> {
-        self.seen.get(&id).copied()
+        self.seen.get(&id).map(|(origin, _)| *origin)
+    }
+
+    /// Where `count` hits for query `id` go, counting them against the
+    /// query's budget of [`MAX_HITS_PER_QUERY`]; `None` when the query is
+    /// unknown or its budget is spent.
+    pub fn route_hits(&mut self, id: u64, count: usize) -> Option<Origin> {
+        let (origin, routed) = self.seen.get_mut(&id)?;
+        if *routed + count > MAX_HITS_PER_QUERY {
+            return None;
+        }
+        *routed += count;
+        Some(*origin)
     }
 
     /// Drops the rate-limit state of a neighbour that left.
@@ -274,6 +289,24 @@ mod tests {
             "TTL 0: no flooding"
         );
         assert_eq!(f.route(3), Some(Origin::Local));
+    }
+
+    #[test]
+    fn hits_per_query_are_capped() {
+        let p = peers(1);
+        let mut f = Flood::new(FloodConfig::default());
+        let now = Instant::now();
+        assert!(matches!(
+            f.on_query(p[0], 5, 3, &p, now),
+            Decision::Handle { .. }
+        ));
+        assert_eq!(
+            f.route_hits(5, MAX_HITS_PER_QUERY - 1),
+            Some(Origin::Peer(p[0]))
+        );
+        assert_eq!(f.route_hits(5, 2), None, "over the budget");
+        assert_eq!(f.route_hits(5, 1), Some(Origin::Peer(p[0])));
+        assert_eq!(f.route_hits(6, 1), None, "unknown query");
     }
 
     #[test]

@@ -386,7 +386,12 @@ impl EventLoop {
             }
             SearchMessage::Query { id, words, ttl } => self.on_query(peer, id, words, ttl),
             SearchMessage::Hits { id, hits } => {
-                match self.search.flood.route(id) {
+                if hits.len() > MAX_HITS_PER_MESSAGE {
+                    return SearchAck::Refused(format!(
+                        "at most {MAX_HITS_PER_MESSAGE} hits per message"
+                    ));
+                }
+                match self.search.flood.route_hits(id, hits.len()) {
                     Some(Origin::Local) => {
                         let own = self.peer_id();
                         self.search.deliver(id, hits, "flood", own);
