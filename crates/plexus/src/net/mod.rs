@@ -306,10 +306,9 @@ impl Node {
         };
         let record = meta.sign(&self.key).map_err(Error::BadInput)?;
         self.store.set_record(&hash, &record)?;
-        self.commands
-            .send(Command::Publish { record })
-            .await
-            .map_err(|_| Error::Stopped)?;
+        // Answered once the event loop uses the record, so a search that
+        // starts after this returns sees it.
+        self.ask(|reply| Command::Publish { record, reply }).await?;
         Ok(meta)
     }
 
@@ -317,10 +316,7 @@ impl Node {
     /// returns whether it was there.
     pub async fn remove(&self, hash: Hash) -> Result<bool, Error> {
         let removed = self.store.remove(&hash)?;
-        self.commands
-            .send(Command::Unpublish { hash })
-            .await
-            .map_err(|_| Error::Stopped)?;
+        self.ask(|reply| Command::Unpublish { hash, reply }).await?;
         Ok(removed)
     }
 

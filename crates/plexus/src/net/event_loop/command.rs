@@ -48,10 +48,12 @@ pub(crate) enum Command {
     /// directories.
     Publish {
         record: SignedRecord,
+        reply: oneshot::Sender<()>,
     },
     /// Content was removed: stop answering searches for it.
     Unpublish {
         hash: Hash,
+        reply: oneshot::Sender<()>,
     },
     Search {
         words: Vec<String>,

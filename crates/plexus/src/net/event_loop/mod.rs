@@ -289,13 +289,15 @@ impl EventLoop {
             } => self.send_blob_request(peer, addrs, request, reply),
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
-            Command::Publish { record } => {
+            Command::Publish { record, reply } => {
                 self.set_own_record(record);
                 self.directory_republish();
+                let _ = reply.send(());
             }
-            Command::Unpublish { hash } => {
+            Command::Unpublish { hash, reply } => {
                 self.remove_own_record(hash);
                 self.directory_republish();
+                let _ = reply.send(());
             }
             Command::Search {
                 words,
