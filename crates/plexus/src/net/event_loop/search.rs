@@ -92,7 +92,7 @@ impl SearchState {
     }
 
     /// Local (and, on a super-peer, indexed leaves') records matching `words`.
-    fn matches(&self, words: &[String], me: PeerId, my_addrs: &[Multiaddr]) -> Vec<Hit> {
+    fn matches(&self, words: &[String], my_addrs: &[Multiaddr]) -> Vec<Hit> {
         let own = self
             .records
             .iter()
@@ -101,19 +101,15 @@ impl SearchState {
                 record: r.clone(),
                 addrs: my_addrs.to_vec(),
             });
-        let leaves = self
-            .leaves
-            .iter()
-            .filter(|(p, _)| **p != me)
-            .flat_map(|(_, leaf)| {
-                leaf.records
-                    .iter()
-                    .filter(|(m, _)| m.matches(words))
-                    .map(|(_, r)| Hit {
-                        record: r.clone(),
-                        addrs: leaf.addrs.clone(),
-                    })
-            });
+        let leaves = self.leaves.values().flat_map(|leaf| {
+            leaf.records
+                .iter()
+                .filter(|(m, _)| m.matches(words))
+                .map(|(_, r)| Hit {
+                    record: r.clone(),
+                    addrs: leaf.addrs.clone(),
+                })
+        });
         own.chain(leaves).collect()
     }
 
@@ -253,7 +249,7 @@ impl EventLoop {
         );
         // A super-peer already knows its leaves' records.
         let me = self.peer_id();
-        let hits = self.search.matches(&words, me, &[]);
+        let hits = self.search.matches(&words, &[]);
         let hits = hits
             .into_iter()
             .filter(|h| h.record.verify().is_ok_and(|m| m.publisher != me))
@@ -432,9 +428,8 @@ impl EventLoop {
             }
         };
         self.search.stats.queries_handled += 1;
-        let me = self.peer_id();
         let addrs = self.listen_addrs();
-        let hits = self.search.matches(&words, me, &addrs);
+        let hits = self.search.matches(&words, &addrs);
         for chunk in hits.chunks(MAX_HITS_PER_MESSAGE) {
             self.send_search(
                 peer,
