@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, directories,\nsuper_peer); flags win."
     )]
     Daemon(DaemonArgs),
 
@@ -60,12 +60,57 @@ pub enum Command {
 
     /// Share a file or folder: prints a ticket others can `plexus get`.
     #[command(
-        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --json"
+        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C. The name and tags go into a\nrecord signed by this node that `plexus search` finds.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --name \"Holiday 2024\" --tag beach --tag family --json"
     )]
     Share {
         /// The file or folder.
         #[arg(value_name = "PATH")]
         path: PathBuf,
+        #[command(flatten)]
+        meta: MetaArgs,
+    },
+
+    /// Name and tag content already in the store, and publish the signed record.
+    #[command(
+        after_help = "Example:\n  plexus publish 3f2a...c9 --name \"Blue Moon.mp3\" --tag jazz"
+    )]
+    Publish {
+        /// The content hash.
+        #[arg(value_name = "HASH")]
+        hash: plexus::content::Hash,
+        #[command(flatten)]
+        meta: MetaArgs,
+    },
+
+    /// Search neighbours (flooding) and directories by keywords; results
+    /// stream in with a ready ticket.
+    #[command(
+        after_help = "Every word must match a word of the name or a tag (prefixes match).\nTTL is the number of hops the query travels (0: ask only directories).\n\nExamples:\n  plexus search blue moon\n  plexus search jazz --ttl 5 --timeout 10 --json"
+    )]
+    Search {
+        /// Keywords.
+        #[arg(value_name = "WORDS", required = true)]
+        words: Vec<String>,
+        /// Hops the query may travel, 0 to 7.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=7))]
+        ttl: u8,
+        /// Seconds to wait for results, 1 to 60.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+        timeout: u64,
+    },
+
+    /// Run a directory server: peers register with it (rendezvous), publish
+    /// their records to it and search its index.
+    #[command(
+        after_help = "Examples:\n  plexus directory --listen /ip4/0.0.0.0/tcp/4100\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW..."
+    )]
+    Directory {
+        /// Address to listen on (repeatable). Default: TCP and QUIC on port 4100.
+        #[arg(long, value_name = "MULTIADDR")]
+        listen: Vec<Multiaddr>,
+        /// Seconds registrations and records live unless renewed.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        ttl: u64,
     },
 
     /// Download content by ticket or hash, verified chunk by chunk.
@@ -133,6 +178,17 @@ pub enum DhtCommand {
     },
 }
 
+/// Name and tags of shared content.
+#[derive(Debug, Args)]
+pub struct MetaArgs {
+    /// Display name (default: the file or folder name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A keyword (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Address to listen on (repeatable). Default: TCP and QUIC on port 4001
@@ -155,6 +211,15 @@ pub struct DaemonArgs {
     /// Close connections unused for this many seconds.
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
+
+    /// Directory server to register with, publish to and search, ending in
+    /// /p2p/PEERID (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub directory: Vec<Multiaddr>,
+
+    /// Index neighbours' records and answer searches for them (super-peer).
+    #[arg(long)]
+    pub super_peer: bool,
 }
 
 impl Cli {

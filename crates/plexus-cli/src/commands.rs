@@ -40,6 +40,16 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         "mDNS             {}",
         if status.mdns { "on" } else { "off" }
     );
+    println!(
+        "neighbours       {}{}",
+        status.search_neighbours,
+        if status.super_peer {
+            format!(" (super-peer indexing {} leaves)", status.indexed_leaves)
+        } else {
+            String::new()
+        }
+    );
+    println!("directories      {}", status.directories);
     println!("uptime           {}s", status.uptime_secs);
     for addr in &status.listen_addrs {
         println!("listening on     {addr}");

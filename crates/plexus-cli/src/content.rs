@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     api::client::Client,
+    cli::MetaArgs,
     fetch::{self, GetSummary, Target},
 };
 
@@ -32,6 +33,9 @@ pub struct ShareResponse {
     pub name: String,
     /// Total bytes.
     pub size: u64,
+    /// Tags recorded with it.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Body of `POST /v1/get`.
@@ -58,7 +62,7 @@ pub struct GetStatus {
 
 /// A node of this command's own when no daemon runs: the data dir's config,
 /// any free ports.
-async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
+pub(crate) async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
     let mut config = NodeConfig::new(data_dir);
     FileConfig::load(data_dir)?.apply(&mut config);
     if !listen_default {
@@ -71,29 +75,29 @@ async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
 }
 
 /// The daemon of `data_dir`, if one is running and answering.
-async fn daemon(data_dir: &Path) -> Option<Client> {
+pub(crate) async fn daemon(data_dir: &Path) -> Option<Client> {
     let client = Client::for_data_dir(data_dir).ok()?;
     client.get::<serde_json::Value>("/v1/id").await.ok()?;
     Some(client)
 }
 
-/// `plexus share PATH`
-pub async fn share(data_dir: &Path, path: &Path, json: bool) -> Result<()> {
+/// `plexus share PATH [--name NAME] [--tag TAG]...`
+pub async fn share(data_dir: &Path, path: &Path, meta: MetaArgs, json: bool) -> Result<()> {
     let path =
         std::fs::canonicalize(path).with_context(|| format!("cannot share {}", path.display()))?;
     if let Some(client) = daemon(data_dir).await {
-        let r: ShareResponse = client
-            .post("/v1/share", &serde_json::json!({ "path": path }))
-            .await?;
+        let body = serde_json::json!({ "path": path, "name": meta.name, "tags": meta.tags });
+        let r: ShareResponse = client.post("/v1/share", &body).await?;
         return print_share(&r, json, false);
     }
     let node = own_node(data_dir, true).await?;
-    let shared = node.share(&path).await?;
+    let shared = node.share_with(&path, meta.name, meta.tags).await?;
     let response = ShareResponse {
         ticket: shared.ticket.to_string(),
         hash: shared.ticket.hash,
         name: shared.name,
         size: shared.size,
+        tags: shared.tags,
     };
     print_share(&response, json, true)?;
     tokio::signal::ctrl_c().await?;

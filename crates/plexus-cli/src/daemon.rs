@@ -25,6 +25,12 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if args.no_mdns {
         config.mdns = false;
     }
+    if !args.directory.is_empty() {
+        config.directories = args.directory;
+    }
+    if args.super_peer {
+        config.super_peer = true;
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }
@@ -58,6 +64,7 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     info.write(data_dir)
         .with_context(|| format!("cannot write {}", data_dir.join(API_FILE).display()))?;
 
+    let stop = shutdown_signal();
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
     println!(
         "Plexus node {} listening on {} (API http://{})",
@@ -67,7 +74,7 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     );
 
     let app = api::server::router(node.clone(), info.token.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     let result = server.await.context("API server failed");
     tracing::info!("shutting down");
     node.shutdown().await;
@@ -84,18 +91,23 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the Ctrl-C and SIGTERM handlers now (so a signal sent right
+/// after the "listening" line is not lost) and resolves on either.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+        async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -8,6 +8,7 @@ mod content;
 mod daemon;
 mod demo;
 mod fetch;
+mod search;
 
 use std::process::ExitCode;
 
@@ -33,7 +34,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(matches!(cli.command, Command::Daemon(_)));
+    init_tracing(matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Directory { .. }
+    ));
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,7 +60,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::find_peer(&data_dir, peer, json).await
         }
         Command::Connect { addr } => commands::connect(&data_dir, addr, json).await,
-        Command::Share { path } => content::share(&data_dir, &path, json).await,
+        Command::Share { path, meta } => content::share(&data_dir, &path, meta, json).await,
+        Command::Publish { hash, meta } => search::publish(&data_dir, hash, meta, json).await,
+        Command::Search {
+            words,
+            ttl,
+            timeout,
+        } => search::search(&data_dir, words, ttl, timeout, json).await,
+        Command::Directory { listen, ttl } => search::directory(&data_dir, listen, ttl).await,
         Command::Get { target, out, force } => {
             content::get(&data_dir, &target, out.as_deref(), force, json).await
         }

@@ -40,6 +40,20 @@ pub struct NodeConfig {
     pub max_memory_fraction: f64,
     /// How often the DHT routing table is refreshed (a Kademlia bootstrap).
     pub dht_refresh: Duration,
+    /// Directory servers to register with, publish to and search
+    /// (`.../p2p/PEERID`).
+    pub directories: Vec<Multiaddr>,
+    /// Run as a directory server: accept rendezvous registrations and
+    /// index published records.
+    pub directory_server: bool,
+    /// How long directory registrations and records live unless renewed;
+    /// clients renew at half of it.
+    pub directory_ttl: Duration,
+    /// Index neighbours' records and answer for them (a super-peer), so
+    /// queries need fewer messages.
+    pub super_peer: bool,
+    /// Limits of the flooding search.
+    pub flood: crate::search::flood::FloodConfig,
 }
 
 impl NodeConfig {
@@ -58,6 +72,11 @@ impl NodeConfig {
             max_connections_per_peer: 4,
             max_memory_fraction: 0.9,
             dht_refresh: Duration::from_secs(5 * 60),
+            directories: Vec::new(),
+            directory_server: false,
+            directory_ttl: Duration::from_secs(10 * 60),
+            super_peer: false,
+            flood: Default::default(),
         }
     }
 
@@ -100,6 +119,10 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     /// Most established connections to one peer.
     pub max_connections_per_peer: Option<u32>,
+    /// Directory servers (multiaddrs ending in `/p2p/PEERID`).
+    pub directories: Option<Vec<Multiaddr>>,
+    /// Whether this node is a super-peer.
+    pub super_peer: Option<bool>,
 }
 
 impl FileConfig {
@@ -138,6 +161,12 @@ impl FileConfig {
         }
         if let Some(n) = self.max_connections_per_peer {
             config.max_connections_per_peer = n;
+        }
+        if let Some(d) = &self.directories {
+            config.directories = d.clone();
+        }
+        if let Some(s) = self.super_peer {
+            config.super_peer = s;
         }
     }
 }

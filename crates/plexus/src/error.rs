@@ -61,6 +61,12 @@ pub enum Error {
     /// A request to a peer failed (timeout, closed connection, refused).
     #[error("request to {peer} failed: {reason}")]
     Request { peer: PeerId, reason: String },
+    /// Input that cannot be used (bad name, tags, search words...).
+    #[error("{0}")]
+    BadInput(String),
+    /// A limit was reached; the message says what to wait for.
+    #[error("{0}")]
+    Busy(String),
     /// A download could not complete.
     #[error("download of {hash} failed: {reason}")]
     Download { hash: Hash, reason: String },

@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod net;
+pub mod search;
 pub mod transfer;
 
 pub use config::NodeConfig;

@@ -44,12 +44,26 @@ impl Client {
         self.call(Method::DELETE, path, None::<&()>).await
     }
 
+    /// `POST path` with a JSON body; the successful response, unread.
+    pub async fn send_json<B: Serialize>(&self, path: &str, body: &B) -> Result<reqwest::Response> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<T> {
+        Ok(self.send(method, path, body).await?.json().await?)
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response> {
         let url = format!("http://{}{}", self.info.addr, path);
         let mut request = self.http.request(method, url).bearer_auth(&self.info.token);
         if let Some(body) = body {
@@ -75,7 +89,7 @@ impl Client {
             };
             return Err(anyhow!(message));
         }
-        Ok(response.json().await?)
+        Ok(response)
     }
 }
 

@@ -23,6 +23,7 @@ use plexus::{content::Hash, Error, Node, PeerId};
 use crate::{
     content::{GetRequest, GetStatus, ShareResponse},
     fetch::{self, Target},
+    search::{PublishRequest, SearchRequest, SearchResult},
 };
 
 use super::{ConnectRequest, ConnectResponse, ErrorBody};
@@ -50,6 +51,8 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/dht/find-peer/{peer}", get(find_peer))
         .route("/v1/connect", post(connect))
         .route("/v1/share", post(share))
+        .route("/v1/publish", post(publish))
+        .route("/v1/search", post(search))
         .route("/v1/get", post(get_start))
         .route("/v1/get/{id}", get(get_status))
         .route("/v1/blobs", get(blobs))
@@ -71,7 +74,10 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::PeerNotFound(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Io { .. } | Error::Download { .. } => StatusCode::BAD_REQUEST,
+            Error::Io { .. } | Error::Download { .. } | Error::BadInput(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Dial { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -148,19 +154,58 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
 #[derive(serde::Deserialize)]
 struct ShareBody {
     path: PathBuf,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 async fn share(
     State(s): State<AppState>,
     Json(body): Json<ShareBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let shared = s.node.share(&body.path).await?;
+    let shared = s.node.share_with(&body.path, body.name, body.tags).await?;
     Ok(Json(ShareResponse {
         ticket: shared.ticket.to_string(),
         hash: shared.ticket.hash,
         name: shared.name,
         size: shared.size,
+        tags: shared.tags,
     }))
+}
+
+async fn publish(
+    State(s): State<AppState>,
+    Json(body): Json<PublishRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.node.publish(body.hash, body.name, body.tags).await?))
+}
+
+/// Streams results as NDJSON, one line per hit as it arrives, until the
+/// request's timeout.
+async fn search(
+    State(s): State<AppState>,
+    Json(body): Json<SearchRequest>,
+) -> Result<Response, ApiError> {
+    if body.ttl > plexus::search::flood::MAX_TTL || !(1..=60).contains(&body.timeout_secs) {
+        return Err(bad_request(
+            "ttl must be 0 to 7 and timeout 1 to 60 seconds",
+        ));
+    }
+    let words = plexus::content::meta::query_words(&body.words);
+    let rx = s.node.search(words, body.ttl).await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(body.timeout_secs);
+    let lines = futures::stream::unfold(rx, move |mut rx| async move {
+        let hit = tokio::time::timeout_at(deadline, rx.recv()).await.ok()??;
+        let mut line = serde_json::to_string(&SearchResult::from(hit)).expect("serializable");
+        line.push('\n');
+        Some((Ok::<_, std::convert::Infallible>(line), rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(lines),
+    )
+        .into_response())
 }
 
 /// Starts a download in the daemon; the client polls `/v1/get/{id}`.
@@ -232,5 +277,5 @@ async fn remove(
     Path(hash): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let hash: Hash = hash.parse().map_err(bad_request)?;
-    Ok(Json(s.node.store().remove(&hash)?))
+    Ok(Json(s.node.remove(hash).await?))
 }

@@ -2,6 +2,7 @@
 //! 16 KiB chunk groups (bao-tree), folders as collections, tickets.
 
 pub mod collection;
+pub mod meta;
 pub mod share;
 pub mod store;
 pub mod ticket;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
+pub use meta::{Metadata, SignedRecord};
 pub use store::{BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
 pub use ticket::Ticket;
 

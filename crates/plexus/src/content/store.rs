@@ -20,11 +20,13 @@ use bao_tree::{
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{BlobFormat, Hash, BLOCK_SIZE};
+use super::{meta::SignedRecord, BlobFormat, Hash, BLOCK_SIZE};
 use crate::Error;
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("shares");
+/// Signed metadata records ([`super::meta::SignedRecord`]) of shared content.
+const RECORDS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("records");
 
 /// What the store knows about one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +118,7 @@ impl Store {
         let tx = db.begin_write().map_err(store_err)?;
         tx.open_table(BLOBS).map_err(store_err)?;
         tx.open_table(SHARES).map_err(store_err)?;
+        tx.open_table(RECORDS).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         // Leftovers of imports interrupted by a crash.
         if let Ok(entries) = fs::read_dir(dir.join("blobs")) {
@@ -217,6 +220,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Stores the signed metadata record of `hash`, replacing an older one.
+    pub fn set_record(&self, hash: &Hash, record: &SignedRecord) -> Result<(), Error> {
+        let json = serde_json::to_vec(record).expect("serializable");
+        let tx = self.begin_write()?;
+        {
+            let mut table = tx.open_table(RECORDS).map_err(store_err)?;
+            table.insert(&hash.0, json.as_slice()).map_err(store_err)?;
+        }
+        tx.commit().map_err(store_err)
+    }
+
+    /// Every signed metadata record this node publishes.
+    pub fn records(&self) -> Result<Vec<SignedRecord>, Error> {
+        let tx = self.begin_read()?;
+        let table = tx.open_table(RECORDS).map_err(store_err)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(store_err)? {
+            let (_, v) = row.map_err(store_err)?;
+            if let Ok(record) = serde_json::from_slice(v.value()) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every blob, complete or partial, with its share info if any.
     pub fn list(&self) -> Result<Vec<BlobEntry>, Error> {
         let shares: std::collections::HashMap<Hash, ShareInfo> =
@@ -246,6 +274,8 @@ impl Store {
         let existed = {
             let mut blobs = tx.open_table(BLOBS).map_err(store_err)?;
             let mut shares = tx.open_table(SHARES).map_err(store_err)?;
+            let mut records = tx.open_table(RECORDS).map_err(store_err)?;
+            records.remove(&hash.0).map_err(store_err)?;
             let a = blobs.remove(&hash.0).map_err(store_err)?.is_some();
             let b = shares.remove(&hash.0).map_err(store_err)?.is_some();
             a || b

@@ -4,12 +4,20 @@ use libp2p::{
     connection_limits::{self, ConnectionLimits},
     identify,
     identity::Keypair,
-    kad, mdns, memory_connection_limits, ping,
-    request_response::{self, ProtocolSupport},
+    kad, mdns, memory_connection_limits, ping, rendezvous,
+    request_response::{self, json, ProtocolSupport},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{discovery, transfer::protocol, NodeConfig};
+use crate::{
+    discovery,
+    search::{
+        directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
+        SearchAck, SearchMessage, SEARCH_PROTOCOL,
+    },
+    transfer::protocol,
+    NodeConfig,
+};
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
@@ -28,6 +36,14 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Blob transfer: range requests answered with verified chunk groups.
     pub blobs: request_response::Behaviour<protocol::Codec>,
+    /// Flooding keyword search between neighbours.
+    pub search: json::Behaviour<SearchMessage, SearchAck>,
+    /// Publishing records to, and searching, a directory server.
+    pub directory: json::Behaviour<DirRequest, DirResponse>,
+    /// Registering with directory servers and discovering peers there.
+    pub rendezvous: rendezvous::client::Behaviour,
+    /// The directory side of rendezvous; only on directory servers.
+    pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
 }
 
 impl Behaviour {
@@ -64,6 +80,36 @@ impl Behaviour {
                     .with_request_timeout(std::time::Duration::from_secs(30))
                     .with_max_concurrent_streams(1024),
             ),
+            search: json::Behaviour::new(
+                [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            ),
+            directory: json::Behaviour::new(
+                [(
+                    DIRECTORY_PROTOCOL,
+                    if config.directory_server {
+                        ProtocolSupport::Full
+                    } else {
+                        ProtocolSupport::Outbound
+                    },
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            ),
+            rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+            rendezvous_server: config
+                .directory_server
+                .then(|| {
+                    // Clients pick their registration lifetime and renew
+                    // it; records expire by the directory's own TTL.
+                    rendezvous::server::Behaviour::new(
+                        rendezvous::server::Config::default()
+                            .with_min_ttl(1)
+                            .with_max_registration_per_peer(4),
+                    )
+                })
+                .into(),
         })
     }
 }

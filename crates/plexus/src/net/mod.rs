@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use behaviour::Behaviour;
-use event_loop::{Command, EventLoop};
+use event_loop::{Command, DirectoryState, EventLoop, SearchState};
 
 use crate::{
-    content::{self, BlobFormat, Hash, ShareInfo, Store, Ticket},
+    content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
     discovery, identity,
+    search::{SearchHit, SearchStats},
     transfer::protocol::{Request, Response},
     transfer::{self, DownloadStats, GetOptions, Progress},
     Error, NodeConfig,
@@ -23,6 +24,9 @@ use crate::{
 
 /// How long start-up waits for the listeners to report their addresses.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest pause between keep-alive hellos to search neighbours.
+const KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// A snapshot of the node's state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +41,18 @@ pub struct NodeStatus {
     pub routing_table_peers: usize,
     /// Whether mDNS discovery is on.
     pub mdns: bool,
+    /// Flooding-search neighbours.
+    #[serde(default)]
+    pub search_neighbours: usize,
+    /// Whether this node is a super-peer.
+    #[serde(default)]
+    pub super_peer: bool,
+    /// Leaves whose records this super-peer indexes.
+    #[serde(default)]
+    pub indexed_leaves: usize,
+    /// Directory servers configured.
+    #[serde(default)]
+    pub directories: usize,
     /// Seconds since the node started.
     pub uptime_secs: u64,
 }
@@ -82,6 +98,8 @@ pub struct Shared {
     pub name: String,
     /// Total bytes.
     pub size: u64,
+    /// Tags recorded with it.
+    pub tags: Vec<String>,
 }
 
 /// A download under way: watch [`Download::progress`], await [`Download::finish`].
@@ -110,6 +128,7 @@ impl Download {
 #[derive(Debug, Clone)]
 pub struct Node {
     peer_id: PeerId,
+    key: libp2p::identity::Keypair,
     store: std::sync::Arc<Store>,
     listen_addrs: Vec<Multiaddr>,
     commands: mpsc::Sender<Command>,
@@ -120,6 +139,12 @@ impl Node {
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
         let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
+        let directories = discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
+            Error::BootstrapWithoutPeerId(addr) => Error::BadInput(format!(
+                "directory address {addr} must end with /p2p/PEERID (the directory prints its full address when it starts)"
+            )),
+            e => e,
+        })?;
         fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -127,9 +152,25 @@ impl Node {
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let swarm = build_swarm(key, &config)?;
-
-        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock, store.clone());
+        let swarm = build_swarm(key.clone(), &config)?;
+        let keepalive = (config.idle_timeout / 3).clamp(Duration::from_secs(1), KEEPALIVE);
+        let search = SearchState::new(
+            config.flood.clone(),
+            config.super_peer,
+            store.records()?,
+            keepalive,
+        );
+        let directory =
+            DirectoryState::new(directories, config.directory_ttl, config.directory_server);
+        let mut event_loop = EventLoop::new(
+            swarm,
+            config.mdns,
+            bootstrap,
+            lock,
+            store.clone(),
+            search,
+            directory,
+        );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -138,6 +179,7 @@ impl Node {
         tokio::spawn(event_loop.run(rx));
         let node = Self {
             peer_id,
+            key,
             store,
             listen_addrs,
             commands,
@@ -152,16 +194,33 @@ impl Node {
     /// Imports a file or folder, records its name, announces it, and
     /// returns what a peer needs to fetch it.
     pub async fn share(&self, path: &std::path::Path) -> Result<Shared, Error> {
+        self.share_with(path, None, Vec::new()).await
+    }
+
+    /// Like [`Node::share`], with a name (default: the file or folder name)
+    /// and tags recorded in a signed metadata record that searches find.
+    pub async fn share_with(
+        &self,
+        path: &std::path::Path,
+        name: Option<String>,
+        tags: Vec<String>,
+    ) -> Result<Shared, Error> {
+        if let Some(name) = &name {
+            check_meta(name, &tags)?;
+        } else {
+            check_meta("x", &tags)?;
+        }
         let store = self.store.clone();
         let owned = path.to_path_buf();
         let (hash, format, size) =
             tokio::task::spawn_blocking(move || content::share::import_path(&store, &owned))
                 .await
                 .map_err(|e| Error::Store(e.to_string()))??;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| hash.to_string());
+        let name = name.unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| hash.to_string())
+        });
         self.store.set_share(
             &hash,
             &ShareInfo {
@@ -170,7 +229,10 @@ impl Node {
             },
         )?;
         self.provide(hash).await;
+        self.sign_and_publish(hash, format, size, name.clone(), tags.clone())
+            .await?;
         Ok(Shared {
+            tags,
             ticket: Ticket {
                 hash,
                 format,
@@ -181,6 +243,106 @@ impl Node {
             name,
             size,
         })
+    }
+
+    /// Records a name and tags for content already in the store, signs
+    /// them and publishes them (to super-peers and directories).
+    pub async fn publish(
+        &self,
+        hash: Hash,
+        name: String,
+        tags: Vec<String>,
+    ) -> Result<Metadata, Error> {
+        check_meta(&name, &tags)?;
+        let info = self
+            .store
+            .get(&hash)?
+            .filter(|i| i.complete)
+            .ok_or(Error::NotFound(hash))?;
+        let format = self
+            .store
+            .shares()?
+            .into_iter()
+            .find(|(h, _)| *h == hash)
+            .map_or(BlobFormat::Raw, |(_, s)| s.format);
+        let size = match format {
+            BlobFormat::Raw => info.size,
+            BlobFormat::Collection => {
+                let bytes = self
+                    .store
+                    .read_small(&hash, content::collection::MAX_COLLECTION_BYTES)?;
+                Collection::from_bytes(&bytes)
+                    .map_err(Error::Store)?
+                    .total_size()
+            }
+        };
+        self.store.set_share(
+            &hash,
+            &ShareInfo {
+                name: name.clone(),
+                format,
+            },
+        )?;
+        self.provide(hash).await;
+        self.sign_and_publish(hash, format, size, name, tags).await
+    }
+
+    async fn sign_and_publish(
+        &self,
+        hash: Hash,
+        format: BlobFormat,
+        size: u64,
+        name: String,
+        tags: Vec<String>,
+    ) -> Result<Metadata, Error> {
+        let meta = Metadata {
+            hash,
+            format,
+            size,
+            name,
+            tags,
+            publisher: self.peer_id,
+            timestamp: meta::now_secs(),
+        };
+        let record = meta.sign(&self.key).map_err(Error::BadInput)?;
+        self.store.set_record(&hash, &record)?;
+        // Answered once the event loop uses the record, so a search that
+        // starts after this returns sees it.
+        self.ask(|reply| Command::Publish { record, reply }).await?;
+        Ok(meta)
+    }
+
+    /// Removes content from the store and stops publishing its record;
+    /// returns whether it was there.
+    pub async fn remove(&self, hash: Hash) -> Result<bool, Error> {
+        let removed = self.store.remove(&hash)?;
+        self.ask(|reply| Command::Unpublish { hash, reply }).await?;
+        Ok(removed)
+    }
+
+    /// Searches by keywords: floods the query to neighbours with `ttl`
+    /// (at most 7; 0 floods to nobody) and asks the configured directories. Verified,
+    /// de-duplicated hits arrive on the receiver as they come; drop it to
+    /// end the search.
+    pub async fn search(
+        &self,
+        words: Vec<String>,
+        ttl: u8,
+    ) -> Result<mpsc::Receiver<SearchHit>, Error> {
+        let (hits, rx) = mpsc::channel(1024);
+        self.ask(|reply| Command::Search {
+            words,
+            ttl,
+            hits,
+            reply,
+        })
+        .await??;
+        Ok(rx)
+    }
+
+    /// Figures of the flooding search on this node.
+    pub async fn search_stats(&self) -> Result<SearchStats, Error> {
+        self.ask(|reply| Command::SearchStats { reply }).await
     }
 
     /// Starts fetching `hash` from the given providers and the DHT; the
@@ -283,6 +445,21 @@ impl Node {
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)
     }
+}
+
+/// Checks a name and tags before any work is done.
+fn check_meta(name: &str, tags: &[String]) -> Result<(), Error> {
+    Metadata {
+        hash: Hash([0; 32]),
+        format: BlobFormat::Raw,
+        size: 0,
+        name: name.to_string(),
+        tags: tags.to_vec(),
+        publisher: PeerId::random(),
+        timestamp: 0,
+    }
+    .check()
+    .map_err(Error::BadInput)
 }
 
 /// Takes an exclusive lock on `data_dir/node.lock` so two nodes never share

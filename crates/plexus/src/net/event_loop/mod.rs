@@ -2,6 +2,9 @@
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
 mod blobs;
+mod command;
+mod directory;
+mod search;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -24,51 +27,18 @@ use super::{
     behaviour::{Behaviour, BehaviourEvent},
     FoundPeer, NodeStatus, PeerEntry,
 };
-use crate::{
-    content::{Hash, Store},
-    discovery,
-    transfer::protocol::{Request, Response},
-    Error,
-};
+use crate::{content::Store, discovery, transfer::protocol::Response, Error};
 use blobs::{PendingProviders, Served};
+pub(crate) use command::Command;
+pub(crate) use directory::DirectoryState;
+pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
 const RECONNECT_CHECK: Duration = Duration::from_secs(30);
 
-/// Requests from [`super::Node`] handles.
-pub(crate) enum Command {
-    Status {
-        reply: oneshot::Sender<NodeStatus>,
-    },
-    Peers {
-        reply: oneshot::Sender<Vec<PeerEntry>>,
-    },
-    Dial {
-        addr: Multiaddr,
-        reply: oneshot::Sender<Result<PeerId, Error>>,
-    },
-    FindPeer {
-        peer: PeerId,
-        reply: oneshot::Sender<Result<FoundPeer, Error>>,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
-    BlobRequest {
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        request: Request,
-        reply: oneshot::Sender<Result<Response, Error>>,
-    },
-    Provide {
-        hash: Hash,
-    },
-    FindProviders {
-        hash: Hash,
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
-}
+/// How often directory renewals, redials and index expiry are checked.
+const DIRECTORY_TICK: Duration = Duration::from_secs(1);
 
 /// A DHT lookup waiting for its query to finish.
 struct PendingFind {
@@ -103,6 +73,8 @@ pub(crate) struct EventLoop {
     serving: HashMap<PeerId, usize>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
+    search: SearchState,
+    directory: DirectoryState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
 }
@@ -114,9 +86,13 @@ impl EventLoop {
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
         store: Arc<Store>,
+        search: SearchState,
+        directory: DirectoryState,
     ) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
+            search,
+            directory,
             store,
             requests: HashMap::new(),
             providers: HashMap::new(),
@@ -199,6 +175,7 @@ impl EventLoop {
     /// Dials the bootstrap peers and starts a Kademlia bootstrap.
     pub(crate) fn bootstrap(&mut self) {
         for (peer, addr) in self.bootstrap.clone() {
+            self.search.want(peer);
             self.swarm
                 .behaviour_mut()
                 .kad
@@ -211,11 +188,18 @@ impl EventLoop {
             // Fails only when the routing table is empty; nothing to do then.
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
+        if self.directory.is_client() {
+            self.directory_tick();
+        }
     }
 
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut reconnect = tokio::time::interval(RECONNECT_CHECK);
         reconnect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut keepalive = tokio::time::interval(self.search.keepalive);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut directories = tokio::time::interval(DIRECTORY_TICK);
+        directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -235,6 +219,8 @@ impl EventLoop {
                         return;
                     }
                 },
+                _ = keepalive.tick() => self.search_tick(),
+                _ = directories.tick() => self.directory_tick(),
                 _ = reconnect.tick() => {
                     if self.swarm.connected_peers().next().is_none() {
                         self.bootstrap();
@@ -303,6 +289,27 @@ impl EventLoop {
             } => self.send_blob_request(peer, addrs, request, reply),
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
+            Command::Publish { record, reply } => {
+                self.set_own_record(record);
+                self.directory_republish();
+                let _ = reply.send(());
+            }
+            Command::Unpublish { hash, reply } => {
+                self.remove_own_record(hash);
+                self.directory_republish();
+                let _ = reply.send(());
+            }
+            Command::Search {
+                words,
+                ttl,
+                hits,
+                reply,
+            } => {
+                let _ = reply.send(self.start_search(words, ttl, hits));
+            }
+            Command::SearchStats { reply } => {
+                let _ = reply.send(self.search_stats());
+            }
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
@@ -314,6 +321,10 @@ impl EventLoop {
             connected_peers: self.swarm.connected_peers().count(),
             routing_table_peers: self.routing_table().len(),
             mdns: self.mdns,
+            search_neighbours: self.search_stats().neighbours,
+            super_peer: self.search.super_peer,
+            indexed_leaves: self.search_stats().indexed_leaves,
+            directories: self.directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
@@ -366,6 +377,10 @@ impl EventLoop {
             } => {
                 tracing::debug!(%address, "listening");
                 self.listeners_up.insert(listener_id);
+                // Rendezvous registers only external addresses.
+                if self.directory.is_client() && discovery::is_dialable(&address) {
+                    self.swarm.add_external_address(address);
+                }
             }
             SwarmEvent::ListenerError { listener_id, error } => {
                 tracing::warn!("listener error: {error}");
@@ -382,13 +397,23 @@ impl EventLoop {
                 peer_id,
                 connection_id,
                 endpoint,
+                num_established,
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 tracing::debug!(%peer_id, %addr, "connected");
                 self.peers.entry(peer_id).or_default().connected_addr = Some(addr);
-                if let Some((_, reply)) = self.dials.remove(&connection_id) {
+                let first = num_established.get() == 1;
+                let explicit = self.dials.remove(&connection_id).map(|(_, reply)| {
                     let _ = reply.send(Ok(peer_id));
+                    // An explicit connect makes a search neighbour.
+                    self.search.want(peer_id);
+                });
+                if first || explicit.is_some() {
+                    self.on_search_connected(peer_id);
+                }
+                if first {
+                    self.on_directory_connected(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -399,6 +424,7 @@ impl EventLoop {
                 if let Some(info) = self.peers.get_mut(&peer_id) {
                     info.connected_addr = None;
                 }
+                self.on_search_disconnected(peer_id);
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -449,6 +475,7 @@ impl EventLoop {
                 }
                 for (peer, addrs) in by_peer {
                     tracing::info!(%peer, "found on the local network");
+                    self.search.want(peer);
                     for addr in &addrs {
                         self.swarm
                             .behaviour_mut()
@@ -473,6 +500,9 @@ impl EventLoop {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
             BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
+            BehaviourEvent::Search(event) => self.on_search_event(event),
+            BehaviourEvent::Directory(event) => self.on_directory_event(event),
+            BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
             _ => {}
         }
     }

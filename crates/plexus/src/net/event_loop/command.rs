@@ -1,0 +1,67 @@
+//! The requests a [`crate::Node`] handle sends to the event loop,
+//! each with its reply channel.
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::{FoundPeer, NodeStatus, PeerEntry};
+use crate::{
+    content::{Hash, SignedRecord},
+    search::{SearchHit, SearchStats},
+    transfer::protocol::{Request, Response},
+    Error,
+};
+
+/// Requests from [`crate::Node`] handles.
+pub(crate) enum Command {
+    Status {
+        reply: oneshot::Sender<NodeStatus>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerEntry>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<PeerId, Error>>,
+    },
+    FindPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<FoundPeer, Error>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+    BlobRequest {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, Error>>,
+    },
+    Provide {
+        hash: Hash,
+    },
+    FindProviders {
+        hash: Hash,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    /// A new or changed own record: index it, push it to super-peers and
+    /// directories.
+    Publish {
+        record: SignedRecord,
+        reply: oneshot::Sender<()>,
+    },
+    /// Content was removed: stop answering searches for it.
+    Unpublish {
+        hash: Hash,
+        reply: oneshot::Sender<()>,
+    },
+    Search {
+        words: Vec<String>,
+        ttl: u8,
+        hits: mpsc::Sender<SearchHit>,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    SearchStats {
+        reply: oneshot::Sender<SearchStats>,
+    },
+}

@@ -1,0 +1,305 @@
+//! The directory server's index, without I/O: signed records published by
+//! registered peers, searched by keyword, expiring unless republished.
+//!
+//! Peer registration itself uses libp2p rendezvous (namespace
+//! [`NAMESPACE`]); this protocol carries the records and the searches.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use serde::{Deserialize, Serialize};
+
+use super::{flood::RateLimiter, Hit, MAX_WORDS};
+use crate::content::{Hash, SignedRecord};
+
+/// The directory's publish-and-search protocol.
+pub const DIRECTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/directory/1.0.0");
+
+/// The rendezvous namespace Plexus peers register under.
+pub const NAMESPACE: &str = "plexus";
+
+/// Most hits one directory search returns.
+pub const MAX_RESULTS: usize = 200;
+
+/// A request to a directory server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DirRequest {
+    /// Replace the sender's records with these (each signed by the sender).
+    Publish {
+        /// The sender's signed records.
+        records: Vec<SignedRecord>,
+        /// Where the sender listens.
+        addrs: Vec<Multiaddr>,
+    },
+    /// Records whose name or tags match every word.
+    Search {
+        /// Lower-case words.
+        words: Vec<String>,
+    },
+}
+
+/// A directory server's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum DirResponse {
+    /// Records accepted, and how long they are kept unless republished.
+    Published {
+        /// Records now indexed for the sender.
+        accepted: usize,
+        /// Seconds until they expire.
+        ttl_secs: u64,
+    },
+    /// Search results.
+    Hits(Vec<Hit>),
+    /// Refused, with the reason.
+    Refused(String),
+}
+
+/// Limits of a directory's index.
+#[derive(Debug, Clone)]
+pub struct IndexConfig {
+    /// How long a peer's records are kept after it last published.
+    pub ttl: Duration,
+    /// Most records one peer may publish.
+    pub max_per_peer: usize,
+    /// Most peers with records.
+    pub max_peers: usize,
+    /// Requests (searches and publishes) one peer may send in a burst.
+    pub burst: u32,
+    /// Requests per second one peer may send on average.
+    pub per_second: f64,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(10 * 60),
+            max_per_peer: 1000,
+            max_peers: 10_000,
+            burst: 20,
+            per_second: 2.0,
+        }
+    }
+}
+
+struct Entry {
+    records: Vec<(crate::content::Metadata, SignedRecord)>,
+    addrs: Vec<Multiaddr>,
+    expires: Instant,
+}
+
+/// Records by publisher.
+pub struct Index {
+    config: IndexConfig,
+    peers: HashMap<PeerId, Entry>,
+    limiter: RateLimiter,
+}
+
+impl Index {
+    /// An empty index with `config`'s limits.
+    pub fn new(config: IndexConfig) -> Self {
+        Self {
+            limiter: RateLimiter::new(config.burst, config.per_second),
+            config,
+            peers: HashMap::new(),
+        }
+    }
+
+    /// How long records are kept.
+    pub fn ttl(&self) -> Duration {
+        self.config.ttl
+    }
+
+    /// Replaces `from`'s records. Refuses the whole batch when any record is
+    /// forged or names another publisher, or when there are too many.
+    pub fn publish(
+        &mut self,
+        from: PeerId,
+        records: Vec<SignedRecord>,
+        addrs: Vec<Multiaddr>,
+        now: Instant,
+    ) -> Result<usize, String> {
+        self.expire(now);
+        if records.len() > self.config.max_per_peer {
+            return Err(format!(
+                "at most {} records per peer, got {}",
+                self.config.max_per_peer,
+                records.len()
+            ));
+        }
+        if !self.peers.contains_key(&from) && self.peers.len() >= self.config.max_peers {
+            return Err("the directory is full; try again later".into());
+        }
+        let mut checked = Vec::with_capacity(records.len());
+        let mut hashes: Vec<Hash> = Vec::new();
+        for record in records {
+            let meta = record
+                .verify()
+                .map_err(|e| format!("refused record: {e}"))?;
+            if meta.publisher != from {
+                return Err(format!(
+                    "refused record for {}: a peer may only publish its own records (sent by {from})",
+                    meta.publisher
+                ));
+            }
+            if !hashes.contains(&meta.hash) {
+                hashes.push(meta.hash);
+                checked.push((meta, record));
+            }
+        }
+        let accepted = checked.len();
+        self.peers.insert(
+            from,
+            Entry {
+                records: checked,
+                addrs,
+                expires: now + self.config.ttl,
+            },
+        );
+        Ok(accepted)
+    }
+
+    /// Drops peers whose records were not republished in time.
+    pub fn expire(&mut self, now: Instant) {
+        self.peers.retain(|_, e| e.expires > now);
+        self.limiter.prune(now);
+    }
+
+    /// Counts a request from `peer` against its rate limit.
+    pub fn admit(&mut self, peer: PeerId, now: Instant) -> Result<(), String> {
+        if self.limiter.allow(peer, now) {
+            Ok(())
+        } else {
+            Err("rate limited: too many directory requests; slow down".into())
+        }
+    }
+
+    /// Forgets `peer`'s records.
+    pub fn remove(&mut self, peer: &PeerId) {
+        self.peers.remove(peer);
+    }
+
+    /// Peers with records now.
+    pub fn peers(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Records matching every word, at most [`MAX_RESULTS`].
+    pub fn search(&mut self, words: &[String], now: Instant) -> Result<Vec<Hit>, String> {
+        if words.is_empty() || words.len() > MAX_WORDS {
+            return Err(format!("give 1 to {MAX_WORDS} search words"));
+        }
+        self.expire(now);
+        let mut hits = Vec::new();
+        for entry in self.peers.values() {
+            for (meta, record) in &entry.records {
+                if meta.matches(words) {
+                    hits.push(Hit {
+                        record: record.clone(),
+                        addrs: entry.addrs.clone(),
+                    });
+                    if hits.len() >= MAX_RESULTS {
+                        return Ok(hits);
+                    }
+                }
+            }
+        }
+        Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::{BlobFormat, Metadata};
+    use libp2p::identity::Keypair;
+
+    fn record(key: &Keypair, name: &str) -> SignedRecord {
+        Metadata {
+            hash: Hash::of(name.as_bytes()),
+            format: BlobFormat::Raw,
+            size: 1,
+            name: name.into(),
+            tags: vec!["demo".into()],
+            publisher: key.public().to_peer_id(),
+            timestamp: 0,
+        }
+        .sign(key)
+        .unwrap()
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        crate::content::meta::query_words(&[s])
+    }
+
+    #[test]
+    fn publish_search_and_expire() {
+        let key = Keypair::generate_ed25519();
+        let me = key.public().to_peer_id();
+        let mut index = Index::new(IndexConfig {
+            ttl: Duration::from_secs(5),
+            ..IndexConfig::default()
+        });
+        let now = Instant::now();
+        let records = vec![record(&key, "alpha.txt"), record(&key, "beta.txt")];
+        assert_eq!(index.publish(me, records, vec![], now), Ok(2));
+        assert_eq!(index.search(&words("alpha"), now).unwrap().len(), 1);
+        assert_eq!(index.search(&words("demo"), now).unwrap().len(), 2);
+        assert!(index.search(&[], now).is_err());
+        let later = now + Duration::from_secs(6);
+        assert!(index.search(&words("demo"), later).unwrap().is_empty());
+        assert_eq!(index.peers(), 0, "not republished: expired");
+    }
+
+    #[test]
+    fn publishing_for_another_peer_is_refused() {
+        let key = Keypair::generate_ed25519();
+        let other = Keypair::generate_ed25519().public().to_peer_id();
+        let mut index = Index::new(IndexConfig::default());
+        let err = index
+            .publish(other, vec![record(&key, "x")], vec![], Instant::now())
+            .unwrap_err();
+        assert!(err.contains("only publish its own"), "{err}");
+        let mut forged = record(&key, "y");
+        forged.payload = forged.payload.replace("\"y\"", "\"z\"");
+        let me = key.public().to_peer_id();
+        let err = index
+            .publish(me, vec![forged], vec![], Instant::now())
+            .unwrap_err();
+        assert!(err.contains("signature"), "{err}");
+        assert_eq!(index.peers(), 0);
+    }
+
+    #[test]
+    fn requests_per_peer_are_rate_limited() {
+        let mut index = Index::new(IndexConfig {
+            burst: 2,
+            per_second: 1.0,
+            ..IndexConfig::default()
+        });
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        assert!(index.admit(a, now).is_ok());
+        assert!(index.admit(a, now).is_ok());
+        assert!(index.admit(a, now).unwrap_err().contains("rate limited"));
+        assert!(index.admit(b, now).is_ok(), "each peer has its own budget");
+        assert!(index.admit(a, now + Duration::from_millis(1100)).is_ok());
+    }
+
+    #[test]
+    fn entries_per_peer_are_limited() {
+        let key = Keypair::generate_ed25519();
+        let me = key.public().to_peer_id();
+        let mut index = Index::new(IndexConfig {
+            max_per_peer: 2,
+            ..IndexConfig::default()
+        });
+        let records: Vec<_> = (0..3).map(|i| record(&key, &format!("f{i}"))).collect();
+        let err = index
+            .publish(me, records, vec![], Instant::now())
+            .unwrap_err();
+        assert!(err.contains("at most 2"), "{err}");
+    }
+}
