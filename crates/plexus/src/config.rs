@@ -40,6 +40,10 @@ pub struct NodeConfig {
     pub max_memory_fraction: f64,
     /// How often the DHT routing table is refreshed (a Kademlia bootstrap).
     pub dht_refresh: Duration,
+    /// Pub/sub messages a second accepted (and relayed) from one author.
+    pub pubsub_rate: u32,
+    /// Pub/sub messages accepted from one author in a burst.
+    pub pubsub_burst: u32,
 }
 
 impl NodeConfig {
@@ -58,6 +62,8 @@ impl NodeConfig {
             max_connections_per_peer: 4,
             max_memory_fraction: 0.9,
             dht_refresh: Duration::from_secs(5 * 60),
+            pubsub_rate: 50,
+            pubsub_burst: 100,
         }
     }
 

@@ -2,14 +2,14 @@
 
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
-    identify,
+    gossipsub, identify,
     identity::Keypair,
     kad, mdns, memory_connection_limits, ping,
     request_response::{self, ProtocolSupport},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{discovery, transfer::protocol, NodeConfig};
+use crate::{discovery, pubsub, transfer::protocol, NodeConfig};
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
@@ -28,6 +28,8 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Blob transfer: range requests answered with verified chunk groups.
     pub blobs: request_response::Behaviour<protocol::Codec>,
+    /// Publish/subscribe topics: signed messages, peer scoring.
+    pub gossipsub: gossipsub::Behaviour,
 }
 
 impl Behaviour {
@@ -49,6 +51,14 @@ impl Behaviour {
         } else {
             None
         };
+        let mut gossipsub = gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            pubsub::gossipsub_config(),
+        )
+        .map_err(std::io::Error::other)?;
+        gossipsub
+            .with_peer_score(pubsub::peer_score_params(), pubsub::peer_score_thresholds())
+            .map_err(std::io::Error::other)?;
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
             memory: memory_connection_limits::Behaviour::with_max_percentage(
@@ -64,6 +74,7 @@ impl Behaviour {
                     .with_request_timeout(std::time::Duration::from_secs(30))
                     .with_max_concurrent_streams(1024),
             ),
+            gossipsub,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod event_loop;
+mod subscription;
 
 use std::{fs, time::Duration};
 
@@ -11,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use behaviour::Behaviour;
-use event_loop::{Command, EventLoop};
+use event_loop::{Command, EventLoop, PubsubState};
+pub use subscription::Subscription;
 
 use crate::{
     content::{self, BlobFormat, Hash, ShareInfo, Store, Ticket},
@@ -129,7 +131,15 @@ impl Node {
         let store = Store::open(&config.data_dir)?;
         let swarm = build_swarm(key, &config)?;
 
-        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock, store.clone());
+        let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
+        let mut event_loop = EventLoop::new(
+            swarm,
+            config.mdns,
+            bootstrap,
+            lock,
+            store.clone(),
+            pubsub,
+        );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -236,6 +246,52 @@ impl Node {
     pub async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
         self.ask(|reply| Command::FindProviders { hash, reply })
             .await
+    }
+
+    /// Subscribes to `topic` (1 to 64 letters, digits, `.`, `_`, `-`): the
+    /// returned [`Subscription`] yields every message published on it from
+    /// now on, each exactly once. Dropping it unsubscribes.
+    pub async fn subscribe(&self, topic: &str) -> Result<Subscription, Error> {
+        let (id, rx) = self
+            .ask(|reply| Command::Subscribe {
+                topic: topic.to_string(),
+                reply,
+            })
+            .await??;
+        Ok(Subscription::new(
+            topic.to_string(),
+            id,
+            rx,
+            self.commands.clone(),
+        ))
+    }
+
+    /// Publishes `data` (at most [`crate::pubsub::MAX_MESSAGE_BYTES`]) on
+    /// `topic`, signed by this node; returns how many subscribed peers it
+    /// knows. Fails with [`Error::NoTopicPeers`] when it knows none.
+    pub async fn publish(&self, topic: &str, data: impl Into<Vec<u8>>) -> Result<usize, Error> {
+        let data = data.into();
+        self.ask(|reply| Command::Publish {
+            topic: topic.to_string(),
+            data,
+            reply,
+        })
+        .await?
+    }
+
+    /// Peers known to be subscribed to `topic`.
+    pub async fn topic_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
+        self.ask(|reply| Command::TopicPeers {
+            topic: topic.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// The gossipsub score this node gives `peer` (negative: misbehaving),
+    /// if it has one.
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
+        self.ask(|reply| Command::PeerScore { peer, reply }).await
     }
 
     /// This node's peer id.

@@ -2,6 +2,7 @@
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
 mod blobs;
+mod pubsub;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,6 +32,7 @@ use crate::{
     Error,
 };
 use blobs::{PendingProviders, Served};
+pub(crate) use pubsub::PubsubState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
@@ -68,6 +70,27 @@ pub(crate) enum Command {
         hash: Hash,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    Subscribe {
+        topic: String,
+        reply: oneshot::Sender<pubsub::Subscribed>,
+    },
+    Unsubscribe {
+        topic: String,
+        id: u64,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<usize, Error>>,
+    },
+    TopicPeers {
+        topic: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    PeerScore {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<f64>>,
+    },
 }
 
 /// A DHT lookup waiting for its query to finish.
@@ -103,6 +126,7 @@ pub(crate) struct EventLoop {
     serving: HashMap<PeerId, usize>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
+    pubsub: PubsubState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
 }
@@ -114,9 +138,11 @@ impl EventLoop {
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
         store: Arc<Store>,
+        pubsub: PubsubState,
     ) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
+            pubsub,
             store,
             requests: HashMap::new(),
             providers: HashMap::new(),
@@ -303,6 +329,17 @@ impl EventLoop {
             } => self.send_blob_request(peer, addrs, request, reply),
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
+            Command::Subscribe { topic, reply } => self.subscribe(topic, reply),
+            Command::Unsubscribe { topic, id } => self.unsubscribe(&topic, id),
+            Command::Publish { topic, data, reply } => {
+                let _ = reply.send(self.publish(topic, data));
+            }
+            Command::TopicPeers { topic, reply } => {
+                let _ = reply.send(self.topic_peers(&topic));
+            }
+            Command::PeerScore { peer, reply } => {
+                let _ = reply.send(self.peer_score(&peer));
+            }
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
@@ -473,6 +510,7 @@ impl EventLoop {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
             BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
+            BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             _ => {}
         }
     }
