@@ -132,14 +132,8 @@ impl Node {
         let swarm = build_swarm(key, &config)?;
 
         let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
-        let mut event_loop = EventLoop::new(
-            swarm,
-            config.mdns,
-            bootstrap,
-            lock,
-            store.clone(),
-            pubsub,
-        );
+        let mut event_loop =
+            EventLoop::new(swarm, config.mdns, bootstrap, lock, store.clone(), pubsub);
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -283,6 +277,18 @@ impl Node {
     pub async fn topic_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
         self.ask(|reply| Command::TopicPeers {
             topic: topic.to_string(),
+            mesh: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Peers this node forwards full messages to on `topic` (its gossipsub
+    /// mesh, built at each heartbeat from the subscribed peers).
+    pub async fn mesh_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
+        self.ask(|reply| Command::TopicPeers {
+            topic: topic.to_string(),
+            mesh: true,
             reply,
         })
         .await

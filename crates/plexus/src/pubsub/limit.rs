@@ -107,7 +107,10 @@ mod tests {
         let mut limiter = RateLimiter::new(20, 1);
         let (a, t0) = (PeerId::random(), Instant::now());
         for i in 0..200u64 {
-            assert!(limiter.allow(a, t0 + Duration::from_millis(50 * i)), "msg {i}");
+            assert!(
+                limiter.allow(a, t0 + Duration::from_millis(50 * i)),
+                "msg {i}"
+            );
         }
     }
 

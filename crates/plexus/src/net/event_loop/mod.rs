@@ -85,6 +85,7 @@ pub(crate) enum Command {
     },
     TopicPeers {
         topic: String,
+        mesh: bool,
         reply: oneshot::Sender<Vec<PeerId>>,
     },
     PeerScore {
@@ -334,8 +335,13 @@ impl EventLoop {
             Command::Publish { topic, data, reply } => {
                 let _ = reply.send(self.publish(topic, data));
             }
-            Command::TopicPeers { topic, reply } => {
-                let _ = reply.send(self.topic_peers(&topic));
+            Command::TopicPeers { topic, mesh, reply } => {
+                let peers = if mesh {
+                    self.mesh_peers(&topic)
+                } else {
+                    self.topic_peers(&topic)
+                };
+                let _ = reply.send(peers);
             }
             Command::PeerScore { peer, reply } => {
                 let _ = reply.send(self.peer_score(&peer));

@@ -108,6 +108,13 @@ impl EventLoop {
             .collect()
     }
 
+    /// Peers this node exchanges full messages with on `name` (its mesh).
+    pub(super) fn mesh_peers(&self, name: &str) -> Vec<PeerId> {
+        let hash = pubsub::wire_topic(name).hash();
+        let gossip = &self.swarm.behaviour().gossipsub;
+        gossip.mesh_peers(&hash).copied().collect()
+    }
+
     /// The gossipsub score this node gives `peer`.
     pub(super) fn peer_score(&self, peer: &PeerId) -> Option<f64> {
         self.swarm.behaviour().gossipsub.peer_score(peer)
@@ -167,11 +174,7 @@ impl EventLoop {
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
-                    .report_message_validation_result(
-                        &message_id,
-                        &propagation_source,
-                        acceptance,
-                    );
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
                 if let Some(message) = delivered {
                     let hash = pubsub::wire_topic(&message.topic).hash();
                     self.deliver(&hash, message);
