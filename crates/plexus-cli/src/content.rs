@@ -58,7 +58,7 @@ pub struct GetStatus {
 
 /// A node of this command's own when no daemon runs: the data dir's config,
 /// any free ports.
-async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
+pub async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
     let mut config = NodeConfig::new(data_dir);
     FileConfig::load(data_dir)?.apply(&mut config);
     if !listen_default {
@@ -71,7 +71,7 @@ async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
 }
 
 /// The daemon of `data_dir`, if one is running and answering.
-async fn daemon(data_dir: &Path) -> Option<Client> {
+pub async fn daemon(data_dir: &Path) -> Option<Client> {
     let client = Client::for_data_dir(data_dir).ok()?;
     client.get::<serde_json::Value>("/v1/id").await.ok()?;
     Some(client)

@@ -83,12 +83,19 @@ async fn partial_mesh_of_10_delivers_once_and_a_late_joiner_gets_later_messages(
         neighbours[a].push(b);
         neighbours[b].push(a);
     }
-    for (i, node) in nodes.iter().enumerate() {
-        let connected = node.status().await.unwrap().connected_peers;
-        assert!(connected < N - 1, "node {i} is connected to everyone");
-    }
     wait_for_mesh(&nodes, &neighbours, "news").await;
 
+    // Still a partial mesh when the message goes out (the DHT dials more
+    // peers over time, but not everyone yet).
+    let mut degrees = Vec::new();
+    for node in &nodes {
+        degrees.push(node.status().await.unwrap().connected_peers);
+    }
+    println!("connected peers per node at publish time: {degrees:?}");
+    assert!(
+        degrees.iter().any(|d| *d < N - 1),
+        "every node is connected to every other: {degrees:?}"
+    );
     let sent = Instant::now();
     assert!(nodes[0].publish("news", "first").await.unwrap() >= 2);
     let mut slowest = Duration::ZERO;
