@@ -57,28 +57,8 @@ pub async fn run(n: usize, messages: usize) -> Result<()> {
     );
     print_degrees(&nodes).await?;
 
-    // Latency: one message at a time from rotating publishers.
-    let expected = LATENCY_MESSAGES * (n - 1);
-    for k in 0..LATENCY_MESSAGES {
-        nodes[k % n].publish(TOPIC, format!("L{k}")).await?;
-        tokio::time::sleep(LATENCY_GAP).await;
-    }
-    let mut latencies = Vec::new();
-    collect(&mut rx, expected, Duration::from_secs(30), |d| {
-        if d.data.starts_with(b"L") {
-            latencies.push(d.latency);
-        }
-    })
-    .await;
-    latencies.sort();
-    ensure!(!latencies.is_empty(), "no message was delivered");
-    println!(
-        "  latency   {} of {expected} deliveries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        latencies.len(),
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        ms(*latencies.last().expect("not empty")),
-    );
+    latency(&nodes, &mut rx, "latency, partial mesh").await?;
+    print_degrees(&nodes).await?;
 
     // Throughput: one publisher, back to back, until every node has all.
     let expected = messages * (n - 1);
@@ -89,23 +69,28 @@ pub async fn run(n: usize, messages: usize) -> Result<()> {
             refused += 1;
         }
     }
-    let mut got = 0;
-    let mut last = started;
-    collect(&mut rx, expected, Duration::from_secs(20), |d| {
-        if d.data.starts_with(b"T") {
-            got += 1;
-            last = Instant::now();
-        }
-    })
-    .await;
+    let arrived = collect(&mut rx, b'T', expected, Duration::from_secs(20)).await;
+    let got = arrived.len();
+    let last = arrived.iter().map(|(_, at)| *at).max().unwrap_or(started);
     let secs = (last - started).as_secs_f64().max(1e-9);
     println!(
-        "  throughput {messages} messages from one node, {got} of {expected} deliveries in {secs:.2} s: {:.0} messages/s, {:.0} deliveries/s{}",
+        "  throughput: {messages} messages from one node, {got} of {expected} deliveries in {secs:.2} s: {:.0} messages/s, {:.0} deliveries/s{}",
         messages as f64 / secs,
         got as f64 / secs,
         if refused > 0 { format!(" ({refused} refused at publish)") } else { String::new() }
     );
+    // Let the backlog drain before measuring again.
+    while tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .is_ok()
+    {}
     print_degrees(&nodes).await?;
+    latency(
+        &nodes,
+        &mut rx,
+        "latency again, after the DHT linked more peers",
+    )
+    .await?;
     for node in &nodes {
         node.shutdown().await;
     }
@@ -114,16 +99,50 @@ pub async fn run(n: usize, messages: usize) -> Result<()> {
 
 /// Mean connected peers and mesh peers per node (the DHT may add links).
 async fn print_degrees(nodes: &[Node]) -> Result<()> {
-    let (mut connected, mut mesh) = (0, 0);
+    let (mut connected, mut mesh, mut lowest) = (0, 0, f64::INFINITY);
     for node in nodes {
         connected += node.status().await?.connected_peers;
         mesh += node.mesh_peers(TOPIC).await?.len();
+        for other in nodes {
+            if let Some(score) = node.peer_score(other.peer_id()).await? {
+                lowest = lowest.min(score);
+            }
+        }
     }
     let n = nodes.len() as f64;
     println!(
-        "  per node: {:.1} connected peers, {:.1} mesh peers on average",
+        "  per node: {:.1} connected peers, {:.1} mesh peers on average; lowest peer score {lowest:.1}",
         connected as f64 / n,
         mesh as f64 / n
+    );
+    Ok(())
+}
+
+/// One message at a time from rotating publishers; prints p50/p99/max.
+async fn latency(
+    nodes: &[Node],
+    rx: &mut mpsc::UnboundedReceiver<Delivery>,
+    label: &str,
+) -> Result<()> {
+    let n = nodes.len();
+    let expected = LATENCY_MESSAGES * (n - 1);
+    for k in 0..LATENCY_MESSAGES {
+        nodes[k % n].publish(TOPIC, format!("L{k}")).await?;
+        tokio::time::sleep(LATENCY_GAP).await;
+    }
+    let mut latencies: Vec<Duration> = collect(rx, b'L', expected, Duration::from_secs(20))
+        .await
+        .into_iter()
+        .map(|(latency, _)| latency)
+        .collect();
+    latencies.sort();
+    ensure!(!latencies.is_empty(), "no message was delivered");
+    println!(
+        "  {label}: {} of {expected} deliveries, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().expect("not empty")),
     );
     Ok(())
 }
@@ -170,20 +189,24 @@ async fn wait_for_mesh(nodes: &[Node], links: &[(usize, usize)]) -> Result<()> {
     anyhow::bail!("the gossipsub mesh did not form in 30 s")
 }
 
-/// Feeds deliveries to `f` until `expected` arrived or `limit` passed.
+/// Receives deliveries whose payload starts with `tag` until `expected`
+/// arrived or `limit` passed; returns each one's latency and arrival time.
 async fn collect(
     rx: &mut mpsc::UnboundedReceiver<Delivery>,
+    tag: u8,
     expected: usize,
     limit: Duration,
-    mut f: impl FnMut(Delivery),
-) {
+) -> Vec<(Duration, Instant)> {
     let deadline = tokio::time::Instant::now() + limit;
-    for _ in 0..expected {
+    let mut got = Vec::new();
+    while got.len() < expected {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(d)) => f(d),
-            _ => return,
+            Ok(Some(d)) if d.data.first() == Some(&tag) => got.push((d.latency, Instant::now())),
+            Ok(Some(_)) => {}
+            _ => break,
         }
     }
+    got
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -357,3 +357,57 @@ async fn a_flooder_is_throttled_and_scored_down_while_others_get_through() {
         node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_publishes_fail_clearly_and_dropping_a_subscription_leaves_the_topic() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(da.path(), 50, 100).await;
+    let b = start(db.path(), 50, 100).await;
+    let err = a
+        .publish("news", "nobody yet")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no peer subscribed to topic \"news\""),
+        "{err}"
+    );
+    let err = a.subscribe("no spaces").await.unwrap_err().to_string();
+    assert!(err.contains("must be 1 to 64 letters"), "{err}");
+    let err = a.publish("a/b", "x").await.unwrap_err().to_string();
+    assert!(err.contains("must be 1 to 64 letters"), "{err}");
+    let big = vec![0u8; pubsub::MAX_MESSAGE_BYTES + 1];
+    let err = a.publish("news", big).await.unwrap_err().to_string();
+    assert!(err.contains("over the limit of 61440 bytes"), "{err}");
+
+    a.connect(tcp_addr(&b)).await.unwrap();
+    let sub = b.subscribe("news").await.unwrap();
+    let second = b.subscribe("news").await.unwrap();
+    assert_eq!(sub.topic(), "news");
+    let b_id = b.peer_id();
+    let a2 = a.clone();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let a = a2.clone();
+            async move { a.topic_peers("news").await.unwrap().contains(&b_id) }
+        })
+        .await,
+        "a never saw b subscribe"
+    );
+    // One of two subscriptions gone: b stays on the topic.
+    drop(sub);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(a.topic_peers("news").await.unwrap().contains(&b_id));
+    // The last one gone: b leaves and a hears of it.
+    drop(second);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let a = a2.clone();
+            async move { !a.topic_peers("news").await.unwrap().contains(&b_id) }
+        })
+        .await,
+        "b stayed subscribed after its subscriptions were dropped"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
