@@ -411,3 +411,42 @@ async fn bad_publishes_fail_clearly_and_dropping_a_subscription_leaves_the_topic
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_still_close_but_topic_mesh_links_stay() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for dir in &dirs {
+        let mut config = NodeConfig::loopback(dir.path());
+        config.idle_timeout = Duration::from_secs(1);
+        nodes.push(Node::start(config).await.unwrap());
+    }
+    // a and b share a topic; c has none.
+    let _sa = nodes[0].subscribe("keep").await.unwrap();
+    let _sb = nodes[1].subscribe("keep").await.unwrap();
+    nodes[0].connect(tcp_addr(&nodes[1])).await.unwrap();
+    nodes[0].connect(tcp_addr(&nodes[2])).await.unwrap();
+    wait_for_mesh(&nodes[..2], &[vec![1], vec![0]], "keep").await;
+    let (b, c) = (nodes[1].peer_id(), nodes[2].peer_id());
+    let a = nodes[0].clone();
+    let c_gone = wait_until(Duration::from_secs(10), || {
+        let a = a.clone();
+        async move {
+            let peers = a.peers().await.unwrap();
+            !peers.iter().any(|p| p.peer_id == c && p.connected)
+        }
+    })
+    .await;
+    assert!(
+        c_gone,
+        "the idle connection to c stayed open (gossipsub held it)"
+    );
+    let peers = a.peers().await.unwrap();
+    assert!(
+        peers.iter().any(|p| p.peer_id == b && p.connected),
+        "the mesh link to b closed as idle"
+    );
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}

@@ -29,7 +29,7 @@ pub struct Behaviour {
     /// Blob transfer: range requests answered with verified chunk groups.
     pub blobs: request_response::Behaviour<protocol::Codec>,
     /// Publish/subscribe topics: signed messages, peer scoring.
-    pub gossipsub: gossipsub::Behaviour,
+    pub gossipsub: super::gossip_idle::Gossip,
 }
 
 impl Behaviour {
@@ -74,7 +74,7 @@ impl Behaviour {
                     .with_request_timeout(std::time::Duration::from_secs(30))
                     .with_max_concurrent_streams(1024),
             ),
-            gossipsub,
+            gossipsub: super::gossip_idle::Gossip(gossipsub),
         })
     }
 }

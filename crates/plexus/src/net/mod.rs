@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod event_loop;
+mod gossip_idle;
 mod subscription;
 
 use std::{fs, time::Duration};
