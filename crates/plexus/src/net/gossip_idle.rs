@@ -142,12 +142,9 @@ impl ConnectionHandler for Handler {
     ) {
         match &mut event {
             ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
-                protocol, ..
-            }) => {
-                if let futures::future::Either::Left((framed, _)) = protocol {
-                    framed.ignore_for_keep_alive();
-                }
-            }
+                protocol: futures::future::Either::Left((framed, _)),
+                ..
+            }) => framed.ignore_for_keep_alive(),
             ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
                 protocol, ..
             }) => protocol.0.ignore_for_keep_alive(),
