@@ -106,6 +106,10 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     /// Most established connections to one peer.
     pub max_connections_per_peer: Option<u32>,
+    /// Pub/sub messages a second accepted from one author.
+    pub pubsub_rate: Option<u32>,
+    /// Pub/sub messages accepted from one author in a burst.
+    pub pubsub_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -145,6 +149,12 @@ impl FileConfig {
         if let Some(n) = self.max_connections_per_peer {
             config.max_connections_per_peer = n;
         }
+        if let Some(n) = self.pubsub_rate {
+            config.pubsub_rate = n;
+        }
+        if let Some(n) = self.pubsub_burst {
+            config.pubsub_burst = n;
+        }
     }
 }
 
@@ -157,7 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\n",
+            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\n",
         )
         .unwrap();
         let file = FileConfig::load(dir.path()).unwrap();
@@ -166,6 +176,7 @@ mod tests {
         assert_eq!(config.listen.len(), 1);
         assert!(!config.mdns);
         assert_eq!(config.idle_timeout, Duration::from_secs(5));
+        assert_eq!((config.pubsub_rate, config.pubsub_burst), (7, 100));
     }
 
     #[test]
