@@ -174,7 +174,7 @@ fn print_message(m: &ApiMessage, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string(m)?);
     } else {
         match &m.text {
-            Some(text) => println!("[{}] {text}", m.from_short),
+            Some(text) => println!("[{}] {}", m.from_short, printable(text)),
             None => println!(
                 "[{}] ({} bytes of binary data)",
                 m.from_short,
@@ -183,6 +183,20 @@ fn print_message(m: &ApiMessage, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `text` safe for a terminal: control characters (escape sequences a peer
+/// could use to rewrite the screen, newlines) are shown escaped.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `plexus sub TOPIC`: prints messages until Ctrl-C (or `count` of them).
@@ -253,4 +267,30 @@ pub async fn chat(data_dir: &Path, topic: &str) -> Result<()> {
         node.shutdown().await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("hi there, ünïcode ok"), "hi there, ünïcode ok");
+        assert_eq!(printable("\u{1b}[2Jgone\nline"), "\\u{1b}[2Jgone\\nline");
+    }
+
+    #[test]
+    fn binary_payloads_are_hex_in_json() {
+        let m = Message {
+            topic: "t".into(),
+            from: PeerId::random(),
+            sent_at: std::time::UNIX_EPOCH,
+            received_at: std::time::UNIX_EPOCH + Duration::from_millis(5),
+            data: vec![0xff, 0x00],
+        };
+        let api = ApiMessage::from(&m);
+        assert_eq!((api.text, api.data_hex.as_deref()), (None, Some("ff00")));
+        assert_eq!(api.received_at_ms, 5);
+        assert_eq!(api.from_short, short_id(&m.from));
+    }
 }
