@@ -59,6 +59,10 @@ pub struct PeerEntry {
     pub agent: Option<String>,
     /// Last measured round-trip time in milliseconds.
     pub rtt_ms: Option<f64>,
+    /// The pub/sub (gossipsub) score this node gives the peer; negative
+    /// means it misbehaved (invalid or flooded messages).
+    #[serde(default)]
+    pub pubsub_score: Option<f64>,
 }
 
 /// The answer to a DHT peer lookup.

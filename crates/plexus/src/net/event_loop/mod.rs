@@ -395,6 +395,7 @@ impl EventLoop {
                     addrs,
                     agent: info.and_then(|i| i.agent.clone()),
                     rtt_ms: info.and_then(|i| i.rtt).map(|d| d.as_secs_f64() * 1000.0),
+                    pubsub_score: self.peer_score(&id),
                 }
             })
             .collect()
