@@ -344,6 +344,12 @@ async fn a_flooder_is_throttled_and_scored_down_while_others_get_through() {
         c_score > -10.0,
         "the honest peer's score {c_score} fell too"
     );
+    let listed = nodes[1].peers().await.unwrap();
+    let entry = listed.iter().find(|p| p.peer_id == flooder).unwrap();
+    assert!(
+        entry.pubsub_score.unwrap() < -80.0,
+        "peers() shows the score"
+    );
     // d, two hops away, gets c's message too.
     let mut d_got = false;
     while let Some(m) = next_within(&mut subs[3], Duration::from_secs(5)).await {
