@@ -251,11 +251,18 @@ async fn bad_signatures_and_wrong_senders_reach_nobody() {
     let b = Node::start(NodeConfig::loopback(db.path())).await.unwrap();
     let mut sub_a = a.subscribe("room").await.unwrap();
     let mut sub_b = b.subscribe("room").await.unwrap();
-    b.connect(a.listen_addrs()[1].clone())
-        .await
-        .unwrap_or_else(|_| {
-            panic!("b connects to a at {:?}", a.listen_addrs());
-        });
+    b.connect(a.listen_addrs()[0].clone()).await.unwrap();
+    // Wait (bounded) for a and b to be in each other's mesh, so a relays at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ab = a.mesh_peers("room").await.unwrap().contains(&b.peer_id());
+        let ba = b.mesh_peers("room").await.unwrap().contains(&a.peer_id());
+        if ab && ba {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mesh in 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let key = Keypair::generate_ed25519();
     let me = key.public().to_peer_id();
