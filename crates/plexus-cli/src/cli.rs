@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, directories,\nsuper_peer); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, directories,\nsuper_peer, pubsub_rate, pubsub_burst); flags win."
     )]
     Daemon(DaemonArgs),
 
@@ -141,6 +141,44 @@ pub enum Command {
         hash: plexus::content::Hash,
     },
 
+    /// Publish a message on a topic (signed by this node).
+    #[command(
+        name = "pub",
+        after_help = "Through the daemon when one runs for the data dir, otherwise with a node of\nits own (bootstrap peers and mDNS from config.toml).\n\nExamples:\n  plexus pub news \"hello everyone\"\n  plexus pub news hi --wait 30 --json"
+    )]
+    Pub {
+        /// Topic name: 1 to 64 letters, digits, '.', '_' or '-'.
+        #[arg(value_name = "TOPIC")]
+        topic: String,
+        /// The message text (at most 61440 bytes).
+        #[arg(value_name = "MESSAGE")]
+        message: String,
+        /// Seconds to wait for a subscribed peer before giving up.
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        wait: u64,
+    },
+
+    /// Print messages on a topic as they arrive, until Ctrl-C.
+    #[command(
+        after_help = "Each line is [SENDER] TEXT, SENDER being the last 8 characters of the\nauthor's peer id; --json prints one JSON object a line.\n\nExamples:\n  plexus sub news\n  plexus sub news --json --count 1"
+    )]
+    Sub {
+        /// Topic name.
+        #[arg(value_name = "TOPIC")]
+        topic: String,
+        /// Exit after this many messages.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+
+    /// Chat on a topic: type a line to send it, see others' lines; Ctrl-D leaves.
+    #[command(after_help = "Example:\n  plexus chat lobby")]
+    Chat {
+        /// Topic name.
+        #[arg(value_name = "TOPIC")]
+        topic: String,
+    },
+
     /// Start nodes on this machine: share a file from several, download it
     /// from all of them at once, verify it and print the figures.
     #[command(after_help = "Example:\n  plexus demo --size-mib 64 --providers 2")]
@@ -153,11 +191,21 @@ pub enum Command {
         providers: u16,
     },
 
-    /// Measure verified transfer speed next to plain TCP and BLAKE3 speed.
+    /// Measure verified transfer speed next to plain TCP and BLAKE3 speed,
+    /// or (`bench pubsub`) message latency and throughput on many nodes.
     #[command(
-        after_help = "Build in release mode first for meaningful figures:\n  cargo run --release --bin plexus -- bench --size-mib 1024 --runs 3"
+        after_help = "Build in release mode first for meaningful figures:\n  cargo run --release --bin plexus -- bench --size-mib 1024 --runs 3\n  cargo run --release --bin plexus -- bench pubsub --nodes 20 --messages 2000"
     )]
     Bench {
+        /// What to measure.
+        #[arg(value_enum, default_value_t = BenchKind::Transfer)]
+        kind: BenchKind,
+        /// pubsub: nodes on loopback, linked in a ring with chords.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(3..=64))]
+        nodes: u16,
+        /// pubsub: messages in the throughput run.
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
         /// Size of the test file in MiB.
         #[arg(long, default_value_t = 1024)]
         size_mib: u64,
@@ -165,6 +213,15 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+}
+
+/// What `plexus bench` measures.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BenchKind {
+    /// Verified blob transfer.
+    Transfer,
+    /// Pub/sub delivery latency and messages a second.
+    Pubsub,
 }
 
 #[derive(Debug, Subcommand)]

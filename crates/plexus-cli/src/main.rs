@@ -2,18 +2,20 @@
 
 mod api;
 mod bench;
+mod bench_pubsub;
 mod cli;
 mod commands;
 mod content;
 mod daemon;
 mod demo;
 mod fetch;
+mod pubsub;
 mod search;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command, DhtCommand};
+use cli::{BenchKind, Cli, Command, DhtCommand};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -77,7 +79,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             size_mib,
             providers,
         } => demo::run(size_mib, providers.into()).await,
-        Command::Bench { size_mib, runs } => bench::run(size_mib, runs).await,
+        Command::Pub {
+            topic,
+            message,
+            wait,
+        } => pubsub::publish(&data_dir, &topic, &message, wait, json).await,
+        Command::Sub { topic, count } => pubsub::subscribe(&data_dir, &topic, count, json).await,
+        Command::Chat { topic } => pubsub::chat(&data_dir, &topic).await,
+        Command::Bench {
+            kind: BenchKind::Transfer,
+            size_mib,
+            runs,
+            ..
+        } => bench::run(size_mib, runs).await,
+        Command::Bench {
+            kind: BenchKind::Pubsub,
+            nodes,
+            messages,
+            ..
+        } => bench_pubsub::run(nodes.into(), messages).await,
     }
 }
 

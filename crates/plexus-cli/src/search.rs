@@ -214,7 +214,9 @@ pub async fn publish(data_dir: &Path, hash: Hash, meta: MetaArgs, json: bool) ->
         Some(client) => client.post("/v1/publish", &request).await?,
         None => {
             let node = crate::content::own_node(data_dir, false).await?;
-            let result = node.publish(request.hash, request.name, request.tags).await;
+            let result = node
+                .publish_meta(request.hash, request.name, request.tags)
+                .await;
             node.shutdown().await;
             result?
         }

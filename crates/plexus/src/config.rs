@@ -54,6 +54,10 @@ pub struct NodeConfig {
     pub super_peer: bool,
     /// Limits of the flooding search.
     pub flood: crate::search::flood::FloodConfig,
+    /// Pub/sub messages a second accepted (and relayed) from one author.
+    pub pubsub_rate: u32,
+    /// Pub/sub messages accepted from one author in a burst.
+    pub pubsub_burst: u32,
 }
 
 impl NodeConfig {
@@ -77,6 +81,8 @@ impl NodeConfig {
             directory_ttl: Duration::from_secs(10 * 60),
             super_peer: false,
             flood: Default::default(),
+            pubsub_rate: 50,
+            pubsub_burst: 100,
         }
     }
 
@@ -123,6 +129,10 @@ pub struct FileConfig {
     pub directories: Option<Vec<Multiaddr>>,
     /// Whether this node is a super-peer.
     pub super_peer: Option<bool>,
+    /// Pub/sub messages a second accepted from one author.
+    pub pubsub_rate: Option<u32>,
+    /// Pub/sub messages accepted from one author in a burst.
+    pub pubsub_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -168,6 +178,12 @@ impl FileConfig {
         if let Some(s) = self.super_peer {
             config.super_peer = s;
         }
+        if let Some(n) = self.pubsub_rate {
+            config.pubsub_rate = n;
+        }
+        if let Some(n) = self.pubsub_burst {
+            config.pubsub_burst = n;
+        }
     }
 }
 
@@ -180,7 +196,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\n",
+            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\n",
         )
         .unwrap();
         let file = FileConfig::load(dir.path()).unwrap();
@@ -189,6 +205,7 @@ mod tests {
         assert_eq!(config.listen.len(), 1);
         assert!(!config.mdns);
         assert_eq!(config.idle_timeout, Duration::from_secs(5));
+        assert_eq!((config.pubsub_rate, config.pubsub_burst), (7, 100));
     }
 
     #[test]

@@ -67,6 +67,18 @@ pub enum Error {
     /// A limit was reached; the message says what to wait for.
     #[error("{0}")]
     Busy(String),
+    /// A pub/sub topic name is not allowed.
+    #[error("topic name {0:?} must be 1 to 64 letters, digits, '.', '_' or '-'")]
+    BadTopic(String),
+    /// A pub/sub message is larger than the network accepts.
+    #[error("message of {size} bytes is over the limit of {max} bytes (split it, or share it as a file)")]
+    MessageTooLarge { size: usize, max: usize },
+    /// No peer subscribed to the topic is known, so a message would reach nobody.
+    #[error("no peer subscribed to topic {0:?} is connected (connect to one, or wait until peers subscribe)")]
+    NoTopicPeers(String),
+    /// Publishing failed for another reason.
+    #[error("cannot publish on topic {topic:?}: {reason}")]
+    Publish { topic: String, reason: String },
     /// A download could not complete.
     #[error("download of {hash} failed: {reason}")]
     Download { hash: Hash, reason: String },

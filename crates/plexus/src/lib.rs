@@ -19,10 +19,12 @@ pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod net;
+pub mod pubsub;
 pub mod search;
 pub mod transfer;
 
 pub use config::NodeConfig;
 pub use error::Error;
 pub use libp2p::{Multiaddr, PeerId};
-pub use net::{Download, FoundPeer, Node, NodeStatus, PeerEntry, Shared};
+pub use net::{Download, FoundPeer, Node, NodeStatus, PeerEntry, Shared, Subscription};
+pub use pubsub::Message;

@@ -307,7 +307,7 @@ async fn records_survive_a_restart_and_removed_content_is_not_found() {
         .to_string();
     assert!(err.contains("name is empty"), "{err}");
     let err = a
-        .publish(plexus::content::Hash([7; 32]), "x".into(), vec![])
+        .publish_meta(plexus::content::Hash([7; 32]), "x".into(), vec![])
         .await;
     assert!(
         err.is_err(),

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use reqwest::{Method, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{ApiInfo, ErrorBody, API_FILE};
+use super::{sse::SseParser, ApiInfo, ErrorBody, API_FILE};
 
 /// A connection to the daemon that owns a data dir.
 pub struct Client {
@@ -46,30 +46,34 @@ impl Client {
 
     /// `POST path` with a JSON body; the successful response, unread.
     pub async fn send_json<B: Serialize>(&self, path: &str, body: &B) -> Result<reqwest::Response> {
-        self.send(Method::POST, path, Some(body)).await
+        self.send(self.http.post(self.url(path)).json(body)).await
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<T> {
-        Ok(self.send(method, path, body).await?.json().await?)
+    /// `POST path` with a raw byte body, answer decoded from JSON.
+    pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T> {
+        let request = self.http.post(self.url(path)).body(body);
+        self.send(request).await?.json().await.map_err(Into::into)
     }
 
-    async fn send<B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<reqwest::Response> {
-        let url = format!("http://{}{}", self.info.addr, path);
-        let mut request = self.http.request(method, url).bearer_auth(&self.info.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = match request.send().await {
+    /// `GET path` as a stream of server-sent events: call `next` on the
+    /// answer for each event's data. No overall timeout.
+    pub async fn events(&self, path: &str) -> Result<EventStream> {
+        let http = reqwest::Client::new();
+        let response = self.send(http.get(self.url(path))).await?;
+        Ok(EventStream {
+            response,
+            parser: SseParser::default(),
+            ready: std::collections::VecDeque::new(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.info.addr, path)
+    }
+
+    /// Sends with the token; turns refusals and error answers into errors.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let response = match request.bearer_auth(&self.info.token).send().await {
             Ok(r) => r,
             Err(e) if e.is_connect() => return Err(no_daemon(&self.data_dir)),
             Err(e) => bail!("the daemon's API at {} did not answer: {e}", self.info.addr),
@@ -90,6 +94,41 @@ impl Client {
             return Err(anyhow!(message));
         }
         Ok(response)
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Ok(self.send(request).await?.json().await?)
+    }
+}
+
+/// Server-sent events from the daemon.
+pub struct EventStream {
+    response: reqwest::Response,
+    parser: SseParser,
+    ready: std::collections::VecDeque<String>,
+}
+
+impl EventStream {
+    /// The next event's data; `None` when the daemon closed the stream.
+    pub async fn next(&mut self) -> Result<Option<String>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Ok(Some(event));
+            }
+            match self.response.chunk().await? {
+                Some(bytes) => self.ready.extend(self.parser.push(&bytes)),
+                None => return Ok(None),
+            }
+        }
     }
 }
 

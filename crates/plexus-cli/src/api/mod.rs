@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod server;
+pub mod sse;
 
 use std::{net::SocketAddr, path::Path};
 

@@ -2,10 +2,14 @@
 //! bearer-token check.
 
 use axum::{
-    extract::{Path, Request, State},
+    body::Bytes,
+    extract::{Path, Query, Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
     routing::{delete, get, post},
     Json, Router,
 };
@@ -23,6 +27,7 @@ use plexus::{content::Hash, Error, Node, PeerId};
 use crate::{
     content::{GetRequest, GetStatus, ShareResponse},
     fetch::{self, Target},
+    pubsub::{ApiMessage, PublishResponse, MAX_WAIT_SECS},
     search::{PublishRequest, SearchRequest, SearchResult},
 };
 
@@ -51,12 +56,13 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/dht/find-peer/{peer}", get(find_peer))
         .route("/v1/connect", post(connect))
         .route("/v1/share", post(share))
-        .route("/v1/publish", post(publish))
+        .route("/v1/publish", post(publish_meta))
         .route("/v1/search", post(search))
         .route("/v1/get", post(get_start))
         .route("/v1/get/{id}", get(get_status))
         .route("/v1/blobs", get(blobs))
         .route("/v1/blobs/{hash}", delete(remove))
+        .route("/v1/pubsub/{topic}", post(publish).get(subscribe))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
@@ -74,10 +80,13 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::PeerNotFound(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Io { .. } | Error::Download { .. } | Error::BadInput(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::Io { .. }
+            | Error::Download { .. }
+            | Error::BadInput(_)
+            | Error::BadTopic(_)
+            | Error::MessageTooLarge { .. } => StatusCode::BAD_REQUEST,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::NoTopicPeers(_) => StatusCode::CONFLICT,
             Error::Dial { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -174,11 +183,13 @@ async fn share(
     }))
 }
 
-async fn publish(
+async fn publish_meta(
     State(s): State<AppState>,
     Json(body): Json<PublishRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(s.node.publish(body.hash, body.name, body.tags).await?))
+    Ok(Json(
+        s.node.publish_meta(body.hash, body.name, body.tags).await?,
+    ))
 }
 
 /// Streams results as NDJSON, one line per hit as it arrives, until the
@@ -278,4 +289,44 @@ async fn remove(
 ) -> Result<impl IntoResponse, ApiError> {
     let hash: Hash = hash.parse().map_err(bad_request)?;
     Ok(Json(s.node.remove(hash).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct PublishQuery {
+    /// Seconds to wait for a subscribed peer before giving up.
+    #[serde(default)]
+    wait_secs: u64,
+}
+
+/// Publishes the request body on the topic.
+async fn publish(
+    State(s): State<AppState>,
+    Path(topic): Path<String>,
+    Query(q): Query<PublishQuery>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let wait = std::time::Duration::from_secs(q.wait_secs.min(MAX_WAIT_SECS));
+    let bytes = body.len();
+    let peers = crate::pubsub::publish_waiting(&s.node, &topic, body.to_vec(), wait).await?;
+    Ok(Json(PublishResponse {
+        topic,
+        bytes,
+        peers,
+    }))
+}
+
+/// Streams the topic's messages as server-sent events, one JSON
+/// [`ApiMessage`] each; the subscription ends when the client goes.
+async fn subscribe(
+    State(s): State<AppState>,
+    Path(topic): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    use futures::StreamExt;
+    let sub = s.node.subscribe(&topic).await?;
+    let events = sub.map(|m| {
+        Event::default()
+            .json_data(ApiMessage::from(&m))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

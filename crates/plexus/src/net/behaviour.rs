@@ -2,7 +2,7 @@
 
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
-    identify,
+    gossipsub, identify,
     identity::Keypair,
     kad, mdns, memory_connection_limits, ping, rendezvous,
     request_response::{self, json, ProtocolSupport},
@@ -10,7 +10,7 @@ use libp2p::{
 };
 
 use crate::{
-    discovery,
+    discovery, pubsub,
     search::{
         directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
         SearchAck, SearchMessage, SEARCH_PROTOCOL,
@@ -44,6 +44,8 @@ pub struct Behaviour {
     pub rendezvous: rendezvous::client::Behaviour,
     /// The directory side of rendezvous; only on directory servers.
     pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
+    /// Publish/subscribe topics: signed messages, peer scoring.
+    pub gossipsub: super::gossip_idle::Gossip,
 }
 
 impl Behaviour {
@@ -65,6 +67,14 @@ impl Behaviour {
         } else {
             None
         };
+        let mut gossipsub = gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            pubsub::gossipsub_config(),
+        )
+        .map_err(std::io::Error::other)?;
+        gossipsub
+            .with_peer_score(pubsub::peer_score_params(), pubsub::peer_score_thresholds())
+            .map_err(std::io::Error::other)?;
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
             memory: memory_connection_limits::Behaviour::with_max_percentage(
@@ -110,6 +120,7 @@ impl Behaviour {
                     )
                 })
                 .into(),
+            gossipsub: super::gossip_idle::Gossip(gossipsub),
         })
     }
 }

@@ -3,6 +3,8 @@
 
 mod behaviour;
 mod event_loop;
+mod gossip_idle;
+mod subscription;
 
 use std::{fs, time::Duration};
 
@@ -11,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use behaviour::Behaviour;
-use event_loop::{Command, DirectoryState, EventLoop, SearchState};
+use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState, SearchState};
+pub use subscription::Subscription;
 
 use crate::{
     content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
@@ -72,6 +75,10 @@ pub struct PeerEntry {
     pub agent: Option<String>,
     /// Last measured round-trip time in milliseconds.
     pub rtt_ms: Option<f64>,
+    /// The pub/sub (gossipsub) score this node gives the peer; negative
+    /// means it misbehaved (invalid or flooded messages).
+    #[serde(default)]
+    pub pubsub_score: Option<f64>,
 }
 
 /// The answer to a DHT peer lookup.
@@ -160,6 +167,7 @@ impl Node {
             store.records()?,
             keepalive,
         );
+        let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
         let directory =
             DirectoryState::new(directories, config.directory_ttl, config.directory_server);
         let mut event_loop = EventLoop::new(
@@ -168,8 +176,11 @@ impl Node {
             bootstrap,
             lock,
             store.clone(),
-            search,
-            directory,
+            ProtocolStates {
+                search,
+                directory,
+                pubsub,
+            },
         );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
@@ -247,7 +258,7 @@ impl Node {
 
     /// Records a name and tags for content already in the store, signs
     /// them and publishes them (to super-peers and directories).
-    pub async fn publish(
+    pub async fn publish_meta(
         &self,
         hash: Hash,
         name: String,
@@ -308,7 +319,8 @@ impl Node {
         self.store.set_record(&hash, &record)?;
         // Answered once the event loop uses the record, so a search that
         // starts after this returns sees it.
-        self.ask(|reply| Command::Publish { record, reply }).await?;
+        self.ask(|reply| Command::PublishRecord { record, reply })
+            .await?;
         Ok(meta)
     }
 
@@ -398,6 +410,64 @@ impl Node {
     pub async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
         self.ask(|reply| Command::FindProviders { hash, reply })
             .await
+    }
+
+    /// Subscribes to `topic` (1 to 64 letters, digits, `.`, `_`, `-`): the
+    /// returned [`Subscription`] yields every message published on it from
+    /// now on, each exactly once. Dropping it unsubscribes.
+    pub async fn subscribe(&self, topic: &str) -> Result<Subscription, Error> {
+        let (id, rx) = self
+            .ask(|reply| Command::Subscribe {
+                topic: topic.to_string(),
+                reply,
+            })
+            .await??;
+        Ok(Subscription::new(
+            topic.to_string(),
+            id,
+            rx,
+            self.commands.clone(),
+        ))
+    }
+
+    /// Publishes `data` (at most [`crate::pubsub::MAX_MESSAGE_BYTES`]) on
+    /// `topic`, signed by this node; returns how many subscribed peers it
+    /// knows. Fails with [`Error::NoTopicPeers`] when it knows none.
+    pub async fn publish(&self, topic: &str, data: impl Into<Vec<u8>>) -> Result<usize, Error> {
+        let data = data.into();
+        self.ask(|reply| Command::Publish {
+            topic: topic.to_string(),
+            data,
+            reply,
+        })
+        .await?
+    }
+
+    /// Peers known to be subscribed to `topic`.
+    pub async fn topic_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
+        self.ask(|reply| Command::TopicPeers {
+            topic: topic.to_string(),
+            mesh: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Peers this node forwards full messages to on `topic` (its gossipsub
+    /// mesh, built at each heartbeat from the subscribed peers).
+    pub async fn mesh_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
+        self.ask(|reply| Command::TopicPeers {
+            topic: topic.to_string(),
+            mesh: true,
+            reply,
+        })
+        .await
+    }
+
+    /// The gossipsub score this node gives `peer` (negative: misbehaving),
+    /// if it has one.
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
+        self.ask(|reply| Command::PeerScore { peer, reply }).await
     }
 
     /// This node's peer id.

@@ -4,6 +4,7 @@
 mod blobs;
 mod command;
 mod directory;
+mod pubsub;
 mod search;
 
 use std::{
@@ -31,6 +32,7 @@ use crate::{content::Store, discovery, transfer::protocol::Response, Error};
 use blobs::{PendingProviders, Served};
 pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
+pub(crate) use pubsub::PubsubState;
 pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
@@ -75,8 +77,17 @@ pub(crate) struct EventLoop {
     served_rx: mpsc::UnboundedReceiver<Served>,
     search: SearchState,
     directory: DirectoryState,
+    pubsub: PubsubState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
+}
+
+/// The state of the protocols with logic of their own, built by the node
+/// from its settings and handed to the event loop.
+pub(crate) struct ProtocolStates {
+    pub(crate) search: SearchState,
+    pub(crate) directory: DirectoryState,
+    pub(crate) pubsub: PubsubState,
 }
 
 impl EventLoop {
@@ -86,13 +97,13 @@ impl EventLoop {
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
         store: Arc<Store>,
-        search: SearchState,
-        directory: DirectoryState,
+        states: ProtocolStates,
     ) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
-            search,
-            directory,
+            search: states.search,
+            directory: states.directory,
+            pubsub: states.pubsub,
             store,
             requests: HashMap::new(),
             providers: HashMap::new(),
@@ -289,7 +300,7 @@ impl EventLoop {
             } => self.send_blob_request(peer, addrs, request, reply),
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
-            Command::Publish { record, reply } => {
+            Command::PublishRecord { record, reply } => {
                 self.set_own_record(record);
                 self.directory_republish();
                 let _ = reply.send(());
@@ -309,6 +320,22 @@ impl EventLoop {
             }
             Command::SearchStats { reply } => {
                 let _ = reply.send(self.search_stats());
+            }
+            Command::Subscribe { topic, reply } => self.subscribe(topic, reply),
+            Command::Unsubscribe { topic, id } => self.unsubscribe(&topic, id),
+            Command::Publish { topic, data, reply } => {
+                let _ = reply.send(self.publish(topic, data));
+            }
+            Command::TopicPeers { topic, mesh, reply } => {
+                let peers = if mesh {
+                    self.mesh_peers(&topic)
+                } else {
+                    self.topic_peers(&topic)
+                };
+                let _ = reply.send(peers);
+            }
+            Command::PeerScore { peer, reply } => {
+                let _ = reply.send(self.peer_score(&peer));
             }
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
@@ -363,6 +390,7 @@ impl EventLoop {
                     addrs,
                     agent: info.and_then(|i| i.agent.clone()),
                     rtt_ms: info.and_then(|i| i.rtt).map(|d| d.as_secs_f64() * 1000.0),
+                    pubsub_score: self.peer_score(&id),
                 }
             })
             .collect()
@@ -503,6 +531,7 @@ impl EventLoop {
             BehaviourEvent::Search(event) => self.on_search_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
             BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
+            BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             _ => {}
         }
     }
