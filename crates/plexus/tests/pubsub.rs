@@ -431,7 +431,13 @@ async fn idle_connections_still_close_but_topic_mesh_links_stay() {
     let _sa = nodes[0].subscribe("keep").await.unwrap();
     let _sb = nodes[1].subscribe("keep").await.unwrap();
     nodes[0].connect(tcp_addr(&nodes[1])).await.unwrap();
-    nodes[0].connect(tcp_addr(&nodes[2])).await.unwrap();
+    // c is reached by a blob request, not `connect` (which would make it a
+    // search neighbour, kept open on purpose by hellos).
+    let have = plexus::transfer::protocol::Request::Have(plexus::content::Hash([0; 32]));
+    nodes[0]
+        .blob_request(nodes[2].peer_id(), vec![tcp_addr(&nodes[2])], have)
+        .await
+        .unwrap();
     wait_for_mesh(&nodes[..2], &[vec![1], vec![0]], "keep").await;
     let (b, c) = (nodes[1].peer_id(), nodes[2].peer_id());
     let a = nodes[0].clone();
