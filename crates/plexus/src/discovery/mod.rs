@@ -61,6 +61,19 @@ pub fn is_dialable(addr: &Multiaddr) -> bool {
     }
 }
 
+/// Whether `addr`, announced by a peer reached at `seen_at`, is worth
+/// putting in the routing table: dialable, and loopback only when the peer
+/// itself was reached over loopback (a peer on another host announcing
+/// 127.0.0.1 would make others dial themselves).
+pub fn is_useful_from(addr: &Multiaddr, seen_at: Option<&Multiaddr>) -> bool {
+    let loopback = |a: &Multiaddr| match a.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    is_dialable(addr) && (!loopback(addr) || seen_at.is_none_or(loopback))
+}
+
 /// `addr` with `/p2p/PEERID` appended unless it already ends with it.
 pub fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
     match addr.iter().last() {
@@ -72,6 +85,23 @@ pub fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_addresses_count_only_from_loopback_peers() {
+        let lo: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().unwrap();
+        let lan: Multiaddr = "/ip4/10.77.0.2/tcp/4001".parse().unwrap();
+        assert!(is_useful_from(
+            &lo,
+            Some(&"/ip4/127.0.0.1/tcp/5".parse().unwrap())
+        ));
+        assert!(!is_useful_from(&lo, Some(&lan)));
+        assert!(is_useful_from(&lan, Some(&lan)));
+        assert!(is_useful_from(&lo, None), "unknown origin: keep it");
+        assert!(!is_useful_from(
+            &"/ip4/0.0.0.0/tcp/1".parse().unwrap(),
+            None
+        ));
+    }
 
     #[test]
     fn bootstrap_needs_peer_id() {

@@ -476,10 +476,14 @@ impl EventLoop {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 // Kademlia does not learn addresses from identify by itself.
                 if info.protocols.contains(&discovery::KAD_PROTOCOL) {
+                    let seen_at = self
+                        .peers
+                        .get(&peer_id)
+                        .and_then(|p| p.connected_addr.clone());
                     for addr in info
                         .listen_addrs
                         .iter()
-                        .filter(|a| discovery::is_dialable(a))
+                        .filter(|a| discovery::is_useful_from(a, seen_at.as_ref()))
                     {
                         self.swarm
                             .behaviour_mut()
