@@ -10,7 +10,7 @@ use plexus::{Multiaddr, PeerId};
 #[derive(Debug, Parser)]
 #[command(name = "plexus", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  plexus demo                 see nodes find each other on this machine\n  plexus daemon               start a node on the default ports\n  plexus status               ask the running daemon how it is doing"
+    after_help = "Examples:\n  plexus demo                 nodes on this machine share a file and fetch it from all at once\n  plexus daemon               start a node on the default ports\n  plexus share ./photos       print a ticket; `plexus get TICKET` fetches it elsewhere\n  plexus search holiday       ask neighbours and directories for matching content\n  plexus chat lobby           talk with everyone on a topic\n  plexus status               ask the running daemon how it is doing"
 )]
 pub struct Cli {
     /// Data directory: identity key, config.toml, API address and token.
