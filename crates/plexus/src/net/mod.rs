@@ -232,14 +232,6 @@ impl Node {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| hash.to_string())
         });
-        self.store.set_share(
-            &hash,
-            &ShareInfo {
-                name: name.clone(),
-                format,
-            },
-        )?;
-        self.provide(hash).await;
         self.sign_and_publish(hash, format, size, name.clone(), tags.clone())
             .await?;
         Ok(Shared {
@@ -287,17 +279,11 @@ impl Node {
                     .total_size()
             }
         };
-        self.store.set_share(
-            &hash,
-            &ShareInfo {
-                name: name.clone(),
-                format,
-            },
-        )?;
-        self.provide(hash).await;
         self.sign_and_publish(hash, format, size, name, tags).await
     }
 
+    /// Records the name, announces the hash in the DHT, and signs and
+    /// publishes the metadata record.
     async fn sign_and_publish(
         &self,
         hash: Hash,
@@ -306,6 +292,14 @@ impl Node {
         name: String,
         tags: Vec<String>,
     ) -> Result<Metadata, Error> {
+        self.store.set_share(
+            &hash,
+            &ShareInfo {
+                name: name.clone(),
+                format,
+            },
+        )?;
+        self.provide(hash).await;
         let meta = Metadata {
             hash,
             format,

@@ -242,7 +242,8 @@ impl Run<'_> {
         self.tally.first_request.get_or_insert_with(Instant::now);
         loop {
             let now = Instant::now();
-            for peer in self.plan.usable_peers() {
+            let usable = self.plan.usable_peers();
+            for &peer in &usable {
                 while let Some(request) = self.plan.next_request(peer, now) {
                     tracing::debug!(%peer, id = request.id, bytes = range_bytes(&request.ranges, self.size), "request");
                     let wire = Request::Get {
@@ -260,7 +261,7 @@ impl Run<'_> {
             let present_bytes = range_bytes(self.blob.present(), self.size);
             progress.send_modify(|p| {
                 p.done = base + present_bytes;
-                p.peers = self.plan.usable_peers().len();
+                p.peers = usable.len();
             });
             if self.plan.is_done() {
                 break;

@@ -133,6 +133,20 @@ impl EventLoop {
         behaviour
             .rendezvous
             .discover(Some(namespace()), None, None, peer);
+        self.send_records(peer);
+    }
+
+    /// Records changed: publish them again to connected directories.
+    pub(super) fn directory_republish(&mut self) {
+        for (peer, _) in self.directory.directories.clone() {
+            if self.swarm.is_connected(&peer) {
+                self.send_records(peer);
+            }
+        }
+    }
+
+    /// Sends this node's records and addresses to directory `peer`.
+    fn send_records(&mut self, peer: PeerId) {
         let request = DirRequest::Publish {
             records: self.search.own_records(),
             addrs: self.listen_addrs(),
@@ -141,22 +155,6 @@ impl EventLoop {
             .behaviour_mut()
             .directory
             .send_request(&peer, request);
-    }
-
-    /// Records changed: publish them again to connected directories.
-    pub(super) fn directory_republish(&mut self) {
-        for (peer, _) in self.directory.directories.clone() {
-            if self.swarm.is_connected(&peer) {
-                let request = DirRequest::Publish {
-                    records: self.search.own_records(),
-                    addrs: self.listen_addrs(),
-                };
-                self.swarm
-                    .behaviour_mut()
-                    .directory
-                    .send_request(&peer, request);
-            }
-        }
     }
 
     /// Sends local query `id` to every connected directory.
