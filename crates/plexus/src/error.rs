@@ -79,6 +79,10 @@ pub enum Error {
     /// Publishing failed for another reason.
     #[error("cannot publish on topic {topic:?}: {reason}")]
     Publish { topic: String, reason: String },
+    /// Downloaded data could not be written to the store (disk full, I/O
+    /// error). No provider is blamed; the verified ranges stay stored.
+    #[error("cannot store {hash}: {reason}; the verified part is kept: free some space, then run the same command again to resume")]
+    StoreWrite { hash: Hash, reason: String },
     /// A download could not complete.
     #[error("download of {hash} failed: {reason}")]
     Download { hash: Hash, reason: String },

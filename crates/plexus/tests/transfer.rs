@@ -1,43 +1,15 @@
 //! Sharing and fetching between real nodes on 127.0.0.1: byte-exact round
 //! trips, many providers, a lying provider, departures and resume.
 
-use std::{path::Path, time::Duration};
+mod common;
 
-use futures::StreamExt;
-use libp2p::{request_response, swarm::SwarmEvent};
+use std::time::Duration;
+
+use common::{data, from, node, GetLie, Liar};
 use plexus::{
     content::{BlobFormat, Collection, CollectionEntry, Hash, ShareInfo},
-    transfer::{protocol, GetOptions},
-    Node, NodeConfig, PeerId,
+    transfer::GetOptions,
 };
-
-async fn node(dir: &Path) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.listen.truncate(1); // TCP only: one address, quick start
-    Node::start(config).await.expect("node starts")
-}
-
-/// Deterministic pseudo-random bytes.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn from(node: &Node) -> GetOptions {
-    GetOptions {
-        providers: vec![(node.peer_id(), node.listen_addrs().to_vec())],
-        use_dht: false,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blobs_of_edge_sizes_round_trip_byte_for_byte() {
@@ -255,61 +227,6 @@ async fn many_providers_share_the_work_and_a_departed_one_is_replaced() {
     assert!(std::fs::read(&out).unwrap() == bytes);
 }
 
-/// A provider that tells the truth about sizes and lies about bytes.
-async fn spawn_liar(size: u64) -> (PeerId, libp2p::Multiaddr) {
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            Default::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| {
-            request_response::Behaviour::<protocol::Codec>::new(
-                [(protocol::PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default(),
-            )
-        })
-        .unwrap()
-        .build();
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
-    let peer = *swarm.local_peer_id();
-    tokio::spawn(async move {
-        loop {
-            if let SwarmEvent::Behaviour(request_response::Event::Message {
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            }) = swarm.select_next_some().await
-            {
-                let response = match request {
-                    protocol::Request::Have(_) => protocol::Response::Have {
-                        size,
-                        complete: true,
-                        present: Default::default(),
-                    },
-                    // Right length, wrong bytes.
-                    protocol::Request::Get { .. } => {
-                        protocol::Response::Data(vec![0xAB; 1024 * 1024 + 4096])
-                    }
-                };
-                let _ = swarm.behaviour_mut().send_response(channel, response);
-            }
-        }
-    });
-    (peer, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_provider_is_dropped_and_the_download_is_correct() {
     let root = tempfile::tempdir().unwrap();
@@ -318,7 +235,13 @@ async fn a_lying_provider_is_dropped_and_the_download_is_correct() {
     std::fs::write(&src, &bytes).unwrap();
     let honest = node(&root.path().join("h")).await;
     honest.share(&src).await.unwrap();
-    let (liar, liar_addr) = spawn_liar(bytes.len() as u64).await;
+    let (liar, liar_addr) = Liar {
+        size: bytes.len() as u64,
+        get: GetLie::WrongBytes,
+        knows: None,
+    }
+    .spawn()
+    .await;
     let getter = node(&root.path().join("g")).await;
     let hash = Hash::from(blake3::hash(&bytes));
     let options = GetOptions {

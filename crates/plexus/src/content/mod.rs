@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
 pub use meta::{Metadata, SignedRecord};
-pub use store::{BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
+pub use store::{ApplyError, BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
 pub use ticket::Ticket;
 
 /// Chunk groups of 16 chunks of 1 KiB: the unit that is verified and stored.
@@ -114,12 +114,19 @@ pub fn group_ranges(start: u64, end: u64) -> ChunkRanges {
 }
 
 /// Bytes covered by `ranges` in a blob of `size` bytes.
+///
+/// Chunk numbers may come from other peers, so the arithmetic saturates:
+/// a range reaching past `u64::MAX` bytes counts as `u64::MAX`, never as a
+/// wrapped small number (and never panics).
 pub fn range_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
     let b = ranges.boundaries();
-    let at = |i: usize| b.get(i).map_or(size, |c| (c.0 * 1024).min(size));
+    let at = |i: usize| {
+        b.get(i)
+            .map_or(size, |c| c.0.saturating_mul(1024).min(size))
+    };
     (0..b.len().div_ceil(2))
         .map(|i| at(2 * i + 1).saturating_sub(at(2 * i)))
-        .sum()
+        .fold(0u64, u64::saturating_add)
 }
 
 #[cfg(test)]
@@ -132,6 +139,20 @@ mod tests {
         assert_eq!(range_bytes(&r, 40 * 1024 + 5), 16 * 1024 + 8 * 1024 + 5);
         assert_eq!(range_bytes(&ChunkRanges::empty(), 99), 0);
         assert_eq!(range_bytes(&ChunkRanges::from(ChunkNum(0)..), 7), 7);
+    }
+
+    #[test]
+    fn range_bytes_of_hostile_chunk_numbers_saturates() {
+        // 2^54 chunks of 1 KiB is 2^64 bytes: it used to wrap to 0 (or
+        // panic in a debug build).
+        let wraps = ChunkRanges::from(ChunkNum(0)..ChunkNum(1 << 54));
+        assert_eq!(range_bytes(&wraps, u64::MAX), u64::MAX);
+        let far = ChunkRanges::from(ChunkNum(u64::MAX - 1)..ChunkNum(u64::MAX));
+        assert_eq!(range_bytes(&far, u64::MAX), 0);
+        let many = (0..100u64).fold(ChunkRanges::empty(), |acc, i| {
+            acc | ChunkRanges::from(ChunkNum(i << 56)..ChunkNum((i << 56) + (1 << 55)))
+        });
+        assert_eq!(range_bytes(&many, u64::MAX), u64::MAX);
     }
 
     #[test]

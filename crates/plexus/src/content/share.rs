@@ -42,6 +42,47 @@ pub fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64)
     Ok((hash, BlobFormat::Collection, total))
 }
 
+/// Removes shared or fetched content: the blob, and for a collection every
+/// file in it that no other share still uses. Returns the hashes removed
+/// (`hash` first when it was there).
+pub fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
+    let shares = store.shares()?;
+    let listed = |h: &Hash| -> Vec<Hash> {
+        store
+            .read_small(h, MAX_COLLECTION_BYTES)
+            .ok()
+            .and_then(|b| Collection::from_bytes(&b).ok())
+            .map(|c| c.entries.iter().map(|e| e.hash).collect())
+            .unwrap_or_default()
+    };
+    let format = shares
+        .iter()
+        .find(|(h, _)| h == hash)
+        .map(|(_, s)| s.format);
+    let files = match format {
+        Some(BlobFormat::Collection) => listed(hash),
+        _ => Vec::new(),
+    };
+    // What the other shares keep: themselves and their collections' files.
+    let mut kept = std::collections::HashSet::new();
+    for (other, share) in shares.iter().filter(|(h, _)| h != hash) {
+        kept.insert(*other);
+        if share.format == BlobFormat::Collection {
+            kept.extend(listed(other));
+        }
+    }
+    let mut removed = Vec::new();
+    if store.remove(hash)? {
+        removed.push(*hash);
+    }
+    for file in files {
+        if !kept.contains(&file) && !removed.contains(&file) && store.remove(&file)? {
+            removed.push(file);
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(unix)]
 fn file_mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

@@ -442,6 +442,17 @@ impl Store {
     }
 }
 
+/// Why a response could not be applied to a [`PartialBlob`].
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The data failed verification against the hash: the sender lied or
+    /// its copy is corrupt.
+    Invalid(String),
+    /// Writing verified data failed (disk full, I/O error): not the
+    /// sender's fault.
+    Write(io::Error),
+}
+
 /// A blob being downloaded: verified writes, committed in batches.
 pub struct PartialBlob {
     store: Arc<Store>,
@@ -473,28 +484,28 @@ impl PartialBlob {
 
     /// Verifies a response for `ranges` against the root hash and writes
     /// every chunk group that checks out. Returns the bytes written; on a
-    /// proof failure, the groups verified before it are kept and the error
-    /// is returned.
-    pub fn apply(&mut self, ranges: &ChunkRanges, encoded: &[u8]) -> (u64, Result<(), String>) {
+    /// proof failure or a failed write, the groups written before it are
+    /// kept and the error says which of the two it was.
+    pub fn apply(&mut self, ranges: &ChunkRanges, encoded: &[u8]) -> (u64, Result<(), ApplyError>) {
         let tree = self.outboard.tree;
         let mut written = 0;
         for item in DecodeResponseIter::new(self.hash.to_blake3(), tree, encoded, ranges) {
             match item {
                 Ok(BaoContentItem::Parent(p)) => {
                     if let Err(e) = self.outboard.save(p.node, &p.pair) {
-                        return (written, Err(format!("write failed: {e}")));
+                        return (written, Err(ApplyError::Write(e)));
                     }
                 }
                 Ok(BaoContentItem::Leaf(leaf)) => {
                     if let Err(e) = self.data.write_all_at(leaf.offset, &leaf.data) {
-                        return (written, Err(format!("write failed: {e}")));
+                        return (written, Err(ApplyError::Write(e)));
                     }
                     let start = ChunkNum(leaf.offset / 1024);
                     let end = ChunkNum((leaf.offset + leaf.data.len() as u64).div_ceil(1024));
                     self.present |= ChunkRanges::from(start..end);
                     written += leaf.data.len() as u64;
                 }
-                Err(e) => return (written, Err(e.to_string())),
+                Err(e) => return (written, Err(ApplyError::Invalid(e.to_string()))),
             }
         }
         (written, Ok(()))

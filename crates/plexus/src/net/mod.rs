@@ -318,12 +318,22 @@ impl Node {
         Ok(meta)
     }
 
-    /// Removes content from the store and stops publishing its record;
-    /// returns whether it was there.
+    /// Removes content from the store (for a folder, also its files that no
+    /// other share uses), stops announcing and serving it, and stops
+    /// publishing its record; returns whether it was there.
     pub async fn remove(&self, hash: Hash) -> Result<bool, Error> {
-        let removed = self.store.remove(&hash)?;
-        self.ask(|reply| Command::Unpublish { hash, reply }).await?;
-        Ok(removed)
+        let store = self.store.clone();
+        let removed = tokio::task::spawn_blocking(move || content::share::remove(&store, &hash))
+            .await
+            .map_err(|e| Error::Store(e.to_string()))??;
+        let existed = removed.contains(&hash);
+        self.ask(|reply| Command::Unpublish {
+            hash,
+            removed,
+            reply,
+        })
+        .await?;
+        Ok(existed)
     }
 
     /// Searches by keywords: floods the query to neighbours with `ttl`

@@ -64,7 +64,8 @@ pub struct DownloadStats {
     pub transfer_secs: f64,
     /// Verified bytes per provider.
     pub per_peer: Vec<PeerBytes>,
-    /// Providers dropped for sending data that failed verification.
+    /// Providers dropped for lying: data that failed verification, a size
+    /// the hash disproves, or ranges claimed and then refused again and again.
     pub liars: Vec<PeerId>,
 }
 
@@ -148,6 +149,15 @@ pub(super) struct Tally {
     pub(super) fetched: u64,
     pub(super) per_peer: HashMap<PeerId, u64>,
     pub(super) liars: Vec<PeerId>,
+}
+
+impl Tally {
+    /// Records `peer` as a liar (once).
+    pub(super) fn blame(&mut self, peer: PeerId) {
+        if !self.liars.contains(&peer) {
+            self.liars.push(peer);
+        }
+    }
 }
 
 /// The peers worth asking: the given providers, DHT providers, and the

@@ -4,6 +4,7 @@
 pub mod download;
 pub mod planner;
 pub mod protocol;
+pub mod size;
 mod swarm;
 
 pub use download::{DownloadStats, GetOptions, Progress};

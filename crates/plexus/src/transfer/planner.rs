@@ -38,6 +38,9 @@ pub const QUEUE_TIME: Duration = Duration::from_millis(500);
 pub const MAX_WINDOW: usize = 4;
 /// Transient failures in a row after which a peer is given up.
 pub const MAX_FAILURES: u32 = 5;
+/// `Missing` answers in a row (for ranges the peer said it had) after which
+/// a peer is given up: it claims what it does not serve.
+pub const MAX_MISSING: u32 = 3;
 
 /// How a request ended badly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +104,8 @@ pub struct PeerStats {
     pub bytes: u64,
     /// Transient failures in a row.
     pub failures: u32,
+    /// `Missing` answers in a row.
+    pub missing: u32,
     /// Sent bad data or failed too often: no more requests.
     pub banned: bool,
     /// Time with at least one request in flight, before `busy_since`.
@@ -192,6 +197,7 @@ impl Planner {
             window: 2,
             bytes: 0,
             failures: 0,
+            missing: 0,
             banned: false,
             busy: Duration::ZERO,
             busy_since: None,
@@ -402,6 +408,7 @@ impl Planner {
         };
         s.bytes += bytes;
         s.failures = 0;
+        s.missing = 0;
         s.window = (s.window + 1).min(MAX_WINDOW);
     }
 
@@ -426,6 +433,8 @@ impl Planner {
                 s.banned |= s.failures >= MAX_FAILURES;
             }
             Failure::Missing => {
+                s.missing += 1;
+                s.banned |= s.missing >= MAX_MISSING;
                 let mut have = s
                     .have
                     .take()

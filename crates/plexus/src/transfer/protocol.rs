@@ -18,6 +18,10 @@ pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/blobs/1.0.0");
 pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Most range boundaries in one `Get`.
 pub const MAX_BOUNDARIES: usize = 256;
+/// Largest chunk number a range may name: a blob has at most `u64::MAX`
+/// bytes, so `2^54` chunks of 1 KiB. Larger numbers are refused when
+/// decoding, so no later byte arithmetic on them can overflow.
+pub const MAX_CHUNK: u64 = 1 << 54;
 /// Largest frame accepted: a full range plus its proof nodes.
 pub const MAX_FRAME: usize = MAX_REQUEST_BYTES as usize + 512 * 1024;
 
@@ -86,6 +90,12 @@ fn get_ranges(buf: &[u8]) -> io::Result<ChunkRanges> {
         .chunks_exact(8)
         .map(|c| ChunkNum(u64::from_le_bytes(c.try_into().unwrap())))
         .collect();
+    if let Some(c) = bounds.iter().find(|c| c.0 > MAX_CHUNK) {
+        return Err(bad(format!(
+            "chunk number {} past the largest, {MAX_CHUNK}",
+            c.0
+        )));
+    }
     ChunkRanges::new(bounds).ok_or_else(|| bad("range boundaries not sorted"))
 }
 
@@ -316,5 +326,10 @@ mod tests {
         assert!(Request::decode(&huge).is_err());
         assert!(Response::decode(vec![]).is_err());
         assert!(Response::decode(vec![0, 1]).is_err());
+        let mut past = [&[1u8][..], &[0; 32]].concat();
+        past.extend_from_slice(&1u32.to_le_bytes());
+        past.extend_from_slice(&(MAX_CHUNK + 1).to_le_bytes());
+        let err = Request::decode(&past).unwrap_err().to_string();
+        assert!(err.contains("past the largest"), "{err}");
     }
 }

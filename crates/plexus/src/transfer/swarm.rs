@@ -6,7 +6,7 @@
 //! getters BitTorrent-style.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -18,9 +18,10 @@ use super::{
     download::{candidates, GetOptions, Progress, Tally},
     planner::{Failure, Planner},
     protocol::{Request, Response},
+    size,
 };
 use crate::{
-    content::{range_bytes, Hash},
+    content::{range_bytes, ApplyError, ChunkRanges, Hash},
     Error, Node,
 };
 
@@ -69,6 +70,14 @@ fn ask_have(
     .boxed()
 }
 
+/// One peer's first answer: the size it claims and what it has.
+struct Claim {
+    peer: PeerId,
+    size: u64,
+    complete: bool,
+    present: ChunkRanges,
+}
+
 /// Downloads one blob; returns its size. A blob already complete in the
 /// store costs nothing.
 pub(super) async fn fetch_blob(
@@ -97,14 +106,23 @@ pub(super) async fn fetch_blob(
             .map(|(peer, a)| ask_have(node, *peer, a.clone(), hash)),
     )
     .await;
-    // The size most holders agree on; a wrong size fails verification anyway.
-    let mut sizes: HashMap<u64, usize> = HashMap::new();
+    let mut claims = Vec::new();
     let mut why = Vec::new();
-    for learned in &first {
+    for learned in first {
         match learned {
-            Learned::Have(_, Ok(Response::Have { size, .. })) => {
-                *sizes.entry(*size).or_default() += 1
-            }
+            Learned::Have(
+                peer,
+                Ok(Response::Have {
+                    size,
+                    complete,
+                    present,
+                }),
+            ) => claims.push(Claim {
+                peer,
+                size,
+                complete,
+                present,
+            }),
             Learned::Have(peer, Ok(Response::NotFound)) => {
                 why.push(format!("{peer}: does not have it"))
             }
@@ -113,7 +131,7 @@ pub(super) async fn fetch_blob(
             Learned::Candidates(_) => {}
         }
     }
-    let Some((&size, _)) = sizes.iter().max_by_key(|(s, n)| (**n, **s)) else {
+    if claims.is_empty() {
         let reason = if peers.is_empty() {
             "no provider found (check the hash, or that a peer sharing it is online)".to_string()
         } else {
@@ -124,11 +142,22 @@ pub(super) async fn fetch_blob(
             )
         };
         return Err(Error::Download { hash, reason });
-    };
+    }
+    // The size comes from a proof checked against the hash, never from
+    // what peers say; whoever claimed another size lied.
+    let (size, proof, prover) = prove_size(node, hash, &addrs, &claims, tally).await?;
     // From here on this node holds part of the blob: announce it, so other
     // getters find it and fetch what it already has.
     node.provide(hash).await;
-    let blob = store.begin_download(hash, size)?;
+    let mut blob = store.begin_download(hash, size)?;
+    let before = range_bytes(blob.present(), size);
+    let (_, applied) = blob.apply(&size::proof_ranges(size), &proof);
+    applied.map_err(|e| apply_failure(hash, e))?;
+    if let Some(peer) = prover {
+        let new = range_bytes(blob.present(), size) - before;
+        tally.fetched += new;
+        *tally.per_peer.entry(peer).or_default() += new;
+    }
     let plan = Planner::new(size, blob.present());
     progress.send_modify(|p| p.total = p.total.max(base + size));
     let mut run = Run {
@@ -143,11 +172,123 @@ pub(super) async fn fetch_blob(
         learning: FuturesUnordered::new(),
         tally,
     };
-    for learned in first {
-        run.learn(learned);
+    for claim in claims {
+        run.learn(Learned::Have(
+            claim.peer,
+            Ok(Response::Have {
+                size: claim.size,
+                complete: claim.complete,
+                present: claim.present,
+            }),
+        ));
     }
     run.drive(options, progress, base).await?;
     Ok(size)
+}
+
+/// Finds the blob's true size: asks claimers of each size, all sizes at
+/// once, for the proof of the last chunk, and returns the first size whose
+/// proof verifies, with the proof (valid data to keep) and who sent it
+/// (nobody for the empty blob). Claimers whose
+/// proof fails are blamed; peers without the last chunk cannot prove and
+/// are not asked.
+async fn prove_size(
+    node: &Node,
+    hash: Hash,
+    addrs: &HashMap<PeerId, Vec<Multiaddr>>,
+    claims: &[Claim],
+    tally: &mut Tally,
+) -> Result<(u64, Vec<u8>, Option<PeerId>), Error> {
+    let mut failures = Vec::new();
+    let mut by_size: BTreeMap<u64, VecDeque<PeerId>> = BTreeMap::new();
+    for claim in claims {
+        let last = size::proof_ranges(claim.size);
+        if !size::is_plausible(claim.size) || claim.size == 0 {
+            match size::verify(hash, claim.size, &[]) {
+                Ok(()) => return Ok((0, Vec::new(), None)),
+                Err(reason) => {
+                    tally.blame(claim.peer);
+                    failures.push(format!("{}: {reason}", claim.peer));
+                }
+            }
+        } else if claim.complete || last.is_subset(&claim.present) {
+            by_size.entry(claim.size).or_default().push_back(claim.peer);
+        } else {
+            failures.push(format!(
+                "{}: has only part of it, not the last chunk that proves its size",
+                claim.peer
+            ));
+        }
+    }
+    let ask = |size: u64, peer: PeerId| {
+        let (node, addrs) = (node.clone(), addrs.get(&peer).cloned().unwrap_or_default());
+        async move {
+            let request = Request::Get {
+                hash,
+                ranges: size::proof_ranges(size),
+            };
+            let answer =
+                tokio::time::timeout(HAVE_TIMEOUT, node.blob_request(peer, addrs, request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::Request {
+                            peer,
+                            reason: format!("no answer in {}s", HAVE_TIMEOUT.as_secs()),
+                        })
+                    });
+            (size, peer, answer)
+        }
+    };
+    let mut asking = FuturesUnordered::new();
+    for (size, claimers) in &mut by_size {
+        if let Some(peer) = claimers.pop_front() {
+            asking.push(ask(*size, peer));
+        }
+    }
+    while let Some((size, peer, answer)) = asking.next().await {
+        match answer {
+            Ok(Response::Data(bytes)) => match size::verify(hash, size, &bytes) {
+                Ok(()) => return Ok((size, bytes, Some(peer))),
+                Err(reason) => {
+                    tracing::warn!(%peer, %hash, "dropping provider: {reason}");
+                    tally.blame(peer);
+                    failures.push(format!("{peer}: {reason}"));
+                }
+            },
+            Ok(other) => failures.push(format!(
+                "{peer}: answered {other:?} when asked to prove its size"
+            )),
+            Err(e) => failures.push(e.to_string()),
+        }
+        if let Some(next) = by_size.get_mut(&size).and_then(VecDeque::pop_front) {
+            asking.push(ask(size, next));
+        }
+    }
+    Err(Error::Download {
+        hash,
+        reason: format!(
+            "no peer proved the size of the content; nothing was stored ({})",
+            failures.join("; ")
+        ),
+    })
+}
+
+/// The error for a response that could not be stored or verified.
+fn apply_failure(hash: Hash, e: ApplyError) -> Error {
+    match e {
+        ApplyError::Write(e) => store_write(hash, e.to_string(), e.kind()),
+        ApplyError::Invalid(reason) => Error::Download { hash, reason },
+    }
+}
+
+/// A failed write or commit: the disk's fault, not a provider's.
+fn store_write(hash: Hash, reason: String, kind: std::io::ErrorKind) -> Error {
+    let reason = if kind == std::io::ErrorKind::StorageFull {
+        format!("disk full ({reason})")
+    } else {
+        reason
+    };
+    Error::StoreWrite { hash, reason }
 }
 
 /// The state of one blob's download.
@@ -181,6 +322,11 @@ impl Run<'_> {
                 {
                     if size == self.size {
                         self.plan.add_peer(peer, (!complete).then_some(present));
+                    } else {
+                        tracing::warn!(%peer, hash = %self.hash, "dropping provider: claims {size} bytes, the proven size is {}", self.size);
+                        self.tally.blame(peer);
+                        self.plan
+                            .remove_peer(&peer, Instant::now(), self.blob.present());
                     }
                 }
             }
@@ -290,12 +436,27 @@ impl Run<'_> {
             let written = range_bytes(self.blob.present(), self.size) - present_bytes;
             since_commit += written;
             if since_commit >= COMMIT_BYTES || last_commit.elapsed() > COMMIT_EVERY {
-                self.blob.commit()?;
+                self.commit()?;
                 since_commit = 0;
                 last_commit = Instant::now();
             }
         }
-        self.blob.commit()
+        self.commit()
+    }
+
+    /// Records the verified ranges; a failure is the disk's, not a peer's.
+    fn commit(&mut self) -> Result<(), Error> {
+        self.blob.commit().map_err(|e| match e {
+            Error::Store(reason) => {
+                let kind = if reason.contains("No space left") {
+                    std::io::ErrorKind::StorageFull
+                } else {
+                    std::io::ErrorKind::Other
+                };
+                store_write(self.hash, reason, kind)
+            }
+            e => e,
+        })
     }
 
     /// Verifies and stores one answer; returns whether it brought new bytes.
@@ -316,16 +477,30 @@ impl Run<'_> {
                             .on_success(id, written, Instant::now(), self.blob.present());
                         return Ok(new > 0);
                     }
-                    Err(reason) => {
+                    Err(ApplyError::Invalid(reason)) => {
                         tracing::warn!(%peer, %hash, "dropping provider: its data failed verification ({reason})");
-                        if !self.tally.liars.contains(&peer) {
-                            self.tally.liars.push(peer);
-                        }
+                        self.tally.blame(peer);
                         Failure::Lied
+                    }
+                    Err(ApplyError::Write(e)) => {
+                        // Not the provider's fault: keep what was verified
+                        // (committed if the disk still allows) and stop.
+                        if let Err(commit) = self.commit() {
+                            tracing::warn!(%hash, "cannot record the verified ranges: {commit}");
+                        }
+                        return Err(store_write(hash, e.to_string(), e.kind()));
                     }
                 }
             }
-            Ok(Response::Missing) => Failure::Missing,
+            Ok(Response::Missing) => {
+                self.plan
+                    .on_failure(id, Failure::Missing, Instant::now(), self.blob.present());
+                if self.plan.peers().get(&peer).is_some_and(|s| s.banned) {
+                    tracing::warn!(%peer, %hash, "dropping provider: it refuses ranges it claims to have");
+                    self.tally.blame(peer);
+                }
+                return Ok(false);
+            }
             Ok(Response::Busy) => Failure::Transient,
             Ok(Response::NotFound | Response::Refused(_) | Response::Have { .. }) => {
                 self.plan

@@ -52,6 +52,13 @@ impl EventLoop {
         self.requests.insert(id, reply);
     }
 
+    /// Stops announcing `hash`: drops this node's own provider record, so
+    /// it is neither republished nor given out by this node.
+    pub(super) fn stop_providing(&mut self, hash: Hash) {
+        let key = kad::RecordKey::new(&hash.0);
+        self.swarm.behaviour_mut().kad.stop_providing(&key);
+    }
+
     pub(super) fn provide(&mut self, hash: Hash) {
         let key = kad::RecordKey::new(&hash.0);
         if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
@@ -175,7 +182,13 @@ impl EventLoop {
                 let store = self.store.clone();
                 let served = self.served_tx.clone();
                 tokio::task::spawn_blocking(move || {
-                    let response = match store.encode(&hash, &ranges) {
+                    // A panic while encoding must still hand the channel
+                    // back, or the peer's serving slot would leak.
+                    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        store.encode(&hash, &ranges)
+                    }))
+                    .unwrap_or_else(|_| Err(Error::Store("encoding panicked".into())));
+                    let response = match encoded {
                         Ok(bytes) => Response::Data(bytes),
                         Err(Error::NotFound(_)) => Response::NotFound,
                         Err(Error::RangeMissing(_)) => Response::Missing,

@@ -50,9 +50,11 @@ pub(crate) enum Command {
         record: SignedRecord,
         reply: oneshot::Sender<()>,
     },
-    /// Content was removed: stop answering searches for it.
+    /// Content was removed: stop answering searches for it and stop
+    /// announcing it and the blobs that went with it.
     Unpublish {
         hash: Hash,
+        removed: Vec<Hash>,
         reply: oneshot::Sender<()>,
     },
     Search {

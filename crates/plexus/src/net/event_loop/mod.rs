@@ -213,8 +213,8 @@ impl EventLoop {
         directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                Some(served) = self.served_rx.recv() => self.on_served(served),
+                event = self.swarm.select_next_some() => guarded("a network event", || self.on_swarm_event(event)),
+                Some(served) = self.served_rx.recv() => guarded("a served response", || self.on_served(served)),
                 command = commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         self.stop();
@@ -224,7 +224,7 @@ impl EventLoop {
                         let _ = reply.send(());
                         return;
                     }
-                    Some(command) => self.on_command(command),
+                    Some(command) => guarded("a command", || self.on_command(command)),
                     None => {
                         self.stop();
                         return;
@@ -305,7 +305,14 @@ impl EventLoop {
                 self.directory_republish();
                 let _ = reply.send(());
             }
-            Command::Unpublish { hash, reply } => {
+            Command::Unpublish {
+                hash,
+                removed,
+                reply,
+            } => {
+                for blob in removed {
+                    self.stop_providing(blob);
+                }
                 self.remove_own_record(hash);
                 self.directory_republish();
                 let _ = reply.send(());
@@ -571,6 +578,21 @@ impl EventLoop {
     }
 }
 
+/// Runs one handler of the event loop. A panic in it (a bug, maybe set off
+/// by what a peer sent) is logged and the node goes on: one request must not
+/// stop the node. The request being handled is lost (its reply channel is
+/// dropped, so its caller sees an error).
+pub(crate) fn guarded(what: &str, handler: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!("bug: handling {what} panicked ({reason}); the node goes on");
+    }
+}
+
 /// A readable reason for a failed `listen_on`.
 fn transport_error(e: &libp2p::TransportError<std::io::Error>) -> String {
     match e {
@@ -603,4 +625,17 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), Error> {
         addr: addr.clone(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panicking_handler_does_not_unwind_into_the_loop() {
+        let mut after = false;
+        guarded("a test", || panic!("boom"));
+        guarded("a test", || after = true);
+        assert!(after);
+    }
 }

@@ -1,0 +1,154 @@
+//! Helpers shared by the library's integration tests: nodes on 127.0.0.1,
+//! test data, and hand-made peers that lie.
+#![allow(dead_code)] // each test binary uses its own subset
+
+pub mod raw;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use libp2p::{request_response, swarm::SwarmEvent, Multiaddr};
+use plexus::{
+    content::{ChunkRanges, Store},
+    transfer::{protocol, GetOptions},
+    Node, NodeConfig, PeerId,
+};
+
+/// A node on 127.0.0.1, TCP only (one address, quick start).
+pub async fn node(dir: &Path) -> Node {
+    let mut config = NodeConfig::loopback(dir);
+    config.listen.truncate(1);
+    Node::start(config).await.expect("node starts")
+}
+
+/// The node's TCP listen address.
+pub fn tcp_addr(node: &Node) -> Multiaddr {
+    node.listen_addrs()
+        .iter()
+        .find(|a| a.to_string().contains("/tcp/"))
+        .expect("a TCP address")
+        .clone()
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Options that fetch from `node` only (no DHT).
+pub fn from(node: &Node) -> GetOptions {
+    GetOptions {
+        providers: vec![(node.peer_id(), node.listen_addrs().to_vec())],
+        use_dht: false,
+    }
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// What a lying provider answers to `Get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetLie {
+    /// The right length of the wrong bytes.
+    WrongBytes,
+    /// "Missing", though it claimed to have everything.
+    Missing,
+    /// Nothing: the request is held open and never answered.
+    Silent,
+}
+
+/// A lying provider: claims `size` bytes, complete, and answers `Get` as
+/// `get` says. With `knows`, a store holding the real content, it proves
+/// the real size honestly (the last chunk) and lies only about the rest.
+pub struct Liar {
+    pub size: u64,
+    pub get: GetLie,
+    pub knows: Option<Arc<Store>>,
+}
+
+impl Liar {
+    /// Starts the liar on 127.0.0.1; returns its id and address.
+    pub async fn spawn(self) -> (PeerId, Multiaddr) {
+        let mut swarm = raw::swarm(|_| {
+            request_response::Behaviour::<protocol::Codec>::new(
+                [(protocol::PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default(),
+            )
+        });
+        swarm
+            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+            .unwrap();
+        let addr = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                break address;
+            }
+        };
+        let peer = *swarm.local_peer_id();
+        tokio::spawn(async move {
+            // Requests never answered stay open here.
+            let mut held = Vec::new();
+            loop {
+                let SwarmEvent::Behaviour(request_response::Event::Message {
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                }) = swarm.select_next_some().await
+                else {
+                    continue;
+                };
+                let response = match request {
+                    protocol::Request::Have(_) => protocol::Response::Have {
+                        size: self.size,
+                        complete: true,
+                        present: ChunkRanges::empty(),
+                    },
+                    protocol::Request::Get { hash, ranges } => {
+                        let proof = self.knows.as_ref().and_then(|store| {
+                            let size = store.get(&hash).ok()??.size;
+                            (ranges == plexus::transfer::size::proof_ranges(size))
+                                .then(|| store.encode(&hash, &ranges).ok())?
+                        });
+                        match (proof, self.get) {
+                            (Some(bytes), _) => protocol::Response::Data(bytes),
+                            (None, GetLie::WrongBytes) => {
+                                protocol::Response::Data(vec![0xAB; 1024 * 1024 + 4096])
+                            }
+                            (None, GetLie::Missing) => protocol::Response::Missing,
+                            (None, GetLie::Silent) => {
+                                held.push(channel);
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let _ = swarm.behaviour_mut().send_response(channel, response);
+            }
+        });
+        (peer, addr)
+    }
+}
