@@ -20,6 +20,7 @@ use crate::{
     api::client::Client,
     cli::MetaArgs,
     fetch::{self, GetSummary, Target},
+    text::printable,
 };
 
 /// Answer of `POST /v1/share`.
@@ -266,7 +267,7 @@ pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
                 100.0 * e.present_bytes as f64 / e.size.max(1) as f64
             )
         };
-        let name = e.share.as_ref().map(|s| s.name.as_str()).unwrap_or("-");
+        let name = e.share.as_ref().map_or("-".into(), |s| printable(&s.name));
         println!("{}  {:>12}  {present:>8}  {name}", e.hash, e.size);
     }
     Ok(())

@@ -55,7 +55,9 @@ impl Target {
         }
     }
 
-    /// Where the content lands: `out`, or the ticket's name, or the hash.
+    /// Where the content lands: `out`, or the ticket's name when it is a
+    /// plain, visible name (not `.ssh`, no control characters: the ticket's
+    /// author chose it), or else the hash.
     pub fn out_path(&self, out: Option<&Path>) -> PathBuf {
         match out {
             Some(p) => p.to_path_buf(),
@@ -63,10 +65,7 @@ impl Target {
                 let name = self
                     .name
                     .as_deref()
-                    .filter(|n| {
-                        plexus::content::collection::safe_relative_path(n).is_ok()
-                            && !n.contains('/')
-                    })
+                    .filter(|n| plexus::content::collection::is_safe_file_name(n))
                     .map(str::to_string)
                     .unwrap_or_else(|| self.hash.to_string()[..16].to_string());
                 PathBuf::from(name)
@@ -124,4 +123,41 @@ pub async fn finish(
     tokio::task::spawn_blocking(move || share::export(&store, &hash, format, &path, force))
         .await??;
     Ok(GetSummary { stats, out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> Target {
+        Target {
+            hash: Hash::from(blake3::hash(b"x")),
+            format: Some(BlobFormat::Raw),
+            options: GetOptions::default(),
+            name: Some(name.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_ticket_name_cannot_pick_a_hidden_or_odd_output_path() {
+        assert_eq!(target("photos").out_path(None), PathBuf::from("photos"));
+        for bad in [
+            ".ssh",
+            ".bashrc",
+            "../x",
+            "a/b",
+            "x\u{1b}[2J",
+            "line\nbreak",
+        ] {
+            let out = target(bad).out_path(None);
+            assert_eq!(
+                out,
+                PathBuf::from(&target(bad).hash.to_string()[..16]),
+                "{bad:?}"
+            );
+        }
+        // An explicit -o is the user's choice.
+        let chosen = Path::new(".config-copy");
+        assert_eq!(target(".ssh").out_path(Some(chosen)), chosen);
+    }
 }

@@ -11,6 +11,7 @@ mod demo;
 mod fetch;
 mod pubsub;
 mod search;
+mod text;
 
 use std::process::ExitCode;
 

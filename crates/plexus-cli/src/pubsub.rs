@@ -18,6 +18,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::{
     api::client::{Client, EventStream},
     content::{daemon, own_node},
+    text::printable,
 };
 
 /// Longest `--wait` the daemon accepts for a publish.
@@ -185,20 +186,6 @@ fn print_message(m: &ApiMessage, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `text` safe for a terminal: control characters (escape sequences a peer
-/// could use to rewrite the screen, newlines) are shown escaped.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// `plexus sub TOPIC`: prints messages until Ctrl-C (or `count` of them).
 pub async fn subscribe(data_dir: &Path, topic: &str, count: Option<u64>, json: bool) -> Result<()> {
     let (mut feed, _client, node, _) = open(data_dir, topic).await?;
@@ -272,12 +259,6 @@ pub async fn chat(data_dir: &Path, topic: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn remote_text_cannot_drive_the_terminal() {
-        assert_eq!(printable("hi there, ünïcode ok"), "hi there, ünïcode ok");
-        assert_eq!(printable("\u{1b}[2Jgone\nline"), "\\u{1b}[2Jgone\\nline");
-    }
 
     #[test]
     fn binary_payloads_are_hex_in_json() {

@@ -17,7 +17,7 @@ use plexus::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{api::client::Client, cli::MetaArgs};
+use crate::{api::client::Client, cli::MetaArgs, text::printable};
 
 /// Body of `POST /v1/search`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,9 +173,9 @@ impl Printer {
             let tags = if r.tags.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", r.tags.join(", "))
+                format!(" [{}]", printable(&r.tags.join(", ")))
             };
-            println!("{}  {:>12}  {}{tags}", r.hash, r.size, r.name);
+            println!("{}  {:>12}  {}{tags}", r.hash, r.size, printable(&r.name));
         }
         println!("    held by {} (via {}): {}", r.holder, r.source, r.ticket);
     }

@@ -76,11 +76,15 @@ impl Collection {
     }
 }
 
-/// Checks that `path` is relative, has no `..`, `.`, empty or root parts and
-/// no backslashes, and returns it as a `PathBuf`.
+/// Checks that `path` is relative, has no `..`, `.`, empty or root parts,
+/// no backslashes and no control characters, and returns it as a `PathBuf`.
 pub fn safe_relative_path(path: &str) -> Result<PathBuf, String> {
     let bad = || format!("unsafe path in collection: {path:?}");
-    if path.is_empty() || path.contains('\\') || path.contains('\0') || path.starts_with('/') {
+    if path.is_empty()
+        || path.contains('\\')
+        || path.chars().any(char::is_control)
+        || path.starts_with('/')
+    {
         return Err(bad());
     }
     let mut out = PathBuf::new();
@@ -95,6 +99,13 @@ pub fn safe_relative_path(path: &str) -> Result<PathBuf, String> {
     } else {
         Err(bad())
     }
+}
+
+/// Whether a name that came from someone else (a ticket, a search hit) may
+/// name a file or folder in the current directory without the user picking
+/// it: one plain part, not hidden (`.ssh`, `.bashrc`), no control characters.
+pub fn is_safe_file_name(name: &str) -> bool {
+    !name.starts_with('.') && !name.contains('/') && safe_relative_path(name).is_ok()
 }
 
 /// Every regular file under `root`, as (relative path with `/`, full path),
@@ -126,6 +137,27 @@ pub fn walk_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_others_cannot_pick_a_dangerous_path() {
+        for ok in ["photos", "Blue Moon.mp3", "a.b"] {
+            assert!(is_safe_file_name(ok), "{ok}");
+        }
+        for bad in [
+            ".ssh",
+            ".bashrc",
+            "..",
+            ".",
+            "a/b",
+            "/etc",
+            "x\u{1b}[2J",
+            "tab\there",
+            "",
+        ] {
+            assert!(!is_safe_file_name(bad), "{bad:?}");
+        }
+        assert!(safe_relative_path("dir/ok\nname").is_err());
+    }
 
     #[test]
     fn unsafe_paths_are_refused() {

@@ -21,6 +21,14 @@ pub async fn node(dir: &Path) -> Node {
     Node::start(config).await.expect("node starts")
 }
 
+/// A node on 127.0.0.1 (TCP only) that bootstraps from `via`.
+pub async fn node_via(dir: &Path, via: &Node) -> Node {
+    let mut config = NodeConfig::loopback(dir);
+    config.listen.truncate(1);
+    config.bootstrap = vec![tcp_addr(via)];
+    Node::start(config).await.expect("node starts")
+}
+
 /// The node's TCP listen address.
 pub fn tcp_addr(node: &Node) -> Multiaddr {
     node.listen_addrs()
