@@ -60,6 +60,11 @@ impl Collection {
                 c.plexus_collection
             ));
         }
+        // Sizes come from whoever wrote the collection: their sum must fit.
+        c.entries
+            .iter()
+            .try_fold(0u64, |sum, e| sum.checked_add(e.size))
+            .ok_or("the collection's file sizes add up to more than 2^64 bytes")?;
         let mut seen = HashSet::new();
         for entry in &c.entries {
             let rel = safe_relative_path(&entry.path)?;
@@ -157,6 +162,19 @@ mod tests {
             assert!(!is_safe_file_name(bad), "{bad:?}");
         }
         assert!(safe_relative_path("dir/ok\nname").is_err());
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_refused() {
+        let entry = |path: &str| CollectionEntry {
+            path: path.into(),
+            hash: Hash([0; 32]),
+            size: u64::MAX / 2 + 1,
+            mode: 0o644,
+        };
+        let bytes = Collection::new(vec![entry("a"), entry("b")]).to_bytes();
+        let err = Collection::from_bytes(&bytes).unwrap_err();
+        assert!(err.contains("2^64"), "{err}");
     }
 
     #[test]
