@@ -20,6 +20,7 @@ pub mod error;
 pub mod identity;
 pub mod net;
 pub mod pubsub;
+pub mod ratelimit;
 pub mod search;
 pub mod transfer;
 

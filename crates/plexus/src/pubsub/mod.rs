@@ -3,14 +3,12 @@
 //! Every message is signed by its author (gossipsub `Signed` authenticity,
 //! `Strict` validation: unsigned or badly signed messages are dropped before
 //! the application sees them). On top of that each node checks the Plexus
-//! envelope, the size and a per-author rate ([`limit::RateLimiter`]);
+//! envelope, the size and a per-author rate ([`crate::ratelimit::RateLimiter`]);
 //! messages that fail are rejected, which lowers the gossipsub score of the
 //! peer that sent them.
 //!
 //! Topic names are short words; on the wire they become `plexus/topic/NAME`
 //! so they never mix with other gossipsub networks.
-
-pub mod limit;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

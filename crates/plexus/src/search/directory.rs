@@ -12,8 +12,9 @@ use std::{
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use serde::{Deserialize, Serialize};
 
-use super::{flood::RateLimiter, Hit, MAX_WORDS};
+use super::{Hit, MAX_WORDS};
 use crate::content::{Hash, SignedRecord};
+use crate::ratelimit::{Rate, RateLimiter};
 
 /// The directory's publish-and-search protocol.
 pub const DIRECTORY_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/directory/1.0.0");
@@ -101,7 +102,10 @@ impl Index {
     /// An empty index with `config`'s limits.
     pub fn new(config: IndexConfig) -> Self {
         Self {
-            limiter: RateLimiter::new(config.burst, config.per_second),
+            limiter: RateLimiter::new(Rate {
+                per_second: config.per_second,
+                burst: config.burst,
+            }),
             config,
             peers: HashMap::new(),
         }

@@ -11,6 +11,8 @@ use std::{
 
 use libp2p::PeerId;
 
+use crate::ratelimit::{Rate, RateLimiter};
+
 /// The largest TTL a query may have; larger ones are lowered to it.
 pub const MAX_TTL: u8 = 7;
 
@@ -69,60 +71,6 @@ pub enum Decision {
     Busy,
 }
 
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-/// A token bucket per peer: `burst` requests at once, `per_second` on average.
-pub struct RateLimiter {
-    burst: f64,
-    per_second: f64,
-    buckets: HashMap<PeerId, Bucket>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing `burst` at once and `per_second` after.
-    pub fn new(burst: u32, per_second: f64) -> Self {
-        Self {
-            burst: burst as f64,
-            per_second,
-            buckets: HashMap::new(),
-        }
-    }
-
-    /// Takes one token of `peer`'s; false when it has none left.
-    pub fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
-        let burst = self.burst;
-        let bucket = self.buckets.entry(peer).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Forgets `peer`'s bucket.
-    pub fn forget(&mut self, peer: &PeerId) {
-        self.buckets.remove(peer);
-    }
-
-    /// Drops buckets that are full again (idle peers), bounding memory.
-    pub fn prune(&mut self, now: Instant) {
-        let (burst, rate) = (self.burst, self.per_second);
-        self.buckets.retain(|_, b| {
-            b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
-        });
-    }
-}
-
 /// Seen-query cache, reverse paths and per-neighbour rate limits.
 pub struct Flood {
     config: FloodConfig,
@@ -135,7 +83,10 @@ impl Flood {
     /// An empty state with `config`'s limits.
     pub fn new(config: FloodConfig) -> Self {
         Self {
-            limiter: RateLimiter::new(config.burst, config.per_second),
+            limiter: RateLimiter::new(Rate {
+                per_second: config.per_second,
+                burst: config.burst,
+            }),
             config,
             seen: HashMap::new(),
             expiry: VecDeque::new(),

@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::EventLoop;
 use crate::{
-    pubsub::{self, limit::RateLimiter, Message},
+    pubsub::{self, Message},
+    ratelimit::{Rate, RateLimiter},
     Error,
 };
 
@@ -39,7 +40,10 @@ impl PubsubState {
         Self {
             subscribers: HashMap::new(),
             next_id: 0,
-            limiter: RateLimiter::new(rate, burst),
+            limiter: RateLimiter::new(Rate {
+                per_second: f64::from(rate),
+                burst,
+            }),
         }
     }
 }

@@ -1,18 +1,27 @@
-//! Per-author message rate limit: a token bucket for each author, without
-//! I/O or clocks of its own (the caller passes the time).
+//! The one token-bucket rate limiter of the crate: a bucket per peer (a
+//! search neighbour, a directory client, a message author), without I/O or
+//! clocks of its own (the caller passes the time).
 
 use std::{collections::HashMap, time::Instant};
 
 use libp2p::PeerId;
 
-/// Authors tracked at once before idle (full) buckets are dropped.
+/// Peers tracked at once before idle (full) buckets are dropped.
 const MAX_TRACKED: usize = 4096;
 
-/// Token buckets keyed by message author: `rate` messages a second on
-/// average, up to `burst` at once.
+/// How fast a peer may go: `per_second` on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Most tokens saved up (at least 1 is used).
+    pub burst: u32,
+}
+
+/// Token buckets keyed by peer.
 #[derive(Debug)]
 pub struct RateLimiter {
-    rate: f64,
+    per_second: f64,
     burst: f64,
     buckets: HashMap<PeerId, Bucket>,
 }
@@ -24,24 +33,23 @@ struct Bucket {
 }
 
 impl RateLimiter {
-    /// A limiter allowing `rate` messages a second per author with bursts of
-    /// `burst` (both at least 1).
-    pub fn new(rate: u32, burst: u32) -> Self {
+    /// A limiter allowing `rate` per peer (a burst of at least 1).
+    pub fn new(rate: Rate) -> Self {
         Self {
-            rate: f64::from(rate.max(1)),
-            burst: f64::from(burst.max(1)),
+            per_second: rate.per_second.max(0.0),
+            burst: f64::from(rate.burst.max(1)),
             buckets: HashMap::new(),
         }
     }
 
-    /// Whether one more message from `author` at `now` is within the limit;
+    /// Whether one more request from `peer` at `now` is within the limit;
     /// counts it if so.
-    pub fn allow(&mut self, author: PeerId, now: Instant) -> bool {
-        if self.buckets.len() >= MAX_TRACKED && !self.buckets.contains_key(&author) {
+    pub fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
+        if self.buckets.len() >= MAX_TRACKED && !self.buckets.contains_key(&peer) {
             self.prune(now);
         }
-        let (rate, burst) = (self.rate, self.burst);
-        let bucket = self.buckets.entry(author).or_insert(Bucket {
+        let (rate, burst) = (self.per_second, self.burst);
+        let bucket = self.buckets.entry(peer).or_insert(Bucket {
             tokens: burst,
             last: now,
         });
@@ -56,15 +64,20 @@ impl RateLimiter {
         }
     }
 
-    /// Authors currently tracked.
+    /// Forgets `peer`'s bucket (it left).
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.buckets.remove(peer);
+    }
+
+    /// Peers currently tracked.
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }
 
     /// Drops buckets that have refilled completely: they hold no state a
     /// fresh bucket would not.
-    fn prune(&mut self, now: Instant) {
-        let (rate, burst) = (self.rate, self.burst);
+    pub fn prune(&mut self, now: Instant) {
+        let (rate, burst) = (self.per_second, self.burst);
         self.buckets.retain(|_, b| {
             b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
         });
@@ -78,8 +91,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zero_settings_still_allow_one() {
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 0.0,
+            burst: 0,
+        });
+        assert!(limiter.allow(PeerId::random(), Instant::now()));
+    }
+
+    #[test]
+    fn forgetting_a_peer_refills_it() {
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 1.0,
+            burst: 1,
+        });
+        let (a, t) = (PeerId::random(), Instant::now());
+        assert!(limiter.allow(a, t));
+        assert!(!limiter.allow(a, t));
+        limiter.forget(&a);
+        assert!(limiter.allow(a, t));
+    }
+
+    #[test]
     fn burst_then_refill_at_rate() {
-        let mut limiter = RateLimiter::new(10, 5);
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 10.0,
+            burst: 5,
+        });
         let (a, t0) = (PeerId::random(), Instant::now());
         let allowed = (0..20).filter(|_| limiter.allow(a, t0)).count();
         assert_eq!(allowed, 5, "a burst of 5 at once");
@@ -94,8 +132,11 @@ mod tests {
     }
 
     #[test]
-    fn authors_are_limited_separately() {
-        let mut limiter = RateLimiter::new(1, 2);
+    fn peers_are_limited_separately() {
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 1.0,
+            burst: 2,
+        });
         let (a, b, t) = (PeerId::random(), PeerId::random(), Instant::now());
         assert!(limiter.allow(a, t) && limiter.allow(a, t));
         assert!(!limiter.allow(a, t), "a is over its limit");
@@ -104,7 +145,10 @@ mod tests {
 
     #[test]
     fn steady_sender_under_the_rate_is_never_refused() {
-        let mut limiter = RateLimiter::new(20, 1);
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 20.0,
+            burst: 1,
+        });
         let (a, t0) = (PeerId::random(), Instant::now());
         for i in 0..200u64 {
             assert!(
@@ -115,8 +159,11 @@ mod tests {
     }
 
     #[test]
-    fn idle_authors_are_forgotten_when_many_are_tracked() {
-        let mut limiter = RateLimiter::new(100, 10);
+    fn idle_peers_are_forgotten_when_many_are_tracked() {
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 100.0,
+            burst: 10,
+        });
         let t0 = Instant::now();
         for _ in 0..MAX_TRACKED {
             assert!(limiter.allow(PeerId::random(), t0));
