@@ -17,6 +17,7 @@ pub mod config;
 pub mod content;
 pub mod discovery;
 pub mod error;
+pub(crate) mod guard;
 pub mod identity;
 pub mod net;
 pub mod pubsub;

@@ -28,7 +28,7 @@ use super::{
     behaviour::{Behaviour, BehaviourEvent},
     FoundPeer, NodeStatus, PeerEntry,
 };
-use crate::{content::Store, discovery, transfer::protocol::Response, Error};
+use crate::{content::Store, discovery, guard::guarded, transfer::protocol::Response, Error};
 use blobs::{PendingProviders, Served};
 pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
@@ -578,21 +578,6 @@ impl EventLoop {
     }
 }
 
-/// Runs one handler of the event loop. A panic in it (a bug, maybe set off
-/// by what a peer sent) is logged and the node goes on: one request must not
-/// stop the node. The request being handled is lost (its reply channel is
-/// dropped, so its caller sees an error).
-pub(crate) fn guarded(what: &str, handler: impl FnOnce()) {
-    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        tracing::error!("bug: handling {what} panicked ({reason}); the node goes on");
-    }
-}
-
 /// A readable reason for a failed `listen_on`.
 fn transport_error(e: &libp2p::TransportError<std::io::Error>) -> String {
     match e {
@@ -625,17 +610,4 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), Error> {
         addr: addr.clone(),
         reason: e.to_string(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::guarded;
-
-    #[test]
-    fn a_panicking_handler_does_not_unwind_into_the_loop() {
-        let mut after = false;
-        guarded("a test", || panic!("boom"));
-        guarded("a test", || after = true);
-        assert!(after);
-    }
 }
