@@ -433,11 +433,17 @@ async fn idle_connections_still_close_but_topic_mesh_links_stay() {
     nodes[0].connect(tcp_addr(&nodes[1])).await.unwrap();
     // c is reached by a blob request, not `connect` (which would make it a
     // search neighbour, kept open on purpose by hellos).
-    let have = plexus::transfer::protocol::Request::Have(plexus::content::Hash([0; 32]));
-    nodes[0]
-        .blob_request(nodes[2].peer_id(), vec![tcp_addr(&nodes[2])], have)
+    let options = plexus::transfer::GetOptions {
+        providers: vec![(nodes[2].peer_id(), vec![tcp_addr(&nodes[2])])],
+        use_dht: false,
+    };
+    let asked = nodes[0]
+        .get(plexus::content::Hash([0; 32]), None, options)
+        .finish()
         .await
-        .unwrap();
+        .expect_err("c has nothing")
+        .to_string();
+    assert!(asked.contains("does not have it"), "{asked}");
     wait_for_mesh(&nodes[..2], &[vec![1], vec![0]], "keep").await;
     let (b, c) = (nodes[1].peer_id(), nodes[2].peer_id());
     let a = nodes[0].clone();

@@ -2,6 +2,7 @@
 //! to the one task that owns the libp2p swarm (see [`event_loop`]).
 
 mod behaviour;
+mod blob_network;
 mod event_loop;
 mod gossip_idle;
 mod subscription;
@@ -20,8 +21,7 @@ use crate::{
     content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
     discovery, identity,
     search::{SearchHit, SearchStats},
-    transfer::protocol::{Request, Response},
-    transfer::{self, DownloadStats, GetOptions, Progress},
+    transfer::{download, DownloadStats, GetOptions, Progress},
     Error, NodeConfig,
 };
 
@@ -197,7 +197,7 @@ impl Node {
         };
         // Announce what the store already holds.
         for (hash, _) in node.store.shares()? {
-            node.provide(hash).await;
+            crate::transfer::network::BlobNetwork::provide(&node, hash).await;
         }
         Ok(node)
     }
@@ -299,7 +299,7 @@ impl Node {
                 format,
             },
         )?;
-        self.provide(hash).await;
+        crate::transfer::network::BlobNetwork::provide(self, hash).await;
         let meta = Metadata {
             hash,
             format,
@@ -367,7 +367,7 @@ impl Node {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
         let task = tokio::spawn(async move {
-            let stats = transfer::download::fetch(&node, hash, format, &options, &tx).await?;
+            let stats = download::fetch(&node, &node.store, hash, format, &options, &tx).await?;
             // Remember what was fetched so it is served and listed by name.
             if !node.store.shares()?.iter().any(|(h, _)| *h == hash) {
                 let name = hash.to_string()[..12].to_string();
@@ -387,27 +387,6 @@ impl Node {
     /// The node's content store.
     pub fn store(&self) -> &std::sync::Arc<Store> {
         &self.store
-    }
-
-    /// Sends one blob-protocol request to `peer` (dialing `addrs` if needed).
-    pub async fn blob_request(
-        &self,
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        request: Request,
-    ) -> Result<Response, Error> {
-        self.ask(|reply| Command::BlobRequest {
-            peer,
-            addrs,
-            request,
-            reply,
-        })
-        .await?
-    }
-
-    /// Announces in the DHT that this node provides `hash`.
-    pub async fn provide(&self, hash: Hash) {
-        let _ = self.commands.send(Command::Provide { hash }).await;
     }
 
     /// Peers that announced `hash` in the DHT.

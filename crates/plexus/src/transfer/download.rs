@@ -1,9 +1,10 @@
 //! A download: finds the candidates, fetches the blob (and, for a
-//! collection, every file in it) through [`super::swarm`], and adds up the
-//! figures.
+//! collection, every file in it) through [`super::blob_fetch`], and adds up
+//! the figures.
 
 use std::{
     collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -11,10 +12,14 @@ use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::swarm;
+use super::{
+    blob_fetch::{self, Limits},
+    network::BlobNetwork,
+    writer::blocking,
+};
 use crate::{
-    content::{collection::MAX_COLLECTION_BYTES, BlobFormat, Collection, Hash},
-    Error, Node,
+    content::{collection::MAX_COLLECTION_BYTES, BlobFormat, Collection, Hash, Store},
+    Error,
 };
 
 /// Where to look for content.
@@ -69,26 +74,68 @@ pub struct DownloadStats {
     pub liars: Vec<PeerId>,
 }
 
-/// Fetches `hash` (a blob, or a collection and every file in it).
-pub async fn fetch(
-    node: &Node,
+/// Fetches `hash` (a blob, or a collection and every file in it) into
+/// `store`, through `net`.
+pub(crate) async fn fetch<N: BlobNetwork>(
+    net: &N,
+    store: &Arc<Store>,
+    hash: Hash,
+    format: Option<BlobFormat>,
+    options: &GetOptions,
+    progress: &watch::Sender<Progress>,
+) -> Result<DownloadStats, Error> {
+    fetch_with(
+        net,
+        store,
+        &Limits::default(),
+        hash,
+        format,
+        options,
+        progress,
+    )
+    .await
+}
+
+/// [`fetch`] with the given time limits.
+pub(crate) async fn fetch_with<N: BlobNetwork>(
+    net: &N,
+    store: &Arc<Store>,
+    limits: &Limits,
     hash: Hash,
     format: Option<BlobFormat>,
     options: &GetOptions,
     progress: &watch::Sender<Progress>,
 ) -> Result<DownloadStats, Error> {
     let started = Instant::now();
-    let peers = candidates(node, hash, options).await?;
+    let peers = candidates(net, hash, options).await?;
     let mut tally = Tally::default();
-    let size = swarm::fetch_blob(node, hash, options, &peers, progress, 0, &mut tally).await?;
-    let is_collection = match format {
-        Some(f) => f == BlobFormat::Collection,
-        None => size <= MAX_COLLECTION_BYTES && looks_like_collection(node, &hash),
+    let size = blob_fetch::fetch_blob(
+        net, store, limits, hash, options, &peers, progress, 0, &mut tally,
+    )
+    .await?;
+    let listing =
+        if format.is_none_or(|f| f == BlobFormat::Collection) && size <= MAX_COLLECTION_BYTES {
+            let store = store.clone();
+            blocking(move || store.read_small(&hash, MAX_COLLECTION_BYTES))
+                .await
+                .ok()
+        } else {
+            None
+        };
+    let collection = match (format, listing) {
+        (Some(BlobFormat::Collection), Some(bytes)) => Some(
+            Collection::from_bytes(&bytes).map_err(|reason| Error::Download { hash, reason })?,
+        ),
+        (Some(BlobFormat::Collection), None) => {
+            return Err(Error::Download {
+                hash,
+                reason: format!("a collection is at most {MAX_COLLECTION_BYTES} bytes"),
+            })
+        }
+        (None, Some(bytes)) if looks_like_collection(&bytes) => Collection::from_bytes(&bytes).ok(),
+        _ => None,
     };
-    let (format, total) = if is_collection {
-        let bytes = node.store().read_small(&hash, MAX_COLLECTION_BYTES)?;
-        let collection =
-            Collection::from_bytes(&bytes).map_err(|reason| Error::Download { hash, reason })?;
+    let (format, total) = if let Some(collection) = collection {
         let total = collection.total_size();
         progress.send_modify(|p| {
             p.total = total;
@@ -96,8 +143,8 @@ pub async fn fetch(
         });
         let mut base = 0;
         for entry in &collection.entries {
-            let got = swarm::fetch_blob(
-                node, entry.hash, options, &peers, progress, base, &mut tally,
+            let got = blob_fetch::fetch_blob(
+                net, store, limits, entry.hash, options, &peers, progress, base, &mut tally,
             )
             .await?;
             if got != entry.size {
@@ -115,7 +162,7 @@ pub async fn fetch(
     } else {
         (BlobFormat::Raw, size)
     };
-    node.provide(hash).await;
+    net.provide(hash).await;
     Ok(DownloadStats {
         hash,
         format,
@@ -134,12 +181,8 @@ pub async fn fetch(
     })
 }
 
-fn looks_like_collection(node: &Node, hash: &Hash) -> bool {
-    node.store()
-        .read_small(hash, MAX_COLLECTION_BYTES)
-        .is_ok_and(|b| {
-            b.starts_with(b"{\"plexus_collection\"") && Collection::from_bytes(&b).is_ok()
-        })
+fn looks_like_collection(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"{\"plexus_collection\"") && Collection::from_bytes(bytes).is_ok()
 }
 
 /// What the blob downloads of one `fetch` add up to.
@@ -162,28 +205,24 @@ impl Tally {
 
 /// The peers worth asking: the given providers, DHT providers, and the
 /// peers connected now (mDNS neighbours among them).
-pub(super) async fn candidates(
-    node: &Node,
+pub(super) async fn candidates<N: BlobNetwork>(
+    net: &N,
     hash: Hash,
     options: &GetOptions,
 ) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, Error> {
     let mut peers = options.providers.clone();
     if options.use_dht {
-        let found = tokio::time::timeout(Duration::from_secs(20), node.find_providers(hash))
+        let found = tokio::time::timeout(Duration::from_secs(20), net.find_providers(hash))
             .await
             .unwrap_or(Ok(Vec::new()))?;
-        let connected = node
-            .peers()
-            .await?
-            .into_iter()
-            .filter(|p| p.connected)
-            .map(|p| p.peer_id);
+        let connected = net.connected_peers().await?;
         for peer in found.into_iter().chain(connected) {
             if !peers.iter().any(|(p, _)| *p == peer) {
                 peers.push((peer, Vec::new()));
             }
         }
     }
-    peers.retain(|(p, _)| *p != node.peer_id());
+    let me = net.local_peer_id();
+    peers.retain(|(p, _)| *p != me);
     Ok(peers)
 }

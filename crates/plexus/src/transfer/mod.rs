@@ -1,10 +1,13 @@
-//! Moving blobs between peers: the wire protocol, the range planner, and the
-//! download loop that drives many providers at once.
+//! Moving blobs between peers: the wire protocol, the size proof, the range
+//! planner, and the download loop that drives many providers at once. The
+//! loop reaches the network through [`network::BlobNetwork`], not the node.
 
-pub mod download;
+mod blob_fetch;
+pub(crate) mod download;
+pub(crate) mod network;
 pub mod planner;
 pub mod protocol;
 pub mod size;
-mod swarm;
+mod writer;
 
-pub use download::{DownloadStats, GetOptions, Progress};
+pub use download::{DownloadStats, GetOptions, PeerBytes, Progress};

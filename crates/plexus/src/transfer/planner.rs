@@ -71,9 +71,9 @@ struct Piece {
     rank: u64,
 }
 
-/// A request the download loop should send.
+/// Ranges the download loop should ask one peer for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Assignment {
     /// Identifies the request in [`Planner::on_success`] / [`Planner::on_failure`].
     pub id: u64,
     /// Chunk ranges to ask for.
@@ -242,7 +242,7 @@ impl Planner {
 
     /// The next request for `peer`, if its window has room and there is
     /// something it can serve.
-    pub fn next_request(&mut self, peer: PeerId, now: Instant) -> Option<Request> {
+    pub fn next_request(&mut self, peer: PeerId, now: Instant) -> Option<Assignment> {
         let stats = self.peers.get(&peer)?;
         if stats.banned
             || stats.in_flight >= stats.window
@@ -282,7 +282,7 @@ impl Planner {
         stats.in_flight += 1;
         stats.in_flight_bytes += bytes;
         stats.busy_since.get_or_insert(now);
-        Some(Request { id, ranges })
+        Some(Assignment { id, ranges })
     }
 
     /// The ranges request `id` asked for, while it is in flight.

@@ -1,0 +1,52 @@
+//! The node as the network a download uses.
+
+use libp2p::{Multiaddr, PeerId};
+
+use super::{event_loop::Command, Node};
+use crate::{
+    content::Hash,
+    transfer::{
+        network::BlobNetwork,
+        protocol::{Request, Response},
+    },
+    Error,
+};
+
+impl BlobNetwork for Node {
+    fn local_peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        self.ask(|reply| Command::BlobRequest {
+            peer,
+            addrs,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
+        Node::find_providers(self, hash).await
+    }
+
+    async fn connected_peers(&self) -> Result<Vec<PeerId>, Error> {
+        Ok(self
+            .peers()
+            .await?
+            .into_iter()
+            .filter(|p| p.connected)
+            .map(|p| p.peer_id)
+            .collect())
+    }
+
+    async fn provide(&self, hash: Hash) {
+        let _ = self.commands.send(Command::Provide { hash }).await;
+    }
+}

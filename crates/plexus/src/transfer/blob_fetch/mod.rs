@@ -1,0 +1,240 @@
+//! Fetching one blob from many peers at once: ask everyone what they have,
+//! prove the size, keep each peer's request window full as the [`Planner`]
+//! says, verify and store every answer as it arrives, and keep learning:
+//! peers that hold only part of the blob (other getters) are asked again
+//! every second, and new providers are looked up every few seconds, so
+//! pieces spread among getters BitTorrent-style.
+//!
+//! [`Planner`]: super::planner::Planner
+
+mod session;
+mod size_proof;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::watch;
+
+use super::{
+    download::{GetOptions, Progress, Tally},
+    network::BlobNetwork,
+    planner::Planner,
+    protocol::{Request, Response},
+    size,
+    writer::{blocking, BlobWriter},
+};
+use crate::{
+    content::{range_bytes, ApplyError, ChunkRanges, Hash, Store},
+    Error,
+};
+use session::BlobFetch;
+
+/// How long the steps of a download may take; tests shorten them.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// How long a peer may take to say what it has (or prove the size).
+    pub(crate) have_timeout: Duration,
+    /// How often partial holders are asked again what they have.
+    pub(crate) refresh_every: Duration,
+    /// How long the download waits with nothing in flight and no progress
+    /// before it gives up.
+    pub(crate) stall_limit: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            have_timeout: Duration::from_secs(10),
+            refresh_every: Duration::from_secs(1),
+            stall_limit: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A peer's answer to `Have`, or a fresh list of candidates.
+enum Learned {
+    Have(PeerId, Result<Response, Error>),
+    Candidates(Vec<(PeerId, Vec<Multiaddr>)>),
+}
+
+/// Sends `request` to `peer`, giving up after `limit`.
+async fn ask<N: BlobNetwork>(
+    net: N,
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    request: Request,
+    limit: Duration,
+) -> Result<Response, Error> {
+    tokio::time::timeout(limit, net.request(peer, addrs, request))
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Request {
+                peer,
+                reason: format!("no answer in {}s", limit.as_secs()),
+            })
+        })
+}
+
+fn ask_have<N: BlobNetwork>(
+    net: &N,
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    hash: Hash,
+    limit: Duration,
+) -> BoxFuture<'static, Learned> {
+    let net = net.clone();
+    async move {
+        Learned::Have(
+            peer,
+            ask(net, peer, addrs, Request::Have(hash), limit).await,
+        )
+    }
+    .boxed()
+}
+
+/// One peer's first answer: the size it claims and what it has.
+struct Claim {
+    peer: PeerId,
+    size: u64,
+    complete: bool,
+    present: ChunkRanges,
+}
+
+/// Downloads one blob; returns its size. A blob already complete in the
+/// store costs nothing.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn fetch_blob<N: BlobNetwork>(
+    net: &N,
+    store: &Arc<Store>,
+    limits: &Limits,
+    hash: Hash,
+    options: &GetOptions,
+    peers: &[(PeerId, Vec<Multiaddr>)],
+    progress: &watch::Sender<Progress>,
+    base: u64,
+    tally: &mut Tally,
+) -> Result<u64, Error> {
+    let known = {
+        let store = store.clone();
+        blocking(move || store.get(&hash)).await?
+    };
+    if let Some(info) = known {
+        if info.complete {
+            progress.send_modify(|p| {
+                p.done = base + info.size;
+                p.total = p.total.max(base + info.size);
+            });
+            return Ok(info.size);
+        }
+    }
+    let addrs: HashMap<PeerId, Vec<Multiaddr>> = peers.iter().cloned().collect();
+    let first: Vec<Learned> = futures::future::join_all(
+        peers
+            .iter()
+            .map(|(peer, a)| ask_have(net, *peer, a.clone(), hash, limits.have_timeout)),
+    )
+    .await;
+    let mut claims = Vec::new();
+    let mut why = Vec::new();
+    for learned in first {
+        match learned {
+            Learned::Have(
+                peer,
+                Ok(Response::Have {
+                    size,
+                    complete,
+                    present,
+                }),
+            ) => claims.push(Claim {
+                peer,
+                size,
+                complete,
+                present,
+            }),
+            Learned::Have(peer, Ok(Response::NotFound)) => {
+                why.push(format!("{peer}: does not have it"))
+            }
+            Learned::Have(peer, Ok(other)) => why.push(format!("{peer}: answered {other:?}")),
+            Learned::Have(_, Err(e)) => why.push(e.to_string()),
+            Learned::Candidates(_) => {}
+        }
+    }
+    if claims.is_empty() {
+        let reason = if peers.is_empty() {
+            "no provider found (check the hash, or that a peer sharing it is online)".to_string()
+        } else {
+            format!(
+                "no provider found among the {} peers asked ({})",
+                peers.len(),
+                why.join("; ")
+            )
+        };
+        return Err(Error::Download { hash, reason });
+    }
+    // The size comes from a proof checked against the hash, never from
+    // what peers say; whoever claimed another size lied.
+    let (size, proof, prover) =
+        size_proof::prove_size(net, hash, &addrs, &claims, limits, tally).await?;
+    // From here on this node holds part of the blob: announce it, so other
+    // getters find it and fetch what it already has.
+    net.provide(hash).await;
+    let mut blob = BlobWriter::open(store.clone(), hash, size).await?;
+    let before = range_bytes(blob.present(), size);
+    let (_, applied) = blob.apply(size::proof_ranges(size), proof).await?;
+    applied.map_err(|e| apply_failure(hash, e))?;
+    if let Some(peer) = prover {
+        let new = range_bytes(blob.present(), size) - before;
+        tally.fetched += new;
+        *tally.per_peer.entry(peer).or_default() += new;
+    }
+    let plan = Planner::new(size, blob.present());
+    progress.send_modify(|p| p.total = p.total.max(base + size));
+    let mut run = BlobFetch {
+        net,
+        limits,
+        hash,
+        size,
+        plan,
+        blob,
+        addrs,
+        known: peers.iter().map(|(p, _)| *p).collect(),
+        asking: HashSet::new(),
+        learning: FuturesUnordered::new(),
+        tally,
+    };
+    for claim in claims {
+        run.learn(Learned::Have(
+            claim.peer,
+            Ok(Response::Have {
+                size: claim.size,
+                complete: claim.complete,
+                present: claim.present,
+            }),
+        ));
+    }
+    run.drive(options, progress, base).await?;
+    Ok(size)
+}
+
+/// The error for a response that could not be stored or verified.
+pub(super) fn apply_failure(hash: Hash, e: ApplyError) -> Error {
+    match e {
+        ApplyError::Write(e) => store_write(hash, e.to_string(), e.kind()),
+        ApplyError::Invalid(reason) => Error::Download { hash, reason },
+    }
+}
+
+/// A failed write or commit: the disk's fault, not a provider's.
+pub(super) fn store_write(hash: Hash, reason: String, kind: std::io::ErrorKind) -> Error {
+    let reason = if kind == std::io::ErrorKind::StorageFull {
+        format!("disk full ({reason})")
+    } else {
+        reason
+    };
+    Error::StoreWrite { hash, reason }
+}

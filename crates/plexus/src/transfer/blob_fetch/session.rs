@@ -1,0 +1,268 @@
+//! One blob's download once its size is proven: the loop that keeps every
+//! peer's window full, verifies and stores answers, and commits.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::watch;
+
+use super::{ask_have, store_write, Learned, Limits};
+use crate::{
+    content::{range_bytes, ApplyError, Hash},
+    transfer::{
+        download::{candidates, GetOptions, Progress, Tally},
+        network::BlobNetwork,
+        planner::{Failure, Planner},
+        protocol::{Request, Response},
+        writer::BlobWriter,
+    },
+    Error,
+};
+
+/// Bytes written between two commits of the present ranges.
+const COMMIT_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time between two commits (others see new ranges after a commit).
+const COMMIT_EVERY: Duration = Duration::from_millis(500);
+/// Every how many refreshes new providers are looked up (the first
+/// refresh always looks).
+const DISCOVER_EVERY: u32 = 3;
+
+/// The state of one blob's download.
+pub(super) struct BlobFetch<'a, N> {
+    pub(super) net: &'a N,
+    pub(super) limits: &'a Limits,
+    pub(super) hash: Hash,
+    pub(super) size: u64,
+    pub(super) plan: Planner,
+    pub(super) blob: BlobWriter,
+    pub(super) addrs: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Every peer ever asked, holder or not.
+    pub(super) known: HashSet<PeerId>,
+    /// Peers with a `Have` outstanding.
+    pub(super) asking: HashSet<PeerId>,
+    pub(super) learning: FuturesUnordered<BoxFuture<'static, Learned>>,
+    pub(super) tally: &'a mut Tally,
+}
+
+type Answer = (PeerId, u64, Result<Response, Error>);
+
+impl<N: BlobNetwork> BlobFetch<'_, N> {
+    pub(super) fn learn(&mut self, learned: Learned) {
+        match learned {
+            Learned::Have(peer, answer) => {
+                self.asking.remove(&peer);
+                if let Ok(Response::Have {
+                    size,
+                    complete,
+                    present,
+                }) = answer
+                {
+                    if size == self.size {
+                        self.plan.add_peer(peer, (!complete).then_some(present));
+                    } else {
+                        tracing::warn!(%peer, hash = %self.hash, "dropping provider: claims {size} bytes, the proven size is {}", self.size);
+                        self.tally.blame(peer);
+                        self.plan
+                            .remove_peer(&peer, Instant::now(), self.blob.present());
+                    }
+                }
+            }
+            Learned::Candidates(found) => {
+                for (peer, addrs) in found {
+                    if self.known.insert(peer) {
+                        self.addrs.entry(peer).or_insert(addrs);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks partial holders again what they have; every few rounds, asks
+    /// the peers that had nothing (they may have started fetching) and
+    /// looks for new providers too.
+    fn refresh(&mut self, round: u32, options: &GetOptions) {
+        let wide = round == 1 || round.is_multiple_of(DISCOVER_EVERY);
+        let holders: HashSet<PeerId> = self.plan.peers().keys().copied().collect();
+        let others = self.known.iter().filter(|p| wide && !holders.contains(p));
+        let again: Vec<PeerId> = self
+            .plan
+            .partial_peers()
+            .into_iter()
+            .chain(others.copied())
+            .collect();
+        for peer in again {
+            if self.asking.insert(peer) {
+                let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
+                self.learning.push(ask_have(
+                    self.net,
+                    peer,
+                    addrs,
+                    self.hash,
+                    self.limits.have_timeout,
+                ));
+            }
+        }
+        if wide && options.use_dht {
+            let (net, hash, options) = (self.net.clone(), self.hash, options.clone());
+            self.learning.push(
+                async move {
+                    Learned::Candidates(candidates(&net, hash, &options).await.unwrap_or_default())
+                }
+                .boxed(),
+            );
+        }
+    }
+
+    pub(super) async fn drive(
+        &mut self,
+        options: &GetOptions,
+        progress: &watch::Sender<Progress>,
+        base: u64,
+    ) -> Result<(), Error> {
+        let mut in_flight = FuturesUnordered::new();
+        let mut since_commit = 0u64;
+        let mut last_commit = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut refresh = tokio::time::interval(self.limits.refresh_every);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
+        let mut round = 0u32;
+        self.tally.first_request.get_or_insert_with(Instant::now);
+        loop {
+            let now = Instant::now();
+            let usable = self.plan.usable_peers();
+            for &peer in &usable {
+                while let Some(assignment) = self.plan.next_request(peer, now) {
+                    tracing::debug!(%peer, id = assignment.id, bytes = range_bytes(&assignment.ranges, self.size), "request");
+                    let wire = Request::Get {
+                        hash: self.hash,
+                        ranges: assignment.ranges,
+                    };
+                    let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
+                    let net = self.net.clone();
+                    in_flight.push(async move {
+                        let answer = net.request(peer, addrs, wire).await;
+                        (peer, assignment.id, answer)
+                    });
+                }
+            }
+            let present_bytes = range_bytes(self.blob.present(), self.size);
+            progress.send_modify(|p| {
+                p.done = base + present_bytes;
+                p.peers = usable.len();
+            });
+            if self.plan.is_done() {
+                break;
+            }
+            let stall_limit = self.limits.stall_limit;
+            if in_flight.is_empty() && last_progress.elapsed() > stall_limit {
+                return Err(Error::Download {
+                    hash: self.hash,
+                    reason: format!(
+                        "no peer had the missing ranges for {}s (providers failed or left); run the same command again to resume",
+                        stall_limit.as_secs()
+                    ),
+                });
+            }
+            tokio::select! {
+                Some(answer) = in_flight.next() => {
+                    if self.on_answer(answer).await? {
+                        last_progress = Instant::now();
+                    }
+                }
+                Some(learned) = self.learning.next() => self.learn(learned),
+                _ = refresh.tick() => {
+                    round += 1;
+                    self.refresh(round, options);
+                }
+            }
+            let written = range_bytes(self.blob.present(), self.size) - present_bytes;
+            since_commit += written;
+            if since_commit >= COMMIT_BYTES || last_commit.elapsed() > COMMIT_EVERY {
+                self.commit().await?;
+                since_commit = 0;
+                last_commit = Instant::now();
+            }
+        }
+        self.commit().await
+    }
+
+    /// Records the verified ranges; a failure is the disk's, not a peer's.
+    async fn commit(&mut self) -> Result<(), Error> {
+        self.blob.commit().await.map_err(|e| match e {
+            Error::Store(reason) => {
+                let kind = if reason.contains("No space left") {
+                    std::io::ErrorKind::StorageFull
+                } else {
+                    std::io::ErrorKind::Other
+                };
+                store_write(self.hash, reason, kind)
+            }
+            e => e,
+        })
+    }
+
+    /// Verifies and stores one answer; returns whether it brought new bytes.
+    async fn on_answer(&mut self, (peer, id, answer): Answer) -> Result<bool, Error> {
+        let hash = self.hash;
+        let failure = match answer {
+            Ok(Response::Data(bytes)) => {
+                let ranges = self.plan.ranges_of(id).unwrap_or_default();
+                let before = range_bytes(self.blob.present(), self.size);
+                let (written, result) = self.blob.apply(ranges, bytes).await?;
+                let new = range_bytes(self.blob.present(), self.size) - before;
+                tracing::debug!(%peer, id, new, "answer");
+                self.tally.fetched += new;
+                *self.tally.per_peer.entry(peer).or_default() += new;
+                match result {
+                    Ok(()) => {
+                        self.plan
+                            .on_success(id, written, Instant::now(), self.blob.present());
+                        return Ok(new > 0);
+                    }
+                    Err(ApplyError::Invalid(reason)) => {
+                        tracing::warn!(%peer, %hash, "dropping provider: its data failed verification ({reason})");
+                        self.tally.blame(peer);
+                        Failure::Lied
+                    }
+                    Err(ApplyError::Write(e)) => {
+                        // Not the provider's fault: keep what was verified
+                        // (committed if the disk still allows) and stop.
+                        if let Err(commit) = self.commit().await {
+                            tracing::warn!(%hash, "cannot record the verified ranges: {commit}");
+                        }
+                        return Err(store_write(hash, e.to_string(), e.kind()));
+                    }
+                }
+            }
+            Ok(Response::Missing) => {
+                self.plan
+                    .on_failure(id, Failure::Missing, Instant::now(), self.blob.present());
+                if self.plan.peers().get(&peer).is_some_and(|s| s.banned) {
+                    tracing::warn!(%peer, %hash, "dropping provider: it refuses ranges it claims to have");
+                    self.tally.blame(peer);
+                }
+                return Ok(false);
+            }
+            Ok(Response::Busy) => Failure::Transient,
+            Ok(Response::NotFound | Response::Refused(_) | Response::Have { .. }) => {
+                self.plan
+                    .on_failure(id, Failure::Transient, Instant::now(), self.blob.present());
+                self.plan
+                    .remove_peer(&peer, Instant::now(), self.blob.present());
+                return Ok(false);
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "request failed: {e}");
+                Failure::Transient
+            }
+        };
+        self.plan
+            .on_failure(id, failure, Instant::now(), self.blob.present());
+        Ok(false)
+    }
+}

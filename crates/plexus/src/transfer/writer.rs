@@ -1,0 +1,80 @@
+//! A blob being written by a download, with its disk work (verified writes,
+//! fsync, redb commits) run off the async workers.
+
+use std::sync::Arc;
+
+use crate::{
+    content::{ApplyError, ChunkRanges, Hash, PartialBlob, Store},
+    Error,
+};
+
+/// Runs `work` on the blocking pool; a panic in it is an error, not a crash.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Store(format!("store task failed: {e}")))?
+}
+
+/// The [`PartialBlob`] of one download. Each call hands the blob to the
+/// blocking pool and takes it back, so the download loop never blocks an
+/// async worker on the disk.
+pub(super) struct BlobWriter {
+    hash: Hash,
+    blob: Option<PartialBlob>,
+}
+
+impl BlobWriter {
+    /// Opens (creates or resumes) `hash` of `size` bytes in `store`.
+    pub(super) async fn open(store: Arc<Store>, hash: Hash, size: u64) -> Result<Self, Error> {
+        let blob = blocking(move || store.begin_download(hash, size)).await?;
+        Ok(Self {
+            hash,
+            blob: Some(blob),
+        })
+    }
+
+    fn blob(&self) -> &PartialBlob {
+        self.blob.as_ref().expect("the blob is back between calls")
+    }
+
+    /// Verified ranges present (written, maybe not yet committed).
+    pub(super) fn present(&self) -> &ChunkRanges {
+        self.blob().present()
+    }
+
+    /// Verifies `encoded` (an answer for `ranges`) and writes what checks
+    /// out; see [`PartialBlob::apply`].
+    pub(super) async fn apply(
+        &mut self,
+        ranges: ChunkRanges,
+        encoded: Vec<u8>,
+    ) -> Result<(u64, Result<(), ApplyError>), Error> {
+        let mut blob = self.blob.take().expect("one call at a time");
+        let (blob, out) = tokio::task::spawn_blocking(move || {
+            let out = blob.apply(&ranges, &encoded);
+            (blob, out)
+        })
+        .await
+        .map_err(|e| Error::Download {
+            hash: self.hash,
+            reason: format!("verifying a response failed: {e}"),
+        })?;
+        self.blob = Some(blob);
+        Ok(out)
+    }
+
+    /// Syncs the data and records the present ranges.
+    pub(super) async fn commit(&mut self) -> Result<(), Error> {
+        let mut blob = self.blob.take().expect("one call at a time");
+        let (blob, out) = tokio::task::spawn_blocking(move || {
+            let out = blob.commit();
+            (blob, out)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("commit task failed: {e}")))?;
+        self.blob = Some(blob);
+        out
+    }
+}
