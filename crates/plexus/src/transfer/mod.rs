@@ -10,4 +10,9 @@ pub mod protocol;
 pub mod size;
 mod writer;
 
+#[cfg(test)]
+mod download_tests;
+#[cfg(test)]
+mod fake;
+
 pub use download::{DownloadStats, GetOptions, PeerBytes, Progress};

@@ -1,0 +1,136 @@
+//! An in-memory network for testing the download loop without sockets:
+//! each fake peer answers from a store of its own, honestly or not.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use libp2p::{Multiaddr, PeerId};
+
+use super::{
+    network::BlobNetwork,
+    protocol::{Request, Response},
+};
+use crate::{content::Hash, content::Store, Error};
+
+/// How a fake peer behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Answers from its store.
+    Honest,
+    /// Right size, wrong bytes for every `Get` but the size proof.
+    WrongBytes,
+    /// Claims `size + 1` bytes.
+    WrongSize,
+    /// Answers `n` data requests, then every request fails (it left).
+    GoneAfter(usize),
+}
+
+struct Peer {
+    store: Arc<Store>,
+    mode: Mode,
+    served: usize,
+}
+
+/// The network: fake peers by id, and what was announced.
+#[derive(Clone)]
+pub(crate) struct FakeNetwork {
+    me: PeerId,
+    peers: Arc<Mutex<HashMap<PeerId, Peer>>>,
+    /// Hashes this node announced.
+    pub(crate) provided: Arc<Mutex<Vec<Hash>>>,
+}
+
+impl FakeNetwork {
+    pub(crate) fn new() -> Self {
+        Self {
+            me: PeerId::random(),
+            peers: Arc::default(),
+            provided: Arc::default(),
+        }
+    }
+
+    /// Adds a peer answering from `store` as `mode` says; returns its id.
+    pub(crate) fn add(&self, store: Arc<Store>, mode: Mode) -> PeerId {
+        let id = PeerId::random();
+        let peer = Peer {
+            store,
+            mode,
+            served: 0,
+        };
+        self.peers.lock().unwrap().insert(id, peer);
+        id
+    }
+
+    fn answer(&self, peer: PeerId, request: Request) -> Result<Response, Error> {
+        let mut peers = self.peers.lock().unwrap();
+        let p = peers.get_mut(&peer).ok_or_else(|| Error::Request {
+            peer,
+            reason: "unknown peer".into(),
+        })?;
+        if let Mode::GoneAfter(n) = p.mode {
+            if p.served >= n {
+                return Err(Error::Request {
+                    peer,
+                    reason: "connection closed".into(),
+                });
+            }
+        }
+        match request {
+            Request::Have(hash) => Ok(match p.store.get(&hash)? {
+                Some(info) => Response::Have {
+                    size: info.size + u64::from(p.mode == Mode::WrongSize),
+                    complete: info.complete,
+                    present: info.present,
+                },
+                None => Response::NotFound,
+            }),
+            Request::Get { hash, ranges } => {
+                p.served += 1;
+                let size = p.store.get(&hash)?.map(|i| i.size);
+                let proof = size.is_some_and(|s| ranges == super::size::proof_ranges(s));
+                match p.store.encode(&hash, &ranges) {
+                    Ok(mut bytes) => {
+                        if p.mode == Mode::WrongBytes && !proof {
+                            let n = bytes.len();
+                            bytes[n / 2..].fill(0xAB);
+                        }
+                        Ok(Response::Data(bytes))
+                    }
+                    Err(Error::NotFound(_)) => Ok(Response::NotFound),
+                    Err(_) => Ok(Response::Missing),
+                }
+            }
+        }
+    }
+}
+
+impl BlobNetwork for FakeNetwork {
+    fn local_peer_id(&self) -> PeerId {
+        self.me
+    }
+
+    async fn request(
+        &self,
+        peer: PeerId,
+        _addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        // Let other tasks run between answers, as a network would.
+        tokio::task::yield_now().await;
+        self.answer(peer, request)
+    }
+
+    async fn find_providers(&self, _hash: Hash) -> Result<Vec<PeerId>, Error> {
+        Ok(self.peers.lock().unwrap().keys().copied().collect())
+    }
+
+    async fn connected_peers(&self) -> Result<Vec<PeerId>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn provide(&self, hash: Hash) {
+        self.provided.lock().unwrap().push(hash);
+    }
+}
