@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod blobs;
 pub mod config;
 pub mod content;
 pub mod discovery;

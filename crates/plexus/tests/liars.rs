@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use common::{data, from, node, GetLie, Liar};
 use plexus::{
     content::{share, BlobFormat, Hash},
-    transfer::{protocol, GetOptions},
     Error, PeerId,
+    {blobs::protocol, transfer::GetOptions},
 };
 
 fn options(providers: &[(PeerId, libp2p::Multiaddr)], honest: Option<&plexus::Node>) -> GetOptions {

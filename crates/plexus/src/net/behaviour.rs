@@ -10,18 +10,18 @@ use libp2p::{
 };
 
 use crate::{
+    content::Store,
     discovery, pubsub,
     search::{
         directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
         SearchAck, SearchMessage, SEARCH_PROTOCOL,
     },
-    transfer::protocol,
     NodeConfig,
 };
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     /// Caps on connection counts.
     pub limits: connection_limits::Behaviour,
     /// Refuses new connections when memory runs short.
@@ -35,7 +35,7 @@ pub struct Behaviour {
     /// Local-network discovery; off with `--no-mdns`.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Blob transfer: range requests answered with verified chunk groups.
-    pub blobs: request_response::Behaviour<protocol::Codec>,
+    pub(crate) blobs: crate::blobs::Behaviour,
     /// Flooding keyword search between neighbours.
     pub search: json::Behaviour<SearchMessage, SearchAck>,
     /// Publishing records to, and searching, a directory server.
@@ -49,8 +49,13 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key` from the node's settings.
-    pub fn new(key: &Keypair, config: &NodeConfig) -> std::io::Result<Self> {
+    /// Builds the behaviour for `key` from the node's settings, serving
+    /// blobs from `store`.
+    pub(crate) fn new(
+        key: &Keypair,
+        config: &NodeConfig,
+        store: std::sync::Arc<Store>,
+    ) -> std::io::Result<Self> {
         let local = key.public().to_peer_id();
         let limits = ConnectionLimits::default()
             .with_max_established(Some(config.max_connections))
@@ -84,12 +89,7 @@ impl Behaviour {
             ping: ping::Behaviour::default(),
             kad: discovery::kademlia(local, config.dht_refresh),
             mdns: mdns.into(),
-            blobs: request_response::Behaviour::new(
-                [(protocol::PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(std::time::Duration::from_secs(30))
-                    .with_max_concurrent_streams(1024),
-            ),
+            blobs: crate::blobs::Behaviour::new(store),
             search: json::Behaviour::new(
                 [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()

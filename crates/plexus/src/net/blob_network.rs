@@ -4,11 +4,12 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::{event_loop::Command, Node};
 use crate::{
-    content::Hash,
-    transfer::{
-        network::BlobNetwork,
+    blobs::{
+        self,
         protocol::{Request, Response},
     },
+    content::Hash,
+    transfer::network::BlobNetwork,
     Error,
 };
 
@@ -23,11 +24,13 @@ impl BlobNetwork for Node {
         addrs: Vec<Multiaddr>,
         request: Request,
     ) -> Result<Response, Error> {
-        self.ask(|reply| Command::BlobRequest {
-            peer,
-            addrs,
-            request,
-            reply,
+        self.ask(|reply| {
+            Command::Blobs(blobs::Command::Request {
+                peer,
+                addrs,
+                request,
+                reply,
+            })
         })
         .await?
     }

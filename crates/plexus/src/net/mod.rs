@@ -13,7 +13,7 @@ use libp2p::{noise, tcp, yamux, Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-pub use behaviour::Behaviour;
+pub(crate) use behaviour::Behaviour;
 use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState, SearchState};
 pub use subscription::Subscription;
 
@@ -159,7 +159,7 @@ impl Node {
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let swarm = build_swarm(key.clone(), &config)?;
+        let swarm = build_swarm(key.clone(), &config, store.clone())?;
         let keepalive = (config.idle_timeout / 3).clamp(Duration::from_secs(1), KEEPALIVE);
         let search = SearchState::new(
             config.flood.clone(),
@@ -175,7 +175,6 @@ impl Node {
             config.mdns,
             bootstrap,
             lock,
-            store.clone(),
             ProtocolStates {
                 search,
                 directory,
@@ -538,6 +537,7 @@ fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
 fn build_swarm(
     key: libp2p::identity::Keypair,
     config: &NodeConfig,
+    store: std::sync::Arc<Store>,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
@@ -557,7 +557,7 @@ fn build_swarm(
             quic
         })
         .with_behaviour(|key| {
-            Behaviour::new(key, config)
+            Behaviour::new(key, config, store.clone())
                 .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
         })
         .map_err(|e| setup(&e))?

@@ -8,11 +8,12 @@ use std::{
 
 use libp2p::{Multiaddr, PeerId};
 
-use super::{
-    network::BlobNetwork,
-    protocol::{Request, Response},
+use super::network::BlobNetwork;
+use crate::{
+    blobs::protocol::{Request, Response},
+    content::{Hash, Store},
+    Error,
 };
-use crate::{content::Hash, content::Store, Error};
 
 /// How a fake peer behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,6 @@ mod blob_fetch;
 pub(crate) mod download;
 pub(crate) mod network;
 pub mod planner;
-pub mod protocol;
 pub mod size;
 mod writer;
 

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use libp2p::{Multiaddr, PeerId};
 
-use super::protocol::{Request, Response};
+use crate::blobs::protocol::{Request, Response};
 use crate::{content::Hash, Error};
 
 /// The network as a download sees it. [`crate::Node`] implements it through

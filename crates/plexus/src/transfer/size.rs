@@ -15,7 +15,7 @@ use bao_tree::{
     BaoTree, ChunkNum, ChunkRanges,
 };
 
-use super::protocol::MAX_CHUNK;
+use crate::blobs::protocol::MAX_CHUNK;
 use crate::content::{Hash, BLOCK_SIZE};
 
 /// The chunk ranges whose proof fixes a blob of `size` bytes: its last chunk

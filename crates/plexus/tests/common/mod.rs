@@ -10,8 +10,8 @@ use futures::StreamExt;
 use libp2p::{request_response, swarm::SwarmEvent, Multiaddr};
 use plexus::{
     content::{ChunkRanges, Store},
-    transfer::{protocol, GetOptions},
     Node, NodeConfig, PeerId,
+    {blobs::protocol, transfer::GetOptions},
 };
 
 /// A node on 127.0.0.1, TCP only (one address, quick start).

@@ -8,7 +8,6 @@ use super::super::{FoundPeer, NodeStatus, PeerEntry};
 use crate::{
     content::{Hash, SignedRecord},
     search::{SearchHit, SearchStats},
-    transfer::protocol::{Request, Response},
     Error,
 };
 
@@ -31,12 +30,8 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
-    BlobRequest {
-        peer: PeerId,
-        addrs: Vec<Multiaddr>,
-        request: Request,
-        reply: oneshot::Sender<Result<Response, Error>>,
-    },
+    /// For the blob component.
+    Blobs(crate::blobs::Command),
     Provide {
         hash: Hash,
     },

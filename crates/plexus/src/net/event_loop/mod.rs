@@ -1,16 +1,15 @@
 //! The task that owns the swarm. Everything else reaches it through
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
-mod blobs;
 mod command;
 mod directory;
+mod providers;
 mod pubsub;
 mod search;
 
 use std::{
     collections::{HashMap, HashSet},
     fs::File,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -18,7 +17,6 @@ use futures::StreamExt;
 use libp2p::{
     core::transport::ListenerId,
     identify, kad, mdns, ping,
-    request_response::OutboundRequestId,
     swarm::{dial_opts::DialOpts, ConnectionId, SwarmEvent},
     Multiaddr, PeerId, Swarm,
 };
@@ -28,10 +26,10 @@ use super::{
     behaviour::{Behaviour, BehaviourEvent},
     FoundPeer, NodeStatus, PeerEntry,
 };
-use crate::{content::Store, discovery, guard::guarded, transfer::protocol::Response, Error};
-use blobs::{PendingProviders, Served};
+use crate::{discovery, guard::guarded, Error};
 pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
+use providers::PendingProviders;
 pub(crate) use pubsub::PubsubState;
 pub(crate) use search::SearchState;
 
@@ -69,12 +67,7 @@ pub(crate) struct EventLoop {
     /// Listeners that have reported an address, and the first one that failed.
     listeners_up: HashSet<ListenerId>,
     listener_failed: Option<(ListenerId, String)>,
-    store: Arc<Store>,
-    requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, Error>>>,
     providers: HashMap<kad::QueryId, PendingProviders>,
-    serving: HashMap<PeerId, usize>,
-    served_tx: mpsc::UnboundedSender<Served>,
-    served_rx: mpsc::UnboundedReceiver<Served>,
     search: SearchState,
     directory: DirectoryState,
     pubsub: PubsubState,
@@ -96,20 +89,13 @@ impl EventLoop {
         mdns: bool,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
-        store: Arc<Store>,
         states: ProtocolStates,
     ) -> Self {
-        let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
             search: states.search,
             directory: states.directory,
             pubsub: states.pubsub,
-            store,
-            requests: HashMap::new(),
             providers: HashMap::new(),
-            serving: HashMap::new(),
-            served_tx,
-            served_rx,
             swarm,
             mdns,
             bootstrap,
@@ -214,7 +200,6 @@ impl EventLoop {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => guarded("a network event", || self.on_swarm_event(event)),
-                Some(served) = self.served_rx.recv() => guarded("a served response", || self.on_served(served)),
                 command = commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         self.stop();
@@ -292,12 +277,7 @@ impl EventLoop {
                 };
                 self.finds.insert(query, pending);
             }
-            Command::BlobRequest {
-                peer,
-                addrs,
-                request,
-                reply,
-            } => self.send_blob_request(peer, addrs, request, reply),
+            Command::Blobs(command) => self.swarm.behaviour_mut().blobs.on_command(command),
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::PublishRecord { record, reply } => {
@@ -538,7 +518,7 @@ impl EventLoop {
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
-            BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
+            BehaviourEvent::Blobs(event) => match event {},
             BehaviourEvent::Search(event) => self.on_search_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
             BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),

@@ -24,11 +24,11 @@ use super::{
     download::{GetOptions, Progress, Tally},
     network::BlobNetwork,
     planner::Planner,
-    protocol::{Request, Response},
     size,
     writer::{blocking, BlobWriter},
 };
 use crate::{
+    blobs::protocol::{Request, Response},
     content::{range_bytes, ApplyError, ChunkRanges, Hash, Store},
     Error,
 };

@@ -12,12 +12,12 @@ use tokio::sync::watch;
 
 use super::{ask_have, store_write, Learned, Limits};
 use crate::{
+    blobs::protocol::{Request, Response},
     content::{range_bytes, ApplyError, Hash},
     transfer::{
         download::{candidates, GetOptions, Progress, Tally},
         network::BlobNetwork,
         planner::{Failure, Planner},
-        protocol::{Request, Response},
         writer::BlobWriter,
     },
     Error,

@@ -9,13 +9,9 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::{ask, Claim, Limits};
 use crate::{
+    blobs::protocol::{Request, Response},
     content::Hash,
-    transfer::{
-        download::Tally,
-        network::BlobNetwork,
-        protocol::{Request, Response},
-        size,
-    },
+    transfer::{download::Tally, network::BlobNetwork, size},
     Error,
 };
 

@@ -1,0 +1,261 @@
+//! The blob component as a libp2p behaviour: request-response on
+//! `/plexus/blobs/1.0.0`, answering from the store on the blocking pool and
+//! carrying this node's own requests.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use libp2p::{
+    core::{transport::PortUse, Endpoint},
+    request_response::{self, Message, OutboundRequestId, ProtocolSupport, ResponseChannel},
+    swarm::{
+        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+        THandlerOutEvent, ToSwarm,
+    },
+    Multiaddr, PeerId,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    protocol::{Codec, Request, Response, PROTOCOL},
+    serve::{Admission, Serving},
+    Command,
+};
+use crate::{content::Store, guard::guarded, Error};
+
+type Inner = request_response::Behaviour<Codec>;
+
+/// Nothing the rest of the node must react to: the component answers
+/// peers and its callers by itself.
+#[derive(Debug)]
+pub(crate) enum Event {}
+
+/// A response computed on the blocking pool, to be sent from `poll`.
+struct Served {
+    peer: PeerId,
+    channel: ResponseChannel<Response>,
+    response: Response,
+}
+
+/// Serves blobs from the store and sends this node's blob requests.
+pub(crate) struct Behaviour {
+    inner: Inner,
+    store: Arc<Store>,
+    serving: Serving,
+    pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, Error>>>,
+    served_tx: mpsc::UnboundedSender<Served>,
+    served_rx: mpsc::UnboundedReceiver<Served>,
+    /// Addresses of peers asked for, to tell the swarm (and so identify
+    /// and the dialer) about.
+    learned: VecDeque<(PeerId, Multiaddr)>,
+}
+
+impl Behaviour {
+    /// Serves from `store`.
+    pub(crate) fn new(store: Arc<Store>) -> Self {
+        let (served_tx, served_rx) = mpsc::unbounded_channel();
+        Self {
+            inner: Inner::new(
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(1024),
+            ),
+            store,
+            serving: Serving::default(),
+            pending: HashMap::new(),
+            served_tx,
+            served_rx,
+            learned: VecDeque::new(),
+        }
+    }
+
+    /// Handles a command from the node.
+    pub(crate) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Request {
+                peer,
+                addrs,
+                request,
+                reply,
+            } => {
+                self.learned.extend(addrs.iter().map(|a| (peer, a.clone())));
+                let id = self
+                    .inner
+                    .send_request_with_addresses(&peer, request, addrs);
+                self.pending.insert(id, reply);
+            }
+        }
+    }
+
+    fn on_inner_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.serve(peer, request, channel),
+            request_response::Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            } => {
+                if let Some(reply) = self.pending.remove(&request_id) {
+                    let _ = reply.send(Err(Error::Request {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "inbound blob request failed: {error}");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Answers `request`: at once when the rules say so, otherwise from
+    /// the store on the blocking pool (the answer comes back to `poll`).
+    fn serve(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
+        let (hash, ranges) = match self.serving.handle_request(peer, request) {
+            Admission::Answer(response) => {
+                let _ = self.inner.send_response(channel, response);
+                return;
+            }
+            Admission::Have(hash) => (hash, None),
+            Admission::Encode { hash, ranges } => (hash, Some(ranges)),
+        };
+        let (store, served) = (self.store.clone(), self.served_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let read = || match &ranges {
+                None => match store.get(&hash) {
+                    Ok(Some(info)) => Response::Have {
+                        size: info.size,
+                        complete: info.complete,
+                        present: info.present,
+                    },
+                    _ => Response::NotFound,
+                },
+                Some(ranges) => match store.encode(&hash, ranges) {
+                    Ok(bytes) => Response::Data(bytes),
+                    Err(Error::NotFound(_)) => Response::NotFound,
+                    Err(Error::RangeMissing(_)) => Response::Missing,
+                    Err(e) => {
+                        tracing::warn!(%hash, "cannot serve: {e}");
+                        Response::Missing
+                    }
+                },
+            };
+            // A panic while reading must still hand the channel back, or
+            // the peer's serving slot would leak.
+            let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+                .unwrap_or(Response::Missing);
+            let _ = served.send(Served {
+                peer,
+                channel,
+                response,
+            });
+        });
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = THandler<Inner>;
+    type ToSwarm = Event;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.inner
+            .handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_inbound_connection(id, peer, local, remote)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addrs: &[Multiaddr],
+        role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.inner
+            .handle_pending_outbound_connection(id, peer, addrs, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_outbound_connection(id, peer, addr, role, port_use)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        self.inner.on_swarm_event(event);
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner.on_connection_handler_event(peer, id, event);
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
+        if let Some((peer_id, address)) = self.learned.pop_front() {
+            return Poll::Ready(ToSwarm::NewExternalAddrOfPeer { peer_id, address });
+        }
+        while let Poll::Ready(Some(served)) = self.served_rx.poll_recv(cx) {
+            self.serving.handle_served(served.peer);
+            let _ = self.inner.send_response(served.channel, served.response);
+        }
+        loop {
+            match self.inner.poll(cx) {
+                Poll::Ready(ToSwarm::GenerateEvent(event)) => {
+                    guarded("a blob protocol event", || self.on_inner_event(event));
+                }
+                Poll::Ready(other) => return Poll::Ready(other.map_out(|_| unreachable!())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

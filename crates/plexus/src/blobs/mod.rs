@@ -1,0 +1,26 @@
+//! The blob protocol, `/plexus/blobs/1.0.0`, as one component: the wire
+//! format ([`protocol`]), who may be served how much ([`serve`], no I/O),
+//! and the [`behaviour::Behaviour`] that answers peers from the store and
+//! carries this node's own requests for the download loop.
+
+pub(crate) mod behaviour;
+pub mod protocol;
+pub(crate) mod serve;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::oneshot;
+
+use crate::Error;
+pub(crate) use behaviour::Behaviour;
+
+/// What the node asks of the blob component.
+pub(crate) enum Command {
+    /// Send one request to `peer` (dialing `addrs` if needed) and reply
+    /// with its answer.
+    Request {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: protocol::Request,
+        reply: oneshot::Sender<Result<protocol::Response, Error>>,
+    },
+}
