@@ -45,7 +45,7 @@ pub struct Behaviour {
     /// The directory side of rendezvous; only on directory servers.
     pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
     /// Publish/subscribe topics: signed messages, peer scoring.
-    pub gossipsub: super::gossip_idle::Gossip,
+    pub gossipsub: pubsub::idle::Gossip,
 }
 
 impl Behaviour {
@@ -120,7 +120,7 @@ impl Behaviour {
                     )
                 })
                 .into(),
-            gossipsub: super::gossip_idle::Gossip(gossipsub),
+            gossipsub: pubsub::idle::Gossip(gossipsub),
         })
     }
 }

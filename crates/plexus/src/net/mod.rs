@@ -3,7 +3,6 @@
 
 mod behaviour;
 mod event_loop;
-mod gossip_idle;
 mod subscription;
 
 use std::{fs, time::Duration};
