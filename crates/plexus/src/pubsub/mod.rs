@@ -10,8 +10,10 @@
 //! Topic names are short words; on the wire they become `plexus/topic/NAME`
 //! so they never mix with other gossipsub networks.
 
+mod behaviour;
+mod delivery;
 mod envelope;
-pub(crate) mod idle;
+mod idle;
 mod scoring;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,11 +23,10 @@ use libp2p::{
     PeerId,
 };
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
+pub(crate) use behaviour::Behaviour;
 pub use envelope::{decode, encode};
-pub(crate) use scoring::{
-    gossipsub_config, peer_score_params, peer_score_thresholds, topic_score_params,
-};
 
 use crate::Error;
 
@@ -64,6 +65,39 @@ impl Message {
             .duration_since(self.sent_at)
             .unwrap_or_default()
     }
+}
+
+/// A new subscription's id and message receiver.
+pub(crate) type Subscribed = Result<delivery::Subscriber, Error>;
+
+/// Requests to the pub/sub component from the node's handle, each with its
+/// reply channel.
+pub(crate) enum Command {
+    /// Adds a local subscriber to `topic` (joining it if it is the first).
+    Subscribe {
+        topic: String,
+        reply: oneshot::Sender<Subscribed>,
+    },
+    /// Removes subscriber `id` from `topic` (leaving it if it was the last).
+    Unsubscribe { topic: String, id: u64 },
+    /// A message to sign and send on `topic`; answers how many subscribed
+    /// peers are known.
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<usize, Error>>,
+    },
+    /// Peers subscribed to `topic`, or only those in its mesh.
+    TopicPeers {
+        topic: String,
+        mesh: bool,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    /// The gossipsub score this node gives `peer`.
+    PeerScore {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<f64>>,
+    },
 }
 
 /// Checks a topic name: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
