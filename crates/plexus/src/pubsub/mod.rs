@@ -9,6 +9,13 @@
 //!
 //! Topic names are short words; on the wire they become `plexus/topic/NAME`
 //! so they never mix with other gossipsub networks.
+//!
+//! The component: `behaviour.rs` is the libp2p behaviour the node composes
+//! (gossipsub with the idle rule of `idle.rs`, commands from the node's
+//! handle, validation of received messages in its `poll`); `delivery.rs`
+//! is the I/O-free part (subscribers, checks, per-author limit);
+//! `envelope.rs` is the payload format and `scoring.rs` the gossipsub
+//! settings.
 
 mod behaviour;
 mod delivery;
