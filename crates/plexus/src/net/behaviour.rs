@@ -2,7 +2,7 @@
 
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
-    gossipsub, identify,
+    identify,
     identity::Keypair,
     kad, mdns, memory_connection_limits, ping, rendezvous,
     request_response::{self, json, ProtocolSupport},
@@ -12,6 +12,7 @@ use libp2p::{
 use crate::{
     content::Store,
     discovery, pubsub,
+    ratelimit::Rate,
     search::{
         directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
         SearchAck, SearchMessage, SEARCH_PROTOCOL,
@@ -44,8 +45,9 @@ pub(crate) struct Behaviour {
     pub rendezvous: rendezvous::client::Behaviour,
     /// The directory side of rendezvous; only on directory servers.
     pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
-    /// Publish/subscribe topics: signed messages, peer scoring.
-    pub gossipsub: super::gossip_idle::Gossip,
+    /// Publish/subscribe topics: signed messages, peer scoring, per-author
+    /// limits, delivery to local subscribers.
+    pub(crate) pubsub: pubsub::Behaviour,
 }
 
 impl Behaviour {
@@ -72,14 +74,6 @@ impl Behaviour {
         } else {
             None
         };
-        let mut gossipsub = gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            pubsub::gossipsub_config(),
-        )
-        .map_err(std::io::Error::other)?;
-        gossipsub
-            .with_peer_score(pubsub::peer_score_params(), pubsub::peer_score_thresholds())
-            .map_err(std::io::Error::other)?;
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
             memory: memory_connection_limits::Behaviour::with_max_percentage(
@@ -120,7 +114,13 @@ impl Behaviour {
                     )
                 })
                 .into(),
-            gossipsub: super::gossip_idle::Gossip(gossipsub),
+            pubsub: pubsub::Behaviour::new(
+                key,
+                Rate {
+                    per_second: f64::from(config.pubsub_rate),
+                    burst: config.pubsub_burst,
+                },
+            )?,
         })
     }
 }

@@ -4,7 +4,6 @@
 mod behaviour;
 mod blob_network;
 mod event_loop;
-mod gossip_idle;
 mod subscription;
 
 use std::{fs, time::Duration};
@@ -14,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use behaviour::Behaviour;
-use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState, SearchState};
+use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, SearchState};
 pub use subscription::Subscription;
 
 use crate::{
     content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
-    discovery, identity,
+    discovery, identity, pubsub,
     search::{SearchHit, SearchStats},
     transfer::{download, DownloadStats, GetOptions, Progress},
     Error, NodeConfig,
@@ -167,7 +166,6 @@ impl Node {
             store.records()?,
             keepalive,
         );
-        let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
         let directory =
             DirectoryState::new(directories, config.directory_ttl, config.directory_server);
         let mut event_loop = EventLoop::new(
@@ -175,11 +173,7 @@ impl Node {
             config.mdns,
             bootstrap,
             lock,
-            ProtocolStates {
-                search,
-                directory,
-                pubsub,
-            },
+            ProtocolStates { search, directory },
         );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
@@ -399,9 +393,11 @@ impl Node {
     /// now on, each exactly once. Dropping it unsubscribes.
     pub async fn subscribe(&self, topic: &str) -> Result<Subscription, Error> {
         let (id, rx) = self
-            .ask(|reply| Command::Subscribe {
-                topic: topic.to_string(),
-                reply,
+            .ask(|reply| {
+                Command::Pubsub(pubsub::Command::Subscribe {
+                    topic: topic.to_string(),
+                    reply,
+                })
             })
             .await??;
         Ok(Subscription::new(
@@ -417,20 +413,24 @@ impl Node {
     /// knows. Fails with [`Error::NoTopicPeers`] when it knows none.
     pub async fn publish(&self, topic: &str, data: impl Into<Vec<u8>>) -> Result<usize, Error> {
         let data = data.into();
-        self.ask(|reply| Command::Publish {
-            topic: topic.to_string(),
-            data,
-            reply,
+        self.ask(|reply| {
+            Command::Pubsub(pubsub::Command::Publish {
+                topic: topic.to_string(),
+                data,
+                reply,
+            })
         })
         .await?
     }
 
     /// Peers known to be subscribed to `topic`.
     pub async fn topic_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
-        self.ask(|reply| Command::TopicPeers {
-            topic: topic.to_string(),
-            mesh: false,
-            reply,
+        self.ask(|reply| {
+            Command::Pubsub(pubsub::Command::TopicPeers {
+                topic: topic.to_string(),
+                mesh: false,
+                reply,
+            })
         })
         .await
     }
@@ -438,10 +438,12 @@ impl Node {
     /// Peers this node forwards full messages to on `topic` (its gossipsub
     /// mesh, built at each heartbeat from the subscribed peers).
     pub async fn mesh_peers(&self, topic: &str) -> Result<Vec<PeerId>, Error> {
-        self.ask(|reply| Command::TopicPeers {
-            topic: topic.to_string(),
-            mesh: true,
-            reply,
+        self.ask(|reply| {
+            Command::Pubsub(pubsub::Command::TopicPeers {
+                topic: topic.to_string(),
+                mesh: true,
+                reply,
+            })
         })
         .await
     }
@@ -449,7 +451,8 @@ impl Node {
     /// The gossipsub score this node gives `peer` (negative: misbehaving),
     /// if it has one.
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, Error> {
-        self.ask(|reply| Command::PeerScore { peer, reply }).await
+        self.ask(|reply| Command::Pubsub(pubsub::Command::PeerScore { peer, reply }))
+            .await
     }
 
     /// This node's peer id.

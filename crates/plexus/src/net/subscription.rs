@@ -8,7 +8,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::event_loop::Command;
-use crate::pubsub::Message;
+use crate::pubsub::{self, Message};
 
 /// Messages arriving on one topic, in arrival order. Also a
 /// [`futures::Stream`]. Dropping it unsubscribes (the node leaves the topic
@@ -64,9 +64,11 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         // Best effort: if the queue is full the event loop still notices the
         // closed receiver at the next message on this topic.
-        let _ = self.commands.try_send(Command::Unsubscribe {
-            topic: std::mem::take(&mut self.topic),
-            id: self.id,
-        });
+        let _ = self
+            .commands
+            .try_send(Command::Pubsub(pubsub::Command::Unsubscribe {
+                topic: std::mem::take(&mut self.topic),
+                id: self.id,
+            }));
     }
 }

@@ -61,27 +61,6 @@ pub(crate) enum Command {
     SearchStats {
         reply: oneshot::Sender<SearchStats>,
     },
-    Subscribe {
-        topic: String,
-        reply: oneshot::Sender<super::pubsub::Subscribed>,
-    },
-    Unsubscribe {
-        topic: String,
-        id: u64,
-    },
-    /// A pub/sub message to sign and send on a topic.
-    Publish {
-        topic: String,
-        data: Vec<u8>,
-        reply: oneshot::Sender<Result<usize, Error>>,
-    },
-    TopicPeers {
-        topic: String,
-        mesh: bool,
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
-    PeerScore {
-        peer: PeerId,
-        reply: oneshot::Sender<Option<f64>>,
-    },
+    /// Publish/subscribe requests, handled by the pub/sub component.
+    Pubsub(crate::pubsub::Command),
 }

@@ -4,7 +4,6 @@
 mod command;
 mod directory;
 mod providers;
-mod pubsub;
 mod search;
 
 use std::{
@@ -30,7 +29,6 @@ use crate::{discovery, guard::guarded, Error};
 pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
 use providers::PendingProviders;
-pub(crate) use pubsub::PubsubState;
 pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
@@ -70,7 +68,6 @@ pub(crate) struct EventLoop {
     providers: HashMap<kad::QueryId, PendingProviders>,
     search: SearchState,
     directory: DirectoryState,
-    pubsub: PubsubState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
 }
@@ -80,7 +77,6 @@ pub(crate) struct EventLoop {
 pub(crate) struct ProtocolStates {
     pub(crate) search: SearchState,
     pub(crate) directory: DirectoryState,
-    pub(crate) pubsub: PubsubState,
 }
 
 impl EventLoop {
@@ -94,7 +90,6 @@ impl EventLoop {
         Self {
             search: states.search,
             directory: states.directory,
-            pubsub: states.pubsub,
             providers: HashMap::new(),
             swarm,
             mdns,
@@ -308,22 +303,7 @@ impl EventLoop {
             Command::SearchStats { reply } => {
                 let _ = reply.send(self.search_stats());
             }
-            Command::Subscribe { topic, reply } => self.subscribe(topic, reply),
-            Command::Unsubscribe { topic, id } => self.unsubscribe(&topic, id),
-            Command::Publish { topic, data, reply } => {
-                let _ = reply.send(self.publish(topic, data));
-            }
-            Command::TopicPeers { topic, mesh, reply } => {
-                let peers = if mesh {
-                    self.mesh_peers(&topic)
-                } else {
-                    self.topic_peers(&topic)
-                };
-                let _ = reply.send(peers);
-            }
-            Command::PeerScore { peer, reply } => {
-                let _ = reply.send(self.peer_score(&peer));
-            }
+            Command::Pubsub(c) => self.swarm.behaviour_mut().pubsub.on_command(c),
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
@@ -377,7 +357,7 @@ impl EventLoop {
                     addrs,
                     agent: info.and_then(|i| i.agent.clone()),
                     rtt_ms: info.and_then(|i| i.rtt).map(|d| d.as_secs_f64() * 1000.0),
-                    pubsub_score: self.peer_score(&id),
+                    pubsub_score: self.swarm.behaviour().pubsub.peer_score(&id),
                 }
             })
             .collect()
@@ -522,7 +502,6 @@ impl EventLoop {
             BehaviourEvent::Search(event) => self.on_search_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
             BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
-            BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             _ => {}
         }
     }
