@@ -6,7 +6,10 @@ use anyhow::Result;
 use plexus::{FoundPeer, Multiaddr, NodeStatus, PeerEntry, PeerId};
 use serde::Serialize;
 
-use crate::api::{client::Client, ConnectRequest, ConnectResponse};
+use crate::api::{
+    client::Client,
+    types::{ConnectRequest, ConnectResponse, IdResponse},
+};
 
 /// Prints `value` as pretty JSON.
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
@@ -16,13 +19,14 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 
 /// `plexus id`
 pub async fn id(data_dir: &Path, json: bool) -> Result<()> {
-    let value: serde_json::Value = Client::for_data_dir(data_dir)?.get("/v1/id").await?;
+    let id: IdResponse = Client::for_data_dir(data_dir)?.get("/v1/id").await?;
     if json {
-        return print_json(&value);
+        // Through a JSON value, so the keys keep the order they always had.
+        return print_json(&serde_json::to_value(&id)?);
     }
-    println!("{}", value["peer_id"].as_str().unwrap_or_default());
-    for addr in value["listen_addrs"].as_array().into_iter().flatten() {
-        println!("  {}", addr.as_str().unwrap_or_default());
+    println!("{}", id.peer_id);
+    for addr in &id.listen_addrs {
+        println!("  {addr}");
     }
     Ok(())
 }

@@ -1,105 +1,42 @@
 //! `plexus share`, `get`, `ls`, `rm`: through the daemon when one runs for
 //! the data dir, otherwise with a node of their own on the same data dir.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use plexus::{
-    config::FileConfig,
     content::{BlobEntry, Hash, Store},
     transfer::Progress,
-    Node, NodeConfig,
 };
-use serde::{Deserialize, Serialize};
+use reqwest::Method;
 
 use crate::{
-    api::client::Client,
+    api::{
+        client::Client,
+        ops::{self, own_node, Target},
+        types::{GetEvent, GetRequest, GetSummary, ShareRequest, ShareResponse},
+    },
     cli::MetaArgs,
-    fetch::{self, GetSummary, Target},
     text::printable,
 };
-
-/// Answer of `POST /v1/share`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShareResponse {
-    /// The ticket to hand out.
-    pub ticket: String,
-    /// The content hash.
-    pub hash: Hash,
-    /// File or folder name.
-    pub name: String,
-    /// Total bytes.
-    pub size: u64,
-    /// Tags recorded with it.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// Body of `POST /v1/get`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GetRequest {
-    /// Ticket or hash.
-    pub target: String,
-    /// Output path (absolute).
-    pub out: Option<PathBuf>,
-    /// Replace an existing path.
-    pub force: bool,
-}
-
-/// Answer of `GET /v1/get/{id}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GetStatus {
-    /// Live figures.
-    pub progress: Progress,
-    /// Set when finished well.
-    pub summary: Option<GetSummary>,
-    /// Set when failed.
-    pub error: Option<String>,
-}
-
-/// A node of this command's own when no daemon runs: the data dir's config,
-/// any free ports.
-pub(crate) async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
-    let mut config = NodeConfig::new(data_dir);
-    FileConfig::load(data_dir)?.apply(&mut config);
-    if !listen_default {
-        config.listen = vec![
-            "/ip4/0.0.0.0/tcp/0".parse()?,
-            "/ip4/0.0.0.0/udp/0/quic-v1".parse()?,
-        ];
-    }
-    Ok(Node::start(config).await?)
-}
-
-/// The daemon of `data_dir`, if one is running and answering.
-pub(crate) async fn daemon(data_dir: &Path) -> Option<Client> {
-    let client = Client::for_data_dir(data_dir).ok()?;
-    client.get::<serde_json::Value>("/v1/id").await.ok()?;
-    Some(client)
-}
 
 /// `plexus share PATH [--name NAME] [--tag TAG]...`
 pub async fn share(data_dir: &Path, path: &Path, meta: MetaArgs, json: bool) -> Result<()> {
     let path =
         std::fs::canonicalize(path).with_context(|| format!("cannot share {}", path.display()))?;
-    if let Some(client) = daemon(data_dir).await {
-        let body = serde_json::json!({ "path": path, "name": meta.name, "tags": meta.tags });
+    if let Some((client, _)) = Client::running(data_dir).await {
+        let body = ShareRequest {
+            path,
+            name: meta.name,
+            tags: meta.tags,
+        };
         let r: ShareResponse = client.post("/v1/share", &body).await?;
         return print_share(&r, json, false);
     }
     let node = own_node(data_dir, true).await?;
     let shared = node.share_with(&path, meta.name, meta.tags).await?;
-    let response = ShareResponse {
-        ticket: shared.ticket.to_string(),
-        hash: shared.ticket.hash,
-        name: shared.name,
-        size: shared.size,
-        tags: shared.tags,
-    };
+    let response = ShareResponse::from(shared);
     print_share(&response, json, true)?;
     tokio::signal::ctrl_c().await?;
     node.shutdown().await;
@@ -129,10 +66,10 @@ pub async fn get(
 ) -> Result<()> {
     let target = Target::parse(target_text)?;
     let out = std::path::absolute(target.out_path(out))?;
-    fetch::check_out(&out, force)?;
+    ops::check_out(&out, force)?;
     let bar = progress_bar(json);
-    let summary = match daemon(data_dir).await {
-        Some(client) => get_via_daemon(&client, target_text, &out, force, &bar).await?,
+    let summary = match Client::running(data_dir).await {
+        Some((client, _)) => get_via_daemon(&client, target_text, &out, force, &bar).await?,
         None => get_locally(data_dir, &target, out, force, &bar).await?,
     };
     bar.finish_and_clear();
@@ -205,7 +142,7 @@ async fn get_locally(
             }
         })
     };
-    let result = fetch::finish(&node, target, download, out, force).await;
+    let result = ops::finish(&node, target, download, out, force).await;
     ticker.abort();
     node.shutdown().await;
     result
@@ -223,24 +160,32 @@ async fn get_via_daemon(
         out: Some(out.to_path_buf()),
         force,
     };
-    let id: u64 = client.post("/v1/get", &request).await?;
-    loop {
-        let status: GetStatus = client.get(&format!("/v1/get/{id}")).await?;
-        show(bar, &status.progress);
-        if let Some(summary) = status.summary {
-            return Ok(summary);
+    let mut events = client
+        .stream::<_, GetEvent>(Method::POST, "/v1/get", Some(&request))
+        .await?;
+    let mut last = Progress::default();
+    while let Some(event) = events.next().await? {
+        match event {
+            GetEvent::Progress(p) => {
+                show(bar, &p);
+                last = p;
+            }
+            GetEvent::Done(summary) => {
+                last.done = summary.stats.size;
+                last.total = summary.stats.size;
+                show(bar, &last);
+                return Ok(summary);
+            }
+            GetEvent::Failed { error } => anyhow::bail!(error),
         }
-        if let Some(error) = status.error {
-            anyhow::bail!(error);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    anyhow::bail!("the daemon closed the stream before the download ended (did it stop?)")
 }
 
 /// `plexus ls`
 pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
-    let mut entries: Vec<BlobEntry> = match daemon(data_dir).await {
-        Some(client) => client.get("/v1/blobs").await?,
+    let mut entries: Vec<BlobEntry> = match Client::running(data_dir).await {
+        Some((client, _)) => client.get("/v1/blobs").await?,
         None => Store::open(data_dir)?.list()?,
     };
     entries.sort_by(|a, b| {
@@ -275,8 +220,8 @@ pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
 
 /// `plexus rm HASH`
 pub async fn rm(data_dir: &Path, hash: Hash) -> Result<()> {
-    let removed: bool = match daemon(data_dir).await {
-        Some(client) => client.delete(&format!("/v1/blobs/{hash}")).await?,
+    let removed: bool = match Client::running(data_dir).await {
+        Some((client, _)) => client.delete(&format!("/v1/blobs/{hash}")).await?,
         None => Store::open(data_dir)?.remove(&hash)?,
     };
     if removed {

@@ -9,6 +9,7 @@ use rand::RngCore;
 use crate::{
     api::{self, ApiInfo, API_FILE},
     cli::DaemonArgs,
+    signal::shutdown_signal,
 };
 
 /// Runs the daemon until Ctrl-C or SIGTERM.
@@ -89,25 +90,4 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Installs the Ctrl-C and SIGTERM handlers now (so a signal sent right
-/// after the "listening" line is not lost) and resolves on either.
-pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
-        async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -8,9 +8,9 @@ mod commands;
 mod content;
 mod daemon;
 mod demo;
-mod fetch;
 mod pubsub;
 mod search;
+mod signal;
 mod text;
 
 use std::process::ExitCode;

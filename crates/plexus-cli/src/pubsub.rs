@@ -1,96 +1,23 @@
 //! `plexus pub`, `sub` and `chat`: topic messages through the daemon when
-//! one runs for the data dir (the API streams them as server-sent events),
+//! one runs for the data dir (the API streams them as NDJSON),
 //! otherwise with a node of their own.
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use anyhow::Result;
-use plexus::{
-    pubsub::{short_id, unix_millis, MAX_MESSAGE_BYTES},
-    Error, Message, Node, PeerId, Subscription,
-};
-use serde::{Deserialize, Serialize};
+use plexus::{pubsub::short_id, Node, PeerId, Subscription};
+use reqwest::Method;
 use tokio::io::AsyncBufReadExt;
 
 use crate::{
-    api::client::{Client, EventStream},
-    content::{daemon, own_node},
+    api::{
+        client::Client,
+        ops::{own_node, publish_waiting},
+        stream::LineStream,
+        types::{ApiMessage, PublishResponse, MAX_WAIT_SECS},
+    },
     text::printable,
 };
-
-/// Longest `--wait` the daemon accepts for a publish.
-pub const MAX_WAIT_SECS: u64 = 60;
-
-/// A message as the API streams it and `plexus sub --json` prints it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApiMessage {
-    /// Topic name.
-    pub topic: String,
-    /// The author's peer id (from the message's signature).
-    pub from: PeerId,
-    /// Its last 8 characters.
-    pub from_short: String,
-    /// Send time by the author's clock, ms since the Unix epoch.
-    pub sent_at_ms: u64,
-    /// Receive time, ms since the Unix epoch.
-    pub received_at_ms: u64,
-    /// The payload, when it is UTF-8 text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// The payload in hex, when it is not text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_hex: Option<String>,
-}
-
-impl From<&Message> for ApiMessage {
-    fn from(m: &Message) -> Self {
-        let text = String::from_utf8(m.data.clone()).ok();
-        Self {
-            topic: m.topic.clone(),
-            from: m.from,
-            from_short: short_id(&m.from),
-            sent_at_ms: unix_millis(m.sent_at),
-            received_at_ms: unix_millis(m.received_at),
-            data_hex: text.is_none().then(|| hex::encode(&m.data)),
-            text,
-        }
-    }
-}
-
-/// Answer of `POST /v1/pubsub/{topic}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PublishResponse {
-    /// Topic name.
-    pub topic: String,
-    /// Payload bytes sent.
-    pub bytes: usize,
-    /// Subscribed peers known when it was sent.
-    pub peers: usize,
-}
-
-/// Waits up to `wait` for a subscribed peer, then publishes.
-pub async fn publish_waiting(
-    node: &Node,
-    topic: &str,
-    data: Vec<u8>,
-    wait: Duration,
-) -> Result<usize, Error> {
-    plexus::pubsub::check_topic(topic)?;
-    if data.len() > MAX_MESSAGE_BYTES {
-        return Err(Error::MessageTooLarge {
-            size: data.len(),
-            max: MAX_MESSAGE_BYTES,
-        });
-    }
-    let deadline = Instant::now() + wait;
-    while node.topic_peers(topic).await?.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    node.publish(topic, data).await
-}
 
 /// `plexus pub TOPIC MESSAGE`
 pub async fn publish(
@@ -103,8 +30,8 @@ pub async fn publish(
     plexus::pubsub::check_topic(topic)?;
     let wait = wait.min(MAX_WAIT_SECS);
     let data = message.as_bytes().to_vec();
-    let answer = match daemon(data_dir).await {
-        Some(client) => {
+    let answer = match Client::running(data_dir).await {
+        Some((client, _)) => {
             let path = format!("/v1/pubsub/{topic}?wait_secs={wait}");
             client.post_bytes(&path, data).await?
         }
@@ -136,17 +63,14 @@ pub async fn publish(
 
 /// Where messages come from: the daemon's event stream or our own node.
 enum Feed {
-    Daemon(EventStream),
+    Daemon(LineStream<ApiMessage>),
     Own(Subscription),
 }
 
 impl Feed {
     async fn next(&mut self) -> Result<Option<ApiMessage>> {
         match self {
-            Feed::Daemon(events) => match events.next().await? {
-                Some(data) => Ok(Some(serde_json::from_str(&data)?)),
-                None => Ok(None),
-            },
+            Feed::Daemon(messages) => messages.next().await,
             Feed::Own(sub) => Ok(sub.next().await.map(|m| ApiMessage::from(&m))),
         }
     }
@@ -158,11 +82,10 @@ async fn open(
     topic: &str,
 ) -> Result<(Feed, Option<Client>, Option<Node>, PeerId)> {
     plexus::pubsub::check_topic(topic)?;
-    if let Some(client) = daemon(data_dir).await {
-        let id: serde_json::Value = client.get("/v1/id").await?;
-        let me: PeerId = serde_json::from_value(id["peer_id"].clone())?;
-        let events = client.events(&format!("/v1/pubsub/{topic}")).await?;
-        return Ok((Feed::Daemon(events), Some(client), None, me));
+    if let Some((client, id)) = Client::running(data_dir).await {
+        let path = format!("/v1/pubsub/{topic}");
+        let messages = client.stream(Method::GET, &path, None::<&()>).await?;
+        return Ok((Feed::Daemon(messages), Some(client), None, id.peer_id));
     }
     let node = own_node(data_dir, false).await?;
     let sub = node.subscribe(topic).await?;
@@ -254,24 +177,4 @@ pub async fn chat(data_dir: &Path, topic: &str) -> Result<()> {
         node.shutdown().await;
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn binary_payloads_are_hex_in_json() {
-        let m = Message {
-            topic: "t".into(),
-            from: PeerId::random(),
-            sent_at: std::time::UNIX_EPOCH,
-            received_at: std::time::UNIX_EPOCH + Duration::from_millis(5),
-            data: vec![0xff, 0x00],
-        };
-        let api = ApiMessage::from(&m);
-        assert_eq!((api.text, api.data_hex.as_deref()), (None, Some("ff00")));
-        assert_eq!(api.received_at_ms, 5);
-        assert_eq!(api.from_short, short_id(&m.from));
-    }
 }

@@ -9,94 +9,19 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use plexus::{
-    config::FileConfig,
-    content::{meta::query_words, BlobFormat, Hash},
-    search::SearchHit,
-    Multiaddr, Node, NodeConfig, PeerId,
+use plexus::{config::FileConfig, content::Hash, Multiaddr, Node, NodeConfig};
+use reqwest::Method;
+
+use crate::{
+    api::{
+        client::Client,
+        ops::{own_node, run_search},
+        types::{PublishRequest, SearchRequest, SearchResult},
+    },
+    cli::MetaArgs,
+    signal::shutdown_signal,
+    text::printable,
 };
-use serde::{Deserialize, Serialize};
-
-use crate::{api::client::Client, cli::MetaArgs, text::printable};
-
-/// Body of `POST /v1/search`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SearchRequest {
-    /// Keywords.
-    pub words: Vec<String>,
-    /// Hops, 0 to 7.
-    pub ttl: u8,
-    /// Seconds to collect results.
-    pub timeout_secs: u64,
-}
-
-/// One result line: printed by `search --json`, streamed by the API.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SearchResult {
-    /// Content hash.
-    pub hash: Hash,
-    /// Display name.
-    pub name: String,
-    /// Total bytes.
-    pub size: u64,
-    /// Blob or collection.
-    pub format: BlobFormat,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// The peer holding it.
-    pub holder: PeerId,
-    /// Where the holder listens.
-    pub addrs: Vec<Multiaddr>,
-    /// "flood" or "directory".
-    pub source: String,
-    /// A ticket that fetches it from the holder.
-    pub ticket: String,
-}
-
-impl From<SearchHit> for SearchResult {
-    fn from(hit: SearchHit) -> Self {
-        Self {
-            ticket: hit.ticket().to_string(),
-            hash: hit.meta.hash,
-            name: hit.meta.name,
-            size: hit.meta.size,
-            format: hit.meta.format,
-            tags: hit.meta.tags,
-            holder: hit.holder,
-            addrs: hit.addrs,
-            source: hit.source,
-        }
-    }
-}
-
-/// Body of `POST /v1/publish`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PublishRequest {
-    /// Content hash.
-    pub hash: Hash,
-    /// Display name.
-    pub name: String,
-    /// Tags.
-    pub tags: Vec<String>,
-}
-
-/// Runs a search on `node`, handing each result to `emit` until `timeout`.
-pub async fn run_search(
-    node: &Node,
-    request: &SearchRequest,
-    mut emit: impl FnMut(SearchResult) -> bool,
-) -> Result<(), plexus::Error> {
-    let mut rx = node
-        .search(query_words(&request.words), request.ttl)
-        .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(request.timeout_secs);
-    while let Ok(Some(hit)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if !emit(hit.into()) {
-            break;
-        }
-    }
-    Ok(())
-}
 
 /// `plexus search WORDS...`
 pub async fn search(
@@ -113,19 +38,17 @@ pub async fn search(
     };
     let started = Instant::now();
     let mut printer = Printer::new(json);
-    match crate::content::daemon(data_dir).await {
-        Some(client) => {
-            client
-                .stream_lines("/v1/search", &request, |line| {
-                    let result: SearchResult =
-                        serde_json::from_str(line).context("bad result line from the daemon")?;
-                    printer.print(result);
-                    Ok(())
-                })
-                .await?
+    match Client::running(data_dir).await {
+        Some((client, _)) => {
+            let mut results = client
+                .stream::<_, SearchResult>(Method::POST, "/v1/search", Some(&request))
+                .await?;
+            while let Some(result) = results.next().await? {
+                printer.print(result);
+            }
         }
         None => {
-            let node = crate::content::own_node(data_dir, false).await?;
+            let node = own_node(data_dir, false).await?;
             // Give bootstrap peers, mDNS and directories a moment to
             // connect and become neighbours.
             let until = Instant::now() + Duration::from_secs(3);
@@ -210,10 +133,10 @@ pub async fn publish(data_dir: &Path, hash: Hash, meta: MetaArgs, json: bool) ->
         name,
         tags: meta.tags,
     };
-    let published: plexus::content::Metadata = match crate::content::daemon(data_dir).await {
-        Some(client) => client.post("/v1/publish", &request).await?,
+    let published: plexus::content::Metadata = match Client::running(data_dir).await {
+        Some((client, _)) => client.post("/v1/publish", &request).await?,
         None => {
-            let node = crate::content::own_node(data_dir, false).await?;
+            let node = own_node(data_dir, false).await?;
             let result = node
                 .publish_meta(request.hash, request.name, request.tags)
                 .await;
@@ -250,7 +173,7 @@ pub async fn directory(data_dir: &Path, listen: Vec<Multiaddr>, ttl: u64) -> Res
     config.directories.clear();
     config.directory_ttl = Duration::from_secs(ttl.max(1));
     let node = Node::start(config).await?;
-    let stop = crate::daemon::shutdown_signal();
+    let stop = shutdown_signal();
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
     println!(
         "Plexus directory {} listening on {}",
@@ -260,29 +183,4 @@ pub async fn directory(data_dir: &Path, listen: Vec<Multiaddr>, ttl: u64) -> Res
     stop.await;
     node.shutdown().await;
     Ok(())
-}
-
-impl Client {
-    /// `POST path` with a JSON body; calls `line` for each line of the
-    /// streamed (NDJSON) answer as it arrives.
-    pub async fn stream_lines<B: Serialize>(
-        &self,
-        path: &str,
-        body: &B,
-        mut line: impl FnMut(&str) -> Result<()>,
-    ) -> Result<()> {
-        let mut response = self.send_json(path, body).await?;
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            buf.extend_from_slice(&chunk);
-            while let Some(end) = buf.iter().position(|b| *b == b'\n') {
-                let text = String::from_utf8_lossy(&buf[..end]).into_owned();
-                buf.drain(..=end);
-                if !text.trim().is_empty() {
-                    line(&text)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }

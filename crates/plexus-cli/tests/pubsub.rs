@@ -1,5 +1,5 @@
 //! `plexus pub`, `sub` and `chat` as a user runs them: real daemons, the
-//! server-sent event stream, a node of the command's own, and bad input.
+//! NDJSON message stream, a node of the command's own, and bad input.
 
 mod common;
 

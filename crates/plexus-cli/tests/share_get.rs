@@ -239,3 +239,70 @@ fn a_provider_killed_mid_download_is_replaced_by_another() {
     assert!(std::fs::read(&out).unwrap() == bytes);
     drop(b);
 }
+
+/// `POST /v1/get` answers with NDJSON: progress lines, then one `done`; a
+/// client that hangs up does not stop the download.
+#[test]
+fn download_progress_streams_over_the_api_and_survives_a_hang_up() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let b = Daemon::start(&root.path().join("b"), &[]);
+    let src = root.path().join("data.bin");
+    let bytes = write_data(&src, 128 * 1024 * 1024, 6);
+    let ticket = ticket_of(a.cli(&["share", src.to_str().unwrap()]));
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.data_dir.join("api.json")).unwrap())
+            .unwrap();
+    let url = format!("http://{}/v1/get", info["addr"].as_str().unwrap());
+    let token = info["token"].as_str().unwrap().to_string();
+    let request = |out: &Path| {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "target": ticket, "out": out, "force": false }))
+            .send()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // The whole stream: progress lines, then `done` with the summary.
+    let out = root.path().join("copy.bin");
+    let lines: Vec<serde_json::Value> = runtime.block_on(async {
+        let response = request(&out).await.unwrap();
+        assert!(response.status().is_success());
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        let body = response.text().await.unwrap();
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    });
+    let (last, progress) = lines.split_last().unwrap();
+    assert_eq!(last["event"], "done", "{last}");
+    assert_eq!(last["size"], bytes.len() as u64);
+    assert!(!progress.is_empty(), "no progress lines: {lines:?}");
+    assert!(progress.iter().all(|p| p["event"] == "progress"));
+    assert!(progress.iter().any(|p| p["total"] == bytes.len() as u64));
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    // Hang up after the first line: the daemon finishes the download anyway.
+    assert!(b
+        .cli(&["rm", last["hash"].as_str().unwrap()])
+        .status
+        .success());
+    let out = root.path().join("again.bin");
+    runtime.block_on(async {
+        let mut response = request(&out).await.unwrap();
+        let first = response.chunk().await.unwrap().unwrap();
+        assert!(first.starts_with(b"{\"event\":"), "{first:?}");
+        drop(response);
+    });
+    assert!(
+        !out.exists(),
+        "hung up too late: the download had already ended"
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(60), || std::fs::read(&out)
+            .is_ok_and(|got| got == bytes)),
+        "the download stopped with its client"
+    );
+}

@@ -6,7 +6,11 @@ use anyhow::{anyhow, bail, Result};
 use reqwest::{Method, StatusCode};
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{sse::SseParser, ApiInfo, ErrorBody, API_FILE};
+use super::{
+    stream::LineStream,
+    types::{ErrorBody, IdResponse},
+    ApiInfo, API_FILE,
+};
 
 /// A connection to the daemon that owns a data dir.
 pub struct Client {
@@ -29,6 +33,13 @@ impl Client {
         })
     }
 
+    /// The daemon of `data_dir` and its id, if one is running and answering.
+    pub async fn running(data_dir: &Path) -> Option<(Self, IdResponse)> {
+        let client = Self::for_data_dir(data_dir).ok()?;
+        let id = client.get::<IdResponse>("/v1/id").await.ok()?;
+        Some((client, id))
+    }
+
     /// `GET path`, decoded from JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call(Method::GET, path, None::<&()>).await
@@ -44,27 +55,26 @@ impl Client {
         self.call(Method::DELETE, path, None::<&()>).await
     }
 
-    /// `POST path` with a JSON body; the successful response, unread.
-    pub async fn send_json<B: Serialize>(&self, path: &str, body: &B) -> Result<reqwest::Response> {
-        self.send(self.http.post(self.url(path)).json(body)).await
-    }
-
     /// `POST path` with a raw byte body, answer decoded from JSON.
     pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, body: Vec<u8>) -> Result<T> {
         let request = self.http.post(self.url(path)).body(body);
         self.send(request).await?.json().await.map_err(Into::into)
     }
 
-    /// `GET path` as a stream of server-sent events: call `next` on the
-    /// answer for each event's data. No overall timeout.
-    pub async fn events(&self, path: &str) -> Result<EventStream> {
-        let http = reqwest::Client::new();
-        let response = self.send(http.get(self.url(path))).await?;
-        Ok(EventStream {
-            response,
-            parser: SseParser::default(),
-            ready: std::collections::VecDeque::new(),
-        })
+    /// `method path` (with a JSON body, if any) answered by a stream of
+    /// NDJSON lines: call `next` on the answer for each object. No overall
+    /// timeout (streams last as long as they need).
+    pub async fn stream<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<LineStream<T>> {
+        let mut request = reqwest::Client::new().request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Ok(LineStream::new(self.send(request).await?))
     }
 
     fn url(&self, path: &str) -> String {
@@ -107,28 +117,6 @@ impl Client {
             request = request.json(body);
         }
         Ok(self.send(request).await?.json().await?)
-    }
-}
-
-/// Server-sent events from the daemon.
-pub struct EventStream {
-    response: reqwest::Response,
-    parser: SseParser,
-    ready: std::collections::VecDeque<String>,
-}
-
-impl EventStream {
-    /// The next event's data; `None` when the daemon closed the stream.
-    pub async fn next(&mut self) -> Result<Option<String>> {
-        loop {
-            if let Some(event) = self.ready.pop_front() {
-                return Ok(Some(event));
-            }
-            match self.response.chunk().await? {
-                Some(bytes) => self.ready.extend(self.parser.push(&bytes)),
-                None => return Ok(None),
-            }
-        }
     }
 }
 

@@ -1,9 +1,13 @@
 //! The daemon's local HTTP+JSON API: the server half runs inside
-//! `plexus daemon`, the client half in every other command.
+//! `plexus daemon`, the client half in every other command. Both speak
+//! the types of [`types`]; [`ops`] holds the node operations the server and
+//! the commands without a daemon share; streams are NDJSON ([`stream`]).
 
 pub mod client;
+pub mod ops;
 pub mod server;
-pub mod sse;
+pub mod stream;
+pub mod types;
 
 use std::{net::SocketAddr, path::Path};
 
@@ -36,25 +40,4 @@ impl ApiInfo {
         let json = serde_json::to_vec_pretty(self).expect("serializable");
         plexus::identity::write_private(&data_dir.join(API_FILE), &json)
     }
-}
-
-/// Body of `POST /v1/connect`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ConnectRequest {
-    /// Multiaddr to dial.
-    pub addr: String,
-}
-
-/// Body of `POST /v1/connect`'s answer.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ConnectResponse {
-    /// The peer that answered.
-    pub peer_id: plexus::PeerId,
-}
-
-/// Body of every error answer.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// What went wrong, for a person.
-    pub error: String,
 }

@@ -1,15 +1,36 @@
-//! One way to fetch content, used by `plexus get` with or without a daemon:
-//! parse the target, download, verify, write it out.
+//! Node operations shared by the daemon's routes and by the commands that
+//! run a node of their own when no daemon runs: starting that node,
+//! fetching a [`Target`], searching, publishing after waiting for peers.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use anyhow::{bail, Result};
 use plexus::{
-    content::{share, BlobFormat, Hash, ShareInfo, Ticket},
-    transfer::{DownloadStats, GetOptions},
-    Download, Node,
+    config::FileConfig,
+    content::{meta::query_words, share, BlobFormat, Hash, ShareInfo, Ticket},
+    pubsub::MAX_MESSAGE_BYTES,
+    transfer::GetOptions,
+    Download, Error, Node, NodeConfig,
 };
-use serde::{Deserialize, Serialize};
+
+use super::types::{GetSummary, SearchRequest, SearchResult};
+
+/// A node of this command's own when no daemon runs: the data dir's config,
+/// any free ports unless `listen_default`.
+pub async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
+    let mut config = NodeConfig::new(data_dir);
+    FileConfig::load(data_dir)?.apply(&mut config);
+    if !listen_default {
+        config.listen = vec![
+            "/ip4/0.0.0.0/tcp/0".parse()?,
+            "/ip4/0.0.0.0/udp/0/quic-v1".parse()?,
+        ];
+    }
+    Ok(Node::start(config).await?)
+}
 
 /// What `get` was asked for.
 pub struct Target {
@@ -79,16 +100,6 @@ impl Target {
     }
 }
 
-/// The end of a `get`: figures and where the content was written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GetSummary {
-    /// Download figures.
-    #[serde(flatten)]
-    pub stats: DownloadStats,
-    /// The file or folder written.
-    pub out: PathBuf,
-}
-
 /// Refuses early when the output exists and `force` is off.
 pub fn check_out(out: &Path, force: bool) -> Result<()> {
     if out.exists() && !force {
@@ -123,6 +134,46 @@ pub async fn finish(
     tokio::task::spawn_blocking(move || share::export(&store, &hash, format, &path, force))
         .await??;
     Ok(GetSummary { stats, out })
+}
+
+/// Runs a search on `node`, handing each result to `emit` until `timeout`
+/// (or until `emit` returns false).
+pub async fn run_search(
+    node: &Node,
+    request: &SearchRequest,
+    mut emit: impl FnMut(SearchResult) -> bool,
+) -> Result<(), Error> {
+    let mut rx = node
+        .search(query_words(&request.words), request.ttl)
+        .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(request.timeout_secs);
+    while let Ok(Some(hit)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        if !emit(hit.into()) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Waits up to `wait` for a subscribed peer, then publishes.
+pub async fn publish_waiting(
+    node: &Node,
+    topic: &str,
+    data: Vec<u8>,
+    wait: Duration,
+) -> Result<usize, Error> {
+    plexus::pubsub::check_topic(topic)?;
+    if data.len() > MAX_MESSAGE_BYTES {
+        return Err(Error::MessageTooLarge {
+            size: data.len(),
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    let deadline = Instant::now() + wait;
+    while node.topic_peers(topic).await?.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.publish(topic, data).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,106 @@
+//! `/v1/share`, `/v1/publish`, `/v1/get` (progress streamed as NDJSON),
+//! `/v1/blobs`.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Response},
+    Json,
+};
+use plexus::content::Hash;
+use tokio::{sync::oneshot, time::Instant};
+
+use super::{bad_request, ApiError, AppState};
+use crate::api::{
+    ops::{self, Target},
+    stream::ndjson,
+    types::{GetEvent, GetRequest, PublishRequest, ShareRequest, ShareResponse},
+};
+
+/// Shortest time between two progress lines of one download.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+pub(super) async fn share(
+    State(s): State<AppState>,
+    Json(body): Json<ShareRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let shared = s.node.share_with(&body.path, body.name, body.tags).await?;
+    Ok(Json(ShareResponse::from(shared)))
+}
+
+pub(super) async fn publish_meta(
+    State(s): State<AppState>,
+    Json(body): Json<PublishRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        s.node.publish_meta(body.hash, body.name, body.tags).await?,
+    ))
+}
+
+/// Starts a download in the daemon and streams [`GetEvent`]s: progress
+/// (at most every 100 ms), then one `done` or `failed`. The download runs
+/// in a task of its own: a client that goes away does not cancel it.
+pub(super) async fn get(
+    State(s): State<AppState>,
+    Json(body): Json<GetRequest>,
+) -> Result<Response, ApiError> {
+    let target = Target::parse(&body.target).map_err(bad_request)?;
+    let out = body.out.unwrap_or_else(|| target.out_path(None));
+    if !out.is_absolute() {
+        return Err(bad_request(format!(
+            "output path {} must be absolute",
+            out.display()
+        )));
+    }
+    ops::check_out(&out, body.force).map_err(bad_request)?;
+    let download = target.start(&s.node);
+    let progress = download.progress.clone();
+    let (done_tx, done_rx) = oneshot::channel();
+    let node = s.node.clone();
+    tokio::spawn(async move {
+        let result = ops::finish(&node, &target, download, out, body.force).await;
+        let _ = done_tx.send(result); // the client may be gone: fine
+    });
+    let state = Some((progress, done_rx, Instant::now(), true));
+    let events = futures::stream::unfold(state, |state| async move {
+        let (mut progress, mut done_rx, mut next, mut open) = state?;
+        loop {
+            let throttled = Instant::now() < next;
+            tokio::select! {
+                biased;
+                result = &mut done_rx => {
+                    let event = match result {
+                        Ok(Ok(summary)) => GetEvent::Done(summary),
+                        Ok(Err(e)) => GetEvent::Failed { error: format!("{e:#}") },
+                        Err(_) => GetEvent::Failed { error: "the download stopped".into() },
+                    };
+                    return Some((event, None));
+                }
+                _ = tokio::time::sleep_until(next), if throttled => {}
+                changed = progress.changed(), if open && !throttled => match changed {
+                    Ok(()) => {
+                        let p = progress.borrow_and_update().clone();
+                        next = Instant::now() + PROGRESS_EVERY;
+                        return Some((GetEvent::Progress(p), Some((progress, done_rx, next, open))));
+                    }
+                    // No more progress: only the end is left to wait for.
+                    Err(_) => open = false,
+                },
+            }
+        }
+    });
+    Ok(ndjson(events))
+}
+
+pub(super) async fn blobs(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.node.store().list()?))
+}
+
+pub(super) async fn remove(
+    State(s): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let hash: Hash = hash.parse().map_err(bad_request)?;
+    Ok(Json(s.node.remove(hash).await?))
+}

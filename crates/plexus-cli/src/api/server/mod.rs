@@ -1,0 +1,103 @@
+//! The API server: axum routes over a [`plexus::Node`] handle, behind a
+//! bearer-token check. It depends only on the library and on `api`'s types,
+//! operations and stream format.
+
+mod content;
+mod node;
+mod pubsub;
+mod search;
+
+use axum::{
+    extract::{Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+    Json, Router,
+};
+use plexus::{Error, Node};
+
+use super::types::ErrorBody;
+
+#[derive(Clone)]
+struct AppState {
+    node: Node,
+    token: String,
+}
+
+/// The API's routes for `node`, refusing requests without `token`.
+pub fn router(node: Node, token: String) -> Router {
+    let state = AppState { node, token };
+    Router::new()
+        .route("/v1/id", get(node::id))
+        .route("/v1/status", get(node::status))
+        .route("/v1/peers", get(node::peers))
+        .route("/v1/dht/find-peer/{peer}", get(node::find_peer))
+        .route("/v1/connect", post(node::connect))
+        .route("/v1/share", post(content::share))
+        .route("/v1/publish", post(content::publish_meta))
+        .route("/v1/search", post(search::search))
+        .route("/v1/get", post(content::get))
+        .route("/v1/blobs", get(content::blobs))
+        .route("/v1/blobs/{hash}", delete(content::remove))
+        .route(
+            "/v1/pubsub/{topic}",
+            post(pubsub::publish).get(pubsub::subscribe),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// An error answer: status code and a one-line message.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::PeerNotFound(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Io { .. }
+            | Error::Download { .. }
+            | Error::BadInput(_)
+            | Error::BadTopic(_)
+            | Error::MessageTooLarge { .. } => StatusCode::BAD_REQUEST,
+            Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::NoTopicPeers(_) => StatusCode::CONFLICT,
+            Error::Dial { .. } => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+fn bad_request(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, e.to_string())
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
+        next.run(request).await
+    } else {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong API token".into(),
+        )
+        .into_response()
+    }
+}
+
+/// Compares without an early exit, so timing does not leak the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

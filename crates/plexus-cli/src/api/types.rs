@@ -1,0 +1,269 @@
+//! Every request and response body of the API, shared by the server
+//! (`api/server`) and the client commands.
+
+use std::path::PathBuf;
+
+use plexus::{
+    content::{BlobFormat, Hash},
+    pubsub::{short_id, unix_millis},
+    search::SearchHit,
+    transfer::{DownloadStats, Progress},
+    Message, Multiaddr, PeerId,
+};
+use serde::{Deserialize, Serialize};
+
+/// Answer of `GET /v1/id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdResponse {
+    /// The daemon's peer id.
+    pub peer_id: PeerId,
+    /// Where it listens.
+    pub listen_addrs: Vec<Multiaddr>,
+}
+
+/// Body of `POST /v1/connect`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    /// Multiaddr to dial.
+    pub addr: String,
+}
+
+/// Body of `POST /v1/connect`'s answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConnectResponse {
+    /// The peer that answered.
+    pub peer_id: PeerId,
+}
+
+/// Body of every error answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+}
+
+/// Body of `POST /v1/share`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareRequest {
+    /// File or folder to share (absolute).
+    pub path: PathBuf,
+    /// Display name instead of the file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Tags to record with it.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Answer of `POST /v1/share`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareResponse {
+    /// The ticket to hand out.
+    pub ticket: String,
+    /// The content hash.
+    pub hash: Hash,
+    /// File or folder name.
+    pub name: String,
+    /// Total bytes.
+    pub size: u64,
+    /// Tags recorded with it.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl From<plexus::Shared> for ShareResponse {
+    fn from(shared: plexus::Shared) -> Self {
+        Self {
+            ticket: shared.ticket.to_string(),
+            hash: shared.ticket.hash,
+            name: shared.name,
+            size: shared.size,
+            tags: shared.tags,
+        }
+    }
+}
+
+/// Body of `POST /v1/get`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetRequest {
+    /// Ticket or hash.
+    pub target: String,
+    /// Output path (absolute).
+    pub out: Option<PathBuf>,
+    /// Replace an existing path.
+    pub force: bool,
+}
+
+/// The end of a `get`: figures and where the content was written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetSummary {
+    /// Download figures.
+    #[serde(flatten)]
+    pub stats: DownloadStats,
+    /// The file or folder written.
+    pub out: PathBuf,
+}
+
+/// One line of the NDJSON stream `POST /v1/get` answers with: progress
+/// while it runs, then exactly one `done` or `failed`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum GetEvent {
+    /// Live figures.
+    Progress(Progress),
+    /// Finished and written out.
+    Done(GetSummary),
+    /// Failed; nothing more follows.
+    Failed {
+        /// What went wrong, for a person.
+        error: String,
+    },
+}
+
+/// Body of `POST /v1/search`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// Keywords.
+    pub words: Vec<String>,
+    /// Hops, 0 to 7.
+    pub ttl: u8,
+    /// Seconds to collect results.
+    pub timeout_secs: u64,
+}
+
+/// One result line: printed by `search --json`, streamed by the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    /// Content hash.
+    pub hash: Hash,
+    /// Display name.
+    pub name: String,
+    /// Total bytes.
+    pub size: u64,
+    /// Blob or collection.
+    pub format: BlobFormat,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The peer holding it.
+    pub holder: PeerId,
+    /// Where the holder listens.
+    pub addrs: Vec<Multiaddr>,
+    /// "flood" or "directory".
+    pub source: String,
+    /// A ticket that fetches it from the holder.
+    pub ticket: String,
+}
+
+impl From<SearchHit> for SearchResult {
+    fn from(hit: SearchHit) -> Self {
+        Self {
+            ticket: hit.ticket().to_string(),
+            hash: hit.meta.hash,
+            name: hit.meta.name,
+            size: hit.meta.size,
+            format: hit.meta.format,
+            tags: hit.meta.tags,
+            holder: hit.holder,
+            addrs: hit.addrs,
+            source: hit.source,
+        }
+    }
+}
+
+/// Body of `POST /v1/publish`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// Content hash.
+    pub hash: Hash,
+    /// Display name.
+    pub name: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Longest `--wait` the daemon accepts for a publish.
+pub const MAX_WAIT_SECS: u64 = 60;
+
+/// A message as the API streams it and `plexus sub --json` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiMessage {
+    /// Topic name.
+    pub topic: String,
+    /// The author's peer id (from the message's signature).
+    pub from: PeerId,
+    /// Its last 8 characters.
+    pub from_short: String,
+    /// Send time by the author's clock, ms since the Unix epoch.
+    pub sent_at_ms: u64,
+    /// Receive time, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// The payload, when it is UTF-8 text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The payload in hex, when it is not text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_hex: Option<String>,
+}
+
+impl From<&Message> for ApiMessage {
+    fn from(m: &Message) -> Self {
+        let text = String::from_utf8(m.data.clone()).ok();
+        Self {
+            topic: m.topic.clone(),
+            from: m.from,
+            from_short: short_id(&m.from),
+            sent_at_ms: unix_millis(m.sent_at),
+            received_at_ms: unix_millis(m.received_at),
+            data_hex: text.is_none().then(|| hex::encode(&m.data)),
+            text,
+        }
+    }
+}
+
+/// Answer of `POST /v1/pubsub/{topic}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// Topic name.
+    pub topic: String,
+    /// Payload bytes sent.
+    pub bytes: usize,
+    /// Subscribed peers known when it was sent.
+    pub peers: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn binary_payloads_are_hex_in_json() {
+        let m = Message {
+            topic: "t".into(),
+            from: PeerId::random(),
+            sent_at: UNIX_EPOCH,
+            received_at: UNIX_EPOCH + Duration::from_millis(5),
+            data: vec![0xff, 0x00],
+        };
+        let api = ApiMessage::from(&m);
+        assert_eq!((api.text, api.data_hex.as_deref()), (None, Some("ff00")));
+        assert_eq!(api.received_at_ms, 5);
+        assert_eq!(api.from_short, short_id(&m.from));
+    }
+
+    #[test]
+    fn get_events_are_one_tagged_object_each() {
+        let p = GetEvent::Progress(Progress {
+            total: 10,
+            done: 4,
+            peers: 2,
+        });
+        let line = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"progress","total":10,"done":4,"peers":2}"#
+        );
+        let failed: GetEvent = serde_json::from_str(r#"{"event":"failed","error":"x"}"#).unwrap();
+        assert!(matches!(failed, GetEvent::Failed { error } if error == "x"));
+    }
+}
