@@ -25,6 +25,7 @@ pub mod pubsub;
 pub mod ratelimit;
 pub mod search;
 pub mod transfer;
+pub(crate) mod wrap;
 
 pub use config::NodeConfig;
 pub use error::Error;

@@ -10,12 +10,8 @@ use std::{
 };
 
 use libp2p::{
-    core::{transport::PortUse, Endpoint},
     request_response::{self, Message, OutboundRequestId, ProtocolSupport, ResponseChannel},
-    swarm::{
-        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-        THandlerOutEvent, ToSwarm,
-    },
+    swarm::{NetworkBehaviour, THandler, THandlerInEvent, ToSwarm},
     Multiaddr, PeerId,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -25,7 +21,7 @@ use super::{
     serve::{Admission, Serving},
     Command,
 };
-use crate::{content::Store, guard::guarded, Error};
+use crate::{content::Store, guard::guarded, wrap::forward_to_inner, Error};
 
 type Inner = request_response::Behaviour<Codec>;
 
@@ -183,62 +179,7 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = THandler<Inner>;
     type ToSwarm = Event;
 
-    fn handle_pending_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.inner
-            .handle_pending_inbound_connection(id, local, remote)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_inbound_connection(id, peer, local, remote)
-    }
-
-    fn handle_pending_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: Option<PeerId>,
-        addrs: &[Multiaddr],
-        role: Endpoint,
-    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        self.inner
-            .handle_pending_outbound_connection(id, peer, addrs, role)
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        addr: &Multiaddr,
-        role: Endpoint,
-        port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_outbound_connection(id, peer, addr, role, port_use)
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm) {
-        self.inner.on_swarm_event(event);
-    }
-
-    fn on_connection_handler_event(
-        &mut self,
-        peer: PeerId,
-        id: ConnectionId,
-        event: THandlerOutEvent<Self>,
-    ) {
-        self.inner.on_connection_handler_event(peer, id, event);
-    }
+    forward_to_inner!(inner);
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         if let Some((peer_id, address)) = self.learned.pop_front() {
