@@ -11,17 +11,14 @@ use libp2p::{
 
 use crate::{
     discovery, pubsub,
-    search::{
-        directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
-        SearchAck, SearchMessage, SEARCH_PROTOCOL,
-    },
+    search::directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
     transfer::protocol,
     NodeConfig,
 };
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     /// Caps on connection counts.
     pub limits: connection_limits::Behaviour,
     /// Refuses new connections when memory runs short.
@@ -37,7 +34,7 @@ pub struct Behaviour {
     /// Blob transfer: range requests answered with verified chunk groups.
     pub blobs: request_response::Behaviour<protocol::Codec>,
     /// Flooding keyword search between neighbours.
-    pub search: json::Behaviour<SearchMessage, SearchAck>,
+    pub(crate) search: crate::search::Behaviour,
     /// Publishing records to, and searching, a directory server.
     pub directory: json::Behaviour<DirRequest, DirResponse>,
     /// Registering with directory servers and discovering peers there.
@@ -50,7 +47,7 @@ pub struct Behaviour {
 
 impl Behaviour {
     /// Builds the behaviour for `key` from the node's settings.
-    pub fn new(key: &Keypair, config: &NodeConfig) -> std::io::Result<Self> {
+    pub(crate) fn new(key: &Keypair, config: &NodeConfig) -> std::io::Result<Self> {
         let local = key.public().to_peer_id();
         let limits = ConnectionLimits::default()
             .with_max_established(Some(config.max_connections))
@@ -90,10 +87,11 @@ impl Behaviour {
                     .with_request_timeout(std::time::Duration::from_secs(30))
                     .with_max_concurrent_streams(1024),
             ),
-            search: json::Behaviour::new(
-                [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            search: crate::search::Behaviour::new(
+                local,
+                config.flood.clone(),
+                config.super_peer,
+                config.idle_timeout,
             ),
             directory: json::Behaviour::new(
                 [(

@@ -12,14 +12,14 @@ use libp2p::{noise, tcp, yamux, Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-pub use behaviour::Behaviour;
-use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState, SearchState};
+use behaviour::Behaviour;
+use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState};
 pub use subscription::Subscription;
 
 use crate::{
     content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
     discovery, identity,
-    search::{SearchHit, SearchStats},
+    search::{self, SearchHit, SearchStats},
     transfer::protocol::{Request, Response},
     transfer::{self, DownloadStats, GetOptions, Progress},
     Error, NodeConfig,
@@ -27,9 +27,6 @@ use crate::{
 
 /// How long start-up waits for the listeners to report their addresses.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Longest pause between keep-alive hellos to search neighbours.
-const KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// A snapshot of the node's state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,14 +156,10 @@ impl Node {
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let swarm = build_swarm(key.clone(), &config)?;
-        let keepalive = (config.idle_timeout / 3).clamp(Duration::from_secs(1), KEEPALIVE);
-        let search = SearchState::new(
-            config.flood.clone(),
-            config.super_peer,
-            store.records()?,
-            keepalive,
-        );
+        let mut swarm = build_swarm(key.clone(), &config)?;
+        for record in store.records()? {
+            swarm.behaviour_mut().search.set_own_record(record);
+        }
         let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
         let directory =
             DirectoryState::new(directories, config.directory_ttl, config.directory_server);
@@ -176,11 +169,7 @@ impl Node {
             bootstrap,
             lock,
             store.clone(),
-            ProtocolStates {
-                search,
-                directory,
-                pubsub,
-            },
+            ProtocolStates { directory, pubsub },
         );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
@@ -346,7 +335,7 @@ impl Node {
         ttl: u8,
     ) -> Result<mpsc::Receiver<SearchHit>, Error> {
         let (hits, rx) = mpsc::channel(1024);
-        self.ask(|reply| Command::Search {
+        self.ask(|reply| Command::StartSearch {
             words,
             ttl,
             hits,
@@ -358,7 +347,8 @@ impl Node {
 
     /// Figures of the flooding search on this node.
     pub async fn search_stats(&self) -> Result<SearchStats, Error> {
-        self.ask(|reply| Command::SearchStats { reply }).await
+        self.ask(|reply| Command::Search(search::Command::Stats { reply }))
+            .await
     }
 
     /// Starts fetching `hash` from the given providers and the DHT; the

@@ -148,7 +148,7 @@ impl EventLoop {
     /// Sends this node's records and addresses to directory `peer`.
     fn send_records(&mut self, peer: PeerId) {
         let request = DirRequest::Publish {
-            records: self.search.own_records(),
+            records: self.swarm.behaviour().search.own_records(),
             addrs: self.listen_addrs(),
         };
         self.swarm
@@ -197,9 +197,9 @@ impl EventLoop {
                             .add_address(&peer, addr.clone());
                     }
                     if self.swarm.is_connected(&peer) {
-                        self.on_search_connected_want(peer);
+                        self.swarm.behaviour_mut().search.want(peer);
                     } else if !addrs.is_empty() {
-                        self.search.want(peer);
+                        self.swarm.behaviour_mut().search.want(peer);
                         let opts = DialOpts::peer_id(peer).addresses(addrs).build();
                         if let Err(e) = self.swarm.dial(opts) {
                             tracing::debug!(%peer, "cannot dial peer from directory: {e}");
@@ -223,11 +223,6 @@ impl EventLoop {
             }
             _ => {}
         }
-    }
-
-    fn on_search_connected_want(&mut self, peer: PeerId) {
-        self.search.want(peer);
-        self.on_search_connected(peer);
     }
 
     pub(super) fn on_directory_event(
@@ -261,7 +256,10 @@ impl EventLoop {
             } => match response {
                 DirResponse::Hits(hits) => {
                     if let Some(id) = self.directory.searches.remove(&request_id) {
-                        self.deliver_directory_hits(id, hits);
+                        self.swarm
+                            .behaviour_mut()
+                            .search
+                            .deliver(id, hits, "directory");
                     }
                 }
                 DirResponse::Published { accepted, ttl_secs } => {

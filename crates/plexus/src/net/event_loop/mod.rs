@@ -5,7 +5,6 @@ mod blobs;
 mod command;
 mod directory;
 mod pubsub;
-mod search;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -33,7 +32,6 @@ use blobs::{PendingProviders, Served};
 pub(crate) use command::Command;
 pub(crate) use directory::DirectoryState;
 pub(crate) use pubsub::PubsubState;
-pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
@@ -75,7 +73,6 @@ pub(crate) struct EventLoop {
     serving: HashMap<PeerId, usize>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
-    search: SearchState,
     directory: DirectoryState,
     pubsub: PubsubState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
@@ -85,7 +82,6 @@ pub(crate) struct EventLoop {
 /// The state of the protocols with logic of their own, built by the node
 /// from its settings and handed to the event loop.
 pub(crate) struct ProtocolStates {
-    pub(crate) search: SearchState,
     pub(crate) directory: DirectoryState,
     pub(crate) pubsub: PubsubState,
 }
@@ -101,7 +97,6 @@ impl EventLoop {
     ) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
-            search: states.search,
             directory: states.directory,
             pubsub: states.pubsub,
             store,
@@ -186,7 +181,7 @@ impl EventLoop {
     /// Dials the bootstrap peers and starts a Kademlia bootstrap.
     pub(crate) fn bootstrap(&mut self) {
         for (peer, addr) in self.bootstrap.clone() {
-            self.search.want(peer);
+            self.swarm.behaviour_mut().search.want(peer);
             self.swarm
                 .behaviour_mut()
                 .kad
@@ -207,8 +202,6 @@ impl EventLoop {
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut reconnect = tokio::time::interval(RECONNECT_CHECK);
         reconnect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut keepalive = tokio::time::interval(self.search.keepalive);
-        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut directories = tokio::time::interval(DIRECTORY_TICK);
         directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -230,7 +223,6 @@ impl EventLoop {
                         return;
                     }
                 },
-                _ = keepalive.tick() => self.search_tick(),
                 _ = directories.tick() => self.directory_tick(),
                 _ = reconnect.tick() => {
                     if self.swarm.connected_peers().next().is_none() {
@@ -301,7 +293,7 @@ impl EventLoop {
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::PublishRecord { record, reply } => {
-                self.set_own_record(record);
+                self.swarm.behaviour_mut().search.set_own_record(record);
                 self.directory_republish();
                 let _ = reply.send(());
             }
@@ -313,21 +305,27 @@ impl EventLoop {
                 for blob in removed {
                     self.stop_providing(blob);
                 }
-                self.remove_own_record(hash);
+                self.swarm.behaviour_mut().search.remove_own_record(hash);
                 self.directory_republish();
                 let _ = reply.send(());
             }
-            Command::Search {
+            Command::StartSearch {
                 words,
                 ttl,
                 hits,
                 reply,
             } => {
-                let _ = reply.send(self.start_search(words, ttl, hits));
+                let started = self
+                    .swarm
+                    .behaviour_mut()
+                    .search
+                    .start(words.clone(), ttl, hits);
+                if let Ok(query) = started {
+                    self.search_directories(query, words);
+                }
+                let _ = reply.send(started.map(drop));
             }
-            Command::SearchStats { reply } => {
-                let _ = reply.send(self.search_stats());
-            }
+            Command::Search(command) => self.swarm.behaviour_mut().search.on_command(command),
             Command::Subscribe { topic, reply } => self.subscribe(topic, reply),
             Command::Unsubscribe { topic, id } => self.unsubscribe(&topic, id),
             Command::Publish { topic, data, reply } => {
@@ -349,15 +347,17 @@ impl EventLoop {
     }
 
     fn status(&mut self) -> NodeStatus {
+        let search = &self.swarm.behaviour().search;
+        let (stats, super_peer) = (search.stats(), search.super_peer());
         NodeStatus {
             peer_id: self.peer_id(),
             listen_addrs: self.listen_addrs(),
             connected_peers: self.swarm.connected_peers().count(),
             routing_table_peers: self.routing_table().len(),
             mdns: self.mdns,
-            search_neighbours: self.search_stats().neighbours,
-            super_peer: self.search.super_peer,
-            indexed_leaves: self.search_stats().indexed_leaves,
+            search_neighbours: stats.neighbours,
+            super_peer,
+            indexed_leaves: stats.indexed_leaves,
             directories: self.directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
@@ -438,16 +438,12 @@ impl EventLoop {
                 let addr = endpoint.get_remote_address().clone();
                 tracing::debug!(%peer_id, %addr, "connected");
                 self.peers.entry(peer_id).or_default().connected_addr = Some(addr);
-                let first = num_established.get() == 1;
-                let explicit = self.dials.remove(&connection_id).map(|(_, reply)| {
+                if let Some((_, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                     // An explicit connect makes a search neighbour.
-                    self.search.want(peer_id);
-                });
-                if first || explicit.is_some() {
-                    self.on_search_connected(peer_id);
+                    self.swarm.behaviour_mut().search.want(peer_id);
                 }
-                if first {
+                if num_established.get() == 1 {
                     self.on_directory_connected(peer_id);
                 }
             }
@@ -459,7 +455,6 @@ impl EventLoop {
                 if let Some(info) = self.peers.get_mut(&peer_id) {
                     info.connected_addr = None;
                 }
-                self.on_search_disconnected(peer_id);
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -514,7 +509,7 @@ impl EventLoop {
                 }
                 for (peer, addrs) in by_peer {
                     tracing::info!(%peer, "found on the local network");
-                    self.search.want(peer);
+                    self.swarm.behaviour_mut().search.want(peer);
                     for addr in &addrs {
                         self.swarm
                             .behaviour_mut()
@@ -539,7 +534,6 @@ impl EventLoop {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
             BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
-            BehaviourEvent::Search(event) => self.on_search_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
             BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
