@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod content;
+pub mod directory;
 pub mod discovery;
 pub mod error;
 pub(crate) mod guard;

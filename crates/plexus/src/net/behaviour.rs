@@ -4,17 +4,12 @@ use libp2p::{
     connection_limits::{self, ConnectionLimits},
     gossipsub, identify,
     identity::Keypair,
-    kad, mdns, memory_connection_limits, ping, rendezvous,
-    request_response::{self, json, ProtocolSupport},
+    kad, mdns, memory_connection_limits, ping,
+    request_response::{self, ProtocolSupport},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{
-    discovery, pubsub,
-    search::directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
-    transfer::protocol,
-    NodeConfig,
-};
+use crate::{discovery, pubsub, transfer::protocol, NodeConfig};
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
@@ -35,12 +30,9 @@ pub(crate) struct Behaviour {
     pub blobs: request_response::Behaviour<protocol::Codec>,
     /// Flooding keyword search between neighbours.
     pub(crate) search: crate::search::Behaviour,
-    /// Publishing records to, and searching, a directory server.
-    pub directory: json::Behaviour<DirRequest, DirResponse>,
-    /// Registering with directory servers and discovering peers there.
-    pub rendezvous: rendezvous::client::Behaviour,
-    /// The directory side of rendezvous; only on directory servers.
-    pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
+    /// Directory client (registering, publishing records, searching) and,
+    /// on directory servers, the directory itself.
+    pub(crate) directory: crate::directory::Behaviour,
     /// Publish/subscribe topics: signed messages, peer scoring.
     pub gossipsub: super::gossip_idle::Gossip,
 }
@@ -93,31 +85,12 @@ impl Behaviour {
                 config.super_peer,
                 config.idle_timeout,
             ),
-            directory: json::Behaviour::new(
-                [(
-                    DIRECTORY_PROTOCOL,
-                    if config.directory_server {
-                        ProtocolSupport::Full
-                    } else {
-                        ProtocolSupport::Outbound
-                    },
-                )],
-                request_response::Config::default()
-                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            directory: crate::directory::Behaviour::new(
+                key,
+                discovery::bootstrap_peers(&config.directories).map_err(std::io::Error::other)?,
+                config.directory_ttl,
+                config.directory_server,
             ),
-            rendezvous: rendezvous::client::Behaviour::new(key.clone()),
-            rendezvous_server: config
-                .directory_server
-                .then(|| {
-                    // Clients pick their registration lifetime and renew
-                    // it; records expire by the directory's own TTL.
-                    rendezvous::server::Behaviour::new(
-                        rendezvous::server::Config::default()
-                            .with_min_ttl(1)
-                            .with_max_registration_per_peer(4),
-                    )
-                })
-                .into(),
             gossipsub: super::gossip_idle::Gossip(gossipsub),
         })
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use behaviour::Behaviour;
-use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, PubsubState};
+use event_loop::{Command, EventLoop, ProtocolStates, PubsubState};
 pub use subscription::Subscription;
 
 use crate::{
@@ -143,7 +143,8 @@ impl Node {
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
         let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
-        let directories = discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
+        // Checked here for a clear message; the directory component takes them from the config.
+        discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
             Error::BootstrapWithoutPeerId(addr) => Error::BadInput(format!(
                 "directory address {addr} must end with /p2p/PEERID (the directory prints its full address when it starts)"
             )),
@@ -157,19 +158,21 @@ impl Node {
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
         let mut swarm = build_swarm(key.clone(), &config)?;
+        let behaviour = swarm.behaviour_mut();
         for record in store.records()? {
-            swarm.behaviour_mut().search.set_own_record(record);
+            behaviour.search.set_own_record(record);
         }
+        behaviour
+            .directory
+            .set_own_records(behaviour.search.own_records());
         let pubsub = PubsubState::new(config.pubsub_rate, config.pubsub_burst);
-        let directory =
-            DirectoryState::new(directories, config.directory_ttl, config.directory_server);
         let mut event_loop = EventLoop::new(
             swarm,
             config.mdns,
             bootstrap,
             lock,
             store.clone(),
-            ProtocolStates { directory, pubsub },
+            ProtocolStates { pubsub },
         );
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();

@@ -16,7 +16,6 @@
 //! `NetworkBehaviour` that drives it (`behaviour.rs`).
 
 mod behaviour;
-pub mod directory;
 pub mod flood;
 mod protocol;
 mod state;

@@ -3,7 +3,6 @@
 
 mod blobs;
 mod command;
-mod directory;
 mod pubsub;
 
 use std::{
@@ -30,15 +29,11 @@ use super::{
 use crate::{content::Store, discovery, guard::guarded, transfer::protocol::Response, Error};
 use blobs::{PendingProviders, Served};
 pub(crate) use command::Command;
-pub(crate) use directory::DirectoryState;
 pub(crate) use pubsub::PubsubState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
 const RECONNECT_CHECK: Duration = Duration::from_secs(30);
-
-/// How often directory renewals, redials and index expiry are checked.
-const DIRECTORY_TICK: Duration = Duration::from_secs(1);
 
 /// A DHT lookup waiting for its query to finish.
 struct PendingFind {
@@ -73,7 +68,6 @@ pub(crate) struct EventLoop {
     serving: HashMap<PeerId, usize>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
-    directory: DirectoryState,
     pubsub: PubsubState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
@@ -82,7 +76,6 @@ pub(crate) struct EventLoop {
 /// The state of the protocols with logic of their own, built by the node
 /// from its settings and handed to the event loop.
 pub(crate) struct ProtocolStates {
-    pub(crate) directory: DirectoryState,
     pub(crate) pubsub: PubsubState,
 }
 
@@ -97,7 +90,6 @@ impl EventLoop {
     ) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
-            directory: states.directory,
             pubsub: states.pubsub,
             store,
             requests: HashMap::new(),
@@ -194,16 +186,12 @@ impl EventLoop {
             // Fails only when the routing table is empty; nothing to do then.
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
-        if self.directory.is_client() {
-            self.directory_tick();
-        }
+        self.swarm.behaviour_mut().directory.start();
     }
 
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut reconnect = tokio::time::interval(RECONNECT_CHECK);
         reconnect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut directories = tokio::time::interval(DIRECTORY_TICK);
-        directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => guarded("a network event", || self.on_swarm_event(event)),
@@ -223,7 +211,6 @@ impl EventLoop {
                         return;
                     }
                 },
-                _ = directories.tick() => self.directory_tick(),
                 _ = reconnect.tick() => {
                     if self.swarm.connected_peers().next().is_none() {
                         self.bootstrap();
@@ -293,8 +280,10 @@ impl EventLoop {
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::PublishRecord { record, reply } => {
-                self.swarm.behaviour_mut().search.set_own_record(record);
-                self.directory_republish();
+                let behaviour = self.swarm.behaviour_mut();
+                behaviour.search.set_own_record(record);
+                let records = behaviour.search.own_records();
+                behaviour.directory.set_own_records(records);
                 let _ = reply.send(());
             }
             Command::Unpublish {
@@ -305,8 +294,10 @@ impl EventLoop {
                 for blob in removed {
                     self.stop_providing(blob);
                 }
-                self.swarm.behaviour_mut().search.remove_own_record(hash);
-                self.directory_republish();
+                let behaviour = self.swarm.behaviour_mut();
+                behaviour.search.remove_own_record(hash);
+                let records = behaviour.search.own_records();
+                behaviour.directory.set_own_records(records);
                 let _ = reply.send(());
             }
             Command::StartSearch {
@@ -315,13 +306,10 @@ impl EventLoop {
                 hits,
                 reply,
             } => {
-                let started = self
-                    .swarm
-                    .behaviour_mut()
-                    .search
-                    .start(words.clone(), ttl, hits);
+                let behaviour = self.swarm.behaviour_mut();
+                let started = behaviour.search.start(words.clone(), ttl, hits);
                 if let Ok(query) = started {
-                    self.search_directories(query, words);
+                    behaviour.directory.search(query, words);
                 }
                 let _ = reply.send(started.map(drop));
             }
@@ -358,7 +346,7 @@ impl EventLoop {
             search_neighbours: stats.neighbours,
             super_peer,
             indexed_leaves: stats.indexed_leaves,
-            directories: self.directory.count(),
+            directories: self.swarm.behaviour().directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
@@ -412,10 +400,6 @@ impl EventLoop {
             } => {
                 tracing::debug!(%address, "listening");
                 self.listeners_up.insert(listener_id);
-                // Rendezvous registers only external addresses.
-                if self.directory.is_client() && discovery::is_dialable(&address) {
-                    self.swarm.add_external_address(address);
-                }
             }
             SwarmEvent::ListenerError { listener_id, error } => {
                 tracing::warn!("listener error: {error}");
@@ -432,7 +416,6 @@ impl EventLoop {
                 peer_id,
                 connection_id,
                 endpoint,
-                num_established,
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
@@ -442,9 +425,6 @@ impl EventLoop {
                     let _ = reply.send(Ok(peer_id));
                     // An explicit connect makes a search neighbour.
                     self.swarm.behaviour_mut().search.want(peer_id);
-                }
-                if num_established.get() == 1 {
-                    self.on_directory_connected(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -535,9 +515,26 @@ impl EventLoop {
             }) => self.on_query_result(id, result, stats),
             BehaviourEvent::Blobs(event) => self.on_blobs_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
-            BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub_event(event),
             _ => {}
+        }
+    }
+
+    /// Routes what the directory component found to Kademlia and search.
+    fn on_directory_event(&mut self, event: crate::directory::Event) {
+        use crate::directory::Event;
+        let behaviour = self.swarm.behaviour_mut();
+        match event {
+            Event::Hits { query, hits } => behaviour.search.deliver(query, hits, "directory"),
+            Event::Discovered { peer, addrs } => {
+                for addr in addrs {
+                    behaviour.kad.add_address(&peer, addr);
+                }
+                behaviour.search.want(peer);
+            }
+            Event::Redialing { peer, addr } => {
+                behaviour.kad.add_address(&peer, addr);
+            }
         }
     }
 
