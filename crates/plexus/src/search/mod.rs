@@ -18,6 +18,7 @@
 mod behaviour;
 pub mod flood;
 mod protocol;
+mod queries;
 mod state;
 
 use libp2p::{Multiaddr, PeerId};

@@ -17,18 +17,13 @@ use tokio::sync::mpsc;
 use super::{
     flood::{Decision, Flood, FloodConfig, Origin},
     protocol::MAX_LEAF_RECORDS,
+    queries::Queries,
     Hit, SearchAck, SearchHit, SearchMessage, SearchStats, MAX_HITS_PER_MESSAGE, MAX_WORDS,
 };
 use crate::{
     content::{Hash, Metadata, SignedRecord},
     Error,
 };
-
-/// A search started by this node, fed until its caller drops the receiver.
-struct LocalQuery {
-    tx: mpsc::Sender<SearchHit>,
-    seen: HashSet<(Hash, PeerId)>,
-}
 
 /// A leaf's records as indexed by a super-peer.
 struct Leaf {
@@ -62,7 +57,7 @@ pub(crate) struct SearchState {
     leaves: HashMap<PeerId, Leaf>,
     /// This node's own records.
     records: Vec<(Metadata, SignedRecord)>,
-    local: HashMap<u64, LocalQuery>,
+    local: Queries,
     /// Where this node listens, each ending in `/p2p/PEERID`.
     listen_addrs: Vec<Multiaddr>,
     stats: SearchStats,
@@ -82,7 +77,7 @@ impl SearchState {
             indexed_at: HashSet::new(),
             leaves: HashMap::new(),
             records: Vec::new(),
-            local: HashMap::new(),
+            local: Queries::new(me),
             listen_addrs: Vec::new(),
             stats: SearchStats::default(),
             out: VecDeque::new(),
@@ -233,13 +228,7 @@ impl SearchState {
         let (targets, ttl) = self.flood.start(id, ttl, &candidates, now).ok_or_else(|| {
             Error::Busy("too many searches are open; wait a minute and retry".into())
         })?;
-        self.local.insert(
-            id,
-            LocalQuery {
-                tx,
-                seen: HashSet::new(),
-            },
-        );
+        self.local.open(id, tx);
         // A super-peer already knows its leaves' records.
         let me = self.me;
         let hits = self
@@ -264,19 +253,7 @@ impl SearchState {
     /// Feeds verified, new hits to local query `id` (from `source`: "flood"
     /// or "directory"); hits for an unknown or ended query are dropped.
     pub(crate) fn deliver(&mut self, id: u64, hits: Vec<Hit>, source: &str) {
-        let Some(query) = self.local.get_mut(&id) else {
-            return;
-        };
-        for hit in hits {
-            let Some(hit) = SearchHit::from_hit(hit, source) else {
-                tracing::debug!("dropped a search hit with a bad signature");
-                continue;
-            };
-            if hit.holder == self.me || !query.seen.insert((hit.meta.hash, hit.holder)) {
-                continue;
-            }
-            let _ = query.tx.try_send(hit);
-        }
+        self.local.deliver(id, hits, source);
     }
 
     /// Keep-alive: a hello to every neighbour keeps the connections in use;
@@ -288,8 +265,7 @@ impl SearchState {
         self.out.extend(neighbours.into_iter().map(Out::Hello));
         self.flood.expire(now);
         let flood = &self.flood;
-        self.local
-            .retain(|id, q| !q.tx.is_closed() && flood.route(*id).is_some());
+        self.local.close_ended(|id| flood.route(id).is_some());
     }
 
     /// The figures, with the current neighbour and leaf counts.
