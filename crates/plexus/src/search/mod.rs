@@ -12,8 +12,8 @@
 //!
 //! This folder is the flooding-search component: [`flood`] (seen queries,
 //! reverse paths), a state machine without I/O (`state.rs`: neighbours,
-//! the super-peer's leaf index, own records, local queries) and the
-//! `NetworkBehaviour` that drives it (`behaviour.rs`).
+//! the super-peer's leaf index, own records; `queries.rs`: the searches
+//! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
 
 mod behaviour;
 pub mod flood;
