@@ -16,6 +16,7 @@
 pub mod blobs;
 pub mod config;
 pub mod content;
+pub mod directory;
 pub mod discovery;
 pub mod error;
 pub(crate) mod guard;

@@ -13,10 +13,8 @@ use futures::StreamExt;
 use libp2p::{identity::Keypair, request_response, swarm::SwarmEvent, Multiaddr};
 use plexus::{
     content::{BlobFormat, Hash, Metadata},
-    search::{
-        directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
-        SearchHit,
-    },
+    directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
+    search::SearchHit,
     transfer::GetOptions,
     Node, NodeConfig, PeerId,
 };

@@ -4,21 +4,11 @@ use libp2p::{
     connection_limits::{self, ConnectionLimits},
     identify,
     identity::Keypair,
-    kad, mdns, memory_connection_limits, ping, rendezvous,
-    request_response::{self, json, ProtocolSupport},
+    kad, mdns, memory_connection_limits, ping,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use crate::{
-    content::Store,
-    discovery, pubsub,
-    ratelimit::Rate,
-    search::{
-        directory::{DirRequest, DirResponse, DIRECTORY_PROTOCOL},
-        SearchAck, SearchMessage, SEARCH_PROTOCOL,
-    },
-    NodeConfig,
-};
+use crate::{content::Store, discovery, pubsub, ratelimit::Rate, NodeConfig};
 
 /// Every protocol a Plexus node speaks, one field per behaviour.
 #[derive(NetworkBehaviour)]
@@ -38,13 +28,10 @@ pub(crate) struct Behaviour {
     /// Blob transfer: range requests answered with verified chunk groups.
     pub(crate) blobs: crate::blobs::Behaviour,
     /// Flooding keyword search between neighbours.
-    pub search: json::Behaviour<SearchMessage, SearchAck>,
-    /// Publishing records to, and searching, a directory server.
-    pub directory: json::Behaviour<DirRequest, DirResponse>,
-    /// Registering with directory servers and discovering peers there.
-    pub rendezvous: rendezvous::client::Behaviour,
-    /// The directory side of rendezvous; only on directory servers.
-    pub rendezvous_server: Toggle<rendezvous::server::Behaviour>,
+    pub(crate) search: crate::search::Behaviour,
+    /// Directory client (registering, publishing records, searching) and,
+    /// on directory servers, the directory itself.
+    pub(crate) directory: crate::directory::Behaviour,
     /// Publish/subscribe topics: signed messages, peer scoring, per-author
     /// limits, delivery to local subscribers.
     pub(crate) pubsub: pubsub::Behaviour,
@@ -84,36 +71,18 @@ impl Behaviour {
             kad: discovery::kademlia(local, config.dht_refresh),
             mdns: mdns.into(),
             blobs: crate::blobs::Behaviour::new(store),
-            search: json::Behaviour::new(
-                [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            search: crate::search::Behaviour::new(
+                local,
+                config.flood.clone(),
+                config.super_peer,
+                config.idle_timeout,
             ),
-            directory: json::Behaviour::new(
-                [(
-                    DIRECTORY_PROTOCOL,
-                    if config.directory_server {
-                        ProtocolSupport::Full
-                    } else {
-                        ProtocolSupport::Outbound
-                    },
-                )],
-                request_response::Config::default()
-                    .with_request_timeout(std::time::Duration::from_secs(10)),
+            directory: crate::directory::Behaviour::new(
+                key,
+                discovery::bootstrap_peers(&config.directories).map_err(std::io::Error::other)?,
+                config.directory_ttl,
+                config.directory_server,
             ),
-            rendezvous: rendezvous::client::Behaviour::new(key.clone()),
-            rendezvous_server: config
-                .directory_server
-                .then(|| {
-                    // Clients pick their registration lifetime and renew
-                    // it; records expire by the directory's own TTL.
-                    rendezvous::server::Behaviour::new(
-                        rendezvous::server::Config::default()
-                            .with_min_ttl(1)
-                            .with_max_registration_per_peer(4),
-                    )
-                })
-                .into(),
             pubsub: pubsub::Behaviour::new(
                 key,
                 Rate {

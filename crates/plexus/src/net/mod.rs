@@ -13,22 +13,19 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use behaviour::Behaviour;
-use event_loop::{Command, DirectoryState, EventLoop, ProtocolStates, SearchState};
+use event_loop::{Command, EventLoop};
 pub use subscription::Subscription;
 
 use crate::{
     content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
     discovery, identity, pubsub,
-    search::{SearchHit, SearchStats},
+    search::{self, SearchHit, SearchStats},
     transfer::{download, DownloadStats, GetOptions, Progress},
     Error, NodeConfig,
 };
 
 /// How long start-up waits for the listeners to report their addresses.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Longest pause between keep-alive hellos to search neighbours.
-const KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// A snapshot of the node's state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,7 +142,8 @@ impl Node {
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
         let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
-        let directories = discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
+        // Checked here for a clear message; the directory component takes them from the config.
+        discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
             Error::BootstrapWithoutPeerId(addr) => Error::BadInput(format!(
                 "directory address {addr} must end with /p2p/PEERID (the directory prints its full address when it starts)"
             )),
@@ -158,23 +156,15 @@ impl Node {
         let lock = lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let swarm = build_swarm(key.clone(), &config, store.clone())?;
-        let keepalive = (config.idle_timeout / 3).clamp(Duration::from_secs(1), KEEPALIVE);
-        let search = SearchState::new(
-            config.flood.clone(),
-            config.super_peer,
-            store.records()?,
-            keepalive,
-        );
-        let directory =
-            DirectoryState::new(directories, config.directory_ttl, config.directory_server);
-        let mut event_loop = EventLoop::new(
-            swarm,
-            config.mdns,
-            bootstrap,
-            lock,
-            ProtocolStates { search, directory },
-        );
+        let mut swarm = build_swarm(key.clone(), &config, store.clone())?;
+        let behaviour = swarm.behaviour_mut();
+        for record in store.records()? {
+            behaviour.search.set_own_record(record);
+        }
+        behaviour
+            .directory
+            .set_own_records(behaviour.search.own_records());
+        let mut event_loop = EventLoop::new(swarm, config.mdns, bootstrap, lock);
         event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -339,7 +329,7 @@ impl Node {
         ttl: u8,
     ) -> Result<mpsc::Receiver<SearchHit>, Error> {
         let (hits, rx) = mpsc::channel(1024);
-        self.ask(|reply| Command::Search {
+        self.ask(|reply| Command::StartSearch {
             words,
             ttl,
             hits,
@@ -351,7 +341,8 @@ impl Node {
 
     /// Figures of the flooding search on this node.
     pub async fn search_stats(&self) -> Result<SearchStats, Error> {
-        self.ask(|reply| Command::SearchStats { reply }).await
+        self.ask(|reply| Command::Search(search::Command::Stats { reply }))
+            .await
     }
 
     /// Starts fetching `hash` from the given providers and the DHT; the

@@ -6,25 +6,45 @@
 //!   queries need fewer messages.
 //! - **directory** (hybrid, like a tracker): peers register with a directory
 //!   server by libp2p rendezvous and publish their records to it; anyone can
-//!   search its index ([`directory`]).
+//!   search its index ([`crate::directory`]).
 //!
 //! Both answer with [`Hit`]s; the node merges them without duplicates.
+//!
+//! This folder is the flooding-search component: [`flood`] (seen queries,
+//! reverse paths), a state machine without I/O (`state.rs`: neighbours,
+//! the super-peer's leaf index, own records; `queries.rs`: the searches
+//! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
 
-pub mod directory;
+mod behaviour;
 pub mod flood;
+mod protocol;
+mod queries;
+mod state;
 
-use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 use crate::content::{Metadata, SignedRecord, Ticket};
+pub(crate) use behaviour::Behaviour;
+pub use protocol::{SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE, SEARCH_PROTOCOL};
 
-/// The flooding search protocol.
-pub const SEARCH_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/search/1.0.0");
+/// Requests for the flooding-search component, each with its reply channel.
+pub(crate) enum Command {
+    /// The component's figures.
+    Stats {
+        /// Where the figures go.
+        reply: oneshot::Sender<SearchStats>,
+    },
+}
+
+/// What the flooding-search component tells the rest of the node: nothing
+/// yet (hits go straight to the local caller's channel).
+#[derive(Debug)]
+pub(crate) enum Event {}
 
 /// Most query words.
 pub const MAX_WORDS: usize = 16;
-/// Most hits in one message.
-pub const MAX_HITS_PER_MESSAGE: usize = 64;
 
 /// One answer to a search: a signed record and where its publisher listens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,51 +84,6 @@ impl SearchHit {
     pub fn ticket(&self) -> Ticket {
         self.meta.ticket(self.addrs.clone())
     }
-}
-
-/// A message of the flooding search protocol.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SearchMessage {
-    /// "Be my neighbour"; sent on explicit connections and as a keep-alive.
-    Hello {
-        /// Whether the sender indexes its neighbours' records.
-        super_peer: bool,
-    },
-    /// A leaf's records for a super-peer to index (replaces earlier ones).
-    Index {
-        /// The leaf's own signed records.
-        records: Vec<SignedRecord>,
-        /// Where the leaf listens.
-        addrs: Vec<Multiaddr>,
-    },
-    /// A keyword query.
-    Query {
-        /// Random id; a node handles each id once.
-        id: u64,
-        /// Lower-case words; all must match.
-        words: Vec<String>,
-        /// Hops left, at most [`flood::MAX_TTL`].
-        ttl: u8,
-    },
-    /// Answers to query `id`, on their way back to its origin.
-    Hits {
-        /// The query's id.
-        id: u64,
-        /// The answers.
-        hits: Vec<Hit>,
-    },
-}
-
-/// The answer to every [`SearchMessage`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SearchAck {
-    /// Accepted; `super_peer` tells a `Hello`'s sender what this node is.
-    Ok {
-        /// Whether this node indexes its neighbours' records.
-        super_peer: bool,
-    },
-    /// Refused, with the reason (rate limit, too many open queries, bad data).
-    Refused(String),
 }
 
 /// Figures of one node's flooding search, for tests and measurements.

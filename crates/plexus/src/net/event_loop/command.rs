@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::{FoundPeer, NodeStatus, PeerEntry};
 use crate::{
     content::{Hash, SignedRecord},
-    search::{SearchHit, SearchStats},
+    search::{self, SearchHit},
     Error,
 };
 
@@ -52,15 +52,15 @@ pub(crate) enum Command {
         removed: Vec<Hash>,
         reply: oneshot::Sender<()>,
     },
-    Search {
+    /// A local search: flooded by the search component and sent to the
+    /// directories, whose hits the search component delivers.
+    StartSearch {
         words: Vec<String>,
         ttl: u8,
         hits: mpsc::Sender<SearchHit>,
         reply: oneshot::Sender<Result<(), Error>>,
     },
-    SearchStats {
-        reply: oneshot::Sender<SearchStats>,
-    },
+    Search(search::Command),
     /// Publish/subscribe requests, handled by the pub/sub component.
     Pubsub(crate::pubsub::Command),
 }

@@ -2,9 +2,7 @@
 //! [`Command`]s with reply channels; no lock ever guards the swarm.
 
 mod command;
-mod directory;
 mod providers;
-mod search;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -27,16 +25,11 @@ use super::{
 };
 use crate::{discovery, guard::guarded, Error};
 pub(crate) use command::Command;
-pub(crate) use directory::DirectoryState;
 use providers::PendingProviders;
-pub(crate) use search::SearchState;
 
 /// How often the node checks that it still has peers and redials its
 /// bootstrap list when it has none.
 const RECONNECT_CHECK: Duration = Duration::from_secs(30);
-
-/// How often directory renewals, redials and index expiry are checked.
-const DIRECTORY_TICK: Duration = Duration::from_secs(1);
 
 /// A DHT lookup waiting for its query to finish.
 struct PendingFind {
@@ -66,17 +59,8 @@ pub(crate) struct EventLoop {
     listeners_up: HashSet<ListenerId>,
     listener_failed: Option<(ListenerId, String)>,
     providers: HashMap<kad::QueryId, PendingProviders>,
-    search: SearchState,
-    directory: DirectoryState,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
-}
-
-/// The state of the protocols with logic of their own, built by the node
-/// from its settings and handed to the event loop.
-pub(crate) struct ProtocolStates {
-    pub(crate) search: SearchState,
-    pub(crate) directory: DirectoryState,
 }
 
 impl EventLoop {
@@ -85,11 +69,8 @@ impl EventLoop {
         mdns: bool,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         lock: File,
-        states: ProtocolStates,
     ) -> Self {
         Self {
-            search: states.search,
-            directory: states.directory,
             providers: HashMap::new(),
             swarm,
             mdns,
@@ -167,7 +148,7 @@ impl EventLoop {
     /// Dials the bootstrap peers and starts a Kademlia bootstrap.
     pub(crate) fn bootstrap(&mut self) {
         for (peer, addr) in self.bootstrap.clone() {
-            self.search.want(peer);
+            self.swarm.behaviour_mut().search.want(peer);
             self.swarm
                 .behaviour_mut()
                 .kad
@@ -180,18 +161,12 @@ impl EventLoop {
             // Fails only when the routing table is empty; nothing to do then.
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
-        if self.directory.is_client() {
-            self.directory_tick();
-        }
+        self.swarm.behaviour_mut().directory.start();
     }
 
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut reconnect = tokio::time::interval(RECONNECT_CHECK);
         reconnect.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut keepalive = tokio::time::interval(self.search.keepalive);
-        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut directories = tokio::time::interval(DIRECTORY_TICK);
-        directories.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => guarded("a network event", || self.on_swarm_event(event)),
@@ -210,8 +185,6 @@ impl EventLoop {
                         return;
                     }
                 },
-                _ = keepalive.tick() => self.search_tick(),
-                _ = directories.tick() => self.directory_tick(),
                 _ = reconnect.tick() => {
                     if self.swarm.connected_peers().next().is_none() {
                         self.bootstrap();
@@ -276,8 +249,10 @@ impl EventLoop {
             Command::Provide { hash } => self.provide(hash),
             Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
             Command::PublishRecord { record, reply } => {
-                self.set_own_record(record);
-                self.directory_republish();
+                let behaviour = self.swarm.behaviour_mut();
+                behaviour.search.set_own_record(record);
+                let records = behaviour.search.own_records();
+                behaviour.directory.set_own_records(records);
                 let _ = reply.send(());
             }
             Command::Unpublish {
@@ -288,37 +263,44 @@ impl EventLoop {
                 for blob in removed {
                     self.stop_providing(blob);
                 }
-                self.remove_own_record(hash);
-                self.directory_republish();
+                let behaviour = self.swarm.behaviour_mut();
+                behaviour.search.remove_own_record(hash);
+                let records = behaviour.search.own_records();
+                behaviour.directory.set_own_records(records);
                 let _ = reply.send(());
             }
-            Command::Search {
+            Command::StartSearch {
                 words,
                 ttl,
                 hits,
                 reply,
             } => {
-                let _ = reply.send(self.start_search(words, ttl, hits));
+                let behaviour = self.swarm.behaviour_mut();
+                let started = behaviour.search.start(words.clone(), ttl, hits);
+                if let Ok(query) = started {
+                    behaviour.directory.search(query, words);
+                }
+                let _ = reply.send(started.map(drop));
             }
-            Command::SearchStats { reply } => {
-                let _ = reply.send(self.search_stats());
-            }
+            Command::Search(command) => self.swarm.behaviour_mut().search.on_command(command),
             Command::Pubsub(c) => self.swarm.behaviour_mut().pubsub.on_command(c),
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
 
     fn status(&mut self) -> NodeStatus {
+        let search = &self.swarm.behaviour().search;
+        let (stats, super_peer) = (search.stats(), search.super_peer());
         NodeStatus {
             peer_id: self.peer_id(),
             listen_addrs: self.listen_addrs(),
             connected_peers: self.swarm.connected_peers().count(),
             routing_table_peers: self.routing_table().len(),
             mdns: self.mdns,
-            search_neighbours: self.search_stats().neighbours,
-            super_peer: self.search.super_peer,
-            indexed_leaves: self.search_stats().indexed_leaves,
-            directories: self.directory.count(),
+            search_neighbours: stats.neighbours,
+            super_peer,
+            indexed_leaves: stats.indexed_leaves,
+            directories: self.swarm.behaviour().directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
@@ -372,10 +354,6 @@ impl EventLoop {
             } => {
                 tracing::debug!(%address, "listening");
                 self.listeners_up.insert(listener_id);
-                // Rendezvous registers only external addresses.
-                if self.directory.is_client() && discovery::is_dialable(&address) {
-                    self.swarm.add_external_address(address);
-                }
             }
             SwarmEvent::ListenerError { listener_id, error } => {
                 tracing::warn!("listener error: {error}");
@@ -392,23 +370,15 @@ impl EventLoop {
                 peer_id,
                 connection_id,
                 endpoint,
-                num_established,
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 tracing::debug!(%peer_id, %addr, "connected");
                 self.peers.entry(peer_id).or_default().connected_addr = Some(addr);
-                let first = num_established.get() == 1;
-                let explicit = self.dials.remove(&connection_id).map(|(_, reply)| {
+                if let Some((_, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                     // An explicit connect makes a search neighbour.
-                    self.search.want(peer_id);
-                });
-                if first || explicit.is_some() {
-                    self.on_search_connected(peer_id);
-                }
-                if first {
-                    self.on_directory_connected(peer_id);
+                    self.swarm.behaviour_mut().search.want(peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -419,7 +389,6 @@ impl EventLoop {
                 if let Some(info) = self.peers.get_mut(&peer_id) {
                     info.connected_addr = None;
                 }
-                self.on_search_disconnected(peer_id);
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -474,7 +443,7 @@ impl EventLoop {
                 }
                 for (peer, addrs) in by_peer {
                     tracing::info!(%peer, "found on the local network");
-                    self.search.want(peer);
+                    self.swarm.behaviour_mut().search.want(peer);
                     for addr in &addrs {
                         self.swarm
                             .behaviour_mut()
@@ -499,10 +468,26 @@ impl EventLoop {
                 id, result, stats, ..
             }) => self.on_query_result(id, result, stats),
             BehaviourEvent::Blobs(event) => match event {},
-            BehaviourEvent::Search(event) => self.on_search_event(event),
             BehaviourEvent::Directory(event) => self.on_directory_event(event),
-            BehaviourEvent::Rendezvous(event) => self.on_rendezvous_event(event),
             _ => {}
+        }
+    }
+
+    /// Routes what the directory component found to Kademlia and search.
+    fn on_directory_event(&mut self, event: crate::directory::Event) {
+        use crate::directory::Event;
+        let behaviour = self.swarm.behaviour_mut();
+        match event {
+            Event::Hits { query, hits } => behaviour.search.deliver(query, hits, "directory"),
+            Event::Discovered { peer, addrs } => {
+                for addr in addrs {
+                    behaviour.kad.add_address(&peer, addr);
+                }
+                behaviour.search.want(peer);
+            }
+            Event::Redialing { peer, addr } => {
+                behaviour.kad.add_address(&peer, addr);
+            }
         }
     }
 

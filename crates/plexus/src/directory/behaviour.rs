@@ -1,0 +1,382 @@
+//! The directory component as a `NetworkBehaviour`: the JSON protocol
+//! [`DIRECTORY_PROTOCOL`] and the rendezvous client (and, on a directory
+//! server, the rendezvous server), driven by a [`DirectoryClient`] and, on a
+//! server, an [`Index`]; with its own 1 s tick.
+
+use std::{
+    collections::HashMap,
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use libp2p::{
+    core::{transport::PortUse, Endpoint},
+    identity::Keypair,
+    rendezvous,
+    request_response::{self, json, Message, OutboundRequestId, ProtocolSupport},
+    swarm::{
+        behaviour::{toggle::Toggle, ListenAddresses},
+        dial_opts::DialOpts,
+        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+        THandlerOutEvent, ToSwarm,
+    },
+    Multiaddr, PeerId,
+};
+use tokio::time::Interval;
+
+use super::{
+    client::{Action, DirectoryClient},
+    index::{Index, IndexConfig},
+    server, DirRequest, DirResponse, Event, DIRECTORY_PROTOCOL, NAMESPACE,
+};
+use crate::{content::SignedRecord, discovery, guard::guarded};
+
+/// How often renewals, redials and index expiry are checked.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The inner behaviours, in the order they were composed in the node.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+pub(crate) struct Inner {
+    /// Publishing records to, and searching, a directory server.
+    rpc: json::Behaviour<DirRequest, DirResponse>,
+    /// Registering with directory servers and discovering peers there.
+    rendezvous: rendezvous::client::Behaviour,
+    /// The directory side of rendezvous; only on directory servers.
+    rendezvous_server: Toggle<rendezvous::server::Behaviour>,
+}
+
+/// Directory client and server.
+pub(crate) struct Behaviour {
+    inner: Inner,
+    client: DirectoryClient,
+    /// The record index, on a directory server.
+    index: Option<Index>,
+    /// Directory searches under way, by the local query they feed.
+    searches: HashMap<OutboundRequestId, u64>,
+    me: PeerId,
+    listen: ListenAddresses,
+    /// Armed by [`Behaviour::start`].
+    tick: Option<Interval>,
+    waker: Option<Waker>,
+}
+
+impl Behaviour {
+    /// The directory component of node `key`: a client of `directories`
+    /// asking for registrations and records to live `ttl`, and a server
+    /// (granting `ttl`) when `server` is set.
+    pub(crate) fn new(
+        key: &Keypair,
+        directories: Vec<(PeerId, Multiaddr)>,
+        ttl: Duration,
+        server: bool,
+    ) -> Self {
+        let me = key.public().to_peer_id();
+        let rpc = json::Behaviour::new(
+            [(
+                DIRECTORY_PROTOCOL,
+                if server {
+                    ProtocolSupport::Full
+                } else {
+                    ProtocolSupport::Outbound
+                },
+            )],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        );
+        let rendezvous_server = server.then(|| {
+            // Clients pick their registration lifetime and renew it;
+            // records expire by the directory's own TTL.
+            rendezvous::server::Behaviour::new(
+                rendezvous::server::Config::default()
+                    .with_min_ttl(1)
+                    .with_max_registration_per_peer(4),
+            )
+        });
+        Self {
+            inner: Inner {
+                rpc,
+                rendezvous: rendezvous::client::Behaviour::new(key.clone()),
+                rendezvous_server: rendezvous_server.into(),
+            },
+            client: DirectoryClient::new(me, directories, ttl, Instant::now()),
+            index: server.then(|| {
+                Index::new(IndexConfig {
+                    ttl,
+                    ..IndexConfig::default()
+                })
+            }),
+            searches: HashMap::new(),
+            me,
+            listen: ListenAddresses::default(),
+            tick: None,
+            waker: None,
+        }
+    }
+
+    /// Starts the 1 s tick (renewals, redials, index expiry) if it is not
+    /// running yet, and renews or redials the directories that are due now.
+    pub(crate) fn start(&mut self) {
+        if self.tick.is_none() {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            self.tick = Some(tick);
+        }
+        if self.client.is_client() {
+            self.on_tick(Instant::now());
+        }
+        self.wake();
+    }
+
+    /// How many directories are configured.
+    pub(crate) fn count(&self) -> usize {
+        self.client.count()
+    }
+
+    /// This node's records changed: publish them to connected directories.
+    pub(crate) fn set_own_records(&mut self, records: Vec<SignedRecord>) {
+        self.client.set_own_records(records);
+        self.wake();
+    }
+
+    /// Sends local search `query` to every connected directory; hits come
+    /// back as [`Event::Hits`].
+    pub(crate) fn search(&mut self, query: u64, words: Vec<String>) {
+        self.client.search(query, words);
+        self.wake();
+    }
+
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        if let Some(index) = self.index.as_mut() {
+            index.expire(now);
+        }
+        self.client.handle_tick(now);
+    }
+
+    /// Carries out the client's actions up to the first one the swarm must
+    /// see.
+    fn next_action(&mut self) -> Option<ToSwarm<Event, THandlerInEvent<Self>>> {
+        while let Some(action) = self.client.poll_action() {
+            match action {
+                Action::Register { peer, ttl_secs } => {
+                    let namespace = rendezvous::Namespace::from_static(NAMESPACE);
+                    let rendezvous = &mut self.inner.rendezvous;
+                    if let Err(e) = rendezvous.register(namespace, peer, Some(ttl_secs)) {
+                        tracing::warn!(%peer, "cannot register with directory: {e}");
+                    }
+                }
+                Action::Discover { peer } => {
+                    let namespace = rendezvous::Namespace::from_static(NAMESPACE);
+                    self.inner
+                        .rendezvous
+                        .discover(Some(namespace), None, None, peer);
+                }
+                Action::Send {
+                    peer,
+                    request,
+                    query,
+                } => {
+                    let id = self.inner.rpc.send_request(&peer, request);
+                    if let Some(query) = query {
+                        self.searches.insert(id, query);
+                    }
+                }
+                Action::DialDirectory { addr } => {
+                    return Some(ToSwarm::Dial { opts: addr.into() });
+                }
+                Action::DialPeer { peer, addrs } => {
+                    let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+                    return Some(ToSwarm::Dial { opts });
+                }
+                Action::ConfirmExternal(addr) => {
+                    return Some(ToSwarm::ExternalAddrConfirmed(addr));
+                }
+                Action::Emit(event) => return Some(ToSwarm::GenerateEvent(event)),
+            }
+        }
+        None
+    }
+
+    fn on_inner_event(&mut self, event: InnerEvent) {
+        let now = Instant::now();
+        match event {
+            InnerEvent::Rpc(request_response::Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            }) => {
+                let response = server::serve(self.index.as_mut(), peer, request, now);
+                let _ = self.inner.rpc.send_response(channel, response);
+            }
+            InnerEvent::Rpc(request_response::Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            }) => {
+                let query = self.searches.remove(&request_id);
+                self.client.handle_response(peer, query, response, now);
+            }
+            InnerEvent::Rpc(request_response::Event::OutboundFailure {
+                request_id,
+                peer,
+                error,
+                ..
+            }) => {
+                self.searches.remove(&request_id);
+                tracing::debug!(%peer, "directory request failed: {error}");
+            }
+            InnerEvent::Rendezvous(event) => self.on_rendezvous_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_rendezvous_event(&mut self, event: rendezvous::client::Event) {
+        match event {
+            rendezvous::client::Event::Discovered { registrations, .. } => {
+                let found = registrations
+                    .into_iter()
+                    .map(|r| (r.record.peer_id(), r.record.addresses().to_vec()))
+                    .collect();
+                self.client.handle_discovered(found);
+            }
+            rendezvous::client::Event::Registered {
+                rendezvous_node,
+                ttl,
+                ..
+            } => {
+                tracing::debug!(%rendezvous_node, ttl, "registered with directory");
+            }
+            rendezvous::client::Event::RegisterFailed {
+                rendezvous_node,
+                error,
+                ..
+            } => {
+                tracing::warn!(%rendezvous_node, ?error, "directory refused registration");
+            }
+            _ => {}
+        }
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = Event;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.inner
+            .handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_inbound_connection(id, peer, local, remote)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addrs: &[Multiaddr],
+        role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.inner
+            .handle_pending_outbound_connection(id, peer, addrs, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_outbound_connection(id, peer, addr, role, port_use)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        self.inner.on_swarm_event(event);
+        if self.listen.on_swarm_event(&event) {
+            self.client
+                .set_listen_addrs(own_addrs(&self.listen, self.me));
+        }
+        match event {
+            FromSwarm::NewListenAddr(e) => self.client.handle_new_listen_addr(e.addr),
+            FromSwarm::ConnectionEstablished(e) if e.other_established == 0 => {
+                self.client.handle_connected(e.peer_id, Instant::now());
+            }
+            FromSwarm::ConnectionClosed(e) if e.remaining_established == 0 => {
+                self.client.handle_disconnected(e.peer_id);
+            }
+            _ => return,
+        }
+        self.wake();
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner.on_connection_handler_event(peer, id, event);
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
+        self.waker = Some(cx.waker().clone());
+        while self
+            .tick
+            .as_mut()
+            .is_some_and(|tick| tick.poll_tick(cx).is_ready())
+        {
+            self.on_tick(Instant::now());
+        }
+        loop {
+            if let Some(action) = self.next_action() {
+                return Poll::Ready(action);
+            }
+            match self.inner.poll(cx) {
+                Poll::Ready(ToSwarm::GenerateEvent(event)) => {
+                    guarded("a directory message", || self.on_inner_event(event));
+                }
+                Poll::Ready(other) => {
+                    return Poll::Ready(other.map_out(|_| unreachable!("handled above")))
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Listen addresses with `/p2p/PEERID` appended, sorted.
+fn own_addrs(listen: &ListenAddresses, me: PeerId) -> Vec<Multiaddr> {
+    let mut addrs: Vec<Multiaddr> = listen
+        .iter()
+        .map(|a| discovery::with_peer_id(a, me))
+        .collect();
+    addrs.sort_by_key(|a| a.to_string());
+    addrs
+}
