@@ -103,6 +103,16 @@ pub enum BlobFormat {
     Collection,
 }
 
+/// Runs store work (redb commits, file writes, fsync) on the blocking pool,
+/// off the async workers; a panic in it is an error, not a crash.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
+) -> Result<T, crate::Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::Error::Store(format!("store task failed: {e}")))?
+}
+
 /// Number of chunk groups in a blob of `size` bytes.
 pub fn group_count(size: u64) -> u64 {
     size.div_ceil(GROUP_BYTES)
