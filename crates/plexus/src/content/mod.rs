@@ -3,6 +3,7 @@
 
 pub mod collection;
 pub mod meta;
+pub(crate) mod publish;
 pub mod share;
 pub mod store;
 pub mod ticket;
