@@ -3,6 +3,7 @@
 
 pub mod collection;
 pub mod meta;
+pub(crate) mod publish;
 pub mod share;
 pub mod store;
 pub mod ticket;
@@ -101,6 +102,16 @@ pub enum BlobFormat {
     Raw,
     /// A [`Collection`] whose entries name other blobs.
     Collection,
+}
+
+/// Runs store work (redb commits, file writes, fsync) on the blocking pool,
+/// off the async workers; a panic in it is an error, not a crash.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::Error> + Send + 'static,
+) -> Result<T, crate::Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::Error::Store(format!("store task failed: {e}")))?
 }
 
 /// Number of chunk groups in a blob of `size` bytes.

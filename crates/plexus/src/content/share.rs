@@ -55,10 +55,7 @@ pub fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
             .map(|c| c.entries.iter().map(|e| e.hash).collect())
             .unwrap_or_default()
     };
-    let format = shares
-        .iter()
-        .find(|(h, _)| h == hash)
-        .map(|(_, s)| s.format);
+    let format = store.share(hash)?.map(|s| s.format);
     let files = match format {
         Some(BlobFormat::Collection) => listed(hash),
         _ => Vec::new(),

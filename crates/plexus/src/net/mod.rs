@@ -17,7 +17,7 @@ use event_loop::{Command, EventLoop};
 pub use subscription::Subscription;
 
 use crate::{
-    content::{self, meta, BlobFormat, Collection, Hash, Metadata, ShareInfo, Store, Ticket},
+    content::{self, publish, BlobFormat, Hash, Metadata, Store, Ticket},
     discovery, identity, pubsub,
     search::{self, SearchHit, SearchStats},
     transfer::{download, DownloadStats, GetOptions, Progress},
@@ -199,17 +199,11 @@ impl Node {
         name: Option<String>,
         tags: Vec<String>,
     ) -> Result<Shared, Error> {
-        if let Some(name) = &name {
-            check_meta(name, &tags)?;
-        } else {
-            check_meta("x", &tags)?;
-        }
+        publish::check_meta(name.as_deref().unwrap_or("x"), &tags)?;
         let store = self.store.clone();
         let owned = path.to_path_buf();
         let (hash, format, size) =
-            tokio::task::spawn_blocking(move || content::share::import_path(&store, &owned))
-                .await
-                .map_err(|e| Error::Store(e.to_string()))??;
+            content::blocking(move || content::share::import_path(&store, &owned)).await?;
         let name = name.unwrap_or_else(|| {
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -239,29 +233,9 @@ impl Node {
         name: String,
         tags: Vec<String>,
     ) -> Result<Metadata, Error> {
-        check_meta(&name, &tags)?;
-        let info = self
-            .store
-            .get(&hash)?
-            .filter(|i| i.complete)
-            .ok_or(Error::NotFound(hash))?;
-        let format = self
-            .store
-            .shares()?
-            .into_iter()
-            .find(|(h, _)| *h == hash)
-            .map_or(BlobFormat::Raw, |(_, s)| s.format);
-        let size = match format {
-            BlobFormat::Raw => info.size,
-            BlobFormat::Collection => {
-                let bytes = self
-                    .store
-                    .read_small(&hash, content::collection::MAX_COLLECTION_BYTES)?;
-                Collection::from_bytes(&bytes)
-                    .map_err(Error::Store)?
-                    .total_size()
-            }
-        };
+        publish::check_meta(&name, &tags)?;
+        let store = self.store.clone();
+        let (format, size) = content::blocking(move || publish::describe(&store, &hash)).await?;
         self.sign_and_publish(hash, format, size, name, tags).await
     }
 
@@ -275,25 +249,12 @@ impl Node {
         name: String,
         tags: Vec<String>,
     ) -> Result<Metadata, Error> {
-        self.store.set_share(
-            &hash,
-            &ShareInfo {
-                name: name.clone(),
-                format,
-            },
-        )?;
+        let (store, key) = (self.store.clone(), self.key.clone());
+        let (meta, record) = content::blocking(move || {
+            publish::record(&store, &key, hash, format, size, name, tags)
+        })
+        .await?;
         crate::transfer::network::BlobNetwork::provide(self, hash).await;
-        let meta = Metadata {
-            hash,
-            format,
-            size,
-            name,
-            tags,
-            publisher: self.peer_id,
-            timestamp: meta::now_secs(),
-        };
-        let record = meta.sign(&self.key).map_err(Error::BadInput)?;
-        self.store.set_record(&hash, &record)?;
         // Answered once the event loop uses the record, so a search that
         // starts after this returns sees it.
         self.ask(|reply| Command::PublishRecord { record, reply })
@@ -306,9 +267,7 @@ impl Node {
     /// publishing its record; returns whether it was there.
     pub async fn remove(&self, hash: Hash) -> Result<bool, Error> {
         let store = self.store.clone();
-        let removed = tokio::task::spawn_blocking(move || content::share::remove(&store, &hash))
-            .await
-            .map_err(|e| Error::Store(e.to_string()))??;
+        let removed = content::blocking(move || content::share::remove(&store, &hash)).await?;
         let existed = removed.contains(&hash);
         self.ask(|reply| Command::Unpublish {
             hash,
@@ -353,16 +312,8 @@ impl Node {
         let task = tokio::spawn(async move {
             let stats = download::fetch(&node, &node.store, hash, format, &options, &tx).await?;
             // Remember what was fetched so it is served and listed by name.
-            if !node.store.shares()?.iter().any(|(h, _)| *h == hash) {
-                let name = hash.to_string()[..12].to_string();
-                node.store.set_share(
-                    &hash,
-                    &ShareInfo {
-                        name,
-                        format: stats.format,
-                    },
-                )?;
-            }
+            let (store, format) = (node.store.clone(), stats.format);
+            content::blocking(move || publish::remember_fetched(&store, &hash, format)).await?;
             Ok(stats)
         });
         Download { progress: rx, task }
@@ -491,21 +442,6 @@ impl Node {
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)
     }
-}
-
-/// Checks a name and tags before any work is done.
-fn check_meta(name: &str, tags: &[String]) -> Result<(), Error> {
-    Metadata {
-        hash: Hash([0; 32]),
-        format: BlobFormat::Raw,
-        size: 0,
-        name: name.to_string(),
-        tags: tags.to_vec(),
-        publisher: PeerId::random(),
-        timestamp: 0,
-    }
-    .check()
-    .map_err(Error::BadInput)
 }
 
 /// Takes an exclusive lock on `data_dir/node.lock` so two nodes never share

@@ -15,10 +15,9 @@ use tokio::sync::watch;
 use super::{
     blob_fetch::{self, Limits},
     network::BlobNetwork,
-    writer::blocking,
 };
 use crate::{
-    content::{collection::MAX_COLLECTION_BYTES, BlobFormat, Collection, Hash, Store},
+    content::{blocking, collection::MAX_COLLECTION_BYTES, BlobFormat, Collection, Hash, Store},
     Error,
 };
 

@@ -4,18 +4,9 @@
 use std::sync::Arc;
 
 use crate::{
-    content::{ApplyError, ChunkRanges, Hash, PartialBlob, Store},
+    content::{blocking, ApplyError, ChunkRanges, Hash, PartialBlob, Store},
     Error,
 };
-
-/// Runs `work` on the blocking pool; a panic in it is an error, not a crash.
-pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Store(format!("store task failed: {e}")))?
-}
 
 /// The [`PartialBlob`] of one download. Each call hands the blob to the
 /// blocking pool and takes it back, so the download loop never blocks an

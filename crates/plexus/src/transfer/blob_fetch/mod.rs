@@ -25,11 +25,11 @@ use super::{
     network::BlobNetwork,
     planner::Planner,
     size,
-    writer::{blocking, BlobWriter},
+    writer::BlobWriter,
 };
 use crate::{
     blobs::protocol::{Request, Response},
-    content::{range_bytes, ApplyError, ChunkRanges, Hash, Store},
+    content::{blocking, range_bytes, ApplyError, ChunkRanges, Hash, Store},
     Error,
 };
 use session::BlobFetch;

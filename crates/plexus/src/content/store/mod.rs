@@ -2,19 +2,17 @@
 //! redb. A range is recorded as present only after its bytes were verified
 //! and synced, so a kill -9 never leaves a blob wrongly marked complete.
 
+mod import;
+mod partial;
+
 use std::{
     fs::{self, File},
-    io::{self, Read, Write},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
 use bao_tree::{
-    io::{
-        outboard::PreOrderOutboard,
-        sync::{encode_ranges_validated, DecodeResponseIter, OutboardMut, WriteAt},
-        BaoContentItem,
-    },
+    io::{outboard::PreOrderOutboard, sync::encode_ranges_validated},
     BaoTree, ChunkNum, ChunkRanges,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -22,6 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{meta::SignedRecord, BlobFormat, Hash, BLOCK_SIZE};
 use crate::Error;
+
+pub use partial::{ApplyError, PartialBlob};
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("shares");
@@ -206,6 +206,15 @@ impl Store {
         tx.commit().map_err(store_err)
     }
 
+    /// The name and format recorded for `hash`, if it was shared or fetched
+    /// by name (a keyed lookup, not a scan).
+    pub fn share(&self, hash: &Hash) -> Result<Option<ShareInfo>, Error> {
+        let tx = self.begin_read()?;
+        let table = tx.open_table(SHARES).map_err(store_err)?;
+        let value = table.get(&hash.0).map_err(store_err)?;
+        Ok(value.and_then(|v| serde_json::from_slice(v.value()).ok()))
+    }
+
     /// Every shared item: hash with name and format.
     pub fn shares(&self) -> Result<Vec<(Hash, ShareInfo)>, Error> {
         let tx = self.begin_read()?;
@@ -286,78 +295,6 @@ impl Store {
         Ok(existed)
     }
 
-    /// Imports a file by streaming it once: copied into the store while its
-    /// hash tree is computed. The same content imported twice is stored once.
-    pub fn import_file(&self, path: &Path) -> Result<(Hash, u64), Error> {
-        let io_err = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut source = File::open(path).map_err(io_err)?;
-        let size = source.metadata().map_err(io_err)?.len();
-        self.import_reader(&mut source, size).map_err(|e| match e {
-            Error::Store(msg) => Error::Store(format!("importing {}: {msg}", path.display())),
-            other => other,
-        })
-    }
-
-    /// Imports bytes held in memory (small blobs such as collections).
-    pub fn import_bytes(&self, bytes: &[u8]) -> Result<Hash, Error> {
-        self.import_reader(&mut &bytes[..], bytes.len() as u64)
-            .map(|(h, _)| h)
-    }
-
-    fn import_reader(&self, source: &mut dyn Read, size: u64) -> Result<(Hash, u64), Error> {
-        let tag: u64 = rand_tag();
-        let tmp_data = self.dir.join("blobs").join(format!("tmp-{tag}.data"));
-        let tmp_obao = self.dir.join("blobs").join(format!("tmp-{tag}.obao"));
-        let result = (|| -> io::Result<Hash> {
-            let mut copy = File::create(&tmp_data)?;
-            let tree = BaoTree::new(size, BLOCK_SIZE);
-            let mut outboard = PreOrderOutboard {
-                root: blake3::Hash::from_bytes([0; 32]),
-                tree,
-                data: File::create(&tmp_obao)?,
-            };
-            let tee = Tee {
-                inner: source.take(size),
-                copy: &mut copy,
-            };
-            let root = bao_tree::io::sync::outboard(
-                io::BufReader::with_capacity(1 << 20, tee),
-                tree,
-                &mut outboard,
-            )?;
-            copy.sync_all()?;
-            outboard.data.sync_all()?;
-            Ok(root.into())
-        })();
-        let hash = match result {
-            Ok(h) => h,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp_data);
-                let _ = fs::remove_file(&tmp_obao);
-                return Err(store_err(e));
-            }
-        };
-        if self.get(&hash)?.is_some_and(|i| i.complete) {
-            let _ = fs::remove_file(&tmp_data);
-            let _ = fs::remove_file(&tmp_obao);
-        } else {
-            fs::rename(&tmp_data, self.data_path(&hash)).map_err(store_err)?;
-            fs::rename(&tmp_obao, self.outboard_path(&hash)).map_err(store_err)?;
-            self.put(
-                &hash,
-                &BlobInfo {
-                    size,
-                    complete: true,
-                    present: ChunkRanges::from(ChunkNum(0)..),
-                },
-            )?;
-        }
-        Ok((hash, size))
-    }
-
     /// Reads a whole small blob (at most `limit` bytes) into memory.
     pub fn read_small(&self, hash: &Hash, limit: u64) -> Result<Vec<u8>, Error> {
         let info = self.get(hash)?.ok_or(Error::NotFound(*hash))?;
@@ -390,164 +327,39 @@ impl Store {
         encode_ranges_validated(data, outboard, ranges, &mut out).map_err(store_err)?;
         Ok(out)
     }
+}
 
-    /// Opens a blob for downloading: creates it when new, or returns the
-    /// verified ranges already present (resume).
-    pub fn begin_download(self: &Arc<Self>, hash: Hash, size: u64) -> Result<PartialBlob, Error> {
-        let existing = self.get(&hash)?;
-        let present = match &existing {
-            Some(info) if info.size == size => info.present.clone(),
-            _ => ChunkRanges::empty(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_is_looked_up_by_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (Hash::of(b"a"), Hash::of(b"b"));
+        let info = |name: &str, format| ShareInfo {
+            name: name.into(),
+            format,
         };
-        let open = |path: PathBuf| {
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(store_err)
-        };
-        let data = open(self.data_path(&hash))?;
-        let obao = open(self.outboard_path(&hash))?;
-        let tree = BaoTree::new(size, BLOCK_SIZE);
-        if existing.as_ref().is_none_or(|i| i.size != size) {
-            data.set_len(size).map_err(store_err)?;
-            obao.set_len(tree.outboard_size()).map_err(store_err)?;
-            self.put(
-                &hash,
-                &BlobInfo {
-                    size,
-                    complete: false,
-                    present: ChunkRanges::empty(),
-                },
-            )?;
-        }
-        let complete = existing
-            .as_ref()
-            .is_some_and(|i| i.complete && i.size == size);
-        Ok(PartialBlob {
-            store: self.clone(),
-            hash,
-            size,
-            data,
-            outboard: PreOrderOutboard {
-                root: hash.to_blake3(),
-                tree,
-                data: obao,
-            },
-            present,
-            complete,
-        })
+        store
+            .set_share(&a, &info("a.txt", BlobFormat::Raw))
+            .unwrap();
+        store
+            .set_share(&b, &info("folder", BlobFormat::Collection))
+            .unwrap();
+        assert_eq!(
+            store.share(&a).unwrap(),
+            Some(info("a.txt", BlobFormat::Raw))
+        );
+        assert_eq!(
+            store.share(&b).unwrap(),
+            Some(info("folder", BlobFormat::Collection))
+        );
+        assert_eq!(store.share(&Hash::of(b"c")).unwrap(), None);
+        store.remove(&a).unwrap();
+        assert_eq!(store.share(&a).unwrap(), None);
+        store.close();
+        assert!(matches!(store.share(&b), Err(Error::Stopped)));
     }
-}
-
-/// Why a response could not be applied to a [`PartialBlob`].
-#[derive(Debug)]
-pub enum ApplyError {
-    /// The data failed verification against the hash: the sender lied or
-    /// its copy is corrupt.
-    Invalid(String),
-    /// Writing verified data failed (disk full, I/O error): not the
-    /// sender's fault.
-    Write(io::Error),
-}
-
-/// A blob being downloaded: verified writes, committed in batches.
-pub struct PartialBlob {
-    store: Arc<Store>,
-    hash: Hash,
-    size: u64,
-    data: File,
-    outboard: PreOrderOutboard<File>,
-    present: ChunkRanges,
-    complete: bool,
-}
-
-impl PartialBlob {
-    /// The blob's size.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Verified ranges present (written, maybe not yet committed).
-    pub fn present(&self) -> &ChunkRanges {
-        &self.present
-    }
-
-    /// Whether every byte is present.
-    pub fn is_complete(&self) -> bool {
-        self.complete
-            || ChunkRanges::from(ChunkNum(0)..bao_tree::ChunkNum::chunks(self.size))
-                .is_subset(&self.present)
-    }
-
-    /// Verifies a response for `ranges` against the root hash and writes
-    /// every chunk group that checks out. Returns the bytes written; on a
-    /// proof failure or a failed write, the groups written before it are
-    /// kept and the error says which of the two it was.
-    pub fn apply(&mut self, ranges: &ChunkRanges, encoded: &[u8]) -> (u64, Result<(), ApplyError>) {
-        let tree = self.outboard.tree;
-        let mut written = 0;
-        for item in DecodeResponseIter::new(self.hash.to_blake3(), tree, encoded, ranges) {
-            match item {
-                Ok(BaoContentItem::Parent(p)) => {
-                    if let Err(e) = self.outboard.save(p.node, &p.pair) {
-                        return (written, Err(ApplyError::Write(e)));
-                    }
-                }
-                Ok(BaoContentItem::Leaf(leaf)) => {
-                    if let Err(e) = self.data.write_all_at(leaf.offset, &leaf.data) {
-                        return (written, Err(ApplyError::Write(e)));
-                    }
-                    let start = ChunkNum(leaf.offset / 1024);
-                    let end = ChunkNum((leaf.offset + leaf.data.len() as u64).div_ceil(1024));
-                    self.present |= ChunkRanges::from(start..end);
-                    written += leaf.data.len() as u64;
-                }
-                Err(e) => return (written, Err(ApplyError::Invalid(e.to_string()))),
-            }
-        }
-        (written, Ok(()))
-    }
-
-    /// Syncs the files, then records the present ranges (and completeness).
-    pub fn commit(&mut self) -> Result<(), Error> {
-        self.data.sync_data().map_err(store_err)?;
-        self.outboard.data.sync_data().map_err(store_err)?;
-        let complete = self.is_complete();
-        let present = if complete {
-            ChunkRanges::from(ChunkNum(0)..)
-        } else {
-            self.present.clone()
-        };
-        self.complete = complete;
-        self.store.put(
-            &self.hash,
-            &BlobInfo {
-                size: self.size,
-                complete,
-                present,
-            },
-        )
-    }
-}
-
-/// A reader that copies everything it reads into `copy`.
-struct Tee<'a, R> {
-    inner: R,
-    copy: &'a mut File,
-}
-
-impl<R: Read> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.copy.write_all(&buf[..n])?;
-        Ok(n)
-    }
-}
-
-fn rand_tag() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
 }
