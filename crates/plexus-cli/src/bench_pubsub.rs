@@ -4,8 +4,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use plexus::{Multiaddr, Node, NodeConfig};
+use plexus::{Node, NodeConfig};
 use tokio::sync::mpsc;
+
+/// `tcp_addr` and `wait_for_mesh`, shared with the library's tests.
+#[path = "../../plexus/tests/common/mesh.rs"]
+mod mesh;
+use mesh::{tcp_addr, wait_for_mesh};
 
 const TOPIC: &str = "bench";
 /// Messages in the latency run, spread over the nodes as publishers.
@@ -50,7 +55,10 @@ pub async fn run(n: usize, messages: usize) -> Result<()> {
     for &(a, b) in &links {
         nodes[a].connect(tcp_addr(&nodes[b])).await?;
     }
-    wait_for_mesh(&nodes, &links).await?;
+    ensure!(
+        wait_for_mesh(&nodes, &links, TOPIC, Duration::from_secs(30)).await?,
+        "the gossipsub mesh did not form in 30 s"
+    );
     println!(
         "plexus bench pubsub: {n} nodes on 127.0.0.1, {} links (ring with chords), rate limit lifted",
         links.len()
@@ -158,35 +166,6 @@ fn links(n: usize) -> Vec<(usize, usize)> {
         }
     }
     links
-}
-
-fn tcp_addr(node: &Node) -> Multiaddr {
-    node.listen_addrs()
-        .iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .cloned()
-        .expect("a TCP listen address")
-}
-
-/// Waits (up to 30 s) until every node has its direct peers in its mesh.
-async fn wait_for_mesh(nodes: &[Node], links: &[(usize, usize)]) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    'wait: while Instant::now() < deadline {
-        for &(a, b) in links {
-            for (x, y) in [(a, b), (b, a)] {
-                if !nodes[x]
-                    .mesh_peers(TOPIC)
-                    .await?
-                    .contains(&nodes[y].peer_id())
-                {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue 'wait;
-                }
-            }
-        }
-        return Ok(());
-    }
-    anyhow::bail!("the gossipsub mesh did not form in 30 s")
 }
 
 /// Receives deliveries whose payload starts with `tag` until `expected`

@@ -3,12 +3,11 @@
 //! expiry, forged records refused, and the DHT taking over when the
 //! directory dies.
 
-use std::{
-    collections::BTreeSet,
-    path::Path,
-    time::{Duration, Instant},
-};
+mod common;
 
+use std::{collections::BTreeSet, path::Path, time::Duration};
+
+use common::{collect_hits, wait_for};
 use futures::StreamExt;
 use libp2p::{identity::Keypair, request_response, swarm::SwarmEvent, Multiaddr};
 use plexus::{
@@ -22,12 +21,14 @@ use plexus::{
 const WAIT: Duration = Duration::from_secs(15);
 const TTL: Duration = Duration::from_secs(3);
 
+/// A TCP-only node whose records live `TTL` at directories, unless `edit`
+/// says otherwise.
 async fn node_with(dir: &Path, edit: impl FnOnce(&mut NodeConfig)) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.listen.truncate(1); // TCP only: one address, quick start
-    config.directory_ttl = TTL;
-    edit(&mut config);
-    Node::start(config).await.expect("node starts")
+    common::node_with(dir, |config| {
+        config.directory_ttl = TTL;
+        edit(config);
+    })
+    .await
 }
 
 async fn directory(root: &Path) -> (Node, Multiaddr) {
@@ -39,23 +40,7 @@ async fn directory(root: &Path) -> (Node, Multiaddr) {
 async fn search(node: &Node, words: &str, ttl: u8, want: usize) -> Vec<SearchHit> {
     let words = words.split(' ').map(String::from).collect();
     let mut rx = node.search(words, ttl).await.unwrap();
-    let mut hits = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while hits.len() < want {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(hit)) => hits.push(hit),
-            _ => break,
-        }
-    }
-    hits
-}
-
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    collect_hits(&mut rx, want, None, Duration::from_secs(5)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,22 +154,12 @@ async fn raw_client_many(
     addr: Multiaddr,
     requests: Vec<DirRequest>,
 ) -> Vec<DirResponse> {
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            Default::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
+    let mut swarm = common::raw::swarm(|_| {
+        request_response::json::Behaviour::<DirRequest, DirResponse>::new(
+            [(DIRECTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default(),
         )
-        .unwrap()
-        .with_behaviour(|_| {
-            request_response::json::Behaviour::<DirRequest, DirResponse>::new(
-                [(DIRECTORY_PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default(),
-            )
-        })
-        .unwrap()
-        .build();
+    });
     swarm.add_peer_address(dir, addr);
     let ids: Vec<_> = requests
         .into_iter()

@@ -1,60 +1,22 @@
 //! Publish/subscribe between real nodes on 127.0.0.1: a partial mesh of 10,
 //! a late joiner, forged messages from a raw libp2p peer, and a flooder.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{assert_mesh, tcp_addr, wait_until};
 use futures::StreamExt;
-use libp2p::{gossipsub, noise, swarm::SwarmEvent, tcp, yamux};
-use plexus::{pubsub, Message, Multiaddr, Node, NodeConfig, Subscription};
+use libp2p::{gossipsub, swarm::SwarmEvent};
+use plexus::{pubsub, Message, Multiaddr, Node, Subscription};
 use tokio::time::timeout;
 
-fn tcp_addr(node: &Node) -> Multiaddr {
-    node.listen_addrs()
-        .iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .cloned()
-        .expect("a TCP listen address")
-}
-
 async fn start(dir: &std::path::Path, rate: u32, burst: u32) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.pubsub_rate = rate;
-    config.pubsub_burst = burst;
-    Node::start(config).await.expect("node starts")
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
-/// Waits until every node has all its direct neighbours in its mesh for `topic`.
-async fn wait_for_mesh(nodes: &[Node], neighbours: &[Vec<usize>], topic: &str) {
-    let ok = wait_until(Duration::from_secs(15), || async {
-        for (i, node) in nodes.iter().enumerate() {
-            let mesh = node.mesh_peers(topic).await.unwrap();
-            if !neighbours[i]
-                .iter()
-                .all(|j| mesh.contains(&nodes[*j].peer_id()))
-            {
-                return false;
-            }
-        }
-        true
+    common::start(dir, |config| {
+        config.pubsub_rate = rate;
+        config.pubsub_burst = burst;
     })
-    .await;
-    assert!(ok, "the gossipsub mesh did not form in 15 s");
+    .await
 }
 
 /// The next message on `sub` within `limit`.
@@ -77,13 +39,10 @@ async fn partial_mesh_of_10_delivers_once_and_a_late_joiner_gets_later_messages(
     // A ring with two chords: 12 links instead of the 45 of a full mesh.
     let mut links: Vec<(usize, usize)> = (0..N).map(|i| (i, (i + 1) % N)).collect();
     links.extend([(0, 5), (2, 7)]);
-    let mut neighbours = vec![Vec::new(); N + 1];
     for &(a, b) in &links {
         nodes[a].connect(tcp_addr(&nodes[b])).await.unwrap();
-        neighbours[a].push(b);
-        neighbours[b].push(a);
     }
-    wait_for_mesh(&nodes, &neighbours, "news").await;
+    assert_mesh(&nodes, &links, "news").await;
 
     // Still a partial mesh when the message goes out (the DHT dials more
     // peers over time, but not everyone yet).
@@ -117,11 +76,10 @@ async fn partial_mesh_of_10_delivers_once_and_a_late_joiner_gets_later_messages(
     let mut late_sub = late.subscribe("news").await.unwrap();
     for j in [5, 6] {
         late.connect(tcp_addr(&nodes[j])).await.unwrap();
-        neighbours[N].push(j);
-        neighbours[j].push(N);
+        links.push((N, j));
     }
     nodes.push(late.clone());
-    wait_for_mesh(&nodes, &neighbours, "news").await;
+    assert_mesh(&nodes, &links, "news").await;
     nodes[0].publish("news", "second").await.unwrap();
     let mut all: Vec<&mut Subscription> = subs[..N].iter_mut().collect();
     all.push(&mut late_sub);
@@ -160,20 +118,9 @@ async fn raw_publisher(
         })
         .build()
         .unwrap();
-    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| {
-            gossipsub::Behaviour::<gossipsub::IdentityTransform>::new(authenticity, config).unwrap()
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
-        .build();
+    let mut swarm = common::raw::swarm(|_| {
+        gossipsub::Behaviour::<gossipsub::IdentityTransform>::new(authenticity, config).unwrap()
+    });
     let topic = gossipsub::IdentTopic::new(topic);
     swarm.behaviour_mut().subscribe(&topic).unwrap();
     swarm.dial(target).unwrap();
@@ -218,7 +165,7 @@ async fn forged_messages_reach_nobody_while_signed_ones_do() {
     // a - b - c in a line; the forger talks to a only.
     nodes[0].connect(tcp_addr(&nodes[1])).await.unwrap();
     nodes[1].connect(tcp_addr(&nodes[2])).await.unwrap();
-    wait_for_mesh(&nodes, &[vec![1], vec![0, 2], vec![1]], "room").await;
+    assert_mesh(&nodes, &[(0, 1), (1, 2)], "room").await;
 
     let victim = nodes[2].peer_id();
     let envelope = |text: &str| pubsub::encode(text.as_bytes(), std::time::SystemTime::now());
@@ -283,13 +230,10 @@ async fn a_flooder_is_throttled_and_scored_down_while_others_get_through() {
     }
     // f=0 floods; b=1 and c=2 are linked to it, d=3 only to b and c.
     let links = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)];
-    let mut neighbours = vec![Vec::new(); 4];
     for (a, b) in links {
         nodes[a].connect(tcp_addr(&nodes[b])).await.unwrap();
-        neighbours[a].push(b);
-        neighbours[b].push(a);
     }
-    wait_for_mesh(&nodes, &neighbours, "busy").await;
+    assert_mesh(&nodes, &links, "busy").await;
     let (flooder, honest) = (nodes[0].peer_id(), nodes[2].peer_id());
 
     let started = Instant::now();
@@ -423,9 +367,7 @@ async fn idle_connections_still_close_but_topic_mesh_links_stay() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut nodes = Vec::new();
     for dir in &dirs {
-        let mut config = NodeConfig::loopback(dir.path());
-        config.idle_timeout = Duration::from_secs(1);
-        nodes.push(Node::start(config).await.unwrap());
+        nodes.push(common::start(dir.path(), |c| c.idle_timeout = Duration::from_secs(1)).await);
     }
     // a and b share a topic; c has none.
     let _sa = nodes[0].subscribe("keep").await.unwrap();
@@ -444,7 +386,7 @@ async fn idle_connections_still_close_but_topic_mesh_links_stay() {
         .expect_err("c has nothing")
         .to_string();
     assert!(asked.contains("does not have it"), "{asked}");
-    wait_for_mesh(&nodes[..2], &[vec![1], vec![0]], "keep").await;
+    assert_mesh(&nodes[..2], &[(0, 1)], "keep").await;
     let (b, c) = (nodes[1].peer_id(), nodes[2].peer_id());
     let a = nodes[0].clone();
     let c_gone = wait_until(Duration::from_secs(10), || {

@@ -2,6 +2,8 @@
 //! one gets through, one with a bad signature or a claimed sender that did
 //! not sign it reaches nobody, and the peer that sent them is scored down.
 
+mod common;
+
 use std::{
     collections::VecDeque,
     convert::Infallible,
@@ -9,6 +11,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use common::{assert_mesh, tcp_addr};
 use futures::{future::BoxFuture, AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{
     core::{
@@ -17,14 +20,13 @@ use libp2p::{
         Endpoint,
     },
     identity::Keypair,
-    noise,
     swarm::{
         handler::OneShotHandler, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
         NotifyHandler, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
     },
-    tcp, yamux, Multiaddr, PeerId, Stream, StreamProtocol,
+    Multiaddr, PeerId, Stream, StreamProtocol,
 };
-use plexus::{pubsub, Node, NodeConfig};
+use plexus::pubsub;
 
 const MESHSUB: StreamProtocol = StreamProtocol::new("/meshsub/1.1.0");
 
@@ -247,22 +249,13 @@ impl NetworkBehaviour for Forger {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_signatures_and_wrong_senders_reach_nobody() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Node::start(NodeConfig::loopback(da.path())).await.unwrap();
-    let b = Node::start(NodeConfig::loopback(db.path())).await.unwrap();
+    let a = common::start(da.path(), |_| {}).await;
+    let b = common::start(db.path(), |_| {}).await;
     let mut sub_a = a.subscribe("room").await.unwrap();
     let mut sub_b = b.subscribe("room").await.unwrap();
     b.connect(a.listen_addrs()[0].clone()).await.unwrap();
     // Wait (bounded) for a and b to be in each other's mesh, so a relays at once.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let ab = a.mesh_peers("room").await.unwrap().contains(&b.peer_id());
-        let ba = b.mesh_peers("room").await.unwrap().contains(&a.peer_id());
-        if ab && ba {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no mesh in 15 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_mesh(&[a.clone(), b.clone()], &[(0, 1)], "room").await;
 
     let key = Keypair::generate_ed25519();
     let me = key.public().to_peer_id();
@@ -285,31 +278,14 @@ async fn bad_signatures_and_wrong_senders_reach_nobody() {
         signed(&key, me, &pubsub::encode(b"genuine", now), 4, false),
     ])]);
     let count = frames.len();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| Forger {
-            target: a.peer_id(),
-            connected: false,
-            queue: frames,
-            sent: 0,
-            report: false,
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(10)))
-        .build();
-    let a_tcp = a
-        .listen_addrs()
-        .iter()
-        .find(|x| x.to_string().contains("/tcp/"))
-        .unwrap()
-        .clone();
-    swarm.dial(a_tcp).unwrap();
+    let mut swarm = common::raw::swarm_with_key(key, |_| Forger {
+        target: a.peer_id(),
+        connected: false,
+        queue: frames,
+        sent: 0,
+        report: false,
+    });
+    swarm.dial(tcp_addr(&a)).unwrap();
     let driver = tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while swarm.behaviour().sent < count {

@@ -2,12 +2,15 @@
 //! line, each query handled once in a ring and a full mesh, rate limits,
 //! search then get, and the super-peer measurement.
 
+mod common;
+
 use std::{
     collections::BTreeSet,
     path::Path,
     time::{Duration, Instant},
 };
 
+use common::{collect_hits, node_with};
 use plexus::{
     search::{flood::FloodConfig, SearchHit},
     transfer::GetOptions,
@@ -15,13 +18,6 @@ use plexus::{
 };
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn node_with(dir: &Path, edit: impl FnOnce(&mut NodeConfig)) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.listen.truncate(1); // TCP only: one address, quick start
-    edit(&mut config);
-    Node::start(config).await.expect("node starts")
-}
 
 /// Starts `n` nodes, each sharing a file named `item{i}` tagged "common".
 async fn nodes(root: &Path, n: usize, edit: impl Fn(usize, &mut NodeConfig)) -> Vec<Node> {
@@ -68,19 +64,7 @@ async fn collect(
     want: usize,
     settle: Duration,
 ) -> Vec<SearchHit> {
-    let mut hits = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while hits.len() < want {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(hit)) => hits.push(hit),
-            _ => break,
-        }
-    }
-    let end = tokio::time::Instant::now() + settle;
-    while let Ok(Some(hit)) = tokio::time::timeout_at(end, rx.recv()).await {
-        hits.push(hit);
-    }
-    hits
+    collect_hits(rx, want, Some(settle), WAIT).await
 }
 
 fn holders(hits: &[SearchHit]) -> BTreeSet<PeerId> {

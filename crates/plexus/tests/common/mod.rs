@@ -1,7 +1,9 @@
 //! Helpers shared by the library's integration tests: nodes on 127.0.0.1,
-//! test data, and hand-made peers that lie.
+//! waiting for conditions, search hits, test data, and hand-made peers that
+//! lie.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod mesh;
 pub mod raw;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -10,32 +12,49 @@ use futures::StreamExt;
 use libp2p::{request_response, swarm::SwarmEvent, Multiaddr};
 use plexus::{
     content::{ChunkRanges, Store},
+    search::SearchHit,
     Node, NodeConfig, PeerId,
     {blobs::protocol, transfer::GetOptions},
 };
+use tokio::sync::mpsc;
+
+pub use mesh::{tcp_addr, wait_for_mesh};
+
+/// A node on 127.0.0.1 with every transport of `NodeConfig::loopback`,
+/// after `edit` changed its config.
+pub async fn start(dir: &Path, edit: impl FnOnce(&mut NodeConfig)) -> Node {
+    let mut config = NodeConfig::loopback(dir);
+    edit(&mut config);
+    Node::start(config).await.expect("node starts")
+}
+
+/// A node on 127.0.0.1, TCP only (one address, quick start), after `edit`
+/// changed its config.
+pub async fn node_with(dir: &Path, edit: impl FnOnce(&mut NodeConfig)) -> Node {
+    start(dir, |config| {
+        config.listen.truncate(1);
+        edit(config);
+    })
+    .await
+}
 
 /// A node on 127.0.0.1, TCP only (one address, quick start).
 pub async fn node(dir: &Path) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.listen.truncate(1);
-    Node::start(config).await.expect("node starts")
+    node_with(dir, |_| {}).await
 }
 
 /// A node on 127.0.0.1 (TCP only) that bootstraps from `via`.
 pub async fn node_via(dir: &Path, via: &Node) -> Node {
-    let mut config = NodeConfig::loopback(dir);
-    config.listen.truncate(1);
-    config.bootstrap = vec![tcp_addr(via)];
-    Node::start(config).await.expect("node starts")
+    node_with(dir, |config| config.bootstrap = vec![tcp_addr(via)]).await
 }
 
-/// The node's TCP listen address.
-pub fn tcp_addr(node: &Node) -> Multiaddr {
-    node.listen_addrs()
-        .iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .expect("a TCP address")
-        .clone()
+/// Waits (up to 15 s) until every link `(a, b)` is in both ends' gossipsub
+/// mesh for `topic`; panics if it does not form.
+pub async fn assert_mesh(nodes: &[Node], links: &[(usize, usize)], topic: &str) {
+    let ok = wait_for_mesh(nodes, links, topic, Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert!(ok, "the gossipsub mesh did not form in 15 s");
 }
 
 /// Deterministic pseudo-random bytes.
@@ -62,7 +81,16 @@ pub fn from(node: &Node) -> GetOptions {
 }
 
 /// Polls `check` every 100 ms until it holds or `limit` passes.
-pub async fn wait_until<F, Fut>(limit: Duration, mut check: F) -> bool
+pub async fn wait_until<F, Fut>(limit: Duration, check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_until_every(limit, Duration::from_millis(100), check).await
+}
+
+/// Polls `check` every `every` until it holds or `limit` passes.
+pub async fn wait_until_every<F, Fut>(limit: Duration, every: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -72,9 +100,48 @@ where
         if check().await {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(every).await;
     }
     false
+}
+
+/// Polls `check` every 100 ms; panics with "timed out waiting for `what`"
+/// if it does not hold within 15 s.
+pub async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Collects search hits until `want` arrived (or `limit` passed). With
+/// `settle`, then waits that much longer for stragglers (`Some(ZERO)` still
+/// takes the hits already queued); with `None`, returns at once.
+pub async fn collect_hits(
+    rx: &mut mpsc::Receiver<SearchHit>,
+    want: usize,
+    settle: Option<Duration>,
+    limit: Duration,
+) -> Vec<SearchHit> {
+    let mut hits = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while hits.len() < want {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(hit)) => hits.push(hit),
+            _ => break,
+        }
+    }
+    if let Some(settle) = settle {
+        let end = tokio::time::Instant::now() + settle;
+        while let Ok(Some(hit)) = tokio::time::timeout_at(end, rx.recv()).await {
+            hits.push(hit);
+        }
+    }
+    hits
 }
 
 /// What a lying provider answers to `Get`.
