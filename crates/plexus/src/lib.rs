@@ -29,7 +29,8 @@ pub mod transfer;
 pub(crate) mod wrap;
 
 pub use config::NodeConfig;
+pub use discovery::{FoundPeer, PeerEntry};
 pub use error::Error;
 pub use libp2p::{Multiaddr, PeerId};
-pub use net::{Download, FoundPeer, Node, NodeStatus, PeerEntry, Shared, Subscription};
+pub use net::{Download, Node, NodeStatus, Shared, Subscription};
 pub use pubsub::Message;

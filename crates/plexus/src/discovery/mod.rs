@@ -2,7 +2,11 @@
 //! bootstrap addresses, and mDNS on the local network.
 //!
 //! This module holds the decisions (which protocol, which addresses are worth
-//! keeping); the event loop in [`crate::net`] applies them.
+//! keeping); its [`behaviour::Behaviour`] applies them, and [`peers`] keeps
+//! what was learned.
+
+pub(crate) mod behaviour;
+pub(crate) mod peers;
 
 use std::time::Duration;
 
@@ -12,7 +16,27 @@ use libp2p::{
     Multiaddr, PeerId, StreamProtocol,
 };
 
-use crate::Error;
+use tokio::sync::oneshot;
+
+use crate::{content::Hash, Error};
+pub(crate) use behaviour::Behaviour;
+pub use peers::{FoundPeer, PeerEntry};
+
+/// What the node asks of discovery.
+pub(crate) enum Command {
+    /// Look `peer` up in the DHT.
+    FindPeer {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<FoundPeer, Error>>,
+    },
+    /// Announce that this node provides `hash`.
+    Provide { hash: Hash },
+    /// Peers that announced `hash`.
+    FindProviders {
+        hash: Hash,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+}
 
 /// Kademlia protocol name: Plexus never merges into another network's DHT.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/kad/1.0.0");

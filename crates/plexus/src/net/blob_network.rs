@@ -9,6 +9,7 @@ use crate::{
         protocol::{Request, Response},
     },
     content::Hash,
+    discovery,
     transfer::network::BlobNetwork,
     Error,
 };
@@ -50,6 +51,9 @@ impl BlobNetwork for Node {
     }
 
     async fn provide(&self, hash: Hash) {
-        let _ = self.commands.send(Command::Provide { hash }).await;
+        let _ = self
+            .commands
+            .send(Command::Discovery(discovery::Command::Provide { hash }))
+            .await;
     }
 }

@@ -4,9 +4,10 @@
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::{FoundPeer, NodeStatus, PeerEntry};
+use super::super::status::NodeStatus;
 use crate::{
     content::{Hash, SignedRecord},
+    discovery::{self, PeerEntry},
     search::{self, SearchHit},
     Error,
 };
@@ -23,22 +24,13 @@ pub(crate) enum Command {
         addr: Multiaddr,
         reply: oneshot::Sender<Result<PeerId, Error>>,
     },
-    FindPeer {
-        peer: PeerId,
-        reply: oneshot::Sender<Result<FoundPeer, Error>>,
-    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
     /// For the blob component.
     Blobs(crate::blobs::Command),
-    Provide {
-        hash: Hash,
-    },
-    FindProviders {
-        hash: Hash,
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
+    /// For the discovery component (Kademlia lookups, provider records).
+    Discovery(discovery::Command),
     /// A new or changed own record: index it, push it to super-peers and
     /// directories.
     PublishRecord {

@@ -1,0 +1,265 @@
+//! The discovery component as a libp2p behaviour: identify, ping, Kademlia
+//! and mDNS, with the [`PeerBook`] of what they taught, and the policy of
+//! this module's [`super`] applied (which addresses Kademlia keeps, server
+//! mode, bootstrap).
+
+use std::{
+    collections::{HashMap, VecDeque},
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use libp2p::{
+    identify,
+    identity::Keypair,
+    kad::{self, store::MemoryStore},
+    mdns, ping,
+    swarm::{
+        behaviour::toggle::Toggle, dial_opts::DialOpts, FromSwarm, NetworkBehaviour, THandler,
+        THandlerInEvent, ToSwarm,
+    },
+    Multiaddr, PeerId,
+};
+
+use super::{peers::PeerBook, Command, PeerEntry};
+use crate::{content::Hash, guard::guarded, wrap::forward_to_inner, NodeConfig};
+
+/// The libp2p behaviours discovery is made of, in the order they were
+/// composed before (events and connection set-up go in this order).
+#[derive(NetworkBehaviour)]
+#[behaviour(prelude = "libp2p::swarm::derive_prelude")]
+pub(crate) struct Inner {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<MemoryStore>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// What other components must hear about.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A peer found on the local network (mDNS): a search neighbour.
+    LocalPeer(PeerId),
+}
+
+/// Peer discovery and routing: Kademlia, identify, ping, mDNS.
+pub(crate) struct Behaviour {
+    inner: Inner,
+    book: PeerBook,
+    me: PeerId,
+    bootstrap: Vec<(PeerId, Multiaddr)>,
+    out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
+}
+
+impl Behaviour {
+    /// Discovery for `key` with `config`'s settings, bootstrapping from
+    /// `bootstrap`.
+    pub(crate) fn new(
+        key: &Keypair,
+        config: &NodeConfig,
+        bootstrap: Vec<(PeerId, Multiaddr)>,
+    ) -> std::io::Result<Self> {
+        let me = key.public().to_peer_id();
+        let identify = identify::Behaviour::new(
+            identify::Config::new(super::IDENTIFY_PROTOCOL.to_string(), key.public())
+                .with_agent_version(format!("plexus/{}", env!("CARGO_PKG_VERSION")))
+                .with_push_listen_addr_updates(true),
+        );
+        let mdns = if config.mdns {
+            Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            inner: Inner {
+                identify,
+                ping: ping::Behaviour::default(),
+                kad: super::kademlia(me, config.dht_refresh),
+                mdns: mdns.into(),
+            },
+            book: PeerBook::default(),
+            me,
+            bootstrap,
+            out: VecDeque::new(),
+        })
+    }
+
+    /// The bootstrap peers.
+    pub(crate) fn bootstrap_peers(&self) -> &[(PeerId, Multiaddr)] {
+        &self.bootstrap
+    }
+
+    /// Dials the bootstrap peers and starts a Kademlia bootstrap.
+    pub(crate) fn bootstrap(&mut self) {
+        for (peer, addr) in self.bootstrap.clone() {
+            self.inner.kad.add_address(&peer, addr.clone());
+            self.out.push_back(ToSwarm::Dial {
+                opts: DialOpts::from(addr),
+            });
+        }
+        if !self.bootstrap.is_empty() {
+            // Fails only when the routing table is empty; nothing to do then.
+            let _ = self.inner.kad.bootstrap();
+        }
+    }
+
+    /// Teaches Kademlia addresses of `peer` learned elsewhere (a directory).
+    pub(crate) fn add_addresses(&mut self, peer: PeerId, addrs: &[Multiaddr]) {
+        for addr in addrs {
+            self.inner.kad.add_address(&peer, addr.clone());
+        }
+    }
+
+    /// Handles a command from the node.
+    pub(crate) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::FindPeer { peer, reply } => {
+                let query = self.inner.kad.get_closest_peers(peer);
+                self.book.start_find(query, peer, Instant::now(), reply);
+            }
+            Command::Provide { hash } => {
+                let key = kad::RecordKey::new(&hash.0);
+                if let Err(e) = self.inner.kad.start_providing(key) {
+                    tracing::warn!(%hash, "cannot announce content: {e}");
+                }
+            }
+            Command::FindProviders { hash, reply } => {
+                let key = kad::RecordKey::new(&hash.0);
+                let query = self.inner.kad.get_providers(key);
+                self.book.start_providers(query, reply);
+            }
+        }
+    }
+
+    /// Stops announcing `hash`: drops this node's own provider record, so
+    /// it is neither republished nor given out by this node.
+    pub(crate) fn stop_providing(&mut self, hash: Hash) {
+        let key = kad::RecordKey::new(&hash.0);
+        self.inner.kad.stop_providing(&key);
+    }
+
+    /// Every peer in the Kademlia routing table, with its addresses.
+    fn routing_table(&mut self) -> HashMap<PeerId, Vec<Multiaddr>> {
+        let mut table = HashMap::new();
+        for bucket in self.inner.kad.kbuckets() {
+            for entry in bucket.iter() {
+                let addrs = entry.node.value.iter().cloned().collect();
+                table.insert(*entry.node.key.preimage(), addrs);
+            }
+        }
+        table
+    }
+
+    /// Peers in the routing table.
+    pub(crate) fn routing_table_size(&mut self) -> usize {
+        self.routing_table().len()
+    }
+
+    /// Every peer connected or in the routing table (without pub/sub
+    /// scores, which the pub/sub component knows).
+    pub(crate) fn peer_entries(&mut self) -> Vec<PeerEntry> {
+        let table = self.routing_table();
+        self.book.entries(&table)
+    }
+
+    fn on_inner_event(&mut self, event: InnerEvent) {
+        match event {
+            InnerEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                // Kademlia does not learn addresses from identify by itself.
+                if info.protocols.contains(&super::KAD_PROTOCOL) {
+                    let seen_at = self.book.seen_at(&peer_id).cloned();
+                    for addr in info
+                        .listen_addrs
+                        .iter()
+                        .filter(|a| super::is_useful_from(a, seen_at.as_ref()))
+                    {
+                        self.inner.kad.add_address(&peer_id, addr.clone());
+                    }
+                }
+                self.book.handle_agent(peer_id, info.agent_version);
+            }
+            InnerEvent::Ping(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            }) => self.book.handle_rtt(peer, rtt),
+            InnerEvent::Mdns(mdns::Event::Discovered(found)) => {
+                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (peer, addr) in found {
+                    by_peer.entry(peer).or_default().push(addr);
+                }
+                for (peer, addrs) in by_peer {
+                    tracing::info!(%peer, "found on the local network");
+                    self.out
+                        .push_back(ToSwarm::GenerateEvent(Event::LocalPeer(peer)));
+                    self.add_addresses(peer, &addrs);
+                    if !self.book.is_connected(&peer) {
+                        let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+                        self.out.push_back(ToSwarm::Dial { opts });
+                    }
+                }
+            }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            }) => {
+                let found = match result {
+                    Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
+                    _ => Default::default(),
+                };
+                self.book.handle_providers(id, found, step.last, self.me);
+            }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetClosestPeers(result),
+                stats,
+                ..
+            }) => {
+                let peers = match result {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                self.book
+                    .handle_closest(id, peers, stats.num_requests(), Instant::now());
+            }
+            _ => {}
+        }
+    }
+
+    fn observe(&mut self, event: &FromSwarm) {
+        match event {
+            FromSwarm::ConnectionEstablished(e) if e.other_established == 0 => {
+                let addr = e.endpoint.get_remote_address().clone();
+                self.book.handle_connected(e.peer_id, addr);
+            }
+            FromSwarm::ConnectionClosed(e) if e.remaining_established == 0 => {
+                self.book.handle_disconnected(e.peer_id);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = THandler<Inner>;
+    type ToSwarm = Event;
+
+    forward_to_inner!(inner, |this, event| { this.observe(event) });
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
+        loop {
+            if let Some(out) = self.out.pop_front() {
+                return Poll::Ready(out);
+            }
+            match self.inner.poll(cx) {
+                Poll::Ready(ToSwarm::GenerateEvent(event)) => {
+                    guarded("a discovery event", || self.on_inner_event(event));
+                }
+                Poll::Ready(other) => return Poll::Ready(other.map_out(|_| unreachable!())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! What the node knows of other peers beyond the swarm's own state, and the
+//! lookups waiting for Kademlia: a book with no I/O.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+use libp2p::{kad, Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::Error;
+
+/// One peer the node knows: connected, in the routing table, or both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerEntry {
+    /// The peer's id.
+    pub peer_id: PeerId,
+    /// Whether a connection is open now.
+    pub connected: bool,
+    /// Whether the peer is in the Kademlia routing table.
+    pub in_routing_table: bool,
+    /// Known addresses of the peer.
+    pub addrs: Vec<Multiaddr>,
+    /// The agent string it announced over identify.
+    pub agent: Option<String>,
+    /// Last measured round-trip time in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// The pub/sub (gossipsub) score this node gives the peer; negative
+    /// means it misbehaved (invalid or flooded messages).
+    #[serde(default)]
+    pub pubsub_score: Option<f64>,
+}
+
+/// The answer to a DHT peer lookup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoundPeer {
+    /// The peer that was looked up.
+    pub peer_id: PeerId,
+    /// Its addresses as the DHT reported them.
+    pub addrs: Vec<Multiaddr>,
+    /// Whether it was connected to this node when the lookup began.
+    pub was_connected: bool,
+    /// How many peers the lookup asked.
+    pub requests: u32,
+    /// How long the lookup took, in milliseconds.
+    pub millis: u64,
+}
+
+#[derive(Default)]
+struct PeerInfo {
+    connected_addr: Option<Multiaddr>,
+    agent: Option<String>,
+    rtt: Option<Duration>,
+}
+
+/// A peer lookup waiting for its query to finish.
+struct PendingFind {
+    peer: PeerId,
+    was_connected: bool,
+    started: Instant,
+    reply: oneshot::Sender<Result<FoundPeer, Error>>,
+}
+
+/// A provider lookup collecting peers until its query ends.
+struct PendingProviders {
+    found: HashSet<PeerId>,
+    reply: oneshot::Sender<Vec<PeerId>>,
+}
+
+/// Peers' addresses, agents and round-trip times, and open lookups.
+#[derive(Default)]
+pub(crate) struct PeerBook {
+    peers: HashMap<PeerId, PeerInfo>,
+    connected: HashSet<PeerId>,
+    finds: HashMap<kad::QueryId, PendingFind>,
+    providers: HashMap<kad::QueryId, PendingProviders>,
+}
+
+impl PeerBook {
+    /// A first connection to `peer` is open, reached at `addr`.
+    pub(crate) fn handle_connected(&mut self, peer: PeerId, addr: Multiaddr) {
+        self.connected.insert(peer);
+        self.peers.entry(peer).or_default().connected_addr = Some(addr);
+    }
+
+    /// The last connection to `peer` closed.
+    pub(crate) fn handle_disconnected(&mut self, peer: PeerId) {
+        self.connected.remove(&peer);
+        if let Some(info) = self.peers.get_mut(&peer) {
+            info.connected_addr = None;
+        }
+    }
+
+    /// Whether a connection to `peer` is open.
+    pub(crate) fn is_connected(&self, peer: &PeerId) -> bool {
+        self.connected.contains(peer)
+    }
+
+    /// Where `peer` was reached, while connected.
+    pub(crate) fn seen_at(&self, peer: &PeerId) -> Option<&Multiaddr> {
+        self.peers.get(peer)?.connected_addr.as_ref()
+    }
+
+    /// `peer` announced itself over identify.
+    pub(crate) fn handle_agent(&mut self, peer: PeerId, agent: String) {
+        self.peers.entry(peer).or_default().agent = Some(agent);
+    }
+
+    /// A ping to `peer` took `rtt`.
+    pub(crate) fn handle_rtt(&mut self, peer: PeerId, rtt: Duration) {
+        self.peers.entry(peer).or_default().rtt = Some(rtt);
+    }
+
+    /// A peer lookup started as `query`.
+    pub(crate) fn start_find(
+        &mut self,
+        query: kad::QueryId,
+        peer: PeerId,
+        now: Instant,
+        reply: oneshot::Sender<Result<FoundPeer, Error>>,
+    ) {
+        let was_connected = self.is_connected(&peer);
+        let pending = PendingFind {
+            peer,
+            was_connected,
+            started: now,
+            reply,
+        };
+        self.finds.insert(query, pending);
+    }
+
+    /// A peer lookup ended with `closest` peers after `requests` requests.
+    pub(crate) fn handle_closest(
+        &mut self,
+        query: kad::QueryId,
+        closest: Vec<kad::PeerInfo>,
+        requests: u32,
+        now: Instant,
+    ) {
+        let Some(pending) = self.finds.remove(&query) else {
+            return;
+        };
+        let answer = closest
+            .into_iter()
+            .find(|p| p.peer_id == pending.peer)
+            .map(|p| FoundPeer {
+                peer_id: p.peer_id,
+                addrs: p.addrs,
+                was_connected: pending.was_connected,
+                requests,
+                millis: now.saturating_duration_since(pending.started).as_millis() as u64,
+            })
+            .ok_or(Error::PeerNotFound(pending.peer));
+        let _ = pending.reply.send(answer);
+    }
+
+    /// A provider lookup started as `query`.
+    pub(crate) fn start_providers(
+        &mut self,
+        query: kad::QueryId,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    ) {
+        let pending = PendingProviders {
+            found: HashSet::new(),
+            reply,
+        };
+        self.providers.insert(query, pending);
+    }
+
+    /// Providers found by `query`; `last` ends it and replies (without
+    /// `me`).
+    pub(crate) fn handle_providers(
+        &mut self,
+        query: kad::QueryId,
+        found: impl IntoIterator<Item = PeerId>,
+        last: bool,
+        me: PeerId,
+    ) {
+        let Some(pending) = self.providers.get_mut(&query) else {
+            return;
+        };
+        pending.found.extend(found);
+        if last {
+            let pending = self.providers.remove(&query).expect("present");
+            let _ = pending
+                .reply
+                .send(pending.found.into_iter().filter(|p| *p != me).collect());
+        }
+    }
+
+    /// Every peer connected or in `table` (the routing table), sorted.
+    pub(crate) fn entries(&self, table: &HashMap<PeerId, Vec<Multiaddr>>) -> Vec<PeerEntry> {
+        let mut ids: Vec<PeerId> = table.keys().chain(self.connected.iter()).copied().collect();
+        ids.sort();
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| {
+                let info = self.peers.get(&id);
+                let mut addrs = table.get(&id).cloned().unwrap_or_default();
+                if let Some(addr) = info.and_then(|i| i.connected_addr.clone()) {
+                    if !addrs.contains(&addr) {
+                        addrs.push(addr);
+                    }
+                }
+                PeerEntry {
+                    peer_id: id,
+                    connected: self.connected.contains(&id),
+                    in_routing_table: table.contains_key(&id),
+                    addrs,
+                    agent: info.and_then(|i| i.agent.clone()),
+                    rtt_ms: info.and_then(|i| i.rtt).map(|d| d.as_secs_f64() * 1000.0),
+                    pubsub_score: None,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_merge_the_routing_table_and_connections() {
+        let mut book = PeerBook::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        book.handle_connected(a, addr.clone());
+        book.handle_agent(a, "plexus/x".into());
+        book.handle_rtt(a, Duration::from_millis(3));
+        let table = HashMap::from([(b, vec![addr.clone()])]);
+        let entries = book.entries(&table);
+        assert_eq!(entries.len(), 2);
+        let ea = entries.iter().find(|e| e.peer_id == a).unwrap();
+        assert!(ea.connected && !ea.in_routing_table);
+        assert_eq!(ea.addrs, vec![addr.clone()]);
+        assert_eq!(ea.rtt_ms, Some(3.0));
+        let eb = entries.iter().find(|e| e.peer_id == b).unwrap();
+        assert!(!eb.connected && eb.in_routing_table);
+        book.handle_disconnected(a);
+        assert!(!book.is_connected(&a));
+        assert_eq!(book.seen_at(&a), None);
+    }
+}

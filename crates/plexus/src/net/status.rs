@@ -1,0 +1,33 @@
+//! The node's figures as `plexus status` shows them.
+
+use libp2p::{Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+
+/// A snapshot of the node's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// This node's peer id.
+    pub peer_id: PeerId,
+    /// Addresses the node listens on, each ending in `/p2p/PEERID`.
+    pub listen_addrs: Vec<Multiaddr>,
+    /// Peers with at least one open connection.
+    pub connected_peers: usize,
+    /// Peers in the Kademlia routing table.
+    pub routing_table_peers: usize,
+    /// Whether mDNS discovery is on.
+    pub mdns: bool,
+    /// Flooding-search neighbours.
+    #[serde(default)]
+    pub search_neighbours: usize,
+    /// Whether this node is a super-peer.
+    #[serde(default)]
+    pub super_peer: bool,
+    /// Leaves whose records this super-peer indexes.
+    #[serde(default)]
+    pub indexed_leaves: usize,
+    /// Directory servers configured.
+    #[serde(default)]
+    pub directories: usize,
+    /// Seconds since the node started.
+    pub uptime_secs: u64,
+}
