@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use libp2p::{Multiaddr, PeerId};
 
-use crate::content::Hash;
+use crate::hash::Hash;
 
 /// Everything that can go wrong in a Plexus node, each with a message that
 /// says what to do about it.

@@ -20,6 +20,7 @@ pub mod directory;
 pub mod discovery;
 pub mod error;
 pub(crate) mod guard;
+mod hash;
 pub mod identity;
 pub mod net;
 pub mod pubsub;

@@ -8,8 +8,6 @@ pub mod share;
 pub mod store;
 pub mod ticket;
 
-use std::{fmt, str::FromStr};
-
 use bao_tree::BlockSize;
 use serde::{Deserialize, Serialize};
 
@@ -19,80 +17,13 @@ pub use meta::{Metadata, SignedRecord};
 pub use store::{ApplyError, BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
 pub use ticket::Ticket;
 
+pub use crate::hash::Hash;
+
 /// Chunk groups of 16 chunks of 1 KiB: the unit that is verified and stored.
 pub const BLOCK_SIZE: BlockSize = BlockSize::from_chunk_log(4);
 
 /// Bytes in one chunk group.
 pub const GROUP_BYTES: u64 = 16 * 1024;
-
-/// The BLAKE3 root hash that names a blob.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Hash(pub [u8; 32]);
-
-impl Hash {
-    /// Hashes `bytes` in memory.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self(*blake3::hash(bytes).as_bytes())
-    }
-
-    /// As a `blake3::Hash`.
-    pub fn to_blake3(self) -> blake3::Hash {
-        blake3::Hash::from_bytes(self.0)
-    }
-}
-
-impl From<blake3::Hash> for Hash {
-    fn from(h: blake3::Hash) -> Self {
-        Self(*h.as_bytes())
-    }
-}
-
-impl fmt::Display for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Hash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Hash({self})")
-    }
-}
-
-impl FromStr for Hash {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 64 {
-            return Err(format!(
-                "a hash is 64 hex digits, got {} characters",
-                s.len()
-            ));
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let hex = std::str::from_utf8(pair).map_err(|_| "not hex".to_string())?;
-            out[i] = u8::from_str_radix(hex, 16).map_err(|_| format!("not hex: {hex}"))?;
-        }
-        Ok(Self(out))
-    }
-}
-
-impl Serialize for Hash {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Hash {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
 
 /// What a hash names: raw bytes, or a collection (a folder listing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,13 +95,5 @@ mod tests {
             acc | ChunkRanges::from(ChunkNum(i << 56)..ChunkNum((i << 56) + (1 << 55)))
         });
         assert_eq!(range_bytes(&many, u64::MAX), u64::MAX);
-    }
-
-    #[test]
-    fn hash_round_trips_through_hex() {
-        let h = Hash::of(b"plexus");
-        assert_eq!(h.to_string().parse::<Hash>().unwrap(), h);
-        assert!("abc".parse::<Hash>().is_err());
-        assert!("zz".repeat(32).parse::<Hash>().is_err());
     }
 }

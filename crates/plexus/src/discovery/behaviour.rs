@@ -22,7 +22,7 @@ use libp2p::{
 };
 
 use super::{peers::PeerBook, Command, PeerEntry};
-use crate::{content::Hash, guard::guarded, wrap::forward_to_inner, NodeConfig};
+use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
 /// The libp2p behaviours discovery is made of, in the order they were
 /// composed before (events and connection set-up go in this order).
@@ -52,11 +52,12 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    /// Discovery for `key` with `config`'s settings, bootstrapping from
-    /// `bootstrap`.
+    /// Discovery for `key`: Kademlia refreshing every `dht_refresh`, mDNS
+    /// when `mdns`, bootstrapping from `bootstrap`.
     pub(crate) fn new(
         key: &Keypair,
-        config: &NodeConfig,
+        dht_refresh: std::time::Duration,
+        mdns: bool,
         bootstrap: Vec<(PeerId, Multiaddr)>,
     ) -> std::io::Result<Self> {
         let me = key.public().to_peer_id();
@@ -65,7 +66,7 @@ impl Behaviour {
                 .with_agent_version(format!("plexus/{}", env!("CARGO_PKG_VERSION")))
                 .with_push_listen_addr_updates(true),
         );
-        let mdns = if config.mdns {
+        let mdns = if mdns {
             Some(mdns::tokio::Behaviour::new(mdns::Config::default(), me)?)
         } else {
             None
@@ -74,7 +75,7 @@ impl Behaviour {
             inner: Inner {
                 identify,
                 ping: ping::Behaviour::default(),
-                kad: super::kademlia(me, config.dht_refresh),
+                kad: super::kademlia(me, dht_refresh),
                 mdns: mdns.into(),
             },
             book: PeerBook::default(),

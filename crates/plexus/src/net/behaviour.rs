@@ -54,7 +54,7 @@ impl Behaviour {
             memory: memory_connection_limits::Behaviour::with_max_percentage(
                 config.max_memory_fraction,
             ),
-            discovery: discovery::Behaviour::new(key, config, bootstrap)?,
+            discovery: discovery::Behaviour::new(key, config.dht_refresh, config.mdns, bootstrap)?,
             blobs: blobs::Behaviour::new(store),
             search: search::Behaviour::new(
                 local,

@@ -6,8 +6,9 @@ use tokio::sync::watch;
 
 use super::{
     blob_fetch::Limits,
-    download::{fetch_with, GetOptions},
+    download::fetch_with,
     fake::{FakeNetwork, Mode},
+    stats::GetOptions,
 };
 use crate::{
     content::{BlobFormat, Hash, Store},

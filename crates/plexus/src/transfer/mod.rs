@@ -3,10 +3,12 @@
 //! loop reaches the network through [`network::BlobNetwork`], not the node.
 
 mod blob_fetch;
+mod candidates;
 pub(crate) mod download;
 pub(crate) mod network;
 pub mod planner;
 pub mod size;
+mod stats;
 mod writer;
 
 #[cfg(test)]
@@ -14,4 +16,4 @@ mod download_tests;
 #[cfg(test)]
 mod fake;
 
-pub use download::{DownloadStats, GetOptions, PeerBytes, Progress};
+pub use stats::{DownloadStats, GetOptions, PeerBytes, Progress};

@@ -21,10 +21,10 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::watch;
 
 use super::{
-    download::{GetOptions, Progress, Tally},
     network::BlobNetwork,
     planner::Planner,
     size,
+    stats::{GetOptions, Progress, Tally},
     writer::BlobWriter,
 };
 use crate::{

@@ -15,9 +15,10 @@ use crate::{
     blobs::protocol::{Request, Response},
     content::{range_bytes, ApplyError, Hash},
     transfer::{
-        download::{candidates, GetOptions, Progress, Tally},
+        candidates::candidates,
         network::BlobNetwork,
         planner::{Failure, Planner},
+        stats::{GetOptions, Progress, Tally},
         writer::BlobWriter,
     },
     Error,

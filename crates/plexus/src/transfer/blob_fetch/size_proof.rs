@@ -11,7 +11,7 @@ use super::{ask, Claim, Limits};
 use crate::{
     blobs::protocol::{Request, Response},
     content::Hash,
-    transfer::{download::Tally, network::BlobNetwork, size},
+    transfer::{network::BlobNetwork, size, stats::Tally},
     Error,
 };
 
