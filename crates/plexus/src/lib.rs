@@ -13,20 +13,22 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod blobs;
 pub mod config;
 pub mod content;
 pub mod directory;
-pub mod discovery;
-pub mod error;
-pub(crate) mod guard;
+mod discovery;
+mod error;
+mod guard;
 pub mod identity;
-pub mod net;
+mod net;
 pub mod pubsub;
-pub mod ratelimit;
+mod ratelimit;
 pub mod search;
 pub mod transfer;
-pub(crate) mod wrap;
+mod wrap;
 
 pub use config::NodeConfig;
 pub use error::Error;

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
 pub use meta::{Metadata, SignedRecord};
-pub use store::{ApplyError, BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
+pub(crate) use store::{ApplyError, PartialBlob};
+pub use store::{BlobEntry, BlobInfo, ShareInfo, Store};
 pub use ticket::Ticket;
 
 /// Chunk groups of 16 chunks of 1 KiB: the unit that is verified and stored.

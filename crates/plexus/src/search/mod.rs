@@ -16,7 +16,7 @@
 //! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
 
 mod behaviour;
-pub mod flood;
+mod flood;
 mod protocol;
 mod queries;
 mod state;
@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::content::{Metadata, SignedRecord, Ticket};
 pub(crate) use behaviour::Behaviour;
+pub use flood::{FloodConfig, MAX_HITS_PER_QUERY, MAX_TTL};
 pub use protocol::{SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE, SEARCH_PROTOCOL};
 
 /// Requests for the flooding-search component, each with its reply channel.

@@ -5,7 +5,7 @@
 mod blob_fetch;
 pub(crate) mod download;
 pub(crate) mod network;
-pub mod planner;
+mod planner;
 pub mod size;
 mod writer;
 
