@@ -12,6 +12,33 @@
 //! node.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Layout
+//!
+//! Each protocol is one component in its own module, owning its state: the
+//! wire types, a state machine without I/O, and the `NetworkBehaviour` that
+//! drives it.
+//!
+//! - [`blobs`]: serving blobs to peers and carrying this node's requests
+//!   ([`blobs::protocol`]);
+//! - [`search`]: flooding keyword search between neighbours, answered with
+//!   [`search::SearchHit`]s;
+//! - [`directory`]: the directory client and server (rendezvous
+//!   registration, record index);
+//! - [`pubsub`]: publish/subscribe delivery and limits over gossipsub
+//!   ([`Message`], [`Subscription`]);
+//! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers.
+//!
+//! [`transfer`] is the download loop: it fetches a blob from many providers
+//! at once ([`transfer::GetOptions`], [`transfer::Progress`]) and reaches the
+//! network through a small `BlobNetwork` trait, not through the node.
+//! [`content`] is the store ([`content::Store`]): blobs named by their
+//! [`content::Hash`], collections, signed metadata and tickets.
+//!
+//! The [`Node`] handle sends commands to one task that owns the swarm; that
+//! task only routes commands and swarm events to the components. A
+//! [`Node::get`] returns a [`Download`]; errors are [`Error`]; configuration
+//! is [`NodeConfig`] (see [`config`]).
 
 #![deny(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! Every message is signed by its author (gossipsub `Signed` authenticity,
 //! `Strict` validation: unsigned or badly signed messages are dropped before
 //! the application sees them). On top of that each node checks the Plexus
-//! envelope, the size and a per-author rate ([`crate::ratelimit::RateLimiter`]);
+//! envelope, the size and a per-author rate (a token bucket per author);
 //! messages that fail are rejected, which lowers the gossipsub score of the
 //! peer that sent them.
 //!

@@ -2,7 +2,7 @@
 //!
 //! - **flooding** (unstructured, like Gnutella): a query goes to neighbours,
 //!   who answer and forward it with TTL-1; hits travel back along the path
-//!   the query came ([`flood`]). Super-peers index their leaves' records so
+//!   the query came ([`SearchMessage`], limits in [`FloodConfig`]). Super-peers index their leaves' records so
 //!   queries need fewer messages.
 //! - **directory** (hybrid, like a tracker): peers register with a directory
 //!   server by libp2p rendezvous and publish their records to it; anyone can
@@ -10,7 +10,7 @@
 //!
 //! Both answer with [`Hit`]s; the node merges them without duplicates.
 //!
-//! This folder is the flooding-search component: [`flood`] (seen queries,
+//! This folder is the flooding-search component: `flood.rs` (seen queries,
 //! reverse paths), a state machine without I/O (`state.rs`: neighbours,
 //! the super-peer's leaf index, own records; `queries.rs`: the searches
 //! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).

@@ -8,7 +8,8 @@
 //! that proof verifies against the hash. Peers that claimed another size are
 //! liars.
 //!
-//! The functions here do no I/O; [`super::fetch`] sends the requests.
+//! The functions here do no I/O; the download loop (`blob_fetch/size_proof.rs`)
+//! sends the requests.
 
 use bao_tree::{
     io::{sync::DecodeResponseIter, BaoContentItem},
