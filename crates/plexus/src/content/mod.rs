@@ -116,12 +116,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// Number of chunk groups in a blob of `size` bytes.
-pub fn group_count(size: u64) -> u64 {
+pub(crate) fn group_count(size: u64) -> u64 {
     size.div_ceil(GROUP_BYTES)
 }
 
 /// Chunk ranges covering chunk groups `start..end`.
-pub fn group_ranges(start: u64, end: u64) -> ChunkRanges {
+pub(crate) fn group_ranges(start: u64, end: u64) -> ChunkRanges {
     ChunkRanges::from(ChunkNum(start * 16)..ChunkNum(end * 16))
 }
 
@@ -130,7 +130,7 @@ pub fn group_ranges(start: u64, end: u64) -> ChunkRanges {
 /// Chunk numbers may come from other peers, so the arithmetic saturates:
 /// a range reaching past `u64::MAX` bytes counts as `u64::MAX`, never as a
 /// wrapped small number (and never panics).
-pub fn range_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
+pub(crate) fn range_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
     let b = ranges.boundaries();
     let at = |i: usize| {
         b.get(i)

@@ -13,7 +13,7 @@ use crate::Error;
 
 /// Imports a file as a blob, or a folder as a collection of blobs.
 /// Returns the hash, its format and the total bytes.
-pub fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64), Error> {
+pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64), Error> {
     let meta = fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,

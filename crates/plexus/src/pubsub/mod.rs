@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 pub(crate) use behaviour::Behaviour;
-pub use envelope::{decode, encode};
+pub(crate) use envelope::decode;
+pub use envelope::encode;
 
 use crate::Error;
 
@@ -127,7 +128,7 @@ pub fn wire_topic(name: &str) -> IdentTopic {
 }
 
 /// The Plexus topic name of a gossipsub topic hash, if it is one of ours.
-pub fn topic_name(hash: &gossipsub::TopicHash) -> Option<&str> {
+pub(crate) fn topic_name(hash: &gossipsub::TopicHash) -> Option<&str> {
     hash.as_str().strip_prefix(TOPIC_PREFIX)
 }
 
