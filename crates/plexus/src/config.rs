@@ -53,7 +53,7 @@ pub struct NodeConfig {
     /// queries need fewer messages.
     pub super_peer: bool,
     /// Limits of the flooding search.
-    pub flood: crate::search::flood::FloodConfig,
+    pub flood: crate::search::FloodConfig,
     /// Pub/sub messages a second accepted (and relayed) from one author.
     pub pubsub_rate: u32,
     /// Pub/sub messages accepted from one author in a burst.

@@ -13,7 +13,9 @@ pub enum Error {
     /// The data directory could not be created or read.
     #[error("cannot use data dir {path}: {source}")]
     DataDir {
+        /// The data directory.
         path: PathBuf,
+        /// Why it could not be used.
         source: std::io::Error,
     },
     /// Another daemon already holds this data directory.
@@ -21,19 +23,39 @@ pub enum Error {
     DataDirLocked(PathBuf),
     /// The identity key file exists but cannot be used.
     #[error("identity key {path} is unreadable or corrupt: {reason} (restore it from a backup, or move it away to create a new identity)")]
-    Identity { path: PathBuf, reason: String },
+    Identity {
+        /// The key file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// `config.toml` is malformed.
     #[error("config file {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong in it.
+        reason: String,
+    },
     /// A listen address could not be bound.
     #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: Multiaddr, reason: String },
+    Listen {
+        /// The address that could not be bound.
+        addr: Multiaddr,
+        /// Why binding failed.
+        reason: String,
+    },
     /// A bootstrap address lacks the `/p2p/PEERID` suffix.
     #[error("bootstrap address {0} must end with /p2p/PEERID")]
     BootstrapWithoutPeerId(Multiaddr),
     /// Dialing a peer failed.
     #[error("cannot connect to {addr}: {reason}")]
-    Dial { addr: Multiaddr, reason: String },
+    Dial {
+        /// The address dialed.
+        addr: Multiaddr,
+        /// Why the dial failed.
+        reason: String,
+    },
     /// A DHT lookup did not find the peer.
     #[error("peer {0} was not found in the DHT (is it online and connected to this network?)")]
     PeerNotFound(PeerId),
@@ -46,7 +68,9 @@ pub enum Error {
     /// Reading or writing a user's file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file read or written.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
     /// The content store failed (disk full, corrupt database...).
@@ -60,7 +84,12 @@ pub enum Error {
     RangeMissing(Hash),
     /// A request to a peer failed (timeout, closed connection, refused).
     #[error("request to {peer} failed: {reason}")]
-    Request { peer: PeerId, reason: String },
+    Request {
+        /// The peer asked.
+        peer: PeerId,
+        /// Why the request failed.
+        reason: String,
+    },
     /// Input that cannot be used (bad name, tags, search words...).
     #[error("{0}")]
     BadInput(String),
@@ -72,18 +101,38 @@ pub enum Error {
     BadTopic(String),
     /// A pub/sub message is larger than the network accepts.
     #[error("message of {size} bytes is over the limit of {max} bytes (split it, or share it as a file)")]
-    MessageTooLarge { size: usize, max: usize },
+    MessageTooLarge {
+        /// Size of the message in bytes.
+        size: usize,
+        /// Largest size accepted in bytes.
+        max: usize,
+    },
     /// No peer subscribed to the topic is known, so a message would reach nobody.
     #[error("no peer subscribed to topic {0:?} is connected (connect to one, or wait until peers subscribe)")]
     NoTopicPeers(String),
     /// Publishing failed for another reason.
     #[error("cannot publish on topic {topic:?}: {reason}")]
-    Publish { topic: String, reason: String },
+    Publish {
+        /// The topic published on.
+        topic: String,
+        /// Why publishing failed.
+        reason: String,
+    },
     /// Downloaded data could not be written to the store (disk full, I/O
     /// error). No provider is blamed; the verified ranges stay stored.
     #[error("cannot store {hash}: {reason}; the verified part is kept: free some space, then run the same command again to resume")]
-    StoreWrite { hash: Hash, reason: String },
+    StoreWrite {
+        /// The blob being downloaded.
+        hash: Hash,
+        /// Why the write failed.
+        reason: String,
+    },
     /// A download could not complete.
     #[error("download of {hash} failed: {reason}")]
-    Download { hash: Hash, reason: String },
+    Download {
+        /// The blob being downloaded.
+        hash: Hash,
+        /// Why the download failed.
+        reason: String,
+    },
 }

@@ -12,22 +12,51 @@
 //! node.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Layout
+//!
+//! Each protocol is one component in its own module, owning its state: the
+//! wire types, a state machine without I/O, and the `NetworkBehaviour` that
+//! drives it.
+//!
+//! - [`blobs`]: serving blobs to peers and carrying this node's requests
+//!   ([`blobs::protocol`]);
+//! - [`search`]: flooding keyword search between neighbours, answered with
+//!   [`search::SearchHit`]s;
+//! - [`directory`]: the directory client and server (rendezvous
+//!   registration, record index);
+//! - [`pubsub`]: publish/subscribe delivery and limits over gossipsub
+//!   ([`Message`], [`Subscription`]);
+//! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers.
+//!
+//! [`transfer`] is the download loop: it fetches a blob from many providers
+//! at once ([`transfer::GetOptions`], [`transfer::Progress`]) and reaches the
+//! network through a small `BlobNetwork` trait, not through the node.
+//! [`content`] is the store ([`content::Store`]): blobs named by their
+//! [`content::Hash`], collections, signed metadata and tickets.
+//!
+//! The [`Node`] handle sends commands to one task that owns the swarm; that
+//! task only routes commands and swarm events to the components. A
+//! [`Node::get`] returns a [`Download`]; errors are [`Error`]; configuration
+//! is [`NodeConfig`] (see [`config`]).
+
+#![deny(missing_docs)]
 
 pub mod blobs;
 pub mod config;
 pub mod content;
 pub mod directory;
-pub mod discovery;
-pub mod error;
-pub(crate) mod guard;
+mod discovery;
+mod error;
+mod guard;
 mod hash;
 pub mod identity;
-pub mod net;
+mod net;
 pub mod pubsub;
-pub mod ratelimit;
+mod ratelimit;
 pub mod search;
 pub mod transfer;
-pub(crate) mod wrap;
+mod wrap;
 
 pub use config::NodeConfig;
 pub use discovery::{FoundPeer, PeerEntry};

@@ -70,6 +70,7 @@ impl RateLimiter {
     }
 
     /// Peers currently tracked.
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }

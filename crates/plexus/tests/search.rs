@@ -12,7 +12,7 @@ use std::{
 
 use common::{collect_hits, node_with};
 use plexus::{
-    search::{flood::FloodConfig, SearchHit},
+    search::{FloodConfig, SearchHit},
     transfer::GetOptions,
     Node, NodeConfig, PeerId,
 };

@@ -1,7 +1,7 @@
 //! The blob protocol, `/plexus/blobs/1.0.0`, as one component: the wire
-//! format ([`protocol`]), who may be served how much ([`serve`], no I/O),
-//! and the [`behaviour::Behaviour`] that answers peers from the store and
-//! carries this node's own requests for the download loop.
+//! format ([`protocol`]), who may be served how much (`serve.rs`, no I/O),
+//! and the `NetworkBehaviour` (`behaviour.rs`) that answers peers from the
+//! store and carries this node's own requests for the download loop.
 
 pub(crate) mod behaviour;
 pub mod protocol;

@@ -31,7 +31,12 @@ pub enum Request {
     /// Which ranges of `hash` do you have, and how large is it?
     Have(Hash),
     /// Send these chunk ranges of `hash` with proofs.
-    Get { hash: Hash, ranges: ChunkRanges },
+    Get {
+        /// The blob.
+        hash: Hash,
+        /// The chunk ranges wanted.
+        ranges: ChunkRanges,
+    },
 }
 
 /// A provider's answer.
@@ -39,8 +44,11 @@ pub enum Request {
 pub enum Response {
     /// Size and the verified ranges present (`complete` = all of them).
     Have {
+        /// Size of the blob in bytes.
         size: u64,
+        /// Whether the provider has the whole blob.
         complete: bool,
+        /// The verified chunk ranges the provider has.
         present: ChunkRanges,
     },
     /// The bao encoding of the requested ranges.

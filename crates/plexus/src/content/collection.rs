@@ -83,7 +83,7 @@ impl Collection {
 
 /// Checks that `path` is relative, has no `..`, `.`, empty or root parts,
 /// no backslashes and no control characters, and returns it as a `PathBuf`.
-pub fn safe_relative_path(path: &str) -> Result<PathBuf, String> {
+pub(crate) fn safe_relative_path(path: &str) -> Result<PathBuf, String> {
     let bad = || format!("unsafe path in collection: {path:?}");
     if path.is_empty()
         || path.contains('\\')
@@ -115,7 +115,7 @@ pub fn is_safe_file_name(name: &str) -> bool {
 
 /// Every regular file under `root`, as (relative path with `/`, full path),
 /// sorted. Symlinks are skipped.
-pub fn walk_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn walk_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
 pub use meta::{Metadata, SignedRecord};
-pub use store::{ApplyError, BlobEntry, BlobInfo, PartialBlob, ShareInfo, Store};
+pub(crate) use store::{ApplyError, PartialBlob};
+pub use store::{BlobEntry, BlobInfo, ShareInfo, Store};
 pub use ticket::Ticket;
 
 pub use crate::hash::Hash;
@@ -46,12 +47,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// Number of chunk groups in a blob of `size` bytes.
-pub fn group_count(size: u64) -> u64 {
+pub(crate) fn group_count(size: u64) -> u64 {
     size.div_ceil(GROUP_BYTES)
 }
 
 /// Chunk ranges covering chunk groups `start..end`.
-pub fn group_ranges(start: u64, end: u64) -> ChunkRanges {
+pub(crate) fn group_ranges(start: u64, end: u64) -> ChunkRanges {
     ChunkRanges::from(ChunkNum(start * 16)..ChunkNum(end * 16))
 }
 
@@ -60,7 +61,7 @@ pub fn group_ranges(start: u64, end: u64) -> ChunkRanges {
 /// Chunk numbers may come from other peers, so the arithmetic saturates:
 /// a range reaching past `u64::MAX` bytes counts as `u64::MAX`, never as a
 /// wrapped small number (and never panics).
-pub fn range_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
+pub(crate) fn range_bytes(ranges: &ChunkRanges, size: u64) -> u64 {
     let b = ranges.boundaries();
     let at = |i: usize| {
         b.get(i)

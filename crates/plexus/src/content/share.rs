@@ -13,7 +13,7 @@ use crate::Error;
 
 /// Imports a file as a blob, or a folder as a collection of blobs.
 /// Returns the hash, its format and the total bytes.
-pub fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64), Error> {
+pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64), Error> {
     let meta = fs::metadata(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -45,7 +45,7 @@ pub fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobFormat, u64)
 /// Removes shared or fetched content: the blob, and for a collection every
 /// file in it that no other share still uses. Returns the hashes removed
 /// (`hash` first when it was there).
-pub fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
+pub(crate) fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
     let shares = store.shares()?;
     let listed = |h: &Hash| -> Vec<Hash> {
         store

@@ -25,7 +25,7 @@ pub fn encode(data: &[u8], sent_at: SystemTime) -> Vec<u8> {
 
 /// Unwraps an envelope: the send time and the payload. `None` when it is
 /// malformed or the payload is over [`MAX_MESSAGE_BYTES`].
-pub fn decode(bytes: &[u8]) -> Option<(SystemTime, &[u8])> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<(SystemTime, &[u8])> {
     if bytes.len() < ENVELOPE_HEADER || bytes[0] != ENVELOPE_V1 {
         return None;
     }

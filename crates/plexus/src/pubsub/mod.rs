@@ -3,7 +3,7 @@
 //! Every message is signed by its author (gossipsub `Signed` authenticity,
 //! `Strict` validation: unsigned or badly signed messages are dropped before
 //! the application sees them). On top of that each node checks the Plexus
-//! envelope, the size and a per-author rate ([`crate::ratelimit::RateLimiter`]);
+//! envelope, the size and a per-author rate (a token bucket per author);
 //! messages that fail are rejected, which lowers the gossipsub score of the
 //! peer that sent them.
 //!
@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 pub(crate) use behaviour::Behaviour;
-pub use envelope::{decode, encode};
+pub(crate) use envelope::decode;
+pub use envelope::encode;
 
 use crate::Error;
 
@@ -127,7 +128,7 @@ pub fn wire_topic(name: &str) -> IdentTopic {
 }
 
 /// The Plexus topic name of a gossipsub topic hash, if it is one of ours.
-pub fn topic_name(hash: &gossipsub::TopicHash) -> Option<&str> {
+pub(crate) fn topic_name(hash: &gossipsub::TopicHash) -> Option<&str> {
     hash.as_str().strip_prefix(TOPIC_PREFIX)
 }
 

@@ -94,6 +94,7 @@ impl Flood {
     }
 
     /// Queries remembered now.
+    #[cfg(test)]
     pub fn open(&self) -> usize {
         self.seen.len()
     }

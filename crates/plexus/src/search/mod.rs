@@ -2,7 +2,7 @@
 //!
 //! - **flooding** (unstructured, like Gnutella): a query goes to neighbours,
 //!   who answer and forward it with TTL-1; hits travel back along the path
-//!   the query came ([`flood`]). Super-peers index their leaves' records so
+//!   the query came ([`SearchMessage`], limits in [`FloodConfig`]). Super-peers index their leaves' records so
 //!   queries need fewer messages.
 //! - **directory** (hybrid, like a tracker): peers register with a directory
 //!   server by libp2p rendezvous and publish their records to it; anyone can
@@ -10,13 +10,13 @@
 //!
 //! Both answer with [`Hit`]s; the node merges them without duplicates.
 //!
-//! This folder is the flooding-search component: [`flood`] (seen queries,
+//! This folder is the flooding-search component: `flood.rs` (seen queries,
 //! reverse paths), a state machine without I/O (`state.rs`: neighbours,
 //! the super-peer's leaf index, own records; `queries.rs`: the searches
 //! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
 
 mod behaviour;
-pub mod flood;
+mod flood;
 mod protocol;
 mod queries;
 mod state;
@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::content::{Metadata, SignedRecord, Ticket};
 pub(crate) use behaviour::Behaviour;
+pub use flood::{FloodConfig, MAX_HITS_PER_QUERY, MAX_TTL};
 pub use protocol::{SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE, SEARCH_PROTOCOL};
 
 /// Requests for the flooding-search component, each with its reply channel.

@@ -36,7 +36,7 @@ pub enum SearchMessage {
         id: u64,
         /// Lower-case words; all must match.
         words: Vec<String>,
-        /// Hops left, at most [`super::flood::MAX_TTL`].
+        /// Hops left, at most [`super::MAX_TTL`].
         ttl: u8,
     },
     /// Answers to query `id`, on their way back to its origin.

@@ -1,12 +1,15 @@
-//! Moving blobs between peers: the wire protocol, the size proof, the range
-//! planner, and the download loop that drives many providers at once. The
-//! loop reaches the network through [`network::BlobNetwork`], not the node.
+//! Fetching blobs from peers: the size proof ([`size`]), the range planner
+//! (`planner.rs`), and the download loop that drives many providers at once.
+//! The loop reaches the network through a small trait, `BlobNetwork`
+//! (`network.rs`: request a range, find providers, provide), not through the
+//! node, so it is tested against a fake network in memory. The wire format
+//! is [`crate::blobs::protocol`].
 
 mod blob_fetch;
 mod candidates;
 pub(crate) mod download;
 pub(crate) mod network;
-pub mod planner;
+mod planner;
 pub mod size;
 mod stats;
 mod writer;

@@ -8,7 +8,8 @@
 //! that proof verifies against the hash. Peers that claimed another size are
 //! liars.
 //!
-//! The functions here do no I/O; [`super::fetch`] sends the requests.
+//! The functions here do no I/O; the download loop (`blob_fetch/size_proof.rs`)
+//! sends the requests.
 
 use bao_tree::{
     io::{sync::DecodeResponseIter, BaoContentItem},
@@ -27,13 +28,13 @@ pub fn proof_ranges(size: u64) -> ChunkRanges {
 
 /// Whether a peer's claim of `size` can be checked at all: sizes past the
 /// largest a chunk number can address are refused without asking.
-pub fn is_plausible(size: u64) -> bool {
+pub(crate) fn is_plausible(size: u64) -> bool {
     ChunkNum::chunks(size).0 <= MAX_CHUNK
 }
 
 /// Checks that `encoded`, a response to [`proof_ranges`]`(size)`, proves
 /// that `hash` names a blob of exactly `size` bytes.
-pub fn verify(hash: Hash, size: u64, encoded: &[u8]) -> Result<(), String> {
+pub(crate) fn verify(hash: Hash, size: u64, encoded: &[u8]) -> Result<(), String> {
     if size == 0 {
         // The empty blob has one hash; no proof is needed or possible.
         return if hash == Hash::of(b"") {

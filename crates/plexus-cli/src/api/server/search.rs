@@ -14,7 +14,7 @@ pub(super) async fn search(
     State(s): State<AppState>,
     Json(body): Json<SearchRequest>,
 ) -> Result<Response, ApiError> {
-    if body.ttl > plexus::search::flood::MAX_TTL || !(1..=60).contains(&body.timeout_secs) {
+    if body.ttl > plexus::search::MAX_TTL || !(1..=60).contains(&body.timeout_secs) {
         return Err(bad_request(
             "ttl must be 0 to 7 and timeout 1 to 60 seconds",
         ));

@@ -18,7 +18,7 @@ use crate::{
 impl Store {
     /// Imports a file by streaming it once: copied into the store while its
     /// hash tree is computed. The same content imported twice is stored once.
-    pub fn import_file(&self, path: &Path) -> Result<(Hash, u64), Error> {
+    pub(crate) fn import_file(&self, path: &Path) -> Result<(Hash, u64), Error> {
         let io_err = |source| Error::Io {
             path: path.to_path_buf(),
             source,

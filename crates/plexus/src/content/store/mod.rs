@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{meta::SignedRecord, BlobFormat, Hash, BLOCK_SIZE};
 use crate::Error;
 
-pub use partial::{ApplyError, PartialBlob};
+pub(crate) use partial::{ApplyError, PartialBlob};
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("shares");
@@ -135,7 +135,7 @@ impl Store {
     }
 
     /// Closes the database; later calls fail with [`Error::Stopped`].
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.db.write().unwrap_or_else(|e| e.into_inner()).take();
     }
 
@@ -216,7 +216,7 @@ impl Store {
     }
 
     /// Every shared item: hash with name and format.
-    pub fn shares(&self) -> Result<Vec<(Hash, ShareInfo)>, Error> {
+    pub(crate) fn shares(&self) -> Result<Vec<(Hash, ShareInfo)>, Error> {
         let tx = self.begin_read()?;
         let table = tx.open_table(SHARES).map_err(store_err)?;
         let mut out = Vec::new();
@@ -230,7 +230,7 @@ impl Store {
     }
 
     /// Stores the signed metadata record of `hash`, replacing an older one.
-    pub fn set_record(&self, hash: &Hash, record: &SignedRecord) -> Result<(), Error> {
+    pub(crate) fn set_record(&self, hash: &Hash, record: &SignedRecord) -> Result<(), Error> {
         let json = serde_json::to_vec(record).expect("serializable");
         let tx = self.begin_write()?;
         {
@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Every signed metadata record this node publishes.
-    pub fn records(&self) -> Result<Vec<SignedRecord>, Error> {
+    pub(crate) fn records(&self) -> Result<Vec<SignedRecord>, Error> {
         let tx = self.begin_read()?;
         let table = tx.open_table(RECORDS).map_err(store_err)?;
         let mut out = Vec::new();
@@ -296,7 +296,7 @@ impl Store {
     }
 
     /// Reads a whole small blob (at most `limit` bytes) into memory.
-    pub fn read_small(&self, hash: &Hash, limit: u64) -> Result<Vec<u8>, Error> {
+    pub(crate) fn read_small(&self, hash: &Hash, limit: u64) -> Result<Vec<u8>, Error> {
         let info = self.get(hash)?.ok_or(Error::NotFound(*hash))?;
         if !info.complete {
             return Err(Error::NotFound(*hash));

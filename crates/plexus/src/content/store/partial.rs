@@ -26,7 +26,11 @@ use crate::{
 impl Store {
     /// Opens a blob for downloading: creates it when new, or returns the
     /// verified ranges already present (resume).
-    pub fn begin_download(self: &Arc<Self>, hash: Hash, size: u64) -> Result<PartialBlob, Error> {
+    pub(crate) fn begin_download(
+        self: &Arc<Self>,
+        hash: Hash,
+        size: u64,
+    ) -> Result<PartialBlob, Error> {
         let existing = self.get(&hash)?;
         let present = match &existing {
             Some(info) if info.size == size => info.present.clone(),
@@ -77,7 +81,7 @@ impl Store {
 
 /// Why a response could not be applied to a [`PartialBlob`].
 #[derive(Debug)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     /// The data failed verification against the hash: the sender lied or
     /// its copy is corrupt.
     Invalid(String),
@@ -87,7 +91,7 @@ pub enum ApplyError {
 }
 
 /// A blob being downloaded: verified writes, committed in batches.
-pub struct PartialBlob {
+pub(crate) struct PartialBlob {
     store: Arc<Store>,
     hash: Hash,
     size: u64,
@@ -98,11 +102,6 @@ pub struct PartialBlob {
 }
 
 impl PartialBlob {
-    /// The blob's size.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
     /// Verified ranges present (written, maybe not yet committed).
     pub fn present(&self) -> &ChunkRanges {
         &self.present
