@@ -30,9 +30,12 @@ pub async fn run(n: usize, messages: usize) -> Result<()> {
     let mut nodes = Vec::new();
     for i in 0..n {
         let mut config = NodeConfig::loopback(root.path().join(format!("n{i}")));
-        // The per-author limit would cap a single publisher; lift it here.
+        // The per-author and per-peer limits would cap a single publisher
+        // (and its relays); lift them here.
         config.pubsub_rate = 1_000_000;
         config.pubsub_burst = 1_000_000;
+        config.pubsub_peer_rate = 1_000_000;
+        config.pubsub_peer_burst = 1_000_000;
         nodes.push(Node::start(config).await?);
     }
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -58,6 +58,15 @@ pub struct NodeConfig {
     pub pubsub_rate: u32,
     /// Pub/sub messages accepted from one author in a burst.
     pub pubsub_burst: u32,
+    /// Pub/sub messages a second accepted from one delivering peer, whoever
+    /// their authors (a fresh key per message does not get around it).
+    /// Default 4 x `pubsub_rate`: a relay passes on several authors at once.
+    /// Never below `pubsub_rate`. Messages over it are rejected and lower
+    /// the peer's gossipsub score.
+    pub pubsub_peer_rate: u32,
+    /// Pub/sub messages accepted from one delivering peer in a burst
+    /// (default 4 x `pubsub_burst`; never below it).
+    pub pubsub_peer_burst: u32,
 }
 
 impl NodeConfig {
@@ -83,6 +92,8 @@ impl NodeConfig {
             flood: Default::default(),
             pubsub_rate: 50,
             pubsub_burst: 100,
+            pubsub_peer_rate: 200,
+            pubsub_peer_burst: 400,
         }
     }
 
@@ -133,6 +144,10 @@ pub struct FileConfig {
     pub pubsub_rate: Option<u32>,
     /// Pub/sub messages accepted from one author in a burst.
     pub pubsub_burst: Option<u32>,
+    /// Pub/sub messages a second accepted from one delivering peer.
+    pub pubsub_peer_rate: Option<u32>,
+    /// Pub/sub messages accepted from one delivering peer in a burst.
+    pub pubsub_peer_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -184,6 +199,12 @@ impl FileConfig {
         if let Some(n) = self.pubsub_burst {
             config.pubsub_burst = n;
         }
+        if let Some(n) = self.pubsub_peer_rate {
+            config.pubsub_peer_rate = n;
+        }
+        if let Some(n) = self.pubsub_peer_burst {
+            config.pubsub_peer_burst = n;
+        }
     }
 }
 
@@ -196,7 +217,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\n",
+            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\npubsub_peer_burst = 30\n",
         )
         .unwrap();
         let file = FileConfig::load(dir.path()).unwrap();
@@ -206,6 +227,10 @@ mod tests {
         assert!(!config.mdns);
         assert_eq!(config.idle_timeout, Duration::from_secs(5));
         assert_eq!((config.pubsub_rate, config.pubsub_burst), (7, 100));
+        assert_eq!(
+            (config.pubsub_peer_rate, config.pubsub_peer_burst),
+            (200, 30)
+        );
     }
 
     #[test]

@@ -74,6 +74,10 @@ impl Behaviour {
                     per_second: f64::from(config.pubsub_rate),
                     burst: config.pubsub_burst,
                 },
+                Rate {
+                    per_second: f64::from(config.pubsub_peer_rate),
+                    burst: config.pubsub_peer_burst,
+                },
             )?,
         })
     }

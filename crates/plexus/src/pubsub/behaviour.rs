@@ -32,7 +32,7 @@ use crate::{guard::guarded, ratelimit::Rate, Error};
 pub(crate) enum Event {}
 
 /// Pub/sub delivery and limits: gossipsub, the local subscribers and the
-/// per-author rate limit.
+/// per-author and per-delivering-peer rate limits.
 ///
 /// `pub` (in a private module, so not nameable outside the crate) only
 /// because the node's composed `net::Behaviour` is still public.
@@ -43,9 +43,9 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    /// Gossipsub signing with `key`, scoring peers, and limiting each author
-    /// to `rate`.
-    pub(crate) fn new(key: &Keypair, rate: Rate) -> std::io::Result<Self> {
+    /// Gossipsub signing with `key`, scoring peers, limiting each author to
+    /// `author_rate` and what each peer delivers to us to `peer_rate`.
+    pub(crate) fn new(key: &Keypair, author_rate: Rate, peer_rate: Rate) -> std::io::Result<Self> {
         let mut gossip = gossipsub::Behaviour::new(
             gossipsub::MessageAuthenticity::Signed(key.clone()),
             scoring::gossipsub_config(),
@@ -59,7 +59,7 @@ impl Behaviour {
             .map_err(std::io::Error::other)?;
         Ok(Self {
             gossip: Gossip(gossip),
-            delivery: Delivery::new(rate),
+            delivery: Delivery::new(author_rate, peer_rate),
             local: key.public().to_peer_id(),
         })
     }

@@ -1,10 +1,35 @@
 //! Pub/sub delivery without I/O: the local subscribers of each topic, the
 //! checks every received message passes before it is relayed or delivered
-//! (signed, one of our topics, envelope and size, per-author rate) and
-//! handing messages to subscribers.
+//! (signed, one of our topics, envelope and size, per-peer and per-author
+//! rate) and handing messages to subscribers.
 //!
 //! Nothing here touches the swarm or reads a clock: the caller passes the
 //! time, and carries out the topic joins and leaves that the methods answer.
+//!
+//! # Two rate limits, and whom they blame
+//!
+//! Every message has an author (the key that signed it) and a delivering
+//! peer (the connection gossipsub read it from). Authors cost nothing to
+//! make, so the per-author limit alone is bypassed by signing each message
+//! with a fresh key; the delivering peer is a live connection and cannot be
+//! faked, so it gets a limit of its own, a multiple of the per-author one
+//! (a relay legitimately forwards many authors' messages).
+//!
+//! The verdict follows one rule for both: a message over a limit is
+//! [`MessageAcceptance::Reject`]ed (gossipsub then counts an invalid
+//! delivery against the delivering peer's score) when the delivering peer
+//! is itself the one over its limit, and only
+//! [`MessageAcceptance::Ignore`]d (dropped, nobody scored) when someone else
+//! is. So:
+//!
+//! - over the per-peer limit: always Reject; it is the delivering peer's
+//!   own rate that was exceeded, whatever author signed the messages;
+//! - over the per-author limit: Reject when the author delivered it itself,
+//!   Ignore when a relay did (the relay only passed on what it got).
+//!
+//! The per-peer check comes first, so every message a peer hands us counts
+//! against it (including relayed ones we then ignore), and a flood of fresh
+//! authors is stopped before it fills the per-author table.
 
 use std::{
     collections::HashMap,
@@ -30,20 +55,34 @@ pub(crate) const SUBSCRIBER_BUFFER: usize = 1024;
 /// A local subscriber: its id and the receiving end of its messages.
 pub(crate) type Subscriber = (u64, mpsc::Receiver<Message>);
 
-/// Local subscribers per topic and the per-author rate limiter.
+/// Local subscribers per topic and the per-author and per-peer rate
+/// limiters.
 pub(crate) struct Delivery {
     subscribers: HashMap<TopicHash, Vec<(u64, mpsc::Sender<Message>)>>,
     next_id: u64,
-    limiter: RateLimiter,
+    /// Keyed by the author that signed each message.
+    authors: RateLimiter,
+    /// Keyed by the peer that delivered each message to us (gossipsub's
+    /// propagation source). Not forgotten when the peer disconnects, so
+    /// reconnecting does not refill it; idle buckets are pruned.
+    peers: RateLimiter,
 }
 
 impl Delivery {
-    /// No subscribers yet; `rate` limits each author's messages.
-    pub(crate) fn new(rate: Rate) -> Self {
+    /// No subscribers yet; `author` limits each author's messages and `peer`
+    /// the messages each peer delivers to us, whoever their authors. The
+    /// per-peer limit is never below the per-author one (an author that
+    /// sends its own messages is also their delivering peer).
+    pub(crate) fn new(author: Rate, peer: Rate) -> Self {
+        let peer = Rate {
+            per_second: peer.per_second.max(author.per_second),
+            burst: peer.burst.max(author.burst),
+        };
         Self {
             subscribers: HashMap::new(),
             next_id: 0,
-            limiter: RateLimiter::new(rate),
+            authors: RateLimiter::new(author),
+            peers: RateLimiter::new(peer),
         }
     }
 
@@ -85,9 +124,11 @@ impl Delivery {
     /// Our checks on top of gossipsub's signature check, for `message`
     /// received from `via` at `now` (`received_at` by the wall clock): the
     /// verdict for gossipsub and, when accepted, the message to deliver.
-    /// Over-rate messages are rejected (scoring the sender down) only when
-    /// they come straight from their author; relayed ones are ignored so
-    /// honest relays keep their score.
+    /// Messages over `via`'s per-peer limit are rejected (scoring `via`
+    /// down: it is the one sending too fast, whoever signed them). Messages
+    /// over their author's limit are rejected only when they come straight
+    /// from their author; relayed ones are ignored so honest relays keep
+    /// their score. See the module documentation.
     pub(crate) fn handle_message(
         &mut self,
         via: &PeerId,
@@ -105,7 +146,11 @@ impl Delivery {
             tracing::debug!(%author, "malformed pub/sub message");
             return (MessageAcceptance::Reject, None);
         };
-        if !self.limiter.allow(author, now) {
+        if !self.peers.allow(*via, now) {
+            tracing::debug!(%author, %via, "pub/sub peer over its delivery rate limit");
+            return (MessageAcceptance::Reject, None);
+        }
+        if !self.authors.allow(author, now) {
             tracing::debug!(%author, %via, "pub/sub author over its rate limit");
             let verdict = if *via == author {
                 MessageAcceptance::Reject
@@ -172,8 +217,16 @@ mod tests {
     use super::*;
     use crate::pubsub::encode;
 
+    /// Each author limited to `per_second` and `burst`, each delivering
+    /// peer to four times that.
     fn delivery(per_second: f64, burst: u32) -> Delivery {
-        Delivery::new(Rate { per_second, burst })
+        Delivery::new(
+            Rate { per_second, burst },
+            Rate {
+                per_second: 4.0 * per_second,
+                burst: 4 * burst,
+            },
+        )
     }
 
     /// A signed-looking gossipsub message from `author` on topic `name`.
@@ -363,6 +416,110 @@ mod tests {
         );
         assert_eq!(
             verdict(&mut d, flooder, flooder, later),
+            MessageAcceptance::Reject
+        );
+    }
+
+    /// The verdict for a message signed by `author` and delivered by `via`.
+    fn verdict(d: &mut Delivery, via: PeerId, author: PeerId, at: Instant) -> MessageAcceptance {
+        d.handle_message(&via, text(author, "chat", "hi"), at, SystemTime::now())
+            .0
+    }
+
+    #[test]
+    fn a_fresh_author_per_message_is_held_to_the_delivering_peers_limit() {
+        // 1 a second and 2 at once per author; 4 a second and 8 at once per peer.
+        let mut d = delivery(1.0, 2);
+        let (flooder, other) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        let verdicts: Vec<_> = (0..20)
+            .map(|_| verdict(&mut d, flooder, PeerId::random(), now))
+            .collect();
+        let accepted = verdicts
+            .iter()
+            .filter(|v| **v == MessageAcceptance::Accept)
+            .count();
+        assert_eq!(accepted, 8, "the per-peer burst, not 20 fresh authors");
+        // Over it: rejected, so gossipsub scores the flooder down, even
+        // though no author went over its own limit.
+        assert!(verdicts[8..]
+            .iter()
+            .all(|v| *v == MessageAcceptance::Reject));
+        // Another peer is not held back by the flooder.
+        assert_eq!(
+            verdict(&mut d, other, PeerId::random(), now),
+            MessageAcceptance::Accept
+        );
+        // A second later the flooder has 4 more (the per-peer rate).
+        let later = now + Duration::from_secs(1);
+        let accepted = (0..20)
+            .filter(|_| {
+                verdict(&mut d, flooder, PeerId::random(), later) == MessageAcceptance::Accept
+            })
+            .count();
+        assert_eq!(accepted, 4);
+    }
+
+    #[test]
+    fn a_relay_forwarding_many_authors_within_its_limit_is_never_refused() {
+        let mut d = delivery(1.0, 2);
+        let relay = PeerId::random();
+        let authors: Vec<_> = (0..4).map(|_| PeerId::random()).collect();
+        let t0 = Instant::now();
+        // Four authors at their full rate (1 a second each), all through
+        // one relay, for a minute: 4 a second from the relay.
+        for second in 0..60u64 {
+            for (i, author) in authors.iter().enumerate() {
+                let at = t0 + Duration::from_millis(1000 * second + 250 * i as u64);
+                assert_eq!(
+                    verdict(&mut d, relay, *author, at),
+                    MessageAcceptance::Accept,
+                    "second {second}, author {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn relayed_messages_ignored_for_their_author_still_count_against_the_peer() {
+        let mut d = delivery(1.0, 2);
+        let (relay, author) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        let verdicts: Vec<_> = (0..8)
+            .map(|_| verdict(&mut d, relay, author, now))
+            .collect();
+        assert_eq!(verdicts[..2], [MessageAcceptance::Accept; 2]);
+        assert_eq!(verdicts[2..], [MessageAcceptance::Ignore; 6]);
+        // The relay has handed over its 8 at once: the next is rejected
+        // whoever signed it.
+        assert_eq!(
+            verdict(&mut d, relay, PeerId::random(), now),
+            MessageAcceptance::Reject
+        );
+    }
+
+    #[test]
+    fn the_per_peer_limit_is_never_below_the_per_author_one() {
+        let author_rate = Rate {
+            per_second: 10.0,
+            burst: 10,
+        };
+        let low = Rate {
+            per_second: 1.0,
+            burst: 1,
+        };
+        let mut d = Delivery::new(author_rate, low);
+        let author = PeerId::random();
+        let now = Instant::now();
+        for i in 0..10 {
+            assert_eq!(
+                verdict(&mut d, author, author, now),
+                MessageAcceptance::Accept,
+                "message {i} of the author's own burst"
+            );
+        }
+        assert_eq!(
+            verdict(&mut d, author, author, now),
             MessageAcceptance::Reject
         );
     }

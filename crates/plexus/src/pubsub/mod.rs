@@ -3,9 +3,10 @@
 //! Every message is signed by its author (gossipsub `Signed` authenticity,
 //! `Strict` validation: unsigned or badly signed messages are dropped before
 //! the application sees them). On top of that each node checks the Plexus
-//! envelope, the size and a per-author rate (a token bucket per author);
-//! messages that fail are rejected, which lowers the gossipsub score of the
-//! peer that sent them.
+//! envelope, the size, a per-author rate and a per-delivering-peer rate
+//! (a token bucket each); messages that fail are rejected,
+//! which lowers the gossipsub score of the peer that sent them (a relayed
+//! message over its author's rate is only ignored: see `delivery.rs`).
 //!
 //! Topic names are short words; on the wire they become `plexus/topic/NAME`
 //! so they never mix with other gossipsub networks.
@@ -13,7 +14,8 @@
 //! The component: `behaviour.rs` is the libp2p behaviour the node composes
 //! (gossipsub with the idle rule of `idle.rs`, commands from the node's
 //! handle, validation of received messages in its `poll`); `delivery.rs`
-//! is the I/O-free part (subscribers, checks, per-author limit);
+//! is the I/O-free part (subscribers, checks, per-author and per-peer
+//! limits);
 //! `envelope.rs` is the payload format and `scoring.rs` the gossipsub
 //! settings.
 
