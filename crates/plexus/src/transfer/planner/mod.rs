@@ -23,6 +23,9 @@ use bao_tree::{ChunkNum, ChunkRanges};
 use libp2p::PeerId;
 
 use crate::content::{group_count, group_ranges, range_bytes, GROUP_BYTES};
+pub use peer::PeerStats;
+
+mod peer;
 
 /// Chunk groups per piece: 16 x 16 KiB = 256 KiB.
 pub const PIECE_GROUPS: u64 = 16;
@@ -89,53 +92,6 @@ struct Sent {
     at: Instant,
 }
 
-/// What the planner knows of one peer.
-#[derive(Debug, Clone)]
-pub struct PeerStats {
-    /// Ranges it has; `None` means the whole blob.
-    pub have: Option<ChunkRanges>,
-    /// Requests in flight now.
-    pub in_flight: usize,
-    /// Bytes asked for by those requests.
-    pub in_flight_bytes: u64,
-    /// Requests it may have in flight.
-    pub window: usize,
-    /// Verified bytes received from it.
-    pub bytes: u64,
-    /// Transient failures in a row.
-    pub failures: u32,
-    /// `Missing` answers in a row.
-    pub missing: u32,
-    /// Sent bad data or failed too often: no more requests.
-    pub banned: bool,
-    /// Time with at least one request in flight, before `busy_since`.
-    busy: Duration,
-    /// Since when requests are in flight (`None`: idle).
-    busy_since: Option<Instant>,
-}
-
-impl PeerStats {
-    /// Delivery rate in bytes per second: verified bytes over the time the
-    /// peer had requests in flight (0 until it has answered). A stalled
-    /// peer's rate falls while it stays busy without answering.
-    pub fn rate(&self, now: Instant) -> f64 {
-        let busy = self.busy
-            + self
-                .busy_since
-                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        if self.bytes == 0 || busy.is_zero() {
-            0.0
-        } else {
-            self.bytes as f64 / busy.as_secs_f64().max(1e-3)
-        }
-    }
-
-    /// Bytes worth keeping in flight to this peer.
-    fn budget(&self, now: Instant) -> u64 {
-        ((self.rate(now) * QUEUE_TIME.as_secs_f64()) as u64).max(2 * PIECE_BYTES)
-    }
-}
-
 /// The download plan for one blob.
 #[derive(Debug)]
 pub struct Planner {
@@ -190,18 +146,7 @@ impl Planner {
 
     /// Adds a peer, or updates what it has (`None`: everything).
     pub fn add_peer(&mut self, peer: PeerId, have: Option<ChunkRanges>) {
-        let stats = self.peers.entry(peer).or_insert(PeerStats {
-            have: None,
-            in_flight: 0,
-            in_flight_bytes: 0,
-            window: 2,
-            bytes: 0,
-            failures: 0,
-            missing: 0,
-            banned: false,
-            busy: Duration::ZERO,
-            busy_since: None,
-        });
+        let stats = self.peers.entry(peer).or_insert_with(PeerStats::new);
         stats.have = have;
     }
 
@@ -465,5 +410,4 @@ impl Planner {
 }
 
 #[cfg(test)]
-#[path = "planner_tests.rs"]
 mod tests;
