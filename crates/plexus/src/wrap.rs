@@ -6,9 +6,9 @@
 
 /// Inside `impl NetworkBehaviour for X`, forwards connection set-up and
 /// handler events to `self.$inner`. Use with
-/// `type ConnectionHandler = THandler<Inner>;`. With `on_swarm_event` the
-/// component sees swarm events first (`|this, event| ...`), then the inner
-/// behaviour does.
+/// `type ConnectionHandler = THandler<Inner>;`. The second form also lets
+/// the component see each swarm event (`|this, event| ...`) after the inner
+/// behaviour has.
 macro_rules! forward_to_inner {
     ($inner:ident) => {
         forward_to_inner!($inner, |_this, _event| {});
@@ -59,12 +59,10 @@ macro_rules! forward_to_inner {
         }
 
         fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
-            {
-                let $this = &mut *self;
-                let $event = &event;
-                $observe
-            }
             self.$inner.on_swarm_event(event);
+            let $this = &mut *self;
+            let $event = &event;
+            $observe
         }
 
         fn on_connection_handler_event(

@@ -10,15 +10,13 @@ use std::{
 };
 
 use libp2p::{
-    core::{transport::PortUse, Endpoint},
     identity::Keypair,
     rendezvous,
     request_response::{self, json, Message, OutboundRequestId, ProtocolSupport},
     swarm::{
         behaviour::{toggle::Toggle, ListenAddresses},
         dial_opts::DialOpts,
-        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-        THandlerOutEvent, ToSwarm,
+        FromSwarm, NetworkBehaviour, THandlerInEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
@@ -29,7 +27,7 @@ use super::{
     index::{Index, IndexConfig},
     server, DirRequest, DirResponse, Event, DIRECTORY_PROTOCOL, NAMESPACE,
 };
-use crate::{content::SignedRecord, discovery, guard::guarded};
+use crate::{content::SignedRecord, discovery, guard::guarded, wrap::forward_to_inner};
 
 /// How often renewals, redials and index expiry are checked.
 const TICK: Duration = Duration::from_secs(1);
@@ -269,57 +267,10 @@ impl Behaviour {
     }
 }
 
-impl NetworkBehaviour for Behaviour {
-    type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
-    type ToSwarm = Event;
-
-    fn handle_pending_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.inner
-            .handle_pending_inbound_connection(id, local, remote)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_inbound_connection(id, peer, local, remote)
-    }
-
-    fn handle_pending_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: Option<PeerId>,
-        addrs: &[Multiaddr],
-        role: Endpoint,
-    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        self.inner
-            .handle_pending_outbound_connection(id, peer, addrs, role)
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        addr: &Multiaddr,
-        role: Endpoint,
-        port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_outbound_connection(id, peer, addr, role, port_use)
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm) {
-        self.inner.on_swarm_event(event);
-        if self.listen.on_swarm_event(&event) {
+impl Behaviour {
+    /// What the component learns from the swarm's own events.
+    fn observe(&mut self, event: &FromSwarm) {
+        if self.listen.on_swarm_event(event) {
             self.client
                 .set_listen_addrs(own_addrs(&self.listen, self.me));
         }
@@ -335,15 +286,13 @@ impl NetworkBehaviour for Behaviour {
         }
         self.wake();
     }
+}
 
-    fn on_connection_handler_event(
-        &mut self,
-        peer: PeerId,
-        id: ConnectionId,
-        event: THandlerOutEvent<Self>,
-    ) {
-        self.inner.on_connection_handler_event(peer, id, event);
-    }
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = Event;
+
+    forward_to_inner!(inner, |this, event| { this.observe(event) });
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         self.waker = Some(cx.waker().clone());

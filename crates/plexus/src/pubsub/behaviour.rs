@@ -8,14 +8,10 @@ use std::{
 };
 
 use libp2p::{
-    core::{transport::PortUse, Endpoint},
     gossipsub::{self, IdentTopic, TopicHash},
     identity::Keypair,
-    swarm::{
-        ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-        THandlerOutEvent, ToSwarm,
-    },
-    Multiaddr, PeerId,
+    swarm::{NetworkBehaviour, THandlerInEvent, ToSwarm},
+    PeerId,
 };
 
 use super::{
@@ -23,19 +19,15 @@ use super::{
     idle::Gossip,
     scoring, Command, Message,
 };
-use crate::{guard::guarded, ratelimit::Rate, Error};
+use crate::{guard::guarded, ratelimit::Rate, wrap::forward_to_inner, Error};
 
 /// What the pub/sub component tells the rest of the node: nothing so far
-/// (messages go straight to the subscribers' channels). `pub` for the same
-/// reason as [`Behaviour`].
+/// (messages go straight to the subscribers' channels).
 #[derive(Debug)]
 pub(crate) enum Event {}
 
 /// Pub/sub delivery and limits: gossipsub, the local subscribers and the
 /// per-author and per-delivering-peer rate limits.
-///
-/// `pub` (in a private module, so not nameable outside the crate) only
-/// because the node's composed `net::Behaviour` is still public.
 pub(crate) struct Behaviour {
     gossip: Gossip,
     delivery: Delivery,
@@ -216,62 +208,7 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = <Gossip as NetworkBehaviour>::ConnectionHandler;
     type ToSwarm = Event;
 
-    fn handle_pending_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.gossip
-            .handle_pending_inbound_connection(id, local, remote)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.gossip
-            .handle_established_inbound_connection(id, peer, local, remote)
-    }
-
-    fn handle_pending_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: Option<PeerId>,
-        addrs: &[Multiaddr],
-        role: Endpoint,
-    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        self.gossip
-            .handle_pending_outbound_connection(id, peer, addrs, role)
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        addr: &Multiaddr,
-        role: Endpoint,
-        port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.gossip
-            .handle_established_outbound_connection(id, peer, addr, role, port_use)
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm) {
-        self.gossip.on_swarm_event(event);
-    }
-
-    fn on_connection_handler_event(
-        &mut self,
-        peer: PeerId,
-        id: ConnectionId,
-        event: THandlerOutEvent<Self>,
-    ) {
-        self.gossip.on_connection_handler_event(peer, id, event);
-    }
+    forward_to_inner!(gossip);
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         loop {

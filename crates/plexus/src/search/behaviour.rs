@@ -9,12 +9,8 @@ use std::{
 };
 
 use libp2p::{
-    core::{transport::PortUse, Endpoint},
     request_response::{self, json, Message, OutboundRequestId, ProtocolSupport},
-    swarm::{
-        behaviour::ListenAddresses, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
-        THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
-    },
+    swarm::{behaviour::ListenAddresses, FromSwarm, NetworkBehaviour, THandlerInEvent, ToSwarm},
     Multiaddr, PeerId,
 };
 use tokio::{sync::mpsc, time::Interval};
@@ -28,6 +24,7 @@ use crate::{
     content::{Hash, SignedRecord},
     discovery,
     guard::guarded,
+    wrap::forward_to_inner,
     Error,
 };
 
@@ -201,57 +198,10 @@ impl Behaviour {
     }
 }
 
-impl NetworkBehaviour for Behaviour {
-    type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
-    type ToSwarm = Event;
-
-    fn handle_pending_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.inner
-            .handle_pending_inbound_connection(id, local, remote)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_inbound_connection(id, peer, local, remote)
-    }
-
-    fn handle_pending_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: Option<PeerId>,
-        addrs: &[Multiaddr],
-        role: Endpoint,
-    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
-        self.inner
-            .handle_pending_outbound_connection(id, peer, addrs, role)
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        id: ConnectionId,
-        peer: PeerId,
-        addr: &Multiaddr,
-        role: Endpoint,
-        port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_outbound_connection(id, peer, addr, role, port_use)
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm) {
-        self.inner.on_swarm_event(event);
-        if self.listen.on_swarm_event(&event) {
+impl Behaviour {
+    /// What the component learns from the swarm's own events.
+    fn observe(&mut self, event: &FromSwarm) {
+        if self.listen.on_swarm_event(event) {
             self.state
                 .set_listen_addrs(own_addrs(&self.listen, self.me));
         }
@@ -266,15 +216,13 @@ impl NetworkBehaviour for Behaviour {
             _ => {}
         }
     }
+}
 
-    fn on_connection_handler_event(
-        &mut self,
-        peer: PeerId,
-        id: ConnectionId,
-        event: THandlerOutEvent<Self>,
-    ) {
-        self.inner.on_connection_handler_event(peer, id, event);
-    }
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = Event;
+
+    forward_to_inner!(inner, |this, event| { this.observe(event) });
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         self.waker = Some(cx.waker().clone());
