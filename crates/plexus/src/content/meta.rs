@@ -184,6 +184,22 @@ pub fn query_words<S: AsRef<str>>(text: &[S]) -> Vec<String> {
         .collect()
 }
 
+/// A record named `name`, tagged `demo`, signed by `key` (for tests).
+#[cfg(test)]
+pub(crate) fn test_record(key: &Keypair, name: &str) -> SignedRecord {
+    Metadata {
+        hash: Hash::of(name.as_bytes()),
+        format: BlobFormat::Raw,
+        size: 1,
+        name: name.into(),
+        tags: vec!["demo".into()],
+        publisher: key.public().to_peer_id(),
+        timestamp: 0,
+    }
+    .sign(key)
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,7 +272,7 @@ impl Behaviour {
     fn observe(&mut self, event: &FromSwarm) {
         if self.listen.on_swarm_event(event) {
             self.client
-                .set_listen_addrs(own_addrs(&self.listen, self.me));
+                .set_listen_addrs(discovery::own_addrs(self.listen.iter(), self.me));
         }
         match event {
             FromSwarm::NewListenAddr(e) => self.client.handle_new_listen_addr(e.addr),
@@ -318,14 +318,4 @@ impl NetworkBehaviour for Behaviour {
             }
         }
     }
-}
-
-/// Listen addresses with `/p2p/PEERID` appended, sorted.
-fn own_addrs(listen: &ListenAddresses, me: PeerId) -> Vec<Multiaddr> {
-    let mut addrs: Vec<Multiaddr> = listen
-        .iter()
-        .map(|a| discovery::with_peer_id(a, me))
-        .collect();
-    addrs.sort_by_key(|a| a.to_string());
-    addrs
 }

@@ -170,21 +170,11 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::{BlobFormat, Metadata};
+
     use libp2p::identity::Keypair;
 
     fn record(key: &Keypair, name: &str) -> SignedRecord {
-        Metadata {
-            hash: Hash::of(name.as_bytes()),
-            format: BlobFormat::Raw,
-            size: 1,
-            name: name.into(),
-            tags: vec!["demo".into()],
-            publisher: key.public().to_peer_id(),
-            timestamp: 0,
-        }
-        .sign(key)
-        .unwrap()
+        crate::content::meta::test_record(key, name)
     }
 
     fn words(s: &str) -> Vec<String> {

@@ -98,6 +98,17 @@ pub fn is_useful_from(addr: &Multiaddr, seen_at: Option<&Multiaddr>) -> bool {
     is_dialable(addr) && (!loopback(addr) || seen_at.is_none_or(loopback))
 }
 
+/// This node's addresses as others should see them: each with
+/// `/p2p/PEERID` appended, sorted.
+pub(crate) fn own_addrs<'a>(
+    listen: impl IntoIterator<Item = &'a Multiaddr>,
+    me: PeerId,
+) -> Vec<Multiaddr> {
+    let mut addrs: Vec<Multiaddr> = listen.into_iter().map(|a| with_peer_id(a, me)).collect();
+    addrs.sort_by_key(|a| a.to_string());
+    addrs
+}
+
 /// `addr` with `/p2p/PEERID` appended unless it already ends with it.
 pub fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
     match addr.iter().last() {

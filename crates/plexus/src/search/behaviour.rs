@@ -11,7 +11,7 @@ use std::{
 use libp2p::{
     request_response::{self, json, Message, OutboundRequestId, ProtocolSupport},
     swarm::{behaviour::ListenAddresses, FromSwarm, NetworkBehaviour, THandlerInEvent, ToSwarm},
-    Multiaddr, PeerId,
+    PeerId,
 };
 use tokio::{sync::mpsc, time::Interval};
 
@@ -203,7 +203,7 @@ impl Behaviour {
     fn observe(&mut self, event: &FromSwarm) {
         if self.listen.on_swarm_event(event) {
             self.state
-                .set_listen_addrs(own_addrs(&self.listen, self.me));
+                .set_listen_addrs(discovery::own_addrs(self.listen.iter(), self.me));
         }
         match event {
             FromSwarm::ConnectionEstablished(e) if e.other_established == 0 => {
@@ -248,14 +248,4 @@ impl NetworkBehaviour for Behaviour {
             }
         }
     }
-}
-
-/// Listen addresses with `/p2p/PEERID` appended, sorted.
-fn own_addrs(listen: &ListenAddresses, me: PeerId) -> Vec<Multiaddr> {
-    let mut addrs: Vec<Multiaddr> = listen
-        .iter()
-        .map(|a| discovery::with_peer_id(a, me))
-        .collect();
-    addrs.sort_by_key(|a| a.to_string());
-    addrs
 }

@@ -7,23 +7,13 @@ use tokio::sync::mpsc;
 
 use super::{Out, SearchState};
 use crate::{
-    content::{meta::query_words, BlobFormat, Hash, Metadata, SignedRecord},
+    content::{meta::query_words, Hash, SignedRecord},
     search::{flood::FloodConfig, Hit, SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE},
     Error,
 };
 
 fn record(key: &Keypair, name: &str) -> SignedRecord {
-    Metadata {
-        hash: Hash::of(name.as_bytes()),
-        format: BlobFormat::Raw,
-        size: 1,
-        name: name.into(),
-        tags: vec!["demo".into()],
-        publisher: key.public().to_peer_id(),
-        timestamp: 0,
-    }
-    .sign(key)
-    .unwrap()
+    crate::content::meta::test_record(key, name)
 }
 
 fn words(s: &str) -> Vec<String> {

@@ -74,14 +74,7 @@ impl EventLoop {
 
     /// Listen addresses with `/p2p/PEERID` appended.
     pub(crate) fn listen_addrs(&self) -> Vec<Multiaddr> {
-        let me = self.peer_id();
-        let mut addrs: Vec<Multiaddr> = self
-            .swarm
-            .listeners()
-            .map(|a| discovery::with_peer_id(a, me))
-            .collect();
-        addrs.sort_by_key(|a| a.to_string());
-        addrs
+        discovery::own_addrs(self.swarm.listeners(), self.peer_id())
     }
 
     /// Dials the bootstrap peers (search neighbours too) and starts the
