@@ -90,7 +90,7 @@ pub fn tcp_only(listen: &[Multiaddr]) -> Result<Vec<Multiaddr>, Error> {
     };
     let (tcp, other): (Vec<_>, Vec<_>) = listen.iter().cloned().partition(is_tcp);
     for addr in &other {
-        tracing::warn!(%addr, "not listening on {addr}: a private network (swarm key) runs over TCP only, pnet cannot protect QUIC");
+        tracing::warn!("not listening on {addr}: a private network (swarm key) runs over TCP only, pnet cannot protect QUIC");
     }
     if tcp.is_empty() {
         return Err(Error::BadInput(format!(

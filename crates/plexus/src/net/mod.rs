@@ -56,7 +56,12 @@ impl Node {
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
         // A private network runs over TCP only (pnet cannot protect QUIC).
-        let listen = match &config.swarm_key {
+        let psk = config
+            .swarm_key
+            .as_deref()
+            .map(crate::swarm_key::load)
+            .transpose()?;
+        let listen = match psk {
             Some(_) => crate::swarm_key::tcp_only(&config.listen)?,
             None => config.listen.clone(),
         };
@@ -75,7 +80,7 @@ impl Node {
         let lock = setup::lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let mut swarm = setup::build_swarm(key.clone(), &config, store.clone(), bootstrap)?;
+        let mut swarm = setup::build_swarm(key.clone(), &config, psk, store.clone(), bootstrap)?;
         let behaviour = swarm.behaviour_mut();
         for record in store.records()? {
             behaviour.search.set_own_record(record);

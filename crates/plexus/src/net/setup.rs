@@ -43,6 +43,7 @@ pub(super) fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
 pub(super) fn build_swarm(
     key: libp2p::identity::Keypair,
     config: &NodeConfig,
+    psk: Option<PreSharedKey>,
     store: std::sync::Arc<Store>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
@@ -53,10 +54,9 @@ pub(super) fn build_swarm(
     };
     let idle = config.idle_timeout;
     let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
-    let swarm = match &config.swarm_key {
-        Some(path) => {
-            let psk = crate::swarm_key::load(path)?;
-            tracing::info!(fingerprint = %psk.fingerprint(), "private network: TCP only, swarm key {}", path.display());
+    let swarm = match psk {
+        Some(psk) => {
+            tracing::info!(fingerprint = %psk.fingerprint(), "private network (swarm key): TCP only");
             builder
                 .with_other_transport(|key| private_transport(key, psk))
                 .map_err(|e| setup(&e))?
