@@ -30,9 +30,13 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, directories,\nsuper_peer, pubsub_rate, pubsub_burst, pubsub_peer_rate, pubsub_peer_burst);\nflags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, directories,\nsuper_peer, pubsub_rate, pubsub_burst, pubsub_peer_rate, pubsub_peer_burst,\nswarm_key); flags win."
     )]
     Daemon(DaemonArgs),
+
+    /// Private networks: make a swarm key that only your nodes hold.
+    #[command(subcommand)]
+    SwarmKey(SwarmKeyCommand),
 
     /// Show this node's peer id and listen addresses.
     #[command(after_help = "Example:\n  plexus id --json")]
@@ -235,6 +239,20 @@ pub enum DhtCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SwarmKeyCommand {
+    /// Write a fresh random swarm key (IPFS swarm.key format, mode 0600).
+    #[command(
+        after_help = "Nodes started with the same key form a private network: every TCP connection\nis encrypted with it (libp2p pnet) before anything else is said, so a node\nwithout the key cannot connect, find or fetch anything. Copy the file to\nyour other machines over a secure channel (scp, a password manager); whoever\nholds it is in. Private networks run over TCP only: pnet cannot protect\nQUIC, so QUIC listen addresses are dropped with a warning.\n\nThe file is three lines: /key/swarm/psk/1.0.0/, /base16/, 64 hex digits\n(the format of IPFS and go-libp2p, so their keys work too).\n\nExamples:\n  plexus swarm-key new ~/plexus-team.key\n  plexus daemon --swarm-key ~/plexus-team.key\n  echo 'swarm_key = \"/home/me/plexus-team.key\"' >> DIR/config.toml   also for share, get, pub..."
+    )]
+    New {
+        /// Where to write it; never replaces an existing file.
+        /// Default: DIR/swarm.key in the data directory.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
 /// Name and tags of shared content.
 #[derive(Debug, Args)]
 pub struct MetaArgs {
@@ -277,6 +295,12 @@ pub struct DaemonArgs {
     /// Index neighbours' records and answer searches for them (super-peer).
     #[arg(long)]
     pub super_peer: bool,
+
+    /// Join a private network: only nodes with this swarm key can connect.
+    /// TCP only (QUIC listen addresses are dropped). Make one with
+    /// `plexus swarm-key new FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub swarm_key: Option<PathBuf>,
 }
 
 impl Cli {

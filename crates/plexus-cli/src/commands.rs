@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use plexus::{FoundPeer, Multiaddr, NodeStatus, PeerEntry, PeerId};
 use serde::Serialize;
 
@@ -132,5 +132,32 @@ pub async fn connect(data_dir: &Path, addr: Multiaddr, json: bool) -> Result<()>
         return print_json(&answer);
     }
     println!("connected to {}", answer.peer_id);
+    Ok(())
+}
+
+/// `plexus swarm-key new [FILE]`: writes a fresh key (0600) and says how to use it.
+pub fn swarm_key_new(data_dir: &Path, file: Option<&Path>, json: bool) -> Result<()> {
+    let path = match file {
+        Some(f) => f.to_path_buf(),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            data_dir.join("swarm.key")
+        }
+    };
+    let fingerprint = plexus::swarm_key::write_new(&path)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "path": path, "fingerprint": fingerprint })
+        );
+    } else {
+        println!(
+            "Wrote a new swarm key to {} (fingerprint {fingerprint}).\nCopy it to every node of the private network over a secure channel, then:\n  plexus daemon --swarm-key {}\n(or swarm_key = \"{}\" in the data dir's config.toml, which the other commands read too)",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+    }
     Ok(())
 }

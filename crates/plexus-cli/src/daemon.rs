@@ -32,6 +32,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if args.super_peer {
         config.super_peer = true;
     }
+    if let Some(key) = args.swarm_key {
+        config.swarm_key = Some(key);
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }
@@ -50,6 +53,7 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
             })?,
     };
 
+    let swarm_key = config.swarm_key.clone();
     let node = Node::start(config).await?;
     let listener = match tokio::net::TcpListener::bind(api_addr).await {
         Ok(l) => l,
@@ -73,6 +77,13 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
         addrs.join(" "),
         info.addr
     );
+    if let Some(path) = swarm_key {
+        println!(
+            "Private network: swarm key {} (fingerprint {}); TCP only, only nodes with this key can connect",
+            path.display(),
+            plexus::swarm_key::fingerprint(&path)?
+        );
+    }
 
     let app = api::server::router(node.clone(), info.token.clone());
     let server = axum::serve(listener, app).with_graceful_shutdown(stop);

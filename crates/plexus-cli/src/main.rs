@@ -16,7 +16,7 @@ mod text;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{BenchKind, Cli, Command, DhtCommand};
+use cli::{BenchKind, Cli, Command, DhtCommand, SwarmKeyCommand};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -56,6 +56,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Daemon(args) => daemon::run(&data_dir, args).await,
+        Command::SwarmKey(SwarmKeyCommand::New { file }) => {
+            commands::swarm_key_new(&data_dir, file.as_deref(), json)
+        }
         Command::Id => commands::id(&data_dir, json).await,
         Command::Status => commands::status(&data_dir, json).await,
         Command::Peers => commands::peers(&data_dir, json).await,

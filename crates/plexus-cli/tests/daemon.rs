@@ -263,3 +263,63 @@ fn help_teaches_with_examples() {
         assert!(text.contains("Example"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn swarm_key_makes_a_private_network_of_daemons() {
+    let root = tempfile::tempdir().unwrap();
+    let key = root.path().join("team.key");
+    let key_arg = key.to_str().unwrap();
+
+    // A fresh key in the IPFS swarm.key format, owner-only, never replaced.
+    let out = plexus(root.path(), &["swarm-key", "new", key_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&key).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], ["/key/swarm/psk/1.0.0/", "/base16/"], "{text}");
+    assert!(lines[2].len() == 64 && lines[2].chars().all(|c| c.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = plexus(root.path(), &["swarm-key", "new", key_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+
+    // A bad key file: one line naming the file and the format, nothing started.
+    let bad = root.path().join("bad.key");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let out = plexus(
+        &root.path().join("x"),
+        &["daemon", "--swarm-key", bad.to_str().unwrap(), "--no-mdns"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.key") && err.contains("/key/swarm/psk/1.0.0/"),
+        "{err}"
+    );
+
+    // a and b share the key (QUIC is dropped: TCP only); c has none.
+    let a = Daemon::start(&root.path().join("a"), &["--swarm-key", key_arg]);
+    let b = Daemon::start(&root.path().join("b"), &["--swarm-key", key_arg]);
+    let c = Daemon::start(&root.path().join("c"), &[]);
+    assert!(
+        a.addrs.iter().all(|addr| !addr.contains("quic")),
+        "{:?}",
+        a.addrs
+    );
+    let out = b.cli(&["connect", &a.tcp_addr()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = c.cli(&["connect", &a.tcp_addr()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    println!("c (no key) connect to a: {err}");
+    assert!(
+        err.contains("cannot connect") && err.contains("swarm key"),
+        "{err}"
+    );
+    let peers = peer_ids(&json(a.cli(&["peers", "--json"])));
+    assert!(peers.contains(&b.peer_id) && !peers.contains(&c.peer_id));
+}

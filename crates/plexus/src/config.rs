@@ -67,6 +67,11 @@ pub struct NodeConfig {
     /// Pub/sub messages accepted from one delivering peer in a burst
     /// (default 4 x `pubsub_burst`; never below it).
     pub pubsub_peer_burst: u32,
+    /// A swarm key file (IPFS `swarm.key` format): only nodes with the same
+    /// key can connect (a private network). TCP only: QUIC listen
+    /// addresses are dropped, since pnet cannot protect QUIC. See
+    /// [`crate::swarm_key`].
+    pub swarm_key: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -94,6 +99,7 @@ impl NodeConfig {
             pubsub_burst: 100,
             pubsub_peer_rate: 200,
             pubsub_peer_burst: 400,
+            swarm_key: None,
         }
     }
 
@@ -148,6 +154,9 @@ pub struct FileConfig {
     pub pubsub_peer_rate: Option<u32>,
     /// Pub/sub messages accepted from one delivering peer in a burst.
     pub pubsub_peer_burst: Option<u32>,
+    /// Swarm key file of a private network; a relative path is taken from
+    /// the data directory.
+    pub swarm_key: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -155,10 +164,14 @@ impl FileConfig {
     pub fn load(data_dir: &Path) -> Result<Self, Error> {
         let path = data_dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| Error::Config {
-                path,
-                reason: e.to_string(),
-            }),
+            Ok(text) => {
+                let mut file: Self = toml::from_str(&text).map_err(|e| Error::Config {
+                    path,
+                    reason: e.to_string(),
+                })?;
+                file.swarm_key = file.swarm_key.map(|key| data_dir.join(key));
+                Ok(file)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::Config {
                 path,
@@ -205,6 +218,9 @@ impl FileConfig {
         if let Some(n) = self.pubsub_peer_burst {
             config.pubsub_peer_burst = n;
         }
+        if let Some(key) = &self.swarm_key {
+            config.swarm_key = Some(key.clone());
+        }
     }
 }
 
@@ -217,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\npubsub_peer_burst = 30\n",
+            "listen = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nidle_timeout_secs = 5\npubsub_rate = 7\npubsub_peer_burst = 30\nswarm_key = \"swarm.key\"\n",
         )
         .unwrap();
         let file = FileConfig::load(dir.path()).unwrap();
@@ -231,6 +247,7 @@ mod tests {
             (config.pubsub_peer_rate, config.pubsub_peer_burst),
             (200, 30)
         );
+        assert_eq!(config.swarm_key, Some(dir.path().join("swarm.key")));
     }
 
     #[test]

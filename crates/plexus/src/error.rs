@@ -45,6 +45,14 @@ pub enum Error {
         /// Why binding failed.
         reason: String,
     },
+    /// The swarm key file (private network) is missing or malformed.
+    #[error("swarm key {path}: {reason}; a swarm key file is {fmt}", fmt = crate::swarm_key::FORMAT)]
+    SwarmKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A bootstrap address lacks the `/p2p/PEERID` suffix.
     #[error("bootstrap address {0} must end with /p2p/PEERID")]
     BootstrapWithoutPeerId(Multiaddr),

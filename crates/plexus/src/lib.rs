@@ -38,7 +38,8 @@
 //! The [`Node`] handle sends commands to one task that owns the swarm; that
 //! task only routes commands and swarm events to the components. A
 //! [`Node::get`] returns a [`Download`]; errors are [`Error`]; configuration
-//! is [`NodeConfig`] (see [`config`]).
+//! is [`NodeConfig`] (see [`config`]); [`swarm_key`] makes a private
+//! network of the nodes that share a key.
 
 #![deny(missing_docs)]
 
@@ -55,6 +56,7 @@ mod net;
 pub mod pubsub;
 mod ratelimit;
 pub mod search;
+pub mod swarm_key;
 pub mod transfer;
 mod wrap;
 

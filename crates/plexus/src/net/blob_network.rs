@@ -34,6 +34,14 @@ impl BlobNetwork for Node {
             })
         })
         .await?
+        .map_err(|e| match e {
+            // The request-response error says only "failed to dial".
+            Error::Request { peer, reason } if reason.contains("dial") => Error::Request {
+                peer,
+                reason: super::setup::dial_hint(reason, self.private),
+            },
+            e => e,
+        })
     }
 
     async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {

@@ -46,6 +46,8 @@ pub struct Node {
     key: libp2p::identity::Keypair,
     store: std::sync::Arc<Store>,
     listen_addrs: Vec<Multiaddr>,
+    /// Has a swarm key (a private network).
+    private: bool,
     commands: mpsc::Sender<Command>,
 }
 
@@ -53,6 +55,16 @@ impl Node {
     /// Starts a node: loads (or creates) its identity, binds every listen
     /// address, dials the bootstrap peers and returns once listening.
     pub async fn start(config: NodeConfig) -> Result<Self, Error> {
+        // A private network runs over TCP only (pnet cannot protect QUIC).
+        let psk = config
+            .swarm_key
+            .as_deref()
+            .map(crate::swarm_key::load)
+            .transpose()?;
+        let listen = match psk {
+            Some(_) => crate::swarm_key::tcp_only(&config.listen)?,
+            None => config.listen.clone(),
+        };
         let bootstrap = discovery::bootstrap_peers(&config.bootstrap)?;
         // Checked here for a clear message; the directory component takes them from the config.
         discovery::bootstrap_peers(&config.directories).map_err(|e| match e {
@@ -68,7 +80,7 @@ impl Node {
         let lock = setup::lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
-        let mut swarm = setup::build_swarm(key.clone(), &config, store.clone(), bootstrap)?;
+        let mut swarm = setup::build_swarm(key.clone(), &config, psk, store.clone(), bootstrap)?;
         let behaviour = swarm.behaviour_mut();
         for record in store.records()? {
             behaviour.search.set_own_record(record);
@@ -76,8 +88,8 @@ impl Node {
         behaviour
             .directory
             .set_own_records(behaviour.search.own_records());
-        let mut event_loop = EventLoop::new(swarm, config.mdns, lock);
-        event_loop.listen(&config.listen, LISTEN_TIMEOUT).await?;
+        let mut event_loop = EventLoop::new(swarm, config.mdns, config.swarm_key.is_some(), lock);
+        event_loop.listen(&listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
         let listen_addrs = event_loop.listen_addrs();
@@ -88,6 +100,7 @@ impl Node {
             key,
             store,
             listen_addrs,
+            private: config.swarm_key.is_some(),
             commands,
         };
         // Announce what the store already holds.

@@ -3,10 +3,19 @@
 
 use std::fs;
 
-use libp2p::{noise, tcp, yamux};
+use libp2p::{
+    core::{muxing::StreamMuxerBox, transport::Boxed, upgrade},
+    noise,
+    pnet::{PnetConfig, PreSharedKey},
+    tcp, yamux, Transport,
+};
 
 use super::Behaviour;
 use crate::{content::Store, Error, NodeConfig};
+
+/// How long a connection may take to pass the pnet, Noise and Yamux
+/// handshakes (a peer that stalls is dropped).
+const PNET_UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Takes an exclusive lock on `data_dir/node.lock` so two nodes never share
 /// one identity and store. The lock is released when the file is dropped.
@@ -28,35 +37,85 @@ pub(super) fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
     }
 }
 
+/// Builds the swarm: TCP (Noise, Yamux) and QUIC, or, with a swarm key,
+/// TCP wrapped in the pre-shared-key handshake (libp2p pnet) before Noise
+/// and no QUIC, which pnet cannot protect.
 pub(super) fn build_swarm(
     key: libp2p::identity::Keypair,
     config: &NodeConfig,
+    psk: Option<PreSharedKey>,
     store: std::sync::Arc<Store>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| setup(&e))?
-        // Larger QUIC flow-control windows than the defaults so one connection
-        // can carry a bulk transfer at loopback speed (checked by the
-        // transfer benchmark).
-        .with_quic_config(|mut quic| {
-            quic.max_stream_data = 16 * 1024 * 1024;
-            quic.max_connection_data = 64 * 1024 * 1024;
-            quic
-        })
-        .with_behaviour(|key| {
-            Behaviour::new(key, config, store.clone(), bootstrap.clone())
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
-        })
-        .map_err(|e| setup(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_timeout))
-        .build();
+    let behaviour = |key: &libp2p::identity::Keypair| {
+        Behaviour::new(key, config, store.clone(), bootstrap.clone())
+            .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
+    };
+    let idle = config.idle_timeout;
+    let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
+    let swarm = match psk {
+        Some(psk) => {
+            tracing::info!(fingerprint = %psk.fingerprint(), "private network (swarm key): TCP only");
+            builder
+                .with_other_transport(|key| private_transport(key, psk))
+                .map_err(|e| setup(&e))?
+                .with_behaviour(behaviour)
+                .map_err(|e| setup(&e))?
+                .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                .build()
+        }
+        None => builder
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| setup(&e))?
+            // Larger QUIC flow-control windows than the defaults so one connection
+            // can carry a bulk transfer at loopback speed (checked by the
+            // transfer benchmark).
+            .with_quic_config(|mut quic| {
+                quic.max_stream_data = 16 * 1024 * 1024;
+                quic.max_connection_data = 64 * 1024 * 1024;
+                quic
+            })
+            .with_behaviour(behaviour)
+            .map_err(|e| setup(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build(),
+    };
     Ok(swarm)
+}
+
+/// TCP, then the pnet handshake with `psk` (a peer without the key fails
+/// here, before Noise), then Noise and Yamux as usual.
+fn private_transport(
+    key: &libp2p::identity::Keypair,
+    psk: PreSharedKey,
+) -> Result<Boxed<(libp2p::PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(
+        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+            .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise::Config::new(key)?)
+            .multiplex(yamux::Config::default())
+            .timeout(PNET_UPGRADE_TIMEOUT)
+            .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+            .boxed(),
+    )
+}
+
+/// Adds what a failed connection most likely means for a private network
+/// to `reason`: a handshake that fails at once is what a peer with another
+/// swarm key (or none) sees, and a node with a key reaches only keyed peers.
+pub(super) fn dial_hint(reason: String, private: bool) -> String {
+    let handshake = reason.contains("negotiate") || reason.contains("Handshake");
+    if private {
+        format!("{reason} (this node is in a private network: the peer must be online and use the same swarm key)")
+    } else if handshake {
+        format!("{reason} (if the peer runs a private network, this node needs its swarm key: --swarm-key FILE)")
+    } else {
+        reason
+    }
 }

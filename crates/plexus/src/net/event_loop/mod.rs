@@ -42,6 +42,8 @@ const RECONNECT_CHECK: Duration = Duration::from_secs(30);
 pub(crate) struct EventLoop {
     swarm: Swarm<Behaviour>,
     mdns: bool,
+    /// The node has a swarm key (a private network); for dial errors.
+    private: bool,
     started: Instant,
     /// Explicit connects waiting for their connection.
     dials: std::collections::HashMap<
@@ -56,10 +58,11 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
-    pub(crate) fn new(swarm: Swarm<Behaviour>, mdns: bool, lock: File) -> Self {
+    pub(crate) fn new(swarm: Swarm<Behaviour>, mdns: bool, private: bool, lock: File) -> Self {
         Self {
             swarm,
             mdns,
+            private,
             started: Instant::now(),
             dials: Default::default(),
             listeners_up: HashSet::new(),
@@ -196,7 +199,7 @@ impl EventLoop {
                     Err(e) => {
                         let _ = reply.send(Err(Error::Dial {
                             addr,
-                            reason: e.to_string(),
+                            reason: super::setup::dial_hint(e.to_string(), self.private),
                         }));
                     }
                 }
@@ -278,7 +281,7 @@ impl EventLoop {
                 if let Some((addr, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Err(Error::Dial {
                         addr,
-                        reason: error.to_string(),
+                        reason: super::setup::dial_hint(error.to_string(), self.private),
                     }));
                 }
             }
