@@ -39,6 +39,10 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
     }
     println!("peer id          {}", status.peer_id);
     println!("connected peers  {}", status.connected_peers);
+    println!(
+        "connections      {} in, {} out",
+        status.inbound_connections, status.outbound_connections
+    );
     println!("DHT peers        {}", status.routing_table_peers);
     println!(
         "mDNS             {}",

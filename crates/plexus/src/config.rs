@@ -36,6 +36,16 @@ pub struct NodeConfig {
     pub max_connections: u32,
     /// Most established connections to one peer.
     pub max_connections_per_peer: u32,
+    /// Most established inbound connections (default 448). Never more than
+    /// `max_connections` less the room kept for dialling out (a quarter of
+    /// it, at most 64; see [`NodeConfig::inbound_cap`]), so a flood of
+    /// inbound connections cannot stop the node from dialling providers.
+    pub max_inbound: u32,
+    /// Most inbound connections, pending or established, from one IP address
+    /// (one /64 for IPv6); default 8 ([`NodeConfig::loopback`]: no limit
+    /// below `max_connections`, as all its peers share 127.0.0.1). Outbound
+    /// connections are not counted.
+    pub max_inbound_per_ip: u32,
     /// Refuse new connections once the process uses this share of system memory.
     pub max_memory_fraction: f64,
     /// How often the DHT routing table is refreshed (a Kademlia bootstrap).
@@ -88,6 +98,8 @@ impl NodeConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
             max_connections_per_peer: 4,
+            max_inbound: 512 - 64,
+            max_inbound_per_ip: 8,
             max_memory_fraction: 0.9,
             dht_refresh: Duration::from_secs(5 * 60),
             directories: Vec::new(),
@@ -103,8 +115,17 @@ impl NodeConfig {
         }
     }
 
-    /// A node on 127.0.0.1 with OS-chosen ports and no mDNS: handy for tests
-    /// and in-process demos.
+    /// The established inbound connections allowed: `max_inbound`, but
+    /// never more than `max_connections` less a quarter of it (at most 64),
+    /// which stays free for outbound connections.
+    pub fn inbound_cap(&self) -> u32 {
+        let reserved = (self.max_connections / 4).clamp(1, 64);
+        self.max_inbound
+            .min(self.max_connections.saturating_sub(reserved))
+    }
+
+    /// A node on 127.0.0.1 with OS-chosen ports, no mDNS and no per-IP
+    /// inbound limit: handy for tests and in-process demos.
     pub fn loopback(data_dir: impl Into<PathBuf>) -> Self {
         let mut config = Self::new(data_dir);
         config.listen = vec![
@@ -112,6 +133,8 @@ impl NodeConfig {
             "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("valid"),
         ];
         config.mdns = false;
+        // Every peer of such a node is on 127.0.0.1 too.
+        config.max_inbound_per_ip = config.max_connections;
         config
     }
 }
@@ -142,6 +165,10 @@ pub struct FileConfig {
     pub max_connections: Option<u32>,
     /// Most established connections to one peer.
     pub max_connections_per_peer: Option<u32>,
+    /// Most established inbound connections.
+    pub max_inbound: Option<u32>,
+    /// Most inbound connections from one IP address.
+    pub max_inbound_per_ip: Option<u32>,
     /// Directory servers (multiaddrs ending in `/p2p/PEERID`).
     pub directories: Option<Vec<Multiaddr>>,
     /// Whether this node is a super-peer.
@@ -200,6 +227,12 @@ impl FileConfig {
         if let Some(n) = self.max_connections_per_peer {
             config.max_connections_per_peer = n;
         }
+        if let Some(n) = self.max_inbound {
+            config.max_inbound = n;
+        }
+        if let Some(n) = self.max_inbound_per_ip {
+            config.max_inbound_per_ip = n;
+        }
         if let Some(d) = &self.directories {
             config.directories = d.clone();
         }
@@ -248,6 +281,29 @@ mod tests {
             (200, 30)
         );
         assert_eq!(config.swarm_key, Some(dir.path().join("swarm.key")));
+    }
+
+    #[test]
+    fn inbound_leaves_room_for_outbound() {
+        let mut config = NodeConfig::new("x");
+        assert_eq!(config.inbound_cap(), 448);
+        config.max_connections = 100;
+        assert_eq!(config.inbound_cap(), 75);
+        config.max_inbound = 20;
+        assert_eq!(config.inbound_cap(), 20);
+        config.max_connections = 4000;
+        config.max_inbound = 10_000;
+        assert_eq!(config.inbound_cap(), 4000 - 64);
+        config.max_connections = 1;
+        assert_eq!(config.inbound_cap(), 0);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "max_inbound = 30\nmax_inbound_per_ip = 2\n",
+        )
+        .unwrap();
+        FileConfig::load(dir.path()).unwrap().apply(&mut config);
+        assert_eq!((config.max_inbound, config.max_inbound_per_ip), (30, 2));
     }
 
     #[test]

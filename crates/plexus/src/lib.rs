@@ -27,7 +27,9 @@
 //!   registration, record index);
 //! - [`pubsub`]: publish/subscribe delivery and limits over gossipsub
 //!   ([`Message`], [`Subscription`]);
-//! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers.
+//! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers;
+//! - `inbound`: inbound connection limits per IP and in total, kept below
+//!   the overall cap so the node can always dial out.
 //!
 //! [`transfer`] is the download loop: it fetches a blob from many providers
 //! at once ([`transfer::GetOptions`], [`transfer::Progress`]) and reaches the
@@ -52,6 +54,7 @@ mod error;
 mod guard;
 mod hash;
 pub mod identity;
+mod inbound;
 mod net;
 pub mod pubsub;
 mod ratelimit;

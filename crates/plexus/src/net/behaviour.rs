@@ -1,5 +1,5 @@
-//! The composed libp2p behaviour of a Plexus node: connection limits, then
-//! one field per protocol component. A new protocol adds one field here.
+//! The composed libp2p behaviour of a Plexus node: connection limits
+//! (overall, memory, inbound), then one field per protocol component. A new protocol adds one field here.
 
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
@@ -10,7 +10,8 @@ use libp2p::{
 };
 
 use crate::{
-    blobs, content::Store, directory, discovery, pubsub, ratelimit::Rate, search, NodeConfig,
+    blobs, content::Store, directory, discovery, inbound, pubsub, ratelimit::Rate, search,
+    NodeConfig,
 };
 
 /// Every protocol a Plexus node speaks, one field per component.
@@ -18,6 +19,9 @@ use crate::{
 pub(crate) struct Behaviour {
     /// Caps on connection counts.
     pub(crate) limits: connection_limits::Behaviour,
+    /// Caps on inbound connections, per IP and in total, below the overall
+    /// cap so outbound dials always have room.
+    pub(crate) inbound: inbound::Behaviour,
     /// Refuses new connections when memory runs short.
     pub(crate) memory: memory_connection_limits::Behaviour,
     /// Identify, ping, Kademlia and mDNS: finding peers and providers.
@@ -51,6 +55,7 @@ impl Behaviour {
             .with_max_pending_outgoing(Some(128));
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
+            inbound: inbound::Behaviour::new(config.inbound_cap(), config.max_inbound_per_ip),
             memory: memory_connection_limits::Behaviour::with_max_percentage(
                 config.max_memory_fraction,
             ),

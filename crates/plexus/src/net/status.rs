@@ -12,6 +12,12 @@ pub struct NodeStatus {
     pub listen_addrs: Vec<Multiaddr>,
     /// Peers with at least one open connection.
     pub connected_peers: usize,
+    /// Established inbound connections (capped by `max_inbound`).
+    #[serde(default)]
+    pub inbound_connections: usize,
+    /// Established outbound connections.
+    #[serde(default)]
+    pub outbound_connections: usize,
     /// Peers in the Kademlia routing table.
     pub routing_table_peers: usize,
     /// Whether mDNS discovery is on.

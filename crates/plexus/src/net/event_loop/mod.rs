@@ -211,6 +211,11 @@ impl EventLoop {
     /// The node's figures, each from the component that keeps it.
     fn status(&mut self) -> NodeStatus {
         let connected_peers = self.swarm.connected_peers().count();
+        let info = self.swarm.network_info();
+        let (inbound, outbound) = (
+            info.connection_counters().num_established_incoming(),
+            info.connection_counters().num_established_outgoing(),
+        );
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
         let behaviour = self.swarm.behaviour_mut();
         let stats = behaviour.search.stats();
@@ -218,6 +223,8 @@ impl EventLoop {
             peer_id,
             listen_addrs,
             connected_peers,
+            inbound_connections: inbound as usize,
+            outbound_connections: outbound as usize,
             routing_table_peers: behaviour.discovery.routing_table_size(),
             mdns: self.mdns,
             search_neighbours: stats.neighbours,
