@@ -12,8 +12,7 @@ use std::{
 use libp2p::{
     identify,
     identity::Keypair,
-    kad::{self, store::MemoryStore},
-    mdns, ping,
+    kad, mdns, ping,
     swarm::{
         behaviour::toggle::Toggle, dial_opts::DialOpts, FromSwarm, NetworkBehaviour, THandler,
         THandlerInEvent, ToSwarm,
@@ -31,7 +30,7 @@ use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 pub(crate) struct Inner {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    kad: kad::Behaviour<MemoryStore>,
+    kad: kad::Behaviour<super::ProviderStore>,
     mdns: Toggle<mdns::tokio::Behaviour>,
 }
 

@@ -7,20 +7,18 @@
 
 pub(crate) mod behaviour;
 pub(crate) mod peers;
+pub(crate) mod store;
 
 use std::time::Duration;
 
-use libp2p::{
-    kad::{self, store::MemoryStore},
-    multiaddr::Protocol,
-    Multiaddr, PeerId, StreamProtocol,
-};
+use libp2p::{kad, multiaddr::Protocol, Multiaddr, PeerId, StreamProtocol};
 
 use tokio::sync::oneshot;
 
 use crate::{content::Hash, Error};
 pub(crate) use behaviour::Behaviour;
 pub use peers::{FoundPeer, PeerEntry};
+pub(crate) use store::ProviderStore;
 
 /// What the node asks of discovery.
 pub(crate) enum Command {
@@ -49,7 +47,7 @@ pub const IDENTIFY_PROTOCOL: &str = "/plexus/1.0.0";
 /// Kademlia only switches itself to server mode once an external address is
 /// confirmed, which never happens on loopback or private networks; a Plexus
 /// node is meant to answer queries, so it is a server from the start.
-pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<MemoryStore> {
+pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStore> {
     let mut config = kad::Config::new(KAD_PROTOCOL);
     config.set_periodic_bootstrap_interval(Some(refresh));
     config.set_query_timeout(Duration::from_secs(30));
@@ -57,7 +55,7 @@ pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<MemoryStore>
     // forgotten 6 h after a provider stops announcing.
     config.set_provider_publication_interval(Some(Duration::from_secs(60 * 60)));
     config.set_provider_record_ttl(Some(Duration::from_secs(6 * 60 * 60)));
-    let mut kad = kad::Behaviour::with_config(local, MemoryStore::new(local), config);
+    let mut kad = kad::Behaviour::with_config(local, ProviderStore::new(local), config);
     kad.set_mode(Some(kad::Mode::Server));
     kad
 }
