@@ -21,6 +21,11 @@
 //!   [`store::Error::MaxProvidedKeys`] and nothing already stored is evicted;
 //! - **plain records** in a `MemoryStore` with its usual bounds (1,024
 //!   records of under 65 KiB).
+//!
+//! The per-peer cap means a peer holds at most 1,024 of another node's keys:
+//! in a small network, a node sharing more than that is still found through
+//! its own store (lookups reach it), but fewer of its records are replicated
+//! elsewhere, so they vanish sooner if it goes offline.
 
 use std::{
     borrow::Cow,
