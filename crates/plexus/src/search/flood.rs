@@ -19,12 +19,26 @@ pub const MAX_TTL: u8 = 7;
 /// Most hits a node routes back (or delivers) for one query; more are dropped.
 pub const MAX_HITS_PER_QUERY: usize = 1000;
 
+/// Most queries one neighbour may have open (remembered for routing) at
+/// once; beyond it the neighbour's new queries are refused until some
+/// expire, so one peer cannot take the whole table ([`FloodConfig::max_open`]).
+pub const MAX_OPEN_PER_PEER: usize = 64;
+
+/// Most searches started on this node open at once. They are counted apart
+/// from other peers' queries, so a flood of remote queries never stops the
+/// local user from searching; beyond it a new search is refused ("too many
+/// searches running") until one expires ([`FloodConfig::seen_for`]).
+pub const MAX_LOCAL_SEARCHES: usize = 64;
+
 /// Limits of the flooding search.
 #[derive(Debug, Clone)]
 pub struct FloodConfig {
     /// How long a query id is remembered (duplicates dropped, hits routed).
     pub seen_for: Duration,
-    /// Most queries remembered at once; new ones beyond are refused.
+    /// Most queries from other peers remembered at once (each at most
+    /// [`MAX_OPEN_PER_PEER`] from one neighbour); when full, the oldest is
+    /// forgotten to make room (hits still on their way for it are dropped).
+    /// Searches started here are not counted ([`MAX_LOCAL_SEARCHES`]).
     pub max_open: usize,
     /// Queries a neighbour may send in a burst.
     pub burst: u32,
@@ -67,7 +81,7 @@ pub enum Decision {
     Duplicate,
     /// The sender exceeded its rate limit.
     RateLimited,
-    /// Too many queries are open; try later.
+    /// The sender has [`MAX_OPEN_PER_PEER`] queries open; try later.
     Busy,
 }
 
@@ -75,7 +89,14 @@ pub enum Decision {
 pub struct Flood {
     config: FloodConfig,
     seen: HashMap<u64, (Origin, usize)>,
+    /// Each id in `seen` once, oldest first, with when it expires.
     expiry: VecDeque<(Instant, u64)>,
+    /// Open queries by the neighbour that sent them.
+    per_peer: HashMap<PeerId, usize>,
+    /// Open queries started here.
+    local: usize,
+    /// Remote queries forgotten early to make room.
+    evicted: u64,
     limiter: RateLimiter,
 }
 
@@ -90,7 +111,15 @@ impl Flood {
             config,
             seen: HashMap::new(),
             expiry: VecDeque::new(),
+            per_peer: HashMap::new(),
+            local: 0,
+            evicted: 0,
         }
+    }
+
+    /// Remote queries forgotten early because the table was full.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Queries remembered now.
@@ -106,18 +135,51 @@ impl Flood {
                 break;
             }
             self.expiry.pop_front();
-            self.seen.remove(&id);
+            self.forget(id);
+        }
+    }
+
+    /// Drops `id` from `seen` and its origin's count (not from `expiry`).
+    fn forget(&mut self, id: u64) {
+        match self.seen.remove(&id) {
+            Some((Origin::Local, _)) => self.local -= 1,
+            Some((Origin::Peer(peer), _)) => {
+                if let Some(n) = self.per_peer.get_mut(&peer) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.per_peer.remove(&peer);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Forgets the oldest query from another peer (never a local one).
+    fn evict_oldest_remote(&mut self) {
+        let oldest = self
+            .expiry
+            .iter()
+            .position(|(_, id)| matches!(self.seen.get(id), Some((Origin::Peer(_), _))));
+        if let Some(at) = oldest {
+            let (_, id) = self.expiry.remove(at).expect("position is in range");
+            self.forget(id);
+            self.evicted += 1;
         }
     }
 
     fn remember(&mut self, id: u64, origin: Origin, now: Instant) {
+        match origin {
+            Origin::Local => self.local += 1,
+            Origin::Peer(peer) => *self.per_peer.entry(peer).or_default() += 1,
+        }
         self.seen.insert(id, (origin, 0));
         self.expiry.push_back((now + self.config.seen_for, id));
     }
 
     /// Starts a local query: the neighbours to send it to and the TTL
-    /// lowered to [`MAX_TTL`] (TTL 0 floods to nobody), or `None` when too
-    /// many queries are open.
+    /// lowered to [`MAX_TTL`] (TTL 0 floods to nobody), or `None` when
+    /// [`MAX_LOCAL_SEARCHES`] are open (or `id` is taken).
     pub fn start(
         &mut self,
         id: u64,
@@ -126,7 +188,7 @@ impl Flood {
         now: Instant,
     ) -> Option<(Vec<PeerId>, u8)> {
         self.expire(now);
-        if self.seen.len() >= self.config.max_open || self.seen.contains_key(&id) {
+        if self.local >= MAX_LOCAL_SEARCHES || self.seen.contains_key(&id) {
             return None;
         }
         self.remember(id, Origin::Local, now);
@@ -153,8 +215,11 @@ impl Flood {
         if self.seen.contains_key(&id) {
             return Decision::Duplicate;
         }
-        if self.seen.len() >= self.config.max_open {
+        if self.per_peer.get(&from).copied().unwrap_or(0) >= MAX_OPEN_PER_PEER {
             return Decision::Busy;
+        }
+        while self.seen.len() - self.local >= self.config.max_open.max(1) {
+            self.evict_oldest_remote();
         }
         self.remember(id, Origin::Peer(from), now);
         let ttl = ttl.min(MAX_TTL).saturating_sub(1);
@@ -311,8 +376,8 @@ mod tests {
     }
 
     #[test]
-    fn open_queries_are_capped() {
-        let p = peers(2);
+    fn a_full_table_forgets_the_oldest_remote_query_never_a_local_one() {
+        let p = peers(3);
         let config = FloodConfig {
             max_open: 2,
             burst: 100,
@@ -322,11 +387,73 @@ mod tests {
         let now = Instant::now();
         assert!(f.start(1, 3, &p, now).is_some());
         assert!(f.start(1, 3, &p, now).is_none(), "an id is started once");
+        for id in [2, 3] {
+            assert!(matches!(
+                f.on_query(p[0], id, 3, &p, now),
+                Decision::Handle { .. }
+            ));
+        }
+        // Full (2 remote): the next query pushes out the oldest remote one.
         assert!(matches!(
-            f.on_query(p[0], 2, 3, &p, now),
+            f.on_query(p[1], 4, 3, &p, now),
             Decision::Handle { .. }
         ));
-        assert_eq!(f.on_query(p[0], 3, 3, &p, now), Decision::Busy);
-        assert!(f.start(4, 3, &p, now).is_none());
+        assert_eq!(f.route(2), None, "the oldest remote query is forgotten");
+        assert_eq!(f.route(3), Some(Origin::Peer(p[0])));
+        assert_eq!(f.route(1), Some(Origin::Local), "the local one stays");
+        assert_eq!(f.evicted(), 1);
+        assert_eq!(f.open(), 3);
+        f.expire(now + Duration::from_secs(61));
+        assert_eq!(f.open(), 0);
+        assert!(f.per_peer.is_empty() && f.local == 0, "counts follow expiry");
+    }
+
+    #[test]
+    fn open_queries_per_neighbour_are_capped() {
+        let p = peers(2);
+        let config = FloodConfig {
+            burst: 1000,
+            ..FloodConfig::default()
+        };
+        let mut f = Flood::new(config);
+        let now = Instant::now();
+        for id in 0..MAX_OPEN_PER_PEER as u64 {
+            assert!(matches!(
+                f.on_query(p[0], id, 3, &p, now),
+                Decision::Handle { .. }
+            ));
+        }
+        assert_eq!(f.on_query(p[0], 1000, 3, &p, now), Decision::Busy);
+        assert!(
+            matches!(f.on_query(p[1], 1001, 3, &p, now), Decision::Handle { .. }),
+            "another neighbour is not held back"
+        );
+        let later = now + Duration::from_secs(61);
+        assert!(matches!(
+            f.on_query(p[0], 1002, 3, &p, later),
+            Decision::Handle { .. }
+        ));
+    }
+
+    #[test]
+    fn local_searches_are_capped_apart_from_remote_queries() {
+        let p = peers(20);
+        let config = FloodConfig {
+            max_open: 8,
+            burst: 1000,
+            ..FloodConfig::default()
+        };
+        let mut f = Flood::new(config);
+        let now = Instant::now();
+        // Remote queries fill the table; local searches still start.
+        for (i, peer) in p.iter().enumerate() {
+            f.on_query(*peer, 10_000 + i as u64, 3, &p, now);
+        }
+        for id in 0..MAX_LOCAL_SEARCHES as u64 {
+            assert!(f.start(id, 3, &p, now).is_some(), "search {id}");
+        }
+        assert!(f.start(500, 3, &p, now).is_none(), "too many running");
+        assert_eq!(f.open(), 8 + MAX_LOCAL_SEARCHES);
+        assert!(f.start(500, 3, &p, now + Duration::from_secs(61)).is_some());
     }
 }

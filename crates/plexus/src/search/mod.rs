@@ -12,11 +12,12 @@
 //!
 //! This folder is the flooding-search component: `flood.rs` (seen queries,
 //! reverse paths), a state machine without I/O (`state.rs`: neighbours,
-//! the super-peer's leaf index, own records; `queries.rs`: the searches
-//! started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
+//! own records; `leaves.rs`: the super-peer's leaf index; `queries.rs`: the
+//! searches started here) and the `NetworkBehaviour` that drives it (`behaviour.rs`).
 
 mod behaviour;
 mod flood;
+mod leaves;
 mod protocol;
 mod queries;
 mod state;
@@ -27,7 +28,9 @@ use tokio::sync::oneshot;
 
 use crate::content::{Metadata, SignedRecord, Ticket};
 pub(crate) use behaviour::Behaviour;
-pub use flood::{FloodConfig, MAX_HITS_PER_QUERY, MAX_TTL};
+pub use flood::{
+    FloodConfig, MAX_HITS_PER_QUERY, MAX_LOCAL_SEARCHES, MAX_OPEN_PER_PEER, MAX_TTL,
+};
 pub use protocol::{SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE, SEARCH_PROTOCOL};
 
 /// Requests for the flooding-search component, each with its reply channel.
@@ -102,4 +105,9 @@ pub struct SearchStats {
     pub neighbours: usize,
     /// Leaves whose records this node indexes (super-peers only).
     pub indexed_leaves: usize,
+    /// Leaf records this node indexes, over all leaves (super-peers only).
+    pub indexed_records: usize,
+    /// Other peers' queries forgotten early because the table of open
+    /// queries was full.
+    pub evicted: u64,
 }

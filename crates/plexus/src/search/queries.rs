@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
-use super::{Hit, SearchHit};
+use super::{Hit, SearchHit, MAX_HITS_PER_QUERY};
 use crate::content::Hash;
 
 /// A search started by this node, fed until its caller drops the receiver.
@@ -38,12 +38,18 @@ impl Queries {
 
     /// Feeds verified, new hits to search `id` (from `source`: "flood" or
     /// "directory"); hits for an unknown or ended search, hits whose
-    /// signature fails and this node's own records are dropped.
+    /// signature fails, this node's own records and hits beyond
+    /// [`MAX_HITS_PER_QUERY`] distinct ones (from all sources together)
+    /// are dropped.
     pub(crate) fn deliver(&mut self, id: u64, hits: Vec<Hit>, source: &str) {
         let Some(query) = self.open.get_mut(&id) else {
             return;
         };
         for hit in hits {
+            if query.seen.len() >= MAX_HITS_PER_QUERY {
+                tracing::debug!(id, "search has its most hits; the rest are dropped");
+                return;
+            }
             let Some(hit) = SearchHit::from_hit(hit, source) else {
                 tracing::debug!("dropped a search hit with a bad signature");
                 continue;

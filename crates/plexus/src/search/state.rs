@@ -15,8 +15,8 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 
 use super::{
-    flood::{Decision, Flood, FloodConfig, Origin},
-    protocol::MAX_LEAF_RECORDS,
+    flood::{Decision, Flood, FloodConfig, Origin, MAX_LOCAL_SEARCHES, MAX_OPEN_PER_PEER},
+    leaves::Leaves,
     queries::Queries,
     Hit, SearchAck, SearchHit, SearchMessage, SearchStats, MAX_HITS_PER_MESSAGE, MAX_WORDS,
 };
@@ -24,12 +24,6 @@ use crate::{
     content::{Hash, Metadata, SignedRecord},
     Error,
 };
-
-/// A leaf's records as indexed by a super-peer.
-struct Leaf {
-    records: Vec<(Metadata, SignedRecord)>,
-    addrs: Vec<Multiaddr>,
-}
 
 /// A message the node must send.
 #[derive(Debug, Clone)]
@@ -54,7 +48,8 @@ pub(crate) struct SearchState {
     connected: HashSet<PeerId>,
     /// Super-peers this node has sent its records to.
     indexed_at: HashSet<PeerId>,
-    leaves: HashMap<PeerId, Leaf>,
+    /// The super-peer's index of its leaves' records.
+    leaves: Leaves,
     /// This node's own records.
     records: Vec<(Metadata, SignedRecord)>,
     local: Queries,
@@ -75,7 +70,7 @@ impl SearchState {
             want_neighbour: HashSet::new(),
             connected: HashSet::new(),
             indexed_at: HashSet::new(),
-            leaves: HashMap::new(),
+            leaves: Leaves::default(),
             records: Vec::new(),
             local: Queries::new(me),
             listen_addrs: Vec::new(),
@@ -184,16 +179,7 @@ impl SearchState {
                 record: r.clone(),
                 addrs: my_addrs.to_vec(),
             });
-        let leaves = self.leaves.values().flat_map(|leaf| {
-            leaf.records
-                .iter()
-                .filter(|(m, _)| m.matches(words))
-                .map(|(_, r)| Hit {
-                    record: r.clone(),
-                    addrs: leaf.addrs.clone(),
-                })
-        });
-        own.chain(leaves).collect()
+        own.chain(self.leaves.matches(words)).collect()
     }
 
     /// Neighbours a query may be forwarded to: a super-peer answers for the
@@ -202,7 +188,7 @@ impl SearchState {
         let mut peers: Vec<PeerId> = self
             .neighbours
             .keys()
-            .filter(|p| !self.leaves.contains_key(p))
+            .filter(|p| !self.leaves.contains(p))
             .copied()
             .collect();
         peers.sort();
@@ -226,7 +212,10 @@ impl SearchState {
         }
         let candidates = self.forward_candidates();
         let (targets, ttl) = self.flood.start(id, ttl, &candidates, now).ok_or_else(|| {
-            Error::Busy("too many searches are open; wait a minute and retry".into())
+            Error::Busy(format!(
+                "too many searches running (at most {MAX_LOCAL_SEARCHES} in a minute); \
+                 wait for one to end and retry"
+            ))
         })?;
         self.local.open(id, tx);
         // A super-peer already knows its leaves' records.
@@ -273,6 +262,8 @@ impl SearchState {
         SearchStats {
             neighbours: self.neighbours.len(),
             indexed_leaves: self.leaves.len(),
+            indexed_records: self.leaves.records(),
+            evicted: self.flood.evicted(),
             ..self.stats.clone()
         }
     }
@@ -335,8 +326,8 @@ impl SearchState {
         }
     }
 
-    /// Indexes leaf `peer`'s records (super-peers only): at most
-    /// [`MAX_LEAF_RECORDS`], each validly signed by `peer` itself.
+    /// Indexes leaf `peer`'s records (super-peers only), within the caps
+    /// of [`Leaves::index`].
     fn index_leaf(
         &mut self,
         peer: PeerId,
@@ -346,24 +337,7 @@ impl SearchState {
         if !self.super_peer {
             return Err("not a super-peer".into());
         }
-        if records.len() > MAX_LEAF_RECORDS {
-            return Err(format!("at most {MAX_LEAF_RECORDS} records per leaf"));
-        }
-        let mut checked = Vec::new();
-        for r in records {
-            match r.verify() {
-                Ok(m) if m.publisher == peer => checked.push((m, r)),
-                _ => return Err("a leaf may only index its own, validly signed records".into()),
-            }
-        }
-        self.leaves.insert(
-            peer,
-            Leaf {
-                records: checked,
-                addrs,
-            },
-        );
-        Ok(())
+        self.leaves.index(peer, records, addrs)
     }
 
     fn handle_query(
@@ -391,7 +365,9 @@ impl SearchState {
             }
             Decision::Busy => {
                 self.stats.refused += 1;
-                return SearchAck::Refused("too many open queries".into());
+                return SearchAck::Refused(format!(
+                    "too many open queries from you (at most {MAX_OPEN_PER_PEER}); try later"
+                ));
             }
         };
         self.stats.queries_handled += 1;

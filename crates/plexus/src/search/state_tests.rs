@@ -288,18 +288,32 @@ fn local_searches_check_words_and_end_when_the_caller_leaves_or_they_expire() {
 }
 
 #[test]
-fn too_many_open_searches_are_refused() {
+fn too_many_running_searches_are_refused_however_full_the_remote_table_is() {
     let mut s = SearchState::new(
         PeerId::random(),
         FloodConfig {
             max_open: 1,
+            burst: 100,
             ..FloodConfig::default()
         },
         false,
     );
     let (tx, _rx) = mpsc::channel(1);
     let now = Instant::now();
-    s.start(1, words("x"), 3, tx.clone(), now).unwrap();
-    let err = s.start(2, words("x"), 3, tx, now).unwrap_err();
+    let peer = PeerId::random();
+    for id in 0..5 {
+        let query = SearchMessage::Query {
+            id: 1000 + id,
+            words: words("x"),
+            ttl: 3,
+        };
+        assert!(is_ok(&s.handle_message(peer, query, now)));
+    }
+    assert_eq!(s.stats().evicted, 4, "remote queries make room for each other");
+    for id in 0..crate::search::MAX_LOCAL_SEARCHES as u64 {
+        s.start(id, words("x"), 3, tx.clone(), now).unwrap();
+    }
+    let err = s.start(999, words("x"), 3, tx, now).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "{err}");
+    assert!(err.to_string().contains("too many searches running"), "{err}");
 }
