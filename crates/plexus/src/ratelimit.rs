@@ -6,7 +6,10 @@ use std::{collections::HashMap, time::Instant};
 
 use libp2p::PeerId;
 
-/// Peers tracked at once before idle (full) buckets are dropped.
+/// Most peers tracked at once. When a new peer comes and the table is full,
+/// idle (full) buckets are dropped first; if none is idle, the bucket used
+/// least recently is dropped (that peer starts over with a full bucket, the
+/// smallest gift: it is the one closest to refilled).
 const MAX_TRACKED: usize = 4096;
 
 /// How fast a peer may go: `per_second` on average, up to `burst` at once.
@@ -47,6 +50,9 @@ impl RateLimiter {
     pub fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
         if self.buckets.len() >= MAX_TRACKED && !self.buckets.contains_key(&peer) {
             self.prune(now);
+            if self.buckets.len() >= MAX_TRACKED {
+                self.drop_least_recent();
+            }
         }
         let (rate, burst) = (self.per_second, self.burst);
         let bucket = self.buckets.entry(peer).or_insert(Bucket {
@@ -61,6 +67,13 @@ impl RateLimiter {
             true
         } else {
             false
+        }
+    }
+
+    fn drop_least_recent(&mut self) {
+        let oldest = self.buckets.iter().min_by_key(|(_, b)| b.last).map(|(p, _)| *p);
+        if let Some(peer) = oldest {
+            self.buckets.remove(&peer);
         }
     }
 
@@ -173,5 +186,23 @@ mod tests {
         // A second later every bucket is full again, so all can go.
         limiter.allow(PeerId::random(), t0 + Duration::from_secs(1));
         assert_eq!(limiter.tracked(), 1);
+    }
+
+    #[test]
+    fn busy_peers_never_grow_the_table_past_its_cap() {
+        let mut limiter = RateLimiter::new(Rate {
+            per_second: 0.001,
+            burst: 10,
+        });
+        let t0 = Instant::now();
+        let first = PeerId::random();
+        assert!(limiter.allow(first, t0));
+        // Every bucket stays busy (nearly no refill), so none is idle.
+        for i in 1..=MAX_TRACKED as u64 + 100 {
+            limiter.allow(PeerId::random(), t0 + Duration::from_millis(i));
+        }
+        assert_eq!(limiter.tracked(), MAX_TRACKED);
+        // The least recently seen went first.
+        assert!(!limiter.buckets.contains_key(&first));
     }
 }

@@ -8,12 +8,23 @@
 /// handler events to `self.$inner`. Use with
 /// `type ConnectionHandler = THandler<Inner>;`. The second form also lets
 /// the component see each swarm event (`|this, event| ...`) after the inner
-/// behaviour has.
+/// behaviour has; the third also screens each connection handler event
+/// (`|this, peer, event| ...` answers `Some(event)` to pass it on, `None` to
+/// drop it).
 macro_rules! forward_to_inner {
     ($inner:ident) => {
         forward_to_inner!($inner, |_this, _event| {});
     };
     ($inner:ident, |$this:ident, $event:ident| $observe:block) => {
+        forward_to_inner!($inner, |$this, $event| $observe, |_this, _peer, event| {
+            Some(event)
+        });
+    };
+    (
+        $inner:ident,
+        |$this:ident, $event:ident| $observe:block,
+        |$sthis:ident, $speer:ident, $sevent:ident| $screen:block
+    ) => {
         fn handle_pending_inbound_connection(
             &mut self,
             id: libp2p::swarm::ConnectionId,
@@ -71,7 +82,12 @@ macro_rules! forward_to_inner {
             id: libp2p::swarm::ConnectionId,
             event: libp2p::swarm::THandlerOutEvent<Self>,
         ) {
-            self.$inner.on_connection_handler_event(peer, id, event);
+            let $sthis = &mut *self;
+            let $speer = peer;
+            let $sevent = event;
+            if let Some(event) = $screen {
+                self.$inner.on_connection_handler_event(peer, id, event);
+            }
         }
     };
 }

@@ -16,21 +16,63 @@ use libp2p::{
     swarm::{
         behaviour::{toggle::Toggle, ListenAddresses},
         dial_opts::DialOpts,
-        FromSwarm, NetworkBehaviour, THandlerInEvent, ToSwarm,
+        derive_prelude::Either,
+        FromSwarm, NetworkBehaviour, THandlerInEvent, THandlerOutEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
 use tokio::time::Interval;
 
 use super::{
-    client::{Action, DirectoryClient},
+    client::{Action, DirectoryClient, MAX_DISCOVERED},
     index::{Index, IndexConfig},
+    protocol::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
     server, DirRequest, DirResponse, Event, DIRECTORY_PROTOCOL, NAMESPACE,
 };
 use crate::{content::SignedRecord, discovery, guard::guarded, wrap::forward_to_inner};
 
+/// Whether `value`'s `Debug` form is longer than `max` characters; stops
+/// formatting as soon as it is, so it costs at most `max` characters of work.
+fn debug_longer_than(value: &impl std::fmt::Debug, max: usize) -> bool {
+    struct Count(usize, usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            if self.0 > self.1 {
+                Err(std::fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut count = Count(0, max);
+    std::fmt::write(&mut count, format_args!("{value:?}")).is_err()
+}
+
 /// How often renewals, redials and index expiry are checked.
 const TICK: Duration = Duration::from_secs(1);
+
+/// Longest a directory request may take, sending to answer; also how long
+/// one inbound stream may stay open.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most directory streams open at once on one connection, inbound and
+/// outbound together (libp2p's default is 100); more inbound ones are
+/// dropped, more outbound ones fail. With [`MAX_REQUEST_BYTES`] this bounds
+/// what one connection can make a server buffer.
+const STREAMS_PER_CONNECTION: usize = 16;
+
+/// Most rendezvous registrations a directory server keeps (libp2p's
+/// default); each peer may hold 4 (one per namespace).
+const MAX_REGISTRATIONS: usize = 10_000;
+
+/// Largest rendezvous request a directory server handles, measured on its
+/// `Debug` form (about 4 characters per byte of the signed peer record;
+/// libp2p keeps the message type private, so this is the one view we
+/// have). An honest registration with 16 addresses is about 3,000; one with
+/// thousands of addresses is refused before libp2p stores it, so one peer
+/// cannot make every later discovery answer too long to read.
+const MAX_REGISTRATION_DEBUG_LEN: usize = 8 * 1024;
 
 /// The inner behaviours, in the order they were composed in the node.
 #[derive(libp2p::swarm::NetworkBehaviour)]
@@ -69,7 +111,11 @@ impl Behaviour {
         server: bool,
     ) -> Self {
         let me = key.public().to_peer_id();
-        let rpc = json::Behaviour::new(
+        let codec = json::codec::Codec::default()
+            .set_request_size_maximum(MAX_REQUEST_BYTES)
+            .set_response_size_maximum(MAX_RESPONSE_BYTES);
+        let rpc = json::Behaviour::with_codec(
+            codec,
             [(
                 DIRECTORY_PROTOCOL,
                 if server {
@@ -78,7 +124,9 @@ impl Behaviour {
                     ProtocolSupport::Outbound
                 },
             )],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            request_response::Config::default()
+                .with_request_timeout(REQUEST_TIMEOUT)
+                .with_max_concurrent_streams(STREAMS_PER_CONNECTION),
         );
         let rendezvous_server = server.then(|| {
             // Clients pick their registration lifetime and renew it;
@@ -86,7 +134,8 @@ impl Behaviour {
             rendezvous::server::Behaviour::new(
                 rendezvous::server::Config::default()
                     .with_min_ttl(1)
-                    .with_max_registration_per_peer(4),
+                    .with_max_registration_per_peer(4)
+                    .with_max_registration_total(MAX_REGISTRATIONS),
             )
         });
         Self {
@@ -169,9 +218,10 @@ impl Behaviour {
                 }
                 Action::Discover { peer } => {
                     let namespace = rendezvous::Namespace::from_static(NAMESPACE);
+                    let limit = Some(MAX_DISCOVERED as u64);
                     self.inner
                         .rendezvous
-                        .discover(Some(namespace), None, None, peer);
+                        .discover(Some(namespace), None, limit, peer);
                 }
                 Action::Send {
                     peer,
@@ -267,7 +317,28 @@ impl Behaviour {
     }
 }
 
+/// What the rendezvous server's connection handler reports.
+type RendezvousServerEvent = THandlerOutEvent<rendezvous::server::Behaviour>;
+
 impl Behaviour {
+    /// Passes on what a connection handler reports, except rendezvous
+    /// requests to this server longer than [`MAX_REGISTRATION_DEBUG_LEN`]:
+    /// those are dropped unanswered (the stream closes), so libp2p never
+    /// stores them.
+    fn screen_rendezvous(
+        &mut self,
+        peer: PeerId,
+        event: THandlerOutEvent<Inner>,
+    ) -> Option<THandlerOutEvent<Inner>> {
+        if let Either::Right(RendezvousServerEvent::Request { request, .. }) = &event {
+            if debug_longer_than(request, MAX_REGISTRATION_DEBUG_LEN) {
+                tracing::debug!(%peer, "refused an oversized rendezvous request");
+                return None;
+            }
+        }
+        Some(event)
+    }
+
     /// What the component learns from the swarm's own events.
     fn observe(&mut self, event: &FromSwarm) {
         if self.listen.on_swarm_event(event) {
@@ -292,7 +363,11 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = <Inner as NetworkBehaviour>::ConnectionHandler;
     type ToSwarm = Event;
 
-    forward_to_inner!(inner, |this, event| { this.observe(event) });
+    forward_to_inner!(
+        inner,
+        |this, event| { this.observe(event) },
+        |this, peer, event| { this.screen_rendezvous(peer, event) }
+    );
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         self.waker = Some(cx.waker().clone());
@@ -317,5 +392,20 @@ impl NetworkBehaviour for Behaviour {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::debug_longer_than;
+
+    #[test]
+    fn debug_length_is_measured_without_formatting_it_all() {
+        let short = vec![0u8; 10];
+        assert!(!debug_longer_than(&short, 100));
+        let long = vec![0u8; 1_000_000];
+        assert!(debug_longer_than(&long, 100));
+        assert!(!debug_longer_than(&"abc", 5), "\"abc\" is 5 characters");
+        assert!(debug_longer_than(&"abcd", 5));
     }
 }

@@ -13,11 +13,15 @@ use std::{
 
 use libp2p::{Multiaddr, PeerId};
 
-use super::{DirRequest, DirResponse, Event};
+use super::{index::MAX_ADDRS_PER_PEER, DirRequest, DirResponse, Event, MAX_RESULTS};
 use crate::{content::SignedRecord, discovery};
 
 /// Pause between dials of a directory that is down.
 pub(crate) const REDIAL: Duration = Duration::from_secs(10);
+
+/// Most registered peers asked of a directory at once (the rendezvous
+/// discover limit) and taken from one answer; each is dialled.
+pub(crate) const MAX_DISCOVERED: usize = 100;
 
 /// What the node must do for the directory client, in order.
 #[derive(Debug)]
@@ -216,7 +220,8 @@ impl DirectoryClient {
         now: Instant,
     ) {
         match response {
-            DirResponse::Hits(hits) => {
+            DirResponse::Hits(mut hits) => {
+                hits.truncate(MAX_RESULTS);
                 if let Some(query) = query {
                     self.out
                         .push_back(Action::Emit(Event::Hits { query, hits }));
@@ -237,14 +242,19 @@ impl DirectoryClient {
     }
 
     /// Peers registered at a directory, with the addresses they registered:
-    /// the dialable ones are passed on ([`Event::Discovered`]) and dialled
-    /// unless the peer is connected already.
+    /// the first [`MAX_ADDRS_PER_PEER`] dialable ones are passed on
+    /// ([`Event::Discovered`]) and dialled unless the peer is connected
+    /// already; at most [`MAX_DISCOVERED`] peers of one answer are taken.
     pub(crate) fn handle_discovered(&mut self, registrations: Vec<(PeerId, Vec<Multiaddr>)>) {
-        for (peer, addrs) in registrations {
+        for (peer, addrs) in registrations.into_iter().take(MAX_DISCOVERED) {
             if peer == self.me {
                 continue;
             }
-            let addrs: Vec<Multiaddr> = addrs.into_iter().filter(discovery::is_dialable).collect();
+            let addrs: Vec<Multiaddr> = addrs
+                .into_iter()
+                .filter(discovery::is_dialable)
+                .take(MAX_ADDRS_PER_PEER)
+                .collect();
             if self.connected.contains(&peer) {
                 self.out
                     .push_back(Action::Emit(Event::Discovered { peer, addrs }));

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use libp2p::{Multiaddr, PeerId};
 
-use super::{Action, DirectoryClient, REDIAL};
-use crate::directory::{DirRequest, DirResponse, Event};
+use super::{Action, DirectoryClient, MAX_DISCOVERED, REDIAL};
+use crate::directory::{index::MAX_ADDRS_PER_PEER, DirRequest, DirResponse, Event};
 
 fn addr(port: u16) -> Multiaddr {
     format!("/ip4/192.0.2.1/tcp/{port}").parse().unwrap()
@@ -171,4 +171,24 @@ fn only_a_client_confirms_its_dialable_listen_addresses() {
     let mut plain = DirectoryClient::new(PeerId::random(), vec![], Duration::from_secs(1), now);
     plain.handle_new_listen_addr(&addr(5));
     assert!(drain(&mut plain).is_empty());
+}
+
+#[test]
+fn discovered_peers_and_their_addresses_are_capped() {
+    let now = Instant::now();
+    let mut c = DirectoryClient::new(PeerId::random(), vec![], Duration::from_secs(10), now);
+    let many: Vec<Multiaddr> = (0..1000u16).map(|i| addr(1000 + i)).collect();
+    let found = (0..MAX_DISCOVERED + 50)
+        .map(|_| (PeerId::random(), many.clone()))
+        .collect();
+    c.handle_discovered(found);
+    let dials: Vec<Vec<Multiaddr>> = drain(&mut c)
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::DialPeer { addrs, .. } => Some(addrs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials.len(), MAX_DISCOVERED);
+    assert!(dials.iter().all(|a| *a == many[..MAX_ADDRS_PER_PEER]));
 }

@@ -11,9 +11,17 @@ use libp2p::{Multiaddr, PeerId};
 use super::MAX_RESULTS;
 use crate::{
     content::{Hash, SignedRecord},
+    discovery,
     ratelimit::{Rate, RateLimiter},
     search::{Hit, MAX_WORDS},
 };
+
+/// Most addresses kept for one publisher (the first dialable ones it sent).
+pub const MAX_ADDRS_PER_PEER: usize = 16;
+
+/// Most records the index holds over all publishers (about 1 KiB each, so
+/// some 100 MiB); a publish that would go beyond is refused.
+pub const MAX_RECORDS: usize = 100_000;
 
 /// Limits of a directory's index.
 #[derive(Debug, Clone)]
@@ -24,6 +32,8 @@ pub struct IndexConfig {
     pub max_per_peer: usize,
     /// Most peers with records.
     pub max_peers: usize,
+    /// Most records over all peers.
+    pub max_records: usize,
     /// Requests (searches and publishes) one peer may send in a burst.
     pub burst: u32,
     /// Requests per second one peer may send on average.
@@ -36,6 +46,7 @@ impl Default for IndexConfig {
             ttl: Duration::from_secs(10 * 60),
             max_per_peer: 1000,
             max_peers: 10_000,
+            max_records: MAX_RECORDS,
             burst: 20,
             per_second: 2.0,
         }
@@ -52,6 +63,8 @@ struct Entry {
 pub struct Index {
     config: IndexConfig,
     peers: HashMap<PeerId, Entry>,
+    /// Records over all peers.
+    records: usize,
     limiter: RateLimiter,
 }
 
@@ -65,6 +78,7 @@ impl Index {
             }),
             config,
             peers: HashMap::new(),
+            records: 0,
         }
     }
 
@@ -73,8 +87,10 @@ impl Index {
         self.config.ttl
     }
 
-    /// Replaces `from`'s records. Refuses the whole batch when any record is
-    /// forged or names another publisher, or when there are too many.
+    /// Replaces `from`'s records and addresses (the first
+    /// [`MAX_ADDRS_PER_PEER`] dialable ones are kept). Refuses the whole
+    /// batch, keeping the earlier one, when any record is forged or names
+    /// another publisher, or when there are too many for the peer or in all.
     pub fn publish(
         &mut self,
         from: PeerId,
@@ -90,8 +106,15 @@ impl Index {
                 records.len()
             ));
         }
-        if !self.peers.contains_key(&from) && self.peers.len() >= self.config.max_peers {
+        let old = self.peers.get(&from).map(|e| e.records.len());
+        if old.is_none() && self.peers.len() >= self.config.max_peers {
             return Err("the directory is full; try again later".into());
+        }
+        if self.records - old.unwrap_or(0) + records.len() > self.config.max_records {
+            return Err(format!(
+                "the directory holds {} records of at most {}; try again later",
+                self.records, self.config.max_records
+            ));
         }
         let mut checked = Vec::with_capacity(records.len());
         let mut hashes: Vec<Hash> = Vec::new();
@@ -111,20 +134,33 @@ impl Index {
             }
         }
         let accepted = checked.len();
-        self.peers.insert(
-            from,
-            Entry {
-                records: checked,
-                addrs,
-                expires: now + self.config.ttl,
-            },
-        );
+        let addrs = addrs
+            .into_iter()
+            .filter(discovery::is_dialable)
+            .take(MAX_ADDRS_PER_PEER)
+            .collect();
+        let entry = Entry {
+            records: checked,
+            addrs,
+            expires: now + self.config.ttl,
+        };
+        if let Some(old) = self.peers.insert(from, entry) {
+            self.records -= old.records.len();
+        }
+        self.records += accepted;
         Ok(accepted)
     }
 
     /// Drops peers whose records were not republished in time.
     pub fn expire(&mut self, now: Instant) {
-        self.peers.retain(|_, e| e.expires > now);
+        let records = &mut self.records;
+        self.peers.retain(|_, e| {
+            let keep = e.expires > now;
+            if !keep {
+                *records -= e.records.len();
+            }
+            keep
+        });
         self.limiter.prune(now);
     }
 
@@ -141,6 +177,12 @@ impl Index {
     #[cfg(test)]
     pub fn peers(&self) -> usize {
         self.peers.len()
+    }
+
+    /// Records held now, over all peers.
+    #[cfg(test)]
+    pub fn records(&self) -> usize {
+        self.records
     }
 
     /// Records matching every word, at most [`MAX_RESULTS`].
@@ -248,5 +290,49 @@ mod tests {
             .publish(me, records, vec![], Instant::now())
             .unwrap_err();
         assert!(err.contains("at most 2"), "{err}");
+    }
+
+    #[test]
+    fn records_in_all_are_capped_and_a_refusal_keeps_the_earlier_batch() {
+        let keys: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+        let mut index = Index::new(IndexConfig {
+            max_records: 5,
+            ..IndexConfig::default()
+        });
+        let now = Instant::now();
+        let batch = |key: &Keypair, n: usize| -> Vec<SignedRecord> {
+            (0..n).map(|i| record(key, &format!("f{i}"))).collect()
+        };
+        let peer = |i: usize| keys[i].public().to_peer_id();
+        assert_eq!(index.publish(peer(0), batch(&keys[0], 3), vec![], now), Ok(3));
+        assert_eq!(index.publish(peer(1), batch(&keys[1], 2), vec![], now), Ok(2));
+        let err = index
+            .publish(peer(2), batch(&keys[2], 1), vec![], now)
+            .unwrap_err();
+        assert!(err.contains("holds 5 records of at most 5"), "{err}");
+        // A peer may replace its own records within the total...
+        assert_eq!(index.publish(peer(0), batch(&keys[0], 1), vec![], now), Ok(1));
+        assert_eq!(index.records(), 3);
+        // ...and one refused keeps what it had.
+        assert!(index.publish(peer(1), batch(&keys[1], 5), vec![], now).is_err());
+        assert_eq!(index.search(&words("demo"), now).unwrap().len(), 3);
+        index.expire(now + Duration::from_secs(3600));
+        assert_eq!((index.peers(), index.records()), (0, 0));
+    }
+
+    #[test]
+    fn addresses_per_peer_are_capped() {
+        let key = Keypair::generate_ed25519();
+        let me = key.public().to_peer_id();
+        let mut index = Index::new(IndexConfig::default());
+        let addrs: Vec<Multiaddr> = (0..1000)
+            .map(|i| format!("/ip4/192.0.2.1/tcp/{}", 1000 + i).parse().unwrap())
+            .collect();
+        let now = Instant::now();
+        index
+            .publish(me, vec![record(&key, "a")], addrs.clone(), now)
+            .unwrap();
+        let hits = index.search(&words("a"), now).unwrap();
+        assert_eq!(hits[0].addrs, addrs[..MAX_ADDRS_PER_PEER].to_vec());
     }
 }

@@ -16,6 +16,14 @@ pub const NAMESPACE: &str = "plexus";
 /// Most hits one directory search returns.
 pub const MAX_RESULTS: usize = 200;
 
+/// Largest request a directory reads (a publish of 1,000 records of about
+/// 1 KiB fits); longer ones fail before they are parsed.
+pub const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+
+/// Largest answer a client reads: [`MAX_RESULTS`] hits of records up to
+/// 8 KiB with 16 addresses fit; a directory sending more is cut off.
+pub const MAX_RESPONSE_BYTES: u64 = 2 * 1024 * 1024;
+
 /// A request to a directory server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DirRequest {

@@ -5,14 +5,9 @@ use std::time::Instant;
 use libp2p::PeerId;
 
 use super::{index::Index, DirRequest, DirResponse};
-use crate::discovery;
-
-/// Most addresses kept for one publisher.
-const MAX_ADDRS: usize = 16;
 
 /// Answers `request` from `peer` with `index` (`None`: this node is not a
-/// directory server). Every request counts against the peer's rate limit;
-/// only dialable addresses are kept for a publisher.
+/// directory server). Every request counts against the peer's rate limit.
 pub(crate) fn serve(
     index: Option<&mut Index>,
     peer: PeerId,
@@ -27,11 +22,6 @@ pub(crate) fn serve(
     }
     match request {
         DirRequest::Publish { records, addrs } => {
-            let addrs = addrs
-                .into_iter()
-                .filter(discovery::is_dialable)
-                .take(MAX_ADDRS)
-                .collect();
             match index.publish(peer, records, addrs, now) {
                 Ok(accepted) => DirResponse::Published {
                     accepted,

@@ -17,6 +17,7 @@ use tokio::{sync::mpsc, time::Interval};
 
 use super::{
     flood::FloodConfig,
+    protocol::{MAX_ACK_BYTES, MAX_MESSAGE_BYTES},
     state::{Out, SearchState},
     Command, Event, SearchAck, SearchHit, SearchMessage, SearchStats, SEARCH_PROTOCOL,
 };
@@ -30,6 +31,17 @@ use crate::{
 
 /// Longest pause between keep-alive hellos to search neighbours.
 const KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// Longest a search message may take, sending to ack; also how long one
+/// inbound stream may stay open.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most search streams open at once on one connection, inbound and outbound
+/// together (libp2p's default is 100); more inbound ones are dropped, more
+/// outbound ones fail. With [`MAX_MESSAGE_BYTES`] this bounds what one
+/// connection can make a node buffer (32 MiB). Messages are acked at once,
+/// so a neighbour within its query rate never has many open.
+const STREAMS_PER_CONNECTION: usize = 32;
 
 type Inner = json::Behaviour<SearchMessage, SearchAck>;
 
@@ -59,9 +71,14 @@ impl Behaviour {
         idle_timeout: Duration,
     ) -> Self {
         Self {
-            inner: json::Behaviour::new(
+            inner: json::Behaviour::with_codec(
+                json::codec::Codec::default()
+                    .set_request_size_maximum(MAX_MESSAGE_BYTES)
+                    .set_response_size_maximum(MAX_ACK_BYTES),
                 [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+                request_response::Config::default()
+                    .with_request_timeout(REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(STREAMS_PER_CONNECTION),
             ),
             state: SearchState::new(me, flood, super_peer),
             me,

@@ -15,6 +15,13 @@ pub const MAX_HITS_PER_MESSAGE: usize = 64;
 /// Most records a super-peer indexes for one leaf.
 pub(crate) const MAX_LEAF_RECORDS: usize = 1000;
 
+/// Largest search message a node reads (an index of 1,000 records of about
+/// 1 KiB fits); longer ones fail before they are parsed.
+pub const MAX_MESSAGE_BYTES: u64 = 1024 * 1024;
+
+/// Largest [`SearchAck`] a node reads (a refusal's reason is short).
+pub const MAX_ACK_BYTES: u64 = 4 * 1024;
+
 /// A message of the flooding search protocol.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SearchMessage {
