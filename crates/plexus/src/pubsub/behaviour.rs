@@ -16,7 +16,7 @@ use libp2p::{
 
 use super::{
     delivery::{Delivery, Subscriber},
-    idle::Gossip,
+    idle::{Gossip, GossipBehaviour},
     scoring, Command, Message,
 };
 use crate::{guard::guarded, ratelimit::Rate, wrap::forward_to_inner, Error};
@@ -38,9 +38,10 @@ impl Behaviour {
     /// Gossipsub signing with `key`, scoring peers, limiting each author to
     /// `author_rate` and what each peer delivers to us to `peer_rate`.
     pub(crate) fn new(key: &Keypair, author_rate: Rate, peer_rate: Rate) -> std::io::Result<Self> {
-        let mut gossip = gossipsub::Behaviour::new(
+        let mut gossip = GossipBehaviour::new_with_subscription_filter(
             gossipsub::MessageAuthenticity::Signed(key.clone()),
             scoring::gossipsub_config(),
+            scoring::subscription_filter(),
         )
         .map_err(std::io::Error::other)?;
         gossip

@@ -20,10 +20,15 @@ use libp2p::{
     Multiaddr, PeerId,
 };
 
-type Inner = <gossipsub::Behaviour as NetworkBehaviour>::ConnectionHandler;
+use super::scoring::Filter;
 
-/// [`gossipsub::Behaviour`] whose substreams do not hold idle connections open.
-pub struct Gossip(pub gossipsub::Behaviour);
+/// Gossipsub with the Plexus subscription filter ([`super::scoring::Filter`]).
+pub type GossipBehaviour = gossipsub::Behaviour<gossipsub::IdentityTransform, Filter>;
+
+type Inner = <GossipBehaviour as NetworkBehaviour>::ConnectionHandler;
+
+/// [`GossipBehaviour`] whose substreams do not hold idle connections open.
+pub struct Gossip(pub GossipBehaviour);
 
 /// The per-connection handler: gossipsub's, with its substreams marked.
 pub struct Handler(Inner);
@@ -155,15 +160,15 @@ impl ConnectionHandler for Handler {
 }
 
 impl std::ops::Deref for Gossip {
-    type Target = gossipsub::Behaviour;
+    type Target = GossipBehaviour;
 
-    fn deref(&self) -> &gossipsub::Behaviour {
+    fn deref(&self) -> &GossipBehaviour {
         &self.0
     }
 }
 
 impl std::ops::DerefMut for Gossip {
-    fn deref_mut(&mut self) -> &mut gossipsub::Behaviour {
+    fn deref_mut(&mut self) -> &mut GossipBehaviour {
         &mut self.0
     }
 }

@@ -1,10 +1,43 @@
-//! Gossipsub settings of a Plexus node: configuration and peer scoring.
+//! Gossipsub settings of a Plexus node: configuration, peer scoring and
+//! which topic subscriptions of other peers are tracked.
 
 use std::time::Duration;
 
-use libp2p::gossipsub::{self, PeerScoreParams, PeerScoreThresholds, TopicScoreParams};
+use libp2p::gossipsub::{
+    self, MaxCountSubscriptionFilter, PeerScoreParams, PeerScoreThresholds, TopicHash,
+    TopicScoreParams, TopicSubscriptionFilter,
+};
 
-use super::MAX_TRANSMIT_BYTES;
+use super::{check_topic, topic_name, MAX_TRANSMIT_BYTES};
+
+/// Most topics tracked for one peer (gossipsub keeps every topic a peer
+/// says it joined); a subscription message that would go beyond, or that
+/// names more than this many topics at once, is ignored whole.
+pub(crate) const MAX_TOPICS_PER_PEER: usize = 64;
+
+/// Only well-formed Plexus topics (`plexus/topic/NAME`, NAME as
+/// [`check_topic`] wants), so other peers cannot fill our tables with
+/// topics no Plexus node uses.
+#[derive(Debug, Default)]
+pub struct PlexusTopics;
+
+impl TopicSubscriptionFilter for PlexusTopics {
+    fn can_subscribe(&mut self, topic: &TopicHash) -> bool {
+        topic_name(topic).is_some_and(|name| check_topic(name).is_ok())
+    }
+}
+
+/// The subscription filter: Plexus topics, at most [`MAX_TOPICS_PER_PEER`].
+pub type Filter = MaxCountSubscriptionFilter<PlexusTopics>;
+
+/// The subscription filter of a Plexus node.
+pub(crate) fn subscription_filter() -> Filter {
+    MaxCountSubscriptionFilter {
+        filter: PlexusTopics,
+        max_subscribed_topics: MAX_TOPICS_PER_PEER,
+        max_subscriptions_per_request: MAX_TOPICS_PER_PEER,
+    }
+}
 
 /// The gossipsub configuration of a Plexus node: strict signatures, our own
 /// validation step, bounded frame size.
@@ -74,5 +107,14 @@ mod tests {
             .insert(wire_topic("t").hash(), topic_score_params());
         params.validate().unwrap();
         peer_score_thresholds().validate().unwrap();
+    }
+
+    #[test]
+    fn only_plexus_topics_pass_the_filter() {
+        let mut filter = subscription_filter();
+        assert!(filter.can_subscribe(&wire_topic("chat").hash()));
+        assert!(!filter.can_subscribe(&gossipsub::IdentTopic::new("other").hash()));
+        let bad = gossipsub::IdentTopic::new("plexus/topic/a b").hash();
+        assert!(!filter.can_subscribe(&bad));
     }
 }
