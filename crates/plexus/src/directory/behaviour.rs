@@ -4,7 +4,7 @@
 //! server, an [`Index`]; with its own 1 s tick.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
@@ -12,7 +12,7 @@ use std::{
 use libp2p::{
     identity::Keypair,
     rendezvous,
-    request_response::{self, json, Message, OutboundRequestId, ProtocolSupport},
+    request_response::{self, json, InboundRequestId, Message, OutboundRequestId, ProtocolSupport},
     swarm::{
         behaviour::{toggle::Toggle, ListenAddresses},
         dial_opts::DialOpts,
@@ -69,10 +69,11 @@ const MAX_REGISTRATIONS: usize = 10_000;
 /// Largest rendezvous request a directory server handles, measured on its
 /// `Debug` form (about 4 characters per byte of the signed peer record;
 /// libp2p keeps the message type private, so this is the one view we
-/// have). An honest registration with 16 addresses is about 3,000; one with
-/// thousands of addresses is refused before libp2p stores it, so one peer
-/// cannot make every later discovery answer too long to read.
-const MAX_REGISTRATION_DEBUG_LEN: usize = 8 * 1024;
+/// have). An honest registration with 20 addresses (libp2p registers no
+/// more) stays under 8,000; one with thousands of addresses is refused
+/// before libp2p stores it, so one peer cannot make every later discovery
+/// answer too long to read.
+const MAX_REGISTRATION_DEBUG_LEN: usize = 16 * 1024;
 
 /// The inner behaviours, in the order they were composed in the node.
 #[derive(libp2p::swarm::NetworkBehaviour)]
@@ -93,6 +94,8 @@ pub(crate) struct Behaviour {
     index: Option<Index>,
     /// Directory searches under way, by the local query they feed.
     searches: HashMap<OutboundRequestId, u64>,
+    /// Rendezvous requests dropped by `screen_rendezvous`, oldest first.
+    screened: VecDeque<InboundRequestId>,
     me: PeerId,
     listen: ListenAddresses,
     /// Armed by [`Behaviour::start`].
@@ -152,6 +155,7 @@ impl Behaviour {
                 })
             }),
             searches: HashMap::new(),
+            screened: VecDeque::new(),
             me,
             listen: ListenAddresses::default(),
             tick: None,
@@ -317,6 +321,10 @@ impl Behaviour {
     }
 }
 
+/// Most screened-out rendezvous requests remembered until their handler
+/// reports them unanswered (within a moment: the stream just closes).
+const MAX_SCREENED: usize = 1024;
+
 /// What the rendezvous server's connection handler reports.
 type RendezvousServerEvent = THandlerOutEvent<rendezvous::server::Behaviour>;
 
@@ -324,19 +332,37 @@ impl Behaviour {
     /// Passes on what a connection handler reports, except rendezvous
     /// requests to this server longer than [`MAX_REGISTRATION_DEBUG_LEN`]:
     /// those are dropped unanswered (the stream closes), so libp2p never
-    /// stores them.
+    /// stores them; so is the handler's note that they went unanswered
+    /// (libp2p never saw them, and checks that it did in debug builds).
     fn screen_rendezvous(
         &mut self,
         peer: PeerId,
         event: THandlerOutEvent<Inner>,
     ) -> Option<THandlerOutEvent<Inner>> {
-        if let Either::Right(RendezvousServerEvent::Request { request, .. }) = &event {
-            if debug_longer_than(request, MAX_REGISTRATION_DEBUG_LEN) {
+        match &event {
+            Either::Right(RendezvousServerEvent::Request {
+                request,
+                request_id,
+                ..
+            }) if debug_longer_than(request, MAX_REGISTRATION_DEBUG_LEN) => {
                 tracing::debug!(%peer, "refused an oversized rendezvous request");
-                return None;
+                if self.screened.len() >= MAX_SCREENED {
+                    self.screened.pop_front();
+                }
+                self.screened.push_back(*request_id);
+                None
             }
+            Either::Right(RendezvousServerEvent::ResponseOmission(id)) => {
+                match self.screened.iter().position(|s| s == id) {
+                    Some(at) => {
+                        self.screened.remove(at);
+                        None
+                    }
+                    None => Some(event),
+                }
+            }
+            _ => Some(event),
         }
-        Some(event)
     }
 
     /// What the component learns from the swarm's own events.

@@ -26,3 +26,113 @@ pub fn swarm_with_key<B: NetworkBehaviour>(
         .with_swarm_config(|c| c.with_idle_connection_timeout(std::time::Duration::from_secs(60)))
         .build()
 }
+
+/// A request-response codec for hand-made frames: a request is sent as the
+/// given bytes, already framed; the answer is read raw to its end (at most
+/// 4 MiB; empty when the other side closed the stream without one).
+#[derive(Debug, Clone, Default)]
+pub struct FrameCodec;
+
+impl libp2p::request_response::Codec for FrameCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_all(io).await
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_all(io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        futures::AsyncWriteExt::write_all(io, &req).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        futures::AsyncWriteExt::write_all(io, &res).await
+    }
+}
+
+async fn read_all<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    futures::AsyncReadExt::read_to_end(
+        &mut futures::AsyncReadExt::take(io, 4 * 1024 * 1024),
+        &mut out,
+    )
+    .await?;
+    Ok(out)
+}
+
+/// `n` as a protobuf (unsigned) varint.
+pub fn varint(mut n: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A length-delimited protobuf field.
+fn field_bytes(number: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = varint(number << 3 | 2);
+    out.extend(varint(bytes.len() as u64));
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// A rendezvous REGISTER frame (length-prefixed protobuf, as libp2p's
+/// rendezvous codec reads it) for a peer record of `key` with `addrs`,
+/// under `namespace` for `ttl` seconds. Made by hand, so the record can
+/// carry any number of addresses.
+pub fn rendezvous_register(
+    key: &Keypair,
+    addrs: Vec<libp2p::Multiaddr>,
+    namespace: &str,
+    ttl: u64,
+) -> Vec<u8> {
+    let record = libp2p::core::PeerRecord::new(key, addrs).unwrap();
+    let envelope = record.into_signed_envelope().into_protobuf_encoding();
+    let mut register = field_bytes(1, namespace.as_bytes());
+    register.extend(field_bytes(2, &envelope));
+    register.extend(varint(3 << 3));
+    register.extend(varint(ttl));
+    // type = REGISTER (0), register = ...
+    let mut message = vec![1 << 3, 0];
+    message.extend(field_bytes(2, &register));
+    let mut frame = varint(message.len() as u64);
+    frame.extend(message);
+    frame
+}
