@@ -71,7 +71,11 @@ impl RateLimiter {
     }
 
     fn drop_least_recent(&mut self) {
-        let oldest = self.buckets.iter().min_by_key(|(_, b)| b.last).map(|(p, _)| *p);
+        let oldest = self
+            .buckets
+            .iter()
+            .min_by_key(|(_, b)| b.last)
+            .map(|(p, _)| *p);
         if let Some(peer) = oldest {
             self.buckets.remove(&peer);
         }

@@ -133,7 +133,10 @@ async fn peer_records_with_thousands_of_addresses_are_refused_and_discovery_goes
         .expect("discovery still works");
     assert!(registrations.iter().any(|(p, _)| *p == honest.peer_id()));
     for (peer, addrs) in &registrations {
-        assert!(!attackers.contains(peer), "{peer} stored with {addrs} addresses");
+        assert!(
+            !attackers.contains(peer),
+            "{peer} stored with {addrs} addresses"
+        );
         assert!(*addrs <= 20, "{peer} stored with {addrs} addresses");
     }
     // A newcomer finds the honest peer through the directory as before.
@@ -257,7 +260,11 @@ async fn a_flood_of_leaves_and_queries_leaves_a_super_peer_answering() {
     eprintln!("other answers: {others:?}");
     let stats = hub.search_stats().await.unwrap();
     eprintln!("super-peer: {stats:?}");
-    assert!(stats.indexed_leaves <= 128, "{} leaves", stats.indexed_leaves);
+    assert!(
+        stats.indexed_leaves <= 128,
+        "{} leaves",
+        stats.indexed_leaves
+    );
 
     // The searcher's query still gets through the super-peer and is
     // answered from its index...

@@ -148,7 +148,8 @@ async fn raw_client(dir: PeerId, addr: Multiaddr, request: DirRequest) -> DirRes
     raw_client_many(dir, addr, vec![request]).await.remove(0)
 }
 
-/// Sends every request at once from one new identity; the answers in order.
+/// Sends the requests from one new identity, 16 at once (a directory
+/// drops streams beyond its per-connection cap); the answers in order.
 async fn raw_client_many(
     dir: PeerId,
     addr: Multiaddr,
@@ -161,6 +162,21 @@ async fn raw_client_many(
         )
     });
     swarm.add_peer_address(dir, addr);
+    let mut out = Vec::new();
+    let mut requests = requests.into_iter().peekable();
+    while requests.peek().is_some() {
+        let wave = requests.by_ref().take(16).collect();
+        out.extend(raw_wave(&mut swarm, dir, wave).await);
+    }
+    out
+}
+
+/// Sends `requests` at once on `swarm`; the answers in order.
+async fn raw_wave(
+    swarm: &mut libp2p::Swarm<request_response::json::Behaviour<DirRequest, DirResponse>>,
+    dir: PeerId,
+    requests: Vec<DirRequest>,
+) -> Vec<DirResponse> {
     let ids: Vec<_> = requests
         .into_iter()
         .map(|r| swarm.behaviour_mut().send_request(&dir, r))

@@ -15,8 +15,8 @@ use libp2p::{
     request_response::{self, json, InboundRequestId, Message, OutboundRequestId, ProtocolSupport},
     swarm::{
         behaviour::{toggle::Toggle, ListenAddresses},
-        dial_opts::DialOpts,
         derive_prelude::Either,
+        dial_opts::DialOpts,
         FromSwarm, NetworkBehaviour, THandlerInEvent, THandlerOutEvent, ToSwarm,
     },
     Multiaddr, PeerId,
@@ -60,7 +60,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// outbound together (libp2p's default is 100); more inbound ones are
 /// dropped, more outbound ones fail. With [`MAX_REQUEST_BYTES`] this bounds
 /// what one connection can make a server buffer.
-const STREAMS_PER_CONNECTION: usize = 16;
+const STREAMS_PER_CONNECTION: usize = 32;
 
 /// Most rendezvous registrations a directory server keeps (libp2p's
 /// default); each peer may hold 4 (one per namespace).

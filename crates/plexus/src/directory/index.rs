@@ -304,17 +304,28 @@ mod tests {
             (0..n).map(|i| record(key, &format!("f{i}"))).collect()
         };
         let peer = |i: usize| keys[i].public().to_peer_id();
-        assert_eq!(index.publish(peer(0), batch(&keys[0], 3), vec![], now), Ok(3));
-        assert_eq!(index.publish(peer(1), batch(&keys[1], 2), vec![], now), Ok(2));
+        assert_eq!(
+            index.publish(peer(0), batch(&keys[0], 3), vec![], now),
+            Ok(3)
+        );
+        assert_eq!(
+            index.publish(peer(1), batch(&keys[1], 2), vec![], now),
+            Ok(2)
+        );
         let err = index
             .publish(peer(2), batch(&keys[2], 1), vec![], now)
             .unwrap_err();
         assert!(err.contains("holds 5 records of at most 5"), "{err}");
         // A peer may replace its own records within the total...
-        assert_eq!(index.publish(peer(0), batch(&keys[0], 1), vec![], now), Ok(1));
+        assert_eq!(
+            index.publish(peer(0), batch(&keys[0], 1), vec![], now),
+            Ok(1)
+        );
         assert_eq!(index.records(), 3);
         // ...and one refused keeps what it had.
-        assert!(index.publish(peer(1), batch(&keys[1], 5), vec![], now).is_err());
+        assert!(index
+            .publish(peer(1), batch(&keys[1], 5), vec![], now)
+            .is_err());
         assert_eq!(index.search(&words("demo"), now).unwrap().len(), 3);
         index.expire(now + Duration::from_secs(3600));
         assert_eq!((index.peers(), index.records()), (0, 0));

@@ -21,15 +21,13 @@ pub(crate) fn serve(
         return DirResponse::Refused(why);
     }
     match request {
-        DirRequest::Publish { records, addrs } => {
-            match index.publish(peer, records, addrs, now) {
-                Ok(accepted) => DirResponse::Published {
-                    accepted,
-                    ttl_secs: index.ttl().as_secs(),
-                },
-                Err(why) => DirResponse::Refused(why),
-            }
-        }
+        DirRequest::Publish { records, addrs } => match index.publish(peer, records, addrs, now) {
+            Ok(accepted) => DirResponse::Published {
+                accepted,
+                ttl_secs: index.ttl().as_secs(),
+            },
+            Err(why) => DirResponse::Refused(why),
+        },
         DirRequest::Search { words } => match index.search(&words, now) {
             Ok(hits) => DirResponse::Hits(hits),
             Err(why) => DirResponse::Refused(why),

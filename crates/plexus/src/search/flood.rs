@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(f.open(), 3);
         f.expire(now + Duration::from_secs(61));
         assert_eq!(f.open(), 0);
-        assert!(f.per_peer.is_empty() && f.local == 0, "counts follow expiry");
+        assert!(
+            f.per_peer.is_empty() && f.local == 0,
+            "counts follow expiry"
+        );
     }
 
     #[test]

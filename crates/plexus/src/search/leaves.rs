@@ -154,7 +154,10 @@ mod tests {
         index.index(first, records(&keys[0], 3), vec![]).unwrap();
         assert_eq!(index.records(), MAX_LEAVES + 2);
         index.remove(&first);
-        assert_eq!((index.len(), index.records()), (MAX_LEAVES - 1, MAX_LEAVES - 1));
+        assert_eq!(
+            (index.len(), index.records()),
+            (MAX_LEAVES - 1, MAX_LEAVES - 1)
+        );
     }
 
     #[test]

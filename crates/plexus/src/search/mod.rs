@@ -28,9 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::content::{Metadata, SignedRecord, Ticket};
 pub(crate) use behaviour::Behaviour;
-pub use flood::{
-    FloodConfig, MAX_HITS_PER_QUERY, MAX_LOCAL_SEARCHES, MAX_OPEN_PER_PEER, MAX_TTL,
-};
+pub use flood::{FloodConfig, MAX_HITS_PER_QUERY, MAX_LOCAL_SEARCHES, MAX_OPEN_PER_PEER, MAX_TTL};
 pub use protocol::{SearchAck, SearchMessage, MAX_HITS_PER_MESSAGE, SEARCH_PROTOCOL};
 
 /// Requests for the flooding-search component, each with its reply channel.

@@ -25,6 +25,9 @@ use crate::{
     Error,
 };
 
+/// Most peers remembered as wanted neighbours until they connect.
+pub(crate) const MAX_WANTED: usize = 1024;
+
 /// A message the node must send.
 #[derive(Debug, Clone)]
 pub(crate) enum Out {
@@ -90,8 +93,14 @@ impl SearchState {
     }
 
     /// Makes `peer` a neighbour: greets it now if it is connected (and not a
-    /// neighbour yet), else once it connects.
+    /// neighbour yet), else once it connects. At most [`MAX_WANTED`] peers
+    /// wait to connect; more are not remembered (a directory or the local
+    /// network may name any number of peers).
     pub(crate) fn want(&mut self, peer: PeerId) {
+        if self.want_neighbour.len() >= MAX_WANTED && !self.connected.contains(&peer) {
+            tracing::debug!(%peer, "too many peers waiting to become neighbours");
+            return;
+        }
         self.want_neighbour.insert(peer);
         if self.connected.contains(&peer) {
             self.greet_if_wanted(peer);

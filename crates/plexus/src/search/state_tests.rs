@@ -309,11 +309,32 @@ fn too_many_running_searches_are_refused_however_full_the_remote_table_is() {
         };
         assert!(is_ok(&s.handle_message(peer, query, now)));
     }
-    assert_eq!(s.stats().evicted, 4, "remote queries make room for each other");
+    assert_eq!(
+        s.stats().evicted,
+        4,
+        "remote queries make room for each other"
+    );
     for id in 0..crate::search::MAX_LOCAL_SEARCHES as u64 {
         s.start(id, words("x"), 3, tx.clone(), now).unwrap();
     }
     let err = s.start(999, words("x"), 3, tx, now).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "{err}");
-    assert!(err.to_string().contains("too many searches running"), "{err}");
+    assert!(
+        err.to_string().contains("too many searches running"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wanted_neighbours_waiting_to_connect_are_capped() {
+    let mut s = state(false);
+    for _ in 0..super::MAX_WANTED + 10 {
+        s.want(PeerId::random());
+    }
+    assert_eq!(s.want_neighbour.len(), super::MAX_WANTED);
+    // A connected peer is still greeted.
+    let near = PeerId::random();
+    s.handle_connected(near);
+    s.want(near);
+    assert_eq!(hellos(&drain(&mut s)), vec![near]);
 }

@@ -45,11 +45,7 @@ impl libp2p::request_response::Codec for FrameCodec {
         read_all(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &Self::Protocol,
-        io: &mut T,
-    ) -> std::io::Result<Vec<u8>>
+    async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> std::io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
