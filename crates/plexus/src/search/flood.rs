@@ -27,7 +27,8 @@ pub const MAX_OPEN_PER_PEER: usize = 64;
 /// Most searches started on this node open at once. They are counted apart
 /// from other peers' queries, so a flood of remote queries never stops the
 /// local user from searching; beyond it a new search is refused ("too many
-/// searches running") until one expires ([`FloodConfig::seen_for`]).
+/// searches running") until one ends: its caller stops listening
+/// ([`Flood::end_local`]) or it expires ([`FloodConfig::seen_for`]).
 pub const MAX_LOCAL_SEARCHES: usize = 64;
 
 /// Limits of the flooding search.
@@ -249,6 +250,19 @@ impl Flood {
         Some(*origin)
     }
 
+    /// Local search `id` ended (its caller stopped listening): frees its
+    /// slot. A copy of it coming back later is handled as a new query, which
+    /// the nodes that saw it drop as a duplicate.
+    pub fn end_local(&mut self, id: u64) {
+        if !matches!(self.seen.get(&id), Some((Origin::Local, _))) {
+            return;
+        }
+        if let Some(at) = self.expiry.iter().position(|(_, i)| *i == id) {
+            self.expiry.remove(at);
+        }
+        self.forget(id);
+    }
+
     /// Drops the rate-limit state of a neighbour that left.
     pub fn forget_peer(&mut self, peer: &PeerId) {
         self.limiter.forget(peer);
@@ -457,6 +471,14 @@ mod tests {
         }
         assert!(f.start(500, 3, &p, now).is_none(), "too many running");
         assert_eq!(f.open(), 8 + MAX_LOCAL_SEARCHES);
-        assert!(f.start(500, 3, &p, now + Duration::from_secs(61)).is_some());
+        f.end_local(3);
+        f.end_local(10_000); // a remote query is not ended this way
+        assert_eq!(f.open(), 8 + MAX_LOCAL_SEARCHES - 1);
+        assert!(
+            f.start(500, 3, &p, now).is_some(),
+            "an ended search frees its slot"
+        );
+        assert!(f.start(501, 3, &p, now).is_none());
+        assert!(f.start(501, 3, &p, now + Duration::from_secs(61)).is_some());
     }
 }

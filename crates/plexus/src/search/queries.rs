@@ -62,10 +62,18 @@ impl Queries {
     }
 
     /// Closes the searches whose callers stopped listening and those
-    /// `still_routed` says are over.
-    pub(crate) fn close_ended(&mut self, still_routed: impl Fn(u64) -> bool) {
-        self.open
-            .retain(|id, q| !q.tx.is_closed() && still_routed(*id));
+    /// `still_routed` says are over; answers the ids of the former.
+    pub(crate) fn close_ended(&mut self, still_routed: impl Fn(u64) -> bool) -> Vec<u64> {
+        let mut stopped = Vec::new();
+        self.open.retain(|id, q| {
+            if q.tx.is_closed() {
+                stopped.push(*id);
+                false
+            } else {
+                still_routed(*id)
+            }
+        });
+        stopped
     }
 
     /// How many searches are open.

@@ -219,10 +219,11 @@ impl SearchState {
                 "give 1 to {MAX_WORDS} search words"
             )));
         }
+        self.close_ended();
         let candidates = self.forward_candidates();
         let (targets, ttl) = self.flood.start(id, ttl, &candidates, now).ok_or_else(|| {
             Error::Busy(format!(
-                "too many searches running (at most {MAX_LOCAL_SEARCHES} in a minute); \
+                "too many searches running (at most {MAX_LOCAL_SEARCHES}); \
                  wait for one to end and retry"
             ))
         })?;
@@ -262,8 +263,16 @@ impl SearchState {
         neighbours.sort();
         self.out.extend(neighbours.into_iter().map(Out::Hello));
         self.flood.expire(now);
+        self.close_ended();
+    }
+
+    /// Closes the local searches that are over; those whose callers stopped
+    /// listening free their slot at once.
+    fn close_ended(&mut self) {
         let flood = &self.flood;
-        self.local.close_ended(|id| flood.route(id).is_some());
+        for id in self.local.close_ended(|id| flood.route(id).is_some()) {
+            self.flood.end_local(id);
+        }
     }
 
     /// The figures, with the current neighbour and leaf counts.

@@ -314,15 +314,22 @@ fn too_many_running_searches_are_refused_however_full_the_remote_table_is() {
         4,
         "remote queries make room for each other"
     );
+    let mut callers = Vec::new();
     for id in 0..crate::search::MAX_LOCAL_SEARCHES as u64 {
-        s.start(id, words("x"), 3, tx.clone(), now).unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        s.start(id, words("x"), 3, tx, now).unwrap();
+        callers.push(rx);
     }
-    let err = s.start(999, words("x"), 3, tx, now).unwrap_err();
+    let err = s.start(999, words("x"), 3, tx.clone(), now).unwrap_err();
     assert!(matches!(err, Error::Busy(_)), "{err}");
     assert!(
         err.to_string().contains("too many searches running"),
         "{err}"
     );
+    // A caller that stops listening frees its slot at once.
+    drop(callers.pop());
+    s.start(999, words("x"), 3, tx.clone(), now).unwrap();
+    assert!(s.start(1000, words("x"), 3, tx, now).is_err());
 }
 
 #[test]
