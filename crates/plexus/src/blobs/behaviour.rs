@@ -82,6 +82,11 @@ impl Behaviour {
         }
     }
 
+    /// Bytes of responses being encoded or waiting to be sent.
+    pub(crate) fn serving_bytes(&self) -> u64 {
+        self.serving.total_bytes()
+    }
+
     /// Handles a command from the node.
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {

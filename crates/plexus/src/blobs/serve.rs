@@ -10,13 +10,14 @@
 //! ([`Serving::handle_sent`]) or failed ([`Serving::handle_done`]).
 //!
 //! When the total ([`MAX_TOTAL_BYTES`]) is used up, a peer holding less than
-//! [`GUARANTEED_PEER_BYTES`] is still served: small requests (a `Have`, the
-//! size proof) at once, larger ones by closing the connections that hold
-//! the oldest unsent responses, which frees them. Any peer may have
-//! responses cut that waited [`EVICT_AFTER`]; a *reader* (a peer that read
-//! a data response in the last [`READER_FOR`] and has none waiting that
-//! long) may also have the responses of non-readers cut, however young. So
-//! peers that ask and never read cannot lock out one that reads, and what
+//! [`GUARANTEED_PEER_BYTES`] still gets small requests (a `Have`, the size
+//! proof) served at once. A *reader* under its guarantee (a peer that read
+//! a data response in the last [`READER_FOR`] and has none waiting for
+//! [`EVICT_AFTER`]) also gets larger ones: the connections holding the
+//! oldest responses of non-readers, or any unsent for [`EVICT_AFTER`], are
+//! closed to make room, which frees them. Others get `Busy`. So peers that
+//! ask and never read cannot lock out one that reads, nor make the node
+//! encode for them over and over (they never cut each other), and what
 //! waits is never more than [`HARD_TOTAL_BYTES`].
 
 use std::{
@@ -35,8 +36,8 @@ pub(crate) const MAX_SERVING_PER_PEER: usize = 16;
 /// Bytes of responses one peer may have being encoded or waiting to be
 /// sent: four full-size responses (a downloader keeps about two in flight).
 pub(crate) const MAX_PEER_BYTES: u64 = 4 * MAX_FRAME as u64;
-/// A peer holding less than this (two full-size responses) is served even
-/// when the total is used up.
+/// A peer holding less than this (two full-size responses) may still be
+/// served when the total is used up (see the module docs).
 pub(crate) const GUARANTEED_PEER_BYTES: u64 = 2 * MAX_FRAME as u64;
 /// Bytes of responses all peers together may have being encoded or waiting
 /// to be sent, not counting those on connections being closed.
@@ -47,9 +48,9 @@ pub(crate) const HARD_TOTAL_BYTES: u64 = 2 * MAX_TOTAL_BYTES;
 /// A request at most this large (a `Have`, the size proof) from a peer under
 /// its guarantee is admitted up to [`HARD_TOTAL_BYTES`], cutting nothing.
 pub(crate) const SMALL_BYTES: u64 = 64 * 1024;
-/// A response unsent for this long may be cut (its connection closed) to
-/// serve a peer under its guarantee; a peer that reads takes far less for
-/// the largest response.
+/// A reader's response unsent for this long may be cut (its connection
+/// closed) to serve another reader; a peer that reads takes far less for
+/// the largest response. A non-reader's may be cut at any age.
 pub(crate) const EVICT_AFTER: Duration = Duration::from_secs(2);
 /// How long a peer counts as a reader after it read a data response.
 pub(crate) const READER_FOR: Duration = Duration::from_secs(60);
@@ -175,8 +176,10 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
             if !guaranteed {
                 return busy;
             }
-            let reader = self.is_reader(peer, now);
-            match self.victims(peer, reader, open + cost - MAX_TOTAL_BYTES, now) {
+            if !self.is_reader(peer, now) {
+                return busy;
+            }
+            match self.victims(peer, open + cost - MAX_TOTAL_BYTES, now) {
                 Some(victims) => {
                     for (p, c) in &victims {
                         self.mark_closing(*p, *c);
@@ -230,13 +233,11 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
     }
 
     /// Connections (not `peer`'s) whose closing frees at least `need`
-    /// bytes, oldest response first: those unsent for [`EVICT_AFTER`], and
-    /// for a `reader` also those of non-readers. `None` if they do not add
-    /// up.
+    /// bytes, oldest response first: those of non-readers, and those
+    /// unsent for [`EVICT_AFTER`]. `None` if they do not add up.
     fn victims(
         &self,
         peer: PeerId,
-        reader: bool,
         need: u64,
         now: Instant,
     ) -> Option<Vec<(PeerId, ConnectionId)>> {
@@ -245,12 +246,9 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
         for id in self.order.values() {
             let h = &self.held[id];
             let old = now.saturating_duration_since(h.since) >= EVICT_AFTER;
-            if !old && !reader {
-                break;
-            }
             if h.peer == peer
                 || victims.contains(&(h.peer, h.connection))
-                || !(old || !self.is_reader(h.peer, now))
+                || (!old && self.is_reader(h.peer, now))
             {
                 continue;
             }

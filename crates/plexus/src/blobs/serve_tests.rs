@@ -142,8 +142,17 @@ fn one_peer_may_hold_four_full_responses() {
     );
 }
 
+/// Makes `peer` a reader: a small request, answered with data and sent.
+fn read_once(serving: &mut Serving<usize>, peer: PeerId, id: usize, now: Instant) {
+    let small = get(ChunkRanges::from(ChunkNum(0)..ChunkNum(1)));
+    let (a, _) = serving.handle_request(peer, conn(id), id, small, now);
+    assert!(is_admitted(&a), "a small request is admitted");
+    assert!(serving.handle_encoded(id, &Response::Data(vec![0; 1100])));
+    serving.handle_sent(id, now);
+}
+
 #[test]
-fn the_total_is_capped_and_a_peer_under_its_guarantee_gets_room_from_the_oldest_unsent() {
+fn the_total_is_capped_and_a_reader_gets_room_from_non_readers() {
     let mut serving = Serving::default();
     let t0 = Instant::now();
     // Non-readers, one full request each, until the total is used up.
@@ -151,37 +160,63 @@ fn the_total_is_capped_and_a_peer_under_its_guarantee_gets_room_from_the_oldest_
     for i in 0..100 {
         let p = PeerId::random();
         let (a, close) = serving.handle_request(p, conn(i), i, full(), t0);
-        assert!(close.is_empty(), "no response is old enough to cut");
+        assert!(close.is_empty(), "non-readers cut nothing");
         if is_admitted(&a) {
             admitted.push((p, conn(i)));
         }
     }
     assert!(serving.total_bytes() <= MAX_TOTAL_BYTES);
     assert!(admitted.len() >= 10 && admitted.len() < 100, "{admitted:?}");
-
-    // A reader arriving at once is busy: nothing has waited long enough.
-    let reader = PeerId::random();
-    assert_eq!(
-        serving.handle_request(reader, conn(500), 500, full(), t0).0,
-        Admission::Answer(Response::Busy)
-    );
-    // Later, it is served and the oldest non-reader's connection is cut.
-    let later = t0 + EVICT_AFTER;
-    let (a, close) = serving.handle_request(reader, conn(501), 501, full(), later);
-    assert!(is_admitted(&a));
-    assert_eq!(close, vec![admitted[0]]);
-    assert!(serving.total_bytes() <= MAX_TOTAL_BYTES + 4_300_000);
-    let (a, close) = serving.handle_request(reader, conn(501), 502, full(), later);
-    assert!(is_admitted(&a), "two full responses are guaranteed");
-    assert_eq!(close, vec![admitted[1]]);
-    let (a, close) = serving.handle_request(reader, conn(501), 503, full(), later);
-    assert_eq!(a, Admission::Answer(Response::Busy), "a third is not");
+    // However long they wait, another non-reader cuts nothing.
+    let later = t0 + READER_FOR;
+    let (a, close) = serving.handle_request(PeerId::random(), conn(400), 400, full(), later);
+    assert_eq!(a, Admission::Answer(Response::Busy));
     assert!(close.is_empty());
 
-    // The cut connection's request ends (connection closed).
+    // A new peer's small requests still get through; once it read one, it
+    // is a reader and its full requests cut the oldest non-reader's
+    // connection, however young.
+    let reader = PeerId::random();
+    read_once(&mut serving, reader, 500, t0);
+    let (a, close) = serving.handle_request(reader, conn(501), 501, full(), t0);
+    assert!(is_admitted(&a));
+    assert_eq!(close, vec![admitted[0]]);
+    let (a, close) = serving.handle_request(reader, conn(501), 502, full(), t0);
+    assert!(is_admitted(&a), "two full responses are guaranteed");
+    assert_eq!(close, vec![admitted[1]]);
+    let (a, close) = serving.handle_request(reader, conn(501), 503, full(), t0);
+    assert_eq!(a, Admission::Answer(Response::Busy), "a third is not");
+    assert!(close.is_empty());
+    assert!(serving.total_bytes() <= HARD_TOTAL_BYTES);
+
+    // The cut connections' requests end (connection closed).
     serving.handle_done(0);
     serving.handle_done(1);
     assert!(serving.total_bytes() <= MAX_TOTAL_BYTES);
+
+    // A reader that stops reading loses its standing after EVICT_AFTER:
+    // another reader cuts it then, not before.
+    let other = PeerId::random();
+    read_once(&mut serving, other, 600, t0);
+    for i in 2..admitted.len() {
+        serving.handle_done(i); // only the first reader's requests are left
+    }
+    let fill: Vec<usize> = (700..720).collect();
+    for (k, id) in fill.iter().enumerate() {
+        let p = PeerId::random();
+        let (a, _) = serving.handle_request(p, conn(*id), *id, full(), t0);
+        if is_admitted(&a) {
+            read_once(&mut serving, p, 800 + k, t0);
+        }
+    }
+    let (a, close) = serving.handle_request(other, conn(601), 601, full(), t0);
+    assert!(
+        !is_admitted(&a) || close.iter().all(|(p, _)| *p != reader),
+        "a reader's young responses are not cut"
+    );
+    let (a, close) = serving.handle_request(other, conn(602), 602, full(), t0 + EVICT_AFTER);
+    assert!(is_admitted(&a), "old unsent responses are cut");
+    assert!(!close.is_empty());
 }
 
 #[test]

@@ -1,0 +1,493 @@
+//! A node under a flood of blob range requests nobody reads, plus search
+//! and pub/sub floods: its memory stays bounded, it still serves an honest
+//! `get` at a fair speed and answers `status` within a second.
+//!
+//! The attacked node runs in a child process (this test binary again,
+//! running the ignored `flood_target` test), so its RSS (`/proc/PID/status`)
+//! is its own: the attackers, in this process, buffer up to 256 KiB of
+//! every unread response in yamux, which would swamp an in-process figure.
+//!
+//! 500 identities dial it 4 times each (2,000 connections, all from
+//! 127.0.0.1: the loopback config allows `max_connections` (512) per IP, so
+//! the total inbound cap of 448 is what refuses most) and send 8 requests
+//! for 4 MiB ranges on each connection they get, never reading an answer.
+//! Before the serving fix (a slot freed when the response was handed to
+//! the connection, not when it was sent), every such response stayed in
+//! memory until the 30 s request timeout.
+//! `PLEXUS_FLOOD_SCALE` divides the attacker count (e.g. 4 for 125
+//! identities and 500 connections).
+
+mod common;
+
+use std::{
+    collections::VecDeque,
+    io,
+    process::Stdio,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use common::forge::{proto, signed, Forger};
+use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::{
+    identity::Keypair, multiaddr::Protocol, request_response, swarm::SwarmEvent, Multiaddr,
+    PeerId, StreamProtocol,
+};
+use plexus::{
+    blobs::protocol::{Request, PROTOCOL},
+    content::{BlobFormat, ChunkNum, ChunkRanges, Hash, Ticket},
+    search::{SearchAck, SearchMessage, SEARCH_PROTOCOL},
+    transfer::GetOptions,
+    Node,
+};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    task::JoinHandle,
+};
+
+/// The shared blob: 12 ranges of 4 MiB.
+const BLOB_MIB: usize = 48;
+const IDENTITIES: usize = 500;
+const DIALS_PER_IDENTITY: usize = 4;
+const GETS_PER_CONNECTION: usize = 8;
+/// The bound stated for the attacked node's peak RSS.
+const RSS_BOUND_MB: u64 = 200;
+const TOPIC: &str = "room";
+/// Each search flooder sends a query this often.
+const SEARCH_EVERY: Duration = Duration::from_millis(10);
+
+/// The attacked node: runs only when the flood test starts it as a child.
+/// Prints its ticket, then each second the slowest `status` answer of that
+/// second, until its stdin closes (at most 150 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the flood test's target; runs as its child process"]
+async fn flood_target() {
+    let Ok(dir) = std::env::var("PLEXUS_FLOOD_TARGET") else {
+        return;
+    };
+    let node = common::node(std::path::Path::new(&dir)).await;
+    let file = std::path::Path::new(&dir).join("blob.bin");
+    std::fs::write(&file, common::data(BLOB_MIB << 20, 7)).unwrap();
+    let shared = node.share(&file).await.unwrap();
+    let _sub = node.subscribe(TOPIC).await.unwrap();
+    let honest: Multiaddr = std::env::var("PLEXUS_FLOOD_HONEST").unwrap().parse().unwrap();
+    node.connect(honest).await.unwrap();
+    println!(
+        "FLOOD-TARGET {} {} {}",
+        shared.ticket,
+        node.peer_id(),
+        common::tcp_addr(&node)
+    );
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let stop = tokio::spawn(async move { while let Ok(Some(_)) = stdin.next_line().await {} });
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut window = (Instant::now(), Duration::ZERO, 0, 0u64);
+    while !stop.is_finished() && Instant::now() < deadline {
+        let asked = Instant::now();
+        let status = tokio::time::timeout(Duration::from_secs(10), node.status()).await;
+        let took = asked.elapsed();
+        let (inbound, serving) = match status {
+            Ok(Ok(s)) => (s.inbound_connections, s.serving_bytes),
+            _ => (0, 0),
+        };
+        window = (window.0, window.1.max(took), window.2.max(inbound), window.3.max(serving));
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            let (_, slowest, inbound, serving) = window;
+            println!("FLOOD-STATUS {} {inbound} {serving}", slowest.as_micros());
+            window = (Instant::now(), Duration::ZERO, 0, 0);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.shutdown().await;
+}
+
+/// Writes blob requests like a getter and never reads an answer.
+#[derive(Clone, Default)]
+struct NoRead;
+
+impl request_response::Codec for NoRead {
+    type Protocol = StreamProtocol;
+    type Request = Request;
+    type Response = ();
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> io::Result<Request> {
+        Err(io::Error::other("serves nothing"))
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> io::Result<()> {
+        futures::future::pending().await
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Request,
+    ) -> io::Result<()> {
+        let bytes = req.encode();
+        io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+        io.write_all(&bytes).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: (),
+    ) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Attacker-side figures.
+#[derive(Default)]
+struct Tally {
+    accepted: AtomicUsize,
+    refused: AtomicUsize,
+    closed: AtomicUsize,
+    requests: AtomicUsize,
+    searches: AtomicUsize,
+    searches_refused: AtomicUsize,
+}
+
+/// One identity: dials `DIALS_PER_IDENTITY` times (a refused or closed
+/// connection is dialled again, at most twice more in all, 1 s later) and
+/// sends `GETS_PER_CONNECTION` 4 MiB range requests per connection it gets.
+fn range_flooder(target: Multiaddr, hash: Hash, tally: Arc<Tally>, end: Instant) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut swarm = common::raw::swarm(|_| {
+            request_response::Behaviour::<NoRead>::new(
+                [(PROTOCOL, request_response::ProtocolSupport::Outbound)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(300))
+                    .with_max_concurrent_streams(1024),
+            )
+        });
+        for _ in 0..DIALS_PER_IDENTITY {
+            let _ = swarm.dial(target.clone());
+        }
+        let (mut redials, mut k) = (2, 0u64);
+        let end = tokio::time::Instant::from_std(end);
+        while let Ok(Some(event)) = tokio::time::timeout_at(end, swarm.next()).await {
+            let redial = match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    tally.accepted.fetch_add(1, Relaxed);
+                    for _ in 0..GETS_PER_CONNECTION {
+                        let start = (k % (BLOB_MIB as u64 / 4)) * 4096;
+                        k += 1;
+                        let ranges = ChunkRanges::from(ChunkNum(start)..ChunkNum(start + 4096));
+                        swarm
+                            .behaviour_mut()
+                            .send_request(&peer_id, Request::Get { hash, ranges });
+                        tally.requests.fetch_add(1, Relaxed);
+                    }
+                    false
+                }
+                SwarmEvent::OutgoingConnectionError { .. } => {
+                    tally.refused.fetch_add(1, Relaxed);
+                    true
+                }
+                SwarmEvent::ConnectionClosed { .. } => {
+                    tally.closed.fetch_add(1, Relaxed);
+                    true
+                }
+                _ => false,
+            };
+            if redial && redials > 0 {
+                redials -= 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = swarm.dial(target.clone());
+            }
+        }
+    })
+}
+
+/// One identity sending search queries with fresh ids (ttl 7), one every
+/// `SEARCH_EVERY` (20x a neighbour's allowed rate of 5/s), until `end`.
+fn search_flooder(target: Multiaddr, tally: Arc<Tally>, end: Instant) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut swarm = common::raw::swarm(|_| {
+            request_response::json::Behaviour::<SearchMessage, SearchAck>::new(
+                [(SEARCH_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default(),
+            )
+        });
+        let _ = swarm.dial(target);
+        let end = tokio::time::Instant::from_std(end);
+        let mut tick = tokio::time::interval(SEARCH_EVERY);
+        let (mut id, mut peer) = (rand_id(), None);
+        while tokio::time::Instant::now() < end {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => break,
+                _ = tick.tick() => {
+                    if let Some(peer) = peer {
+                        id += 1;
+                        let words = vec![format!("flood{}", id % 1000)];
+                        let query = SearchMessage::Query { id, words, ttl: 7 };
+                        swarm.behaviour_mut().send_request(&peer, query);
+                        tally.searches.fetch_add(1, Relaxed);
+                    }
+                }
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                        peer = Some(peer_id);
+                        let hello = SearchMessage::Hello { super_peer: false };
+                        swarm.behaviour_mut().send_request(&peer_id, hello);
+                    }
+                    SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Response {
+                            response: SearchAck::Refused(_),
+                            ..
+                        },
+                        ..
+                    }) => {
+                        tally.searches_refused.fetch_add(1, Relaxed);
+                    }
+                    _ => {}
+                },
+            }
+        }
+    })
+}
+
+fn rand_id() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ u64::from_le_bytes(PeerId::random().to_bytes()[6..14].try_into().unwrap())
+}
+
+/// One peer writing `n` pub/sub messages, each signed by a fresh key.
+fn publish_flooder(target: Multiaddr, target_id: PeerId, n: usize, end: Instant) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let now = SystemTime::now();
+        let mut frame = Vec::new();
+        for i in 0..n {
+            let author = Keypair::generate_ed25519();
+            let data = plexus::pubsub::encode(format!("flood {i}").as_bytes(), now);
+            let message = signed(&author, author.public().to_peer_id(), TOPIC, &data, 1, false);
+            frame.extend(proto::frame(&[message]));
+        }
+        let mut swarm =
+            common::raw::swarm(|_| Forger::new(target_id, VecDeque::from([frame])));
+        let _ = swarm.dial(target);
+        let end = tokio::time::Instant::from_std(end);
+        while let Ok(Some(_)) = tokio::time::timeout_at(end, swarm.next()).await {}
+    })
+}
+
+/// The child's VmRSS and VmHWM in MB.
+fn rss_mb(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((kb("VmRSS:")? / 1024, kb("VmHWM:")? / 1024))
+}
+
+/// Gets the blob from the target and removes it again; seconds and MB/s,
+/// or why it failed.
+async fn timed_get(honest: &Node, hash: Hash, from: &GetOptions) -> Result<(f64, f64), String> {
+    let started = Instant::now();
+    let get = honest.get(hash, Some(BlobFormat::Raw), from.clone()).finish();
+    let result = tokio::time::timeout(Duration::from_secs(60), get).await;
+    let secs = started.elapsed().as_secs_f64();
+    let stats = match result {
+        Ok(Ok(stats)) => stats,
+        Ok(Err(e)) => return Err(format!("failed after {secs:.1}s: {e}")),
+        Err(_) => return Err("stalled: not done in 60 s".into()),
+    };
+    assert_eq!(stats.size, (BLOB_MIB << 20) as u64);
+    honest.remove(hash).await.unwrap();
+    Ok((secs, BLOB_MIB as f64 * 1.048576 / secs))
+}
+
+/// What the child reported.
+#[derive(Default)]
+struct Reported {
+    slowest_status: Duration,
+    most_inbound: usize,
+    most_serving: u64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair() {
+    let scale: usize = std::env::var("PLEXUS_FLOOD_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let identities = IDENTITIES / scale.max(1);
+    let root = tempfile::tempdir().unwrap();
+    let honest = common::node(&root.path().join("honest")).await;
+    let honest_addr = common::tcp_addr(&honest).with(Protocol::P2p(honest.peer_id()));
+
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["flood_target", "--exact", "--ignored", "--nocapture"])
+        .env("PLEXUS_FLOOD_TARGET", root.path().join("target"))
+        .env("PLEXUS_FLOOD_HONEST", honest_addr.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (ticket, target_id, target_addr) = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the target starts within 60 s")
+            .unwrap()
+            .expect("the target prints its ticket");
+        if let Some(rest) = line.strip_prefix("FLOOD-TARGET ") {
+            let mut parts = rest.split(' ');
+            let ticket: Ticket = parts.next().unwrap().parse().unwrap();
+            let peer: PeerId = parts.next().unwrap().parse().unwrap();
+            let addr: Multiaddr = parts.next().unwrap().parse().unwrap();
+            break (ticket, peer, addr);
+        }
+    };
+    let reported = Arc::new(Mutex::new(Reported::default()));
+    let reader = {
+        let reported = reported.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Some(rest) = line.strip_prefix("FLOOD-STATUS ") else {
+                    continue;
+                };
+                let n: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();
+                let mut r = reported.lock().unwrap();
+                r.slowest_status = r.slowest_status.max(Duration::from_micros(n[0]));
+                r.most_inbound = r.most_inbound.max(n[1] as usize);
+                r.most_serving = r.most_serving.max(n[2]);
+            }
+        })
+    };
+    let hash = ticket.hash;
+    let from = GetOptions {
+        providers: vec![(target_id, vec![target_addr.clone()])],
+        use_dht: false,
+    };
+
+    // Without a flood.
+    let quiet = timed_get(&honest, hash, &from).await.expect("the quiet get");
+    let (rss_quiet, _) = rss_mb(pid).unwrap();
+
+    // The flood: ranges, searches, publishes.
+    let tally = Arc::new(Tally::default());
+    let started = Instant::now();
+    let end = started + Duration::from_secs(45);
+    let mut tasks: Vec<JoinHandle<()>> = (0..8)
+        .map(|_| search_flooder(target_addr.clone(), tally.clone(), end))
+        .collect();
+    tasks.extend((0..4).map(|_| publish_flooder(target_addr.clone(), target_id, 500, end)));
+    tasks.extend(
+        (0..identities).map(|_| range_flooder(target_addr.clone(), hash, tally.clone(), end)),
+    );
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            while let Some((rss, _)) = rss_mb(pid) {
+                peak.fetch_max(rss, Relaxed);
+                if rss > 4 * RSS_BOUND_MB {
+                    break; // far over: stop before the machine suffers
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    // Let the flood fill what it can: every identity dialled and sent.
+    let full = common::wait_until(Duration::from_secs(20), || async {
+        sampler.is_finished()
+            || tally.accepted.load(Relaxed) + tally.refused.load(Relaxed)
+                >= identities * DIALS_PER_IDENTITY * 9 / 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let built = started.elapsed();
+    let flooded = if sampler.is_finished() {
+        Err("not tried: the target's RSS went far over the bound".to_string())
+    } else {
+        timed_get(&honest, hash, &from).await
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_end, hwm) = rss_mb(pid).unwrap_or((0, 0));
+    for task in &tasks {
+        task.abort();
+    }
+    sampler.abort();
+    drop(stdin);
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    let _ = child.kill().await;
+    reader.abort();
+    let r = reported.lock().unwrap();
+    let peak = peak.load(Relaxed).max(rss_end);
+
+    let speed = |g: &Result<(f64, f64), String>| match g {
+        Ok((secs, mbs)) => format!("{secs:.2} s, {mbs:.1} MB/s"),
+        Err(e) => e.clone(),
+    };
+    println!(
+        "flood: {identities} identities x {DIALS_PER_IDENTITY} dials, {GETS_PER_CONNECTION} \
+         unread 4 MiB gets per connection, 8 search and 4 publish flooders; built in {built:.1?} \
+         (all dialled: {full}); connections accepted {} / refused {} / closed {}; \
+         range requests {}; searches {} ({} refused); most inbound {}",
+        tally.accepted.load(Relaxed),
+        tally.refused.load(Relaxed),
+        tally.closed.load(Relaxed),
+        tally.requests.load(Relaxed),
+        tally.searches.load(Relaxed),
+        tally.searches_refused.load(Relaxed),
+        r.most_inbound,
+    );
+    println!(
+        "target RSS: {rss_quiet} MB quiet, peak {peak} MB flooded (VmHWM {hwm} MB), bound \
+         {RSS_BOUND_MB} MB; most response bytes held {:.1} MiB; slowest status {:.1?}",
+        r.most_serving as f64 / (1 << 20) as f64,
+        r.slowest_status,
+    );
+    println!(
+        "get of {BLOB_MIB} MiB: quiet {}; flooded {}",
+        speed(&Ok(quiet)),
+        speed(&flooded)
+    );
+    assert!(
+        peak < RSS_BOUND_MB,
+        "the target's RSS reached {peak} MB, bound {RSS_BOUND_MB} MB"
+    );
+    let (_, flooded_mbs) = flooded.expect("the flooded get");
+    // Generous: the floods take CPU from the same two cores (and the
+    // machine may be shared); the serving rules themselves never answer
+    // the honest getter `Busy` here.
+    assert!(
+        flooded_mbs >= quiet.1 / 20.0,
+        "flooded get at {flooded_mbs:.1} MB/s, quiet {:.1} MB/s",
+        quiet.1
+    );
+    assert!(
+        r.slowest_status < Duration::from_secs(1),
+        "status took {:?}",
+        r.slowest_status
+    );
+    assert!(
+        tally.accepted.load(Relaxed) >= 400 / scale.max(1),
+        "the flood got only {} connections",
+        tally.accepted.load(Relaxed)
+    );
+    honest.shutdown().await;
+}
