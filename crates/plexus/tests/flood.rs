@@ -20,26 +20,20 @@
 mod common;
 
 use std::{
-    collections::VecDeque,
-    io,
     process::Stdio,
     sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+        atomic::{AtomicU64, Ordering::Relaxed},
         Arc, Mutex,
     },
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
-use common::forge::{proto, signed, Forger};
-use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
-use libp2p::{
-    identity::Keypair, multiaddr::Protocol, request_response, swarm::SwarmEvent, Multiaddr,
-    PeerId, StreamProtocol,
+use common::flooders::{
+    publish_flooder, range_flooder, search_flooder, Tally, DIALS_PER_IDENTITY, GETS_PER_CONNECTION,
 };
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use plexus::{
-    blobs::protocol::{Request, PROTOCOL},
-    content::{BlobFormat, ChunkNum, ChunkRanges, Hash, Ticket},
-    search::{SearchAck, SearchMessage, SEARCH_PROTOCOL},
+    content::{BlobFormat, Hash, Ticket},
     transfer::GetOptions,
     Node,
 };
@@ -51,13 +45,9 @@ use tokio::{
 /// The shared blob: 12 ranges of 4 MiB.
 const BLOB_MIB: usize = 48;
 const IDENTITIES: usize = 500;
-const DIALS_PER_IDENTITY: usize = 4;
-const GETS_PER_CONNECTION: usize = 8;
 /// The bound stated for the attacked node's peak RSS.
 const RSS_BOUND_MB: u64 = 200;
 const TOPIC: &str = "room";
-/// Each search flooder sends a query this often.
-const SEARCH_EVERY: Duration = Duration::from_millis(10);
 
 /// The attacked node: runs only when the flood test starts it as a child.
 /// Prints its ticket, then each second the slowest `status` answer of that
@@ -73,7 +63,10 @@ async fn flood_target() {
     std::fs::write(&file, common::data(BLOB_MIB << 20, 7)).unwrap();
     let shared = node.share(&file).await.unwrap();
     let _sub = node.subscribe(TOPIC).await.unwrap();
-    let honest: Multiaddr = std::env::var("PLEXUS_FLOOD_HONEST").unwrap().parse().unwrap();
+    let honest: Multiaddr = std::env::var("PLEXUS_FLOOD_HONEST")
+        .unwrap()
+        .parse()
+        .unwrap();
     node.connect(honest).await.unwrap();
     println!(
         "FLOOD-TARGET {} {} {}",
@@ -93,7 +86,12 @@ async fn flood_target() {
             Ok(Ok(s)) => (s.inbound_connections, s.serving_bytes),
             _ => (0, 0),
         };
-        window = (window.0, window.1.max(took), window.2.max(inbound), window.3.max(serving));
+        window = (
+            window.0,
+            window.1.max(took),
+            window.2.max(inbound),
+            window.3.max(serving),
+        );
         if window.0.elapsed() >= Duration::from_secs(1) {
             let (_, slowest, inbound, serving) = window;
             println!("FLOOD-STATUS {} {inbound} {serving}", slowest.as_micros());
@@ -102,191 +100,6 @@ async fn flood_target() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     node.shutdown().await;
-}
-
-/// Writes blob requests like a getter and never reads an answer.
-#[derive(Clone, Default)]
-struct NoRead;
-
-impl request_response::Codec for NoRead {
-    type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = ();
-
-    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        _: &mut T,
-    ) -> io::Result<Request> {
-        Err(io::Error::other("serves nothing"))
-    }
-
-    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        _: &mut T,
-    ) -> io::Result<()> {
-        futures::future::pending().await
-    }
-
-    async fn write_request<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: Request,
-    ) -> io::Result<()> {
-        let bytes = req.encode();
-        io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
-        io.write_all(&bytes).await?;
-        io.close().await
-    }
-
-    async fn write_response<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        _: &mut T,
-        _: (),
-    ) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Attacker-side figures.
-#[derive(Default)]
-struct Tally {
-    accepted: AtomicUsize,
-    refused: AtomicUsize,
-    closed: AtomicUsize,
-    requests: AtomicUsize,
-    searches: AtomicUsize,
-    searches_refused: AtomicUsize,
-}
-
-/// One identity: dials `DIALS_PER_IDENTITY` times (a refused or closed
-/// connection is dialled again, at most twice more in all, 1 s later) and
-/// sends `GETS_PER_CONNECTION` 4 MiB range requests per connection it gets.
-fn range_flooder(target: Multiaddr, hash: Hash, tally: Arc<Tally>, end: Instant) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut swarm = common::raw::swarm(|_| {
-            request_response::Behaviour::<NoRead>::new(
-                [(PROTOCOL, request_response::ProtocolSupport::Outbound)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(300))
-                    .with_max_concurrent_streams(1024),
-            )
-        });
-        for _ in 0..DIALS_PER_IDENTITY {
-            let _ = swarm.dial(target.clone());
-        }
-        let (mut redials, mut k) = (2, 0u64);
-        let end = tokio::time::Instant::from_std(end);
-        while let Ok(Some(event)) = tokio::time::timeout_at(end, swarm.next()).await {
-            let redial = match event {
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                    tally.accepted.fetch_add(1, Relaxed);
-                    for _ in 0..GETS_PER_CONNECTION {
-                        let start = (k % (BLOB_MIB as u64 / 4)) * 4096;
-                        k += 1;
-                        let ranges = ChunkRanges::from(ChunkNum(start)..ChunkNum(start + 4096));
-                        swarm
-                            .behaviour_mut()
-                            .send_request(&peer_id, Request::Get { hash, ranges });
-                        tally.requests.fetch_add(1, Relaxed);
-                    }
-                    false
-                }
-                SwarmEvent::OutgoingConnectionError { .. } => {
-                    tally.refused.fetch_add(1, Relaxed);
-                    true
-                }
-                SwarmEvent::ConnectionClosed { .. } => {
-                    tally.closed.fetch_add(1, Relaxed);
-                    true
-                }
-                _ => false,
-            };
-            if redial && redials > 0 {
-                redials -= 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = swarm.dial(target.clone());
-            }
-        }
-    })
-}
-
-/// One identity sending search queries with fresh ids (ttl 7), one every
-/// `SEARCH_EVERY` (20x a neighbour's allowed rate of 5/s), until `end`.
-fn search_flooder(target: Multiaddr, tally: Arc<Tally>, end: Instant) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut swarm = common::raw::swarm(|_| {
-            request_response::json::Behaviour::<SearchMessage, SearchAck>::new(
-                [(SEARCH_PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default(),
-            )
-        });
-        let _ = swarm.dial(target);
-        let end = tokio::time::Instant::from_std(end);
-        let mut tick = tokio::time::interval(SEARCH_EVERY);
-        let (mut id, mut peer) = (rand_id(), None);
-        while tokio::time::Instant::now() < end {
-            tokio::select! {
-                _ = tokio::time::sleep_until(end) => break,
-                _ = tick.tick() => {
-                    if let Some(peer) = peer {
-                        id += 1;
-                        let words = vec![format!("flood{}", id % 1000)];
-                        let query = SearchMessage::Query { id, words, ttl: 7 };
-                        swarm.behaviour_mut().send_request(&peer, query);
-                        tally.searches.fetch_add(1, Relaxed);
-                    }
-                }
-                event = swarm.select_next_some() => match event {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                        peer = Some(peer_id);
-                        let hello = SearchMessage::Hello { super_peer: false };
-                        swarm.behaviour_mut().send_request(&peer_id, hello);
-                    }
-                    SwarmEvent::Behaviour(request_response::Event::Message {
-                        message: request_response::Message::Response {
-                            response: SearchAck::Refused(_),
-                            ..
-                        },
-                        ..
-                    }) => {
-                        tally.searches_refused.fetch_add(1, Relaxed);
-                    }
-                    _ => {}
-                },
-            }
-        }
-    })
-}
-
-fn rand_id() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        ^ u64::from_le_bytes(PeerId::random().to_bytes()[6..14].try_into().unwrap())
-}
-
-/// One peer writing `n` pub/sub messages, each signed by a fresh key.
-fn publish_flooder(target: Multiaddr, target_id: PeerId, n: usize, end: Instant) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let now = SystemTime::now();
-        let mut frame = Vec::new();
-        for i in 0..n {
-            let author = Keypair::generate_ed25519();
-            let data = plexus::pubsub::encode(format!("flood {i}").as_bytes(), now);
-            let message = signed(&author, author.public().to_peer_id(), TOPIC, &data, 1, false);
-            frame.extend(proto::frame(&[message]));
-        }
-        let mut swarm =
-            common::raw::swarm(|_| Forger::new(target_id, VecDeque::from([frame])));
-        let _ = swarm.dial(target);
-        let end = tokio::time::Instant::from_std(end);
-        while let Ok(Some(_)) = tokio::time::timeout_at(end, swarm.next()).await {}
-    })
 }
 
 /// The child's VmRSS and VmHWM in MB.
@@ -303,7 +116,9 @@ fn rss_mb(pid: u32) -> Option<(u64, u64)> {
 /// or why it failed.
 async fn timed_get(honest: &Node, hash: Hash, from: &GetOptions) -> Result<(f64, f64), String> {
     let started = Instant::now();
-    let get = honest.get(hash, Some(BlobFormat::Raw), from.clone()).finish();
+    let get = honest
+        .get(hash, Some(BlobFormat::Raw), from.clone())
+        .finish();
     let result = tokio::time::timeout(Duration::from_secs(60), get).await;
     let secs = started.elapsed().as_secs_f64();
     let stats = match result {
@@ -319,6 +134,8 @@ async fn timed_get(honest: &Node, hash: Hash, from: &GetOptions) -> Result<(f64,
 /// What the child reported.
 #[derive(Default)]
 struct Reported {
+    /// The slowest status answer of each second, in ms.
+    seconds: Vec<u64>,
     slowest_status: Duration,
     most_inbound: usize,
     most_serving: u64,
@@ -372,6 +189,7 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
                 let n: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();
                 let mut r = reported.lock().unwrap();
                 r.slowest_status = r.slowest_status.max(Duration::from_micros(n[0]));
+                r.seconds.push(n[0] / 1000);
                 r.most_inbound = r.most_inbound.max(n[1] as usize);
                 r.most_serving = r.most_serving.max(n[2]);
             }
@@ -384,7 +202,9 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
     };
 
     // Without a flood.
-    let quiet = timed_get(&honest, hash, &from).await.expect("the quiet get");
+    let quiet = timed_get(&honest, hash, &from)
+        .await
+        .expect("the quiet get");
     let (rss_quiet, _) = rss_mb(pid).unwrap();
 
     // The flood: ranges, searches, publishes.
@@ -394,10 +214,16 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
     let mut tasks: Vec<JoinHandle<()>> = (0..8)
         .map(|_| search_flooder(target_addr.clone(), tally.clone(), end))
         .collect();
-    tasks.extend((0..4).map(|_| publish_flooder(target_addr.clone(), target_id, 500, end)));
-    tasks.extend(
-        (0..identities).map(|_| range_flooder(target_addr.clone(), hash, tally.clone(), end)),
-    );
+    tasks.extend((0..4).map(|_| publish_flooder(target_addr.clone(), target_id, TOPIC, 500, end)));
+    tasks.extend((0..identities).map(|_| {
+        range_flooder(
+            target_addr.clone(),
+            hash,
+            BLOB_MIB as u64 / 4,
+            tally.clone(),
+            end,
+        )
+    }));
     let peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let peak = peak.clone();
@@ -435,7 +261,7 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
     let _ = child.kill().await;
     reader.abort();
-    let r = reported.lock().unwrap();
+    let r = std::mem::take(&mut *reported.lock().unwrap());
     let peak = peak.load(Relaxed).max(rss_end);
 
     let speed = |g: &Result<(f64, f64), String>| match g {
@@ -461,6 +287,7 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
         r.most_serving as f64 / (1 << 20) as f64,
         r.slowest_status,
     );
+    println!("slowest status answer of each second (ms): {:?}", r.seconds);
     println!(
         "get of {BLOB_MIB} MiB: quiet {}; flooded {}",
         speed(&Ok(quiet)),

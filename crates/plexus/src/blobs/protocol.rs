@@ -295,7 +295,9 @@ mod tests {
 
     #[test]
     fn the_largest_request_fits_the_request_frame() {
-        let bounds: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64).map(|i| ChunkNum(2 * i)).collect();
+        let bounds: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64)
+            .map(|i| ChunkNum(2 * i))
+            .collect();
         let request = Request::Get {
             hash: Hash::of(b"a"),
             ranges: ChunkRanges::new(bounds.into()).unwrap(),

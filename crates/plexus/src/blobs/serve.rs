@@ -9,9 +9,9 @@
 //! total for all peers, until the behaviour reports it sent
 //! ([`Serving::handle_sent`]) or failed ([`Serving::handle_done`]).
 //!
-//! When the total ([`MAX_TOTAL_BYTES`]) is used up, a peer holding less than
-//! [`GUARANTEED_PEER_BYTES`] still gets small requests (a `Have`, the size
-//! proof) served at once. A *reader* under its guarantee (a peer that read
+//! When the total ([`MAX_TOTAL_BYTES`]) is used up, a peer holding nothing
+//! still gets a small request (a `Have`, the size proof) served at once, so
+//! a new getter can always start. A *reader* under its guarantee (a peer that read
 //! a data response in the last [`READER_FOR`] and has none waiting for
 //! [`EVICT_AFTER`]) also gets larger ones: the connections holding the
 //! oldest responses of non-readers, or any unsent for [`EVICT_AFTER`], are
@@ -45,8 +45,9 @@ pub(crate) const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
 /// Bytes never exceeded, counting those on connections being closed and
 /// small requests admitted over [`MAX_TOTAL_BYTES`].
 pub(crate) const HARD_TOTAL_BYTES: u64 = 2 * MAX_TOTAL_BYTES;
-/// A request at most this large (a `Have`, the size proof) from a peer under
-/// its guarantee is admitted up to [`HARD_TOTAL_BYTES`], cutting nothing.
+/// A request at most this large (a `Have`, the size proof) from a peer
+/// holding nothing is admitted over [`MAX_TOTAL_BYTES`], cutting nothing:
+/// with at most 512 connected peers that adds at most 32 MiB.
 pub(crate) const SMALL_BYTES: u64 = 64 * 1024;
 /// A reader's response unsent for this long may be cut (its connection
 /// closed) to serve another reader; a peer that reads takes far less for
@@ -172,7 +173,7 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
         let guaranteed = held + cost <= GUARANTEED_PEER_BYTES;
         let open = self.total - self.closing;
         let mut close = Vec::new();
-        if open + cost > MAX_TOTAL_BYTES && !(guaranteed && cost <= SMALL_BYTES) {
+        if open + cost > MAX_TOTAL_BYTES && !(held == 0 && cost <= SMALL_BYTES) {
             if !guaranteed {
                 return busy;
             }

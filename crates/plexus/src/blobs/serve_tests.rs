@@ -98,7 +98,10 @@ fn a_response_waiting_to_be_sent_still_holds_its_slot() {
         assert!(is_admitted(
             &serving.handle_request(peer, conn(0), id, small(), now).0
         ));
-        assert!(serving.handle_encoded(id, &Response::Data(vec![0; 1100])), "still waiting to be sent");
+        assert!(
+            serving.handle_encoded(id, &Response::Data(vec![0; 1100])),
+            "still waiting to be sent"
+        );
     }
     assert_eq!(serving.total_bytes(), 1100 * MAX_SERVING_PER_PEER as u64);
     assert_eq!(
@@ -120,7 +123,10 @@ fn done_before_encoded_drops_the_response_and_counts_once() {
     serving.handle_request(peer, conn(0), 1, full(), now);
     // The request timed out (or its connection closed) while encoding.
     serving.handle_done(1);
-    assert!(!serving.handle_encoded(1, &Response::Data(vec![0; 4 << 20])), "not to be sent");
+    assert!(
+        !serving.handle_encoded(1, &Response::Data(vec![0; 4 << 20])),
+        "not to be sent"
+    );
     serving.handle_done(1);
     assert_eq!((serving.total_bytes(), serving.busy_peers()), (0, 0));
 }
@@ -173,7 +179,46 @@ fn the_total_is_capped_and_a_reader_gets_room_from_non_readers() {
     assert_eq!(a, Admission::Answer(Response::Busy));
     assert!(close.is_empty());
 
-    // A new peer's small requests still get through; once it read one, it
+    // Fill what is left: 64 KiB requests from new peers, then small ones
+    // from one peer, until each is busy.
+    let small = || get(ChunkRanges::from(ChunkNum(0)..ChunkNum(1)));
+    let mut id = 1000;
+    while is_admitted(
+        &serving
+            .handle_request(
+                PeerId::random(),
+                conn(id),
+                id,
+                get(ChunkRanges::from(ChunkNum(0)..ChunkNum(64))),
+                t0,
+            )
+            .0,
+    ) {
+        id += 1;
+    }
+    let filler = PeerId::random();
+    while is_admitted(&serving.handle_request(filler, conn(id), id, small(), t0).0) {
+        id += 1;
+    }
+    assert!(id < 1100 && serving.total_bytes() <= MAX_TOTAL_BYTES);
+
+    // A peer holding nothing still gets one small request through (a new
+    // getter's `Have` and size proof), not two at once.
+    let newcomer = PeerId::random();
+    assert!(is_admitted(
+        &serving
+            .handle_request(newcomer, conn(450), 450, small(), t0)
+            .0
+    ));
+    assert_eq!(
+        serving
+            .handle_request(newcomer, conn(450), 451, small(), t0)
+            .0,
+        Admission::Answer(Response::Busy)
+    );
+    serving.handle_done(450);
+
+    // A new peer's small request still gets through; once it read one, it
     // is a reader and its full requests cut the oldest non-reader's
     // connection, however young.
     let reader = PeerId::random();
@@ -204,10 +249,8 @@ fn the_total_is_capped_and_a_reader_gets_room_from_non_readers() {
     let fill: Vec<usize> = (700..720).collect();
     for (k, id) in fill.iter().enumerate() {
         let p = PeerId::random();
-        let (a, _) = serving.handle_request(p, conn(*id), *id, full(), t0);
-        if is_admitted(&a) {
-            read_once(&mut serving, p, 800 + k, t0);
-        }
+        read_once(&mut serving, p, 800 + k, t0);
+        serving.handle_request(p, conn(*id), *id, full(), t0);
     }
     let (a, close) = serving.handle_request(other, conn(601), 601, full(), t0);
     assert!(
@@ -252,7 +295,11 @@ fn a_flood_of_identities_stays_under_the_hard_total() {
                     if is_admitted(&a) {
                         by_conn.entry(c).or_default().push(id);
                     }
-                    closing.extend(close.iter().map(|(_, c)| (now + Duration::from_millis(100), *c)));
+                    closing.extend(
+                        close
+                            .iter()
+                            .map(|(_, c)| (now + Duration::from_millis(100), *c)),
+                    );
                     assert!(serving.total_bytes() <= HARD_TOTAL_BYTES);
                 }
             }
@@ -267,7 +314,11 @@ fn a_flood_of_identities_stays_under_the_hard_total() {
                 full()
             };
             let (a, close) = serving.handle_request(reader, conn(9999), id, ask, now);
-            closing.extend(close.iter().map(|(_, c)| (now + Duration::from_millis(100), *c)));
+            closing.extend(
+                close
+                    .iter()
+                    .map(|(_, c)| (now + Duration::from_millis(100), *c)),
+            );
             if is_admitted(&a) {
                 reader_served += 1;
                 serving.handle_encoded(id, &Response::Data(vec![0; 1 << 20]));
