@@ -299,8 +299,8 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
     );
     let (_, flooded_mbs) = flooded.expect("the flooded get");
     // Generous: the floods take CPU from the same two cores (and the
-    // machine may be shared); the serving rules themselves never answer
-    // the honest getter `Busy` here.
+    // machine may be shared). In the runs checked with a trace, the
+    // serving rules never answered the honest getter `Busy`.
     assert!(
         flooded_mbs >= quiet.1 / 20.0,
         "flooded get at {flooded_mbs:.1} MB/s, quiet {:.1} MB/s",
@@ -311,10 +311,12 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
         "status took {:?}",
         r.slowest_status
     );
+    // The flood did hold many connections (448 is the node's inbound cap;
+    // on a loaded machine some dials time out in the handshake).
     assert!(
-        tally.accepted.load(Relaxed) >= 400 / scale.max(1),
-        "the flood got only {} connections",
-        tally.accepted.load(Relaxed)
+        r.most_inbound >= 200 / scale.max(1),
+        "the flood held only {} inbound connections",
+        r.most_inbound
     );
     honest.shutdown().await;
 }
