@@ -153,9 +153,12 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
                     let why = format!("ask for at most {MAX_REQUEST_BYTES} bytes at once");
                     return (Admission::Answer(Response::Refused(why)), Vec::new());
                 }
-                // The data, its proof nodes (64 bytes per 16 KiB group
-                // and per tree level above) and the frame.
-                bytes + bytes / 128 + 8 * 1024
+                // The data, its proof nodes (64 bytes per 16 KiB group,
+                // and per tree level above each range: at most 64 levels)
+                // and the frame: an upper bound, replaced by the real size
+                // once encoded.
+                let ranges = ranges.boundaries().len().div_ceil(2) as u64;
+                bytes + bytes / 128 + ranges * 64 * 64 + 8 * 1024
             }
             Request::Have(_) => HAVE_COST,
         };
