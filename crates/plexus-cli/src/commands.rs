@@ -58,6 +58,10 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         }
     );
     println!("directories      {}", status.directories);
+    println!(
+        "serving          {:.1} MiB of answers waiting",
+        status.serving_bytes as f64 / (1024.0 * 1024.0)
+    );
     println!("uptime           {}s", status.uptime_secs);
     for addr in &status.listen_addrs {
         println!("listening on     {addr}");

@@ -6,12 +6,14 @@ use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use libp2p::{
-    request_response::{self, Message, OutboundRequestId, ProtocolSupport, ResponseChannel},
-    swarm::{NetworkBehaviour, THandler, THandlerInEvent, ToSwarm},
+    request_response::{
+        self, InboundRequestId, Message, OutboundRequestId, ProtocolSupport, ResponseChannel,
+    },
+    swarm::{CloseConnection, ConnectionId, NetworkBehaviour, THandler, THandlerInEvent, ToSwarm},
     Multiaddr, PeerId,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +27,12 @@ use crate::{content::Store, guard::guarded, wrap::forward_to_inner, Error};
 
 type Inner = request_response::Behaviour<Codec>;
 
+/// Streams of this protocol one connection may have open at once, inbound
+/// and outbound: the peer's serving slots, room for quick `Busy` answers,
+/// and this node's own requests (a download keeps a few in flight). Each
+/// inbound one holds at most a request frame while it is read.
+const MAX_STREAMS_PER_CONNECTION: usize = 64;
+
 /// Nothing the rest of the node must react to: the component answers
 /// peers and its callers by itself.
 #[derive(Debug)]
@@ -32,7 +40,7 @@ pub(crate) enum Event {}
 
 /// A response computed on the blocking pool, to be sent from `poll`.
 struct Served {
-    peer: PeerId,
+    id: InboundRequestId,
     channel: ResponseChannel<Response>,
     response: Response,
 }
@@ -41,13 +49,16 @@ struct Served {
 pub(crate) struct Behaviour {
     inner: Inner,
     store: Arc<Store>,
-    serving: Serving,
+    serving: Serving<InboundRequestId>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, Error>>>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
     /// Addresses of peers asked for, to tell the swarm (and so identify
     /// and the dialer) about.
     learned: VecDeque<(PeerId, Multiaddr)>,
+    /// Connections to close: they hold the oldest unsent responses and
+    /// the memory is needed for a peer that reads.
+    to_close: VecDeque<(PeerId, ConnectionId)>,
 }
 
 impl Behaviour {
@@ -59,7 +70,7 @@ impl Behaviour {
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))
-                    .with_max_concurrent_streams(1024),
+                    .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION),
             ),
             store,
             serving: Serving::default(),
@@ -67,7 +78,13 @@ impl Behaviour {
             served_tx,
             served_rx,
             learned: VecDeque::new(),
+            to_close: VecDeque::new(),
         }
+    }
+
+    /// Bytes of responses being encoded or waiting to be sent.
+    pub(crate) fn serving_bytes(&self) -> u64 {
+        self.serving.total_bytes()
     }
 
     /// Handles a command from the node.
@@ -92,12 +109,14 @@ impl Behaviour {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     Message::Request {
-                        request, channel, ..
+                        request_id,
+                        request,
+                        channel,
                     },
-                ..
-            } => self.serve(peer, request, channel),
+            } => self.serve(peer, connection_id, request_id, request, channel),
             request_response::Event::Message {
                 message:
                     Message::Response {
@@ -123,17 +142,41 @@ impl Behaviour {
                     }));
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
+            request_response::Event::InboundFailure {
+                peer,
+                error,
+                request_id,
+                ..
+            } => {
                 tracing::debug!(%peer, "inbound blob request failed: {error}");
+                self.serving.handle_done(request_id);
             }
-            request_response::Event::ResponseSent { .. } => {}
+            request_response::Event::ResponseSent { request_id, .. } => {
+                self.serving.handle_sent(request_id, Instant::now());
+            }
         }
     }
 
     /// Answers `request`: at once when the rules say so, otherwise from
     /// the store on the blocking pool (the answer comes back to `poll`).
-    fn serve(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
-        let (hash, ranges) = match self.serving.handle_request(peer, request) {
+    /// An admitted request holds its slot until `ResponseSent` or
+    /// `InboundFailure` (every request gets one of them).
+    fn serve(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        id: InboundRequestId,
+        request: Request,
+        channel: ResponseChannel<Response>,
+    ) {
+        let (admission, close) =
+            self.serving
+                .handle_request(peer, connection, id, request, Instant::now());
+        if !close.is_empty() {
+            tracing::debug!(%peer, "closing {} connections with unread blob responses", close.len());
+        }
+        self.to_close.extend(close);
+        let (hash, ranges) = match admission {
             Admission::Answer(response) => {
                 let _ = self.inner.send_response(channel, response);
                 return;
@@ -167,7 +210,7 @@ impl Behaviour {
             let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
                 .unwrap_or(Response::Missing);
             let _ = served.send(Served {
-                peer,
+                id,
                 channel,
                 response,
             });
@@ -185,9 +228,24 @@ impl NetworkBehaviour for Behaviour {
         if let Some((peer_id, address)) = self.learned.pop_front() {
             return Poll::Ready(ToSwarm::NewExternalAddrOfPeer { peer_id, address });
         }
+        if let Some((peer_id, connection)) = self.to_close.pop_front() {
+            return Poll::Ready(ToSwarm::CloseConnection {
+                peer_id,
+                connection: CloseConnection::One(connection),
+            });
+        }
         while let Poll::Ready(Some(served)) = self.served_rx.poll_recv(cx) {
-            self.serving.handle_served(served.peer);
-            let _ = self.inner.send_response(served.channel, served.response);
+            // The slot stays held until the response is sent or fails; a
+            // request already done (timed out, connection closed) is not
+            // answered, and its response is dropped here.
+            if self.serving.handle_encoded(served.id, &served.response)
+                && self
+                    .inner
+                    .send_response(served.channel, served.response)
+                    .is_err()
+            {
+                self.serving.handle_done(served.id);
+            }
         }
         loop {
             match self.inner.poll(cx) {

@@ -1,11 +1,14 @@
 //! The blob protocol, `/plexus/blobs/1.0.0`, as one component: the wire
-//! format ([`protocol`]), who may be served how much (`serve.rs`, no I/O),
-//! and the `NetworkBehaviour` (`behaviour.rs`) that answers peers from the
-//! store and carries this node's own requests for the download loop.
+//! format ([`protocol`]), who may be served how much and for how long
+//! (`serve.rs`, no I/O, tested in `serve_tests.rs`), and the
+//! `NetworkBehaviour` (`behaviour.rs`) that answers peers from the store
+//! and carries this node's own requests for the download loop.
 
 pub(crate) mod behaviour;
 pub mod protocol;
 pub(crate) mod serve;
+#[cfg(test)]
+mod serve_tests;
 
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;

@@ -22,6 +22,10 @@ pub const MAX_BOUNDARIES: usize = 256;
 /// bytes, so `2^54` chunks of 1 KiB. Larger numbers are refused when
 /// decoding, so no later byte arithmetic on them can overflow.
 pub const MAX_CHUNK: u64 = 1 << 54;
+/// Largest request frame: kind, hash, boundary count and the boundaries.
+/// A frame's buffer is allocated when its length is read, so a peer that
+/// opens many streams and sends only lengths holds at most this per stream.
+pub const MAX_REQUEST_FRAME: usize = 1 + 32 + 4 + MAX_BOUNDARIES * 8;
 /// Largest frame accepted: a full range plus its proof nodes.
 pub const MAX_FRAME: usize = MAX_REQUEST_BYTES as usize + 512 * 1024;
 
@@ -233,7 +237,7 @@ impl libp2p::request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        Request::decode(&read_frame(io, 64 * 1024).await?)
+        Request::decode(&read_frame(io, MAX_REQUEST_FRAME).await?)
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
@@ -288,6 +292,18 @@ impl libp2p::request_response::Codec for Codec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_request_fits_the_request_frame() {
+        let bounds: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64)
+            .map(|i| ChunkNum(2 * i))
+            .collect();
+        let request = Request::Get {
+            hash: Hash::of(b"a"),
+            ranges: ChunkRanges::new(bounds.into()).unwrap(),
+        };
+        assert_eq!(request.encode().len(), MAX_REQUEST_FRAME);
+    }
 
     #[test]
     fn messages_round_trip() {

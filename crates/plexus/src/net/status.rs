@@ -34,6 +34,10 @@ pub struct NodeStatus {
     /// Directory servers configured.
     #[serde(default)]
     pub directories: usize,
+    /// Bytes of blob responses being encoded or waiting for their peer to
+    /// read them (at most 128 MiB; see `blobs/serve.rs`).
+    #[serde(default)]
+    pub serving_bytes: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
 }

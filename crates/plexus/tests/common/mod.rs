@@ -3,6 +3,7 @@
 //! lie.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod flooders;
 pub mod forge;
 pub mod mesh;
 pub mod raw;

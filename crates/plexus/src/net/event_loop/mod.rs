@@ -231,6 +231,7 @@ impl EventLoop {
             super_peer: behaviour.search.super_peer(),
             indexed_leaves: stats.indexed_leaves,
             directories: behaviour.directory.count(),
+            serving_bytes: behaviour.blobs.serving_bytes(),
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
