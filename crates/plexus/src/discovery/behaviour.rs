@@ -48,6 +48,10 @@ pub(crate) struct Behaviour {
     me: PeerId,
     bootstrap: Vec<(PeerId, Multiaddr)>,
     out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
+    /// Announcements (`start_providing` queries) still running.
+    announcing: std::collections::HashSet<kad::QueryId>,
+    /// Announcements finished since start: succeeded, failed.
+    announced: (u64, u64),
 }
 
 impl Behaviour {
@@ -81,6 +85,8 @@ impl Behaviour {
             me,
             bootstrap,
             out: VecDeque::new(),
+            announcing: Default::default(),
+            announced: (0, 0),
         })
     }
 
@@ -119,8 +125,11 @@ impl Behaviour {
             }
             Command::Provide { hash } => {
                 let key = kad::RecordKey::new(&hash.0);
-                if let Err(e) = self.inner.kad.start_providing(key) {
-                    tracing::warn!(%hash, "cannot announce content: {e}");
+                match self.inner.kad.start_providing(key) {
+                    Ok(id) => {
+                        self.announcing.insert(id);
+                    }
+                    Err(e) => tracing::warn!(%hash, "cannot announce content: {e}"),
                 }
             }
             Command::FindProviders { hash, reply } => {
@@ -136,6 +145,12 @@ impl Behaviour {
     pub(crate) fn stop_providing(&mut self, hash: Hash) {
         let key = kad::RecordKey::new(&hash.0);
         self.inner.kad.stop_providing(&key);
+    }
+
+    /// Announcements under way, and those finished since start
+    /// (succeeded, failed).
+    pub(crate) fn announce_counts(&self) -> (usize, u64, u64) {
+        (self.announcing.len(), self.announced.0, self.announced.1)
     }
 
     /// Every peer in the Kademlia routing table, with its addresses.
@@ -210,6 +225,19 @@ impl Behaviour {
                     _ => Default::default(),
                 };
                 self.book.handle_providers(id, found, step.last, self.me);
+            }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::StartProviding(result),
+                step,
+                ..
+            }) => {
+                if step.last && self.announcing.remove(&id) {
+                    match result {
+                        Ok(_) => self.announced.0 += 1,
+                        Err(_) => self.announced.1 += 1,
+                    }
+                }
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,

@@ -34,6 +34,15 @@ pub struct NodeStatus {
     /// Directory servers configured.
     #[serde(default)]
     pub directories: usize,
+    /// DHT announcements (provider records) waiting or under way.
+    #[serde(default)]
+    pub announcing: usize,
+    /// DHT announcements finished since start.
+    #[serde(default)]
+    pub announced: u64,
+    /// Of those, how many failed (timed out).
+    #[serde(default)]
+    pub announce_failures: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
 }

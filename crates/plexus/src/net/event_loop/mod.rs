@@ -219,6 +219,7 @@ impl EventLoop {
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
         let behaviour = self.swarm.behaviour_mut();
         let stats = behaviour.search.stats();
+        let (announcing, announced, announce_failures) = behaviour.discovery.announce_counts();
         NodeStatus {
             peer_id,
             listen_addrs,
@@ -231,6 +232,9 @@ impl EventLoop {
             super_peer: behaviour.search.super_peer(),
             indexed_leaves: stats.indexed_leaves,
             directories: behaviour.directory.count(),
+            announcing,
+            announced,
+            announce_failures,
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
