@@ -37,6 +37,9 @@ pub struct NodeStatus {
     /// DHT announcements (provider records) waiting or under way.
     #[serde(default)]
     pub announcing: usize,
+    /// Of those, how many are under way (Kademlia queries running).
+    #[serde(default)]
+    pub announcing_now: usize,
     /// DHT announcements finished since start.
     #[serde(default)]
     pub announced: u64,

@@ -219,7 +219,7 @@ impl EventLoop {
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
         let behaviour = self.swarm.behaviour_mut();
         let stats = behaviour.search.stats();
-        let (announcing, announced, announce_failures) = behaviour.discovery.announce_counts();
+        let announce = behaviour.discovery.announce_counts();
         NodeStatus {
             peer_id,
             listen_addrs,
@@ -232,9 +232,10 @@ impl EventLoop {
             super_peer: behaviour.search.super_peer(),
             indexed_leaves: stats.indexed_leaves,
             directories: behaviour.directory.count(),
-            announcing,
-            announced,
-            announce_failures,
+            announcing: announce.pending,
+            announcing_now: announce.running,
+            announced: announce.done,
+            announce_failures: announce.failed,
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
