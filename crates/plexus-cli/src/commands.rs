@@ -58,6 +58,10 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         }
     );
     println!("directories      {}", status.directories);
+    println!(
+        "announcing       {} ({} under way; {} done, {} failed)",
+        status.announcing, status.announcing_now, status.announced, status.announce_failures
+    );
     println!("uptime           {}s", status.uptime_secs);
     for addr in &status.listen_addrs {
         println!("listening on     {addr}");

@@ -71,7 +71,12 @@ fn rss_kb() -> (u64, u64) {
 
 /// Asks `node` for the providers of `hash`, bounded by `limit`; returns
 /// whether `want` was among them and how long it took.
-async fn lookup(node: &Node, hash: Hash, want: plexus::PeerId, limit: Duration) -> (bool, Duration) {
+async fn lookup(
+    node: &Node,
+    hash: Hash,
+    want: plexus::PeerId,
+    limit: Duration,
+) -> (bool, Duration) {
     let t = Instant::now();
     let found = tokio::time::timeout(limit, node.find_providers(hash))
         .await
@@ -228,9 +233,18 @@ fn check(f: &Figures, n: usize) {
         "A's user waited {:?} for a lookup during the announcements",
         f.user_lookup.1
     );
-    assert!(f.user_lookup.0, "A's user did not find C's blob during the announcements");
-    assert!(f.user_get.0, "A's user could not fetch C's blob during the announcements");
-    assert_eq!(f.picks_found, f.picks, "D did not find A as provider of every pick");
+    assert!(
+        f.user_lookup.0,
+        "A's user did not find C's blob during the announcements"
+    );
+    assert!(
+        f.user_get.0,
+        "A's user could not fetch C's blob during the announcements"
+    );
+    assert_eq!(
+        f.picks_found, f.picks,
+        "D did not find A as provider of every pick"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,10 @@ fn at_most_max_in_flight_run_and_each_end_makes_room_for_one() {
         a.push(h(i), Origin::Stored);
     }
     let mut id = 0;
-    assert_eq!(start_all(&mut a, &mut id), (0..4).map(h).collect::<Vec<_>>());
+    assert_eq!(
+        start_all(&mut a, &mut id),
+        (0..4).map(h).collect::<Vec<_>>()
+    );
     assert!(!a.has_work());
     assert!(a.finished(&1, true));
     assert_eq!(start_all(&mut a, &mut id), vec![h(4)]);
@@ -86,7 +89,9 @@ fn fresh_shares_go_ahead_of_the_stored_backlog() {
     a.finished(&2, true);
     a.finished(&3, true);
     assert_eq!(start_all(&mut a, &mut id), vec![h(2), h(3)]);
-    let rest = (0..1_000).filter(|i| ![0, 1, 2, 3, 500].contains(i)).count();
+    let rest = (0..1_000)
+        .filter(|i| ![0, 1, 2, 3, 500].contains(i))
+        .count();
     assert_eq!(a.counts().pending, rest + 2);
 }
 

@@ -259,10 +259,8 @@ impl Behaviour {
                 result: kad::QueryResult::StartProviding(result),
                 step,
                 ..
-            }) => {
-                if step.last {
-                    self.announcer.finished(&id, result.is_ok());
-                }
+            }) if step.last => {
+                self.announcer.finished(&id, result.is_ok());
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,

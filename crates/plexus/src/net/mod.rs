@@ -30,8 +30,7 @@ pub use subscription::Subscription;
 use crate::{
     content::{Hash, Store},
     discovery::{self, FoundPeer, PeerEntry},
-    identity,
-    Error, NodeConfig,
+    identity, Error, NodeConfig,
 };
 
 /// How long start-up waits for the listeners to report their addresses.
@@ -107,7 +106,9 @@ impl Node {
         let hashes = node.store.shares()?.into_iter().map(|(h, _)| h).collect();
         let _ = node
             .commands
-            .send(Command::Discovery(discovery::Command::ProvideStored { hashes }))
+            .send(Command::Discovery(discovery::Command::ProvideStored {
+                hashes,
+            }))
             .await;
         Ok(node)
     }
