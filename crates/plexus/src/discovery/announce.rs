@@ -8,9 +8,7 @@
 //! lookups wait behind the whole backlog. [`Announcer`] keeps at most
 //! [`MAX_IN_FLIGHT`] announcements under way; the rest wait, content the
 //! user shares or fetches while the node runs ahead of what the store held
-//! at start, and nothing starts while the routing table is empty (a query
-//! without peers would reach no one; the announcements go out once a peer
-//! is known).
+//! at start.
 //!
 //! The hourly republication is libp2p's own job and is bounded there: it
 //! starts at most 10 queries per poll and only while fewer than 100 queries
@@ -98,11 +96,11 @@ impl<Q: Eq + std::hash::Hash> Announcer<Q> {
         self.in_flight.len() < self.max_in_flight && !self.waiting.is_empty()
     }
 
-    /// The next hash to announce, if there is room and `peers_known`
-    /// (there is someone to announce to); the caller starts the query and
-    /// reports it with [`Announcer::started`] or [`Announcer::refused`].
-    pub(crate) fn next(&mut self, peers_known: bool) -> Option<Hash> {
-        if !peers_known || !self.has_work() {
+    /// The next hash to announce, if there is room; the caller starts the
+    /// query and reports it with [`Announcer::started`] or
+    /// [`Announcer::refused`].
+    pub(crate) fn next(&mut self) -> Option<Hash> {
+        if !self.has_work() {
             return None;
         }
         while let Some(hash) = self.fresh.pop_front().or_else(|| self.stored.pop_front()) {

@@ -10,7 +10,7 @@ fn h(i: u32) -> Hash {
 /// as query `next_id`, `next_id + 1`, ...
 fn start_all(a: &mut Announcer<u32>, next_id: &mut u32) -> Vec<Hash> {
     let mut out = Vec::new();
-    while let Some(hash) = a.next(true) {
+    while let Some(hash) = a.next() {
         a.started(*next_id, hash);
         *next_id += 1;
         out.push(hash);
@@ -81,7 +81,7 @@ fn fresh_shares_go_ahead_of_the_stored_backlog() {
     a.push(h(5_000), Origin::Fresh);
     // Shared again while waiting in the backlog: it goes first, once.
     a.push(h(500), Origin::Fresh);
-    assert_eq!(a.next(true), None, "no room yet");
+    assert_eq!(a.next(), None, "no room yet");
     a.finished(&0, true);
     assert_eq!(start_all(&mut a, &mut id), vec![h(5_000)]);
     a.finished(&1, true);
@@ -110,19 +110,10 @@ fn withdrawn_hashes_are_not_announced() {
 }
 
 #[test]
-fn nothing_starts_without_peers() {
-    let mut a: Announcer<u32> = Announcer::new(10);
-    a.push(h(1), Origin::Fresh);
-    assert_eq!(a.next(false), None);
-    assert_eq!(a.counts().pending, 1, "still waiting");
-    assert_eq!(a.next(true), Some(h(1)));
-}
-
-#[test]
 fn a_refused_start_counts_as_a_failure() {
     let mut a: Announcer<u32> = Announcer::new(10);
     a.push(h(1), Origin::Fresh);
-    assert_eq!(a.next(true), Some(h(1)));
+    assert_eq!(a.next(), Some(h(1)));
     a.refused();
     assert_eq!(
         a.counts(),

@@ -149,13 +149,9 @@ impl Behaviour {
         }
     }
 
-    /// Starts the announcements there is room for, once a peer is known.
+    /// Starts the announcements there is room for.
     fn start_announcements(&mut self) {
-        if !self.announcer.has_work() {
-            return;
-        }
-        let peers_known = self.inner.kad.kbuckets().next().is_some();
-        while let Some(hash) = self.announcer.next(peers_known) {
+        while let Some(hash) = self.announcer.next() {
             // Stores the record again (no change) and starts the query.
             match self.inner.kad.start_providing(kad::RecordKey::new(&hash.0)) {
                 Ok(id) => self.announcer.started(id, hash),
