@@ -23,6 +23,13 @@ use crate::content::Hash;
 
 /// Announcements under way at most. Each is one `start_providing` query
 /// (a closest-peers lookup, then the records sent to up to 20 peers).
+///
+/// On loopback (release build, `tests/dht_announce.rs`, 100,000 shares)
+/// this announced everything in 60-112 s, peak memory +69 MB, the user's
+/// lookup meanwhile answering in 0.1-0.25 s. Handing all 100,000 to
+/// Kademlia at once, the node answered nothing for over 7 minutes and grew
+/// past 1 GB. Across a real network a query takes a second or more, so
+/// 100,000 announcements take on the order of an hour.
 pub(crate) const MAX_IN_FLIGHT: usize = 32;
 
 /// Where a hash to announce came from.
