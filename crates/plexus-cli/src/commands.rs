@@ -62,6 +62,10 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         "serving          {:.1} MiB of answers waiting",
         status.serving_bytes as f64 / (1024.0 * 1024.0)
     );
+    println!(
+        "announcing       {} ({} under way; {} done, {} failed)",
+        status.announcing, status.announcing_now, status.announced, status.announce_failures
+    );
     println!("uptime           {}s", status.uptime_secs);
     for addr in &status.listen_addrs {
         println!("listening on     {addr}");

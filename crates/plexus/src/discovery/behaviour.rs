@@ -20,7 +20,11 @@ use libp2p::{
     Multiaddr, PeerId,
 };
 
-use super::{peers::PeerBook, Command, PeerEntry};
+use super::{
+    announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
+    peers::PeerBook,
+    Command, PeerEntry,
+};
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
 /// The libp2p behaviours discovery is made of, in the order they were
@@ -48,6 +52,8 @@ pub(crate) struct Behaviour {
     me: PeerId,
     bootstrap: Vec<(PeerId, Multiaddr)>,
     out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
+    /// Provider records waiting to be announced, a bounded number at a time.
+    announcer: Announcer<kad::QueryId>,
 }
 
 impl Behaviour {
@@ -81,6 +87,7 @@ impl Behaviour {
             me,
             bootstrap,
             out: VecDeque::new(),
+            announcer: Announcer::new(MAX_IN_FLIGHT),
         })
     }
 
@@ -117,10 +124,10 @@ impl Behaviour {
                 let query = self.inner.kad.get_closest_peers(peer);
                 self.book.start_find(query, peer, Instant::now(), reply);
             }
-            Command::Provide { hash } => {
-                let key = kad::RecordKey::new(&hash.0);
-                if let Err(e) = self.inner.kad.start_providing(key) {
-                    tracing::warn!(%hash, "cannot announce content: {e}");
+            Command::Provide { hash } => self.provide(hash, Origin::Fresh),
+            Command::ProvideStored { hashes } => {
+                for hash in hashes {
+                    self.provide(hash, Origin::Stored);
                 }
             }
             Command::FindProviders { hash, reply } => {
@@ -131,11 +138,43 @@ impl Behaviour {
         }
     }
 
+    /// Records this node as provider of `hash` at once (lookups that reach
+    /// this node find it) and queues its announcement to the DHT.
+    fn provide(&mut self, hash: Hash, origin: Origin) {
+        let key = kad::RecordKey::new(&hash.0);
+        let record = kad::ProviderRecord::new(key, self.me, Vec::new());
+        match kad::store::RecordStore::add_provider(self.inner.kad.store_mut(), record) {
+            Ok(()) => self.announcer.push(hash, origin),
+            Err(e) => tracing::warn!(%hash, "cannot announce content: {e}"),
+        }
+    }
+
+    /// Starts the announcements there is room for.
+    fn start_announcements(&mut self) {
+        while let Some(hash) = self.announcer.next() {
+            // Stores the record again (no change) and starts the query.
+            match self.inner.kad.start_providing(kad::RecordKey::new(&hash.0)) {
+                Ok(id) => self.announcer.started(id, hash),
+                Err(e) => {
+                    tracing::warn!(%hash, "cannot announce content: {e}");
+                    self.announcer.refused();
+                }
+            }
+        }
+    }
+
     /// Stops announcing `hash`: drops this node's own provider record, so
-    /// it is neither republished nor given out by this node.
+    /// it is neither republished nor given out by this node, and withdraws
+    /// its announcement if it is still waiting.
     pub(crate) fn stop_providing(&mut self, hash: Hash) {
         let key = kad::RecordKey::new(&hash.0);
         self.inner.kad.stop_providing(&key);
+        self.announcer.withdraw(&hash);
+    }
+
+    /// Announcements waiting or under way, and those finished since start.
+    pub(crate) fn announce_counts(&self) -> Counts {
+        self.announcer.counts()
     }
 
     /// Every peer in the Kademlia routing table, with its addresses.
@@ -213,6 +252,14 @@ impl Behaviour {
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
+                result: kad::QueryResult::StartProviding(result),
+                step,
+                ..
+            }) if step.last => {
+                self.announcer.finished(&id, result.is_ok());
+            }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
                 result: kad::QueryResult::GetClosestPeers(result),
                 stats,
                 ..
@@ -253,6 +300,7 @@ impl NetworkBehaviour for Behaviour {
             if let Some(out) = self.out.pop_front() {
                 return Poll::Ready(out);
             }
+            guarded("starting announcements", || self.start_announcements());
             match self.inner.poll(cx) {
                 Poll::Ready(ToSwarm::GenerateEvent(event)) => {
                     guarded("a discovery event", || self.on_inner_event(event));

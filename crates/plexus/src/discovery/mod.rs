@@ -5,6 +5,7 @@
 //! keeping); its [`behaviour::Behaviour`] applies them, and [`peers`] keeps
 //! what was learned.
 
+pub(crate) mod announce;
 pub(crate) mod behaviour;
 pub(crate) mod peers;
 pub(crate) mod store;
@@ -27,8 +28,11 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<Result<FoundPeer, Error>>,
     },
-    /// Announce that this node provides `hash`.
+    /// Announce that this node provides `hash` (shared or fetched now):
+    /// ahead of the stored backlog.
     Provide { hash: Hash },
+    /// Announce everything the store shared at start.
+    ProvideStored { hashes: Vec<Hash> },
     /// Peers that announced `hash`.
     FindProviders {
         hash: Hash,

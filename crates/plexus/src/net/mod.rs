@@ -30,9 +30,7 @@ pub use subscription::Subscription;
 use crate::{
     content::{Hash, Store},
     discovery::{self, FoundPeer, PeerEntry},
-    identity,
-    transfer::network::BlobNetwork,
-    Error, NodeConfig,
+    identity, Error, NodeConfig,
 };
 
 /// How long start-up waits for the listeners to report their addresses.
@@ -103,10 +101,15 @@ impl Node {
             private: config.swarm_key.is_some(),
             commands,
         };
-        // Announce what the store already holds.
-        for (hash, _) in node.store.shares()? {
-            node.provide(hash).await;
-        }
+        // Announce what the store already holds (queued in discovery, a
+        // bounded number at a time).
+        let hashes = node.store.shares()?.into_iter().map(|(h, _)| h).collect();
+        let _ = node
+            .commands
+            .send(Command::Discovery(discovery::Command::ProvideStored {
+                hashes,
+            }))
+            .await;
         Ok(node)
     }
 

@@ -38,6 +38,18 @@ pub struct NodeStatus {
     /// read them (at most 128 MiB; see `blobs/serve.rs`).
     #[serde(default)]
     pub serving_bytes: u64,
+    /// DHT announcements (provider records) waiting or under way.
+    #[serde(default)]
+    pub announcing: usize,
+    /// Of those, how many are under way (Kademlia queries running).
+    #[serde(default)]
+    pub announcing_now: usize,
+    /// DHT announcements finished since start.
+    #[serde(default)]
+    pub announced: u64,
+    /// Of those, how many failed (timed out).
+    #[serde(default)]
+    pub announce_failures: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
 }

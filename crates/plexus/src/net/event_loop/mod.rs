@@ -219,6 +219,7 @@ impl EventLoop {
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
         let behaviour = self.swarm.behaviour_mut();
         let stats = behaviour.search.stats();
+        let announce = behaviour.discovery.announce_counts();
         NodeStatus {
             peer_id,
             listen_addrs,
@@ -232,6 +233,10 @@ impl EventLoop {
             indexed_leaves: stats.indexed_leaves,
             directories: behaviour.directory.count(),
             serving_bytes: behaviour.blobs.serving_bytes(),
+            announcing: announce.pending,
+            announcing_now: announce.running,
+            announced: announce.done,
+            announce_failures: announce.failed,
             uptime_secs: self.started.elapsed().as_secs(),
         }
     }
