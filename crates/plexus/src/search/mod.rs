@@ -19,7 +19,7 @@ mod behaviour;
 mod flood;
 mod protocol;
 mod queries;
-mod state;
+pub(crate) mod state;
 
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
