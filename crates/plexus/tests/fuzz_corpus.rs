@@ -135,6 +135,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ticket(addrs(peer), Some("photos"), BlobFormat::Collection).to_string(),
         ticket(Vec::new(), None, BlobFormat::Raw).to_string(),
         ticket(addrs(peer), Some("Blue Moon.mp3"), BlobFormat::Raw).to_string(),
+        ticket(Vec::new(), Some(&"é".repeat(200)), BlobFormat::Raw).to_string(),
         hash.to_string(),
     ];
 
