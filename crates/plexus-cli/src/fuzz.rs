@@ -4,9 +4,7 @@ use axum::Json;
 use plexus::{content::Hash, content::Ticket, Multiaddr, PeerId};
 use serde::de::DeserializeOwned;
 
-use crate::api_types::{
-    ConnectRequest, GetRequest, PublishRequest, SearchRequest, ShareRequest,
-};
+use crate::api_types::{ConnectRequest, GetRequest, PublishRequest, SearchRequest, ShareRequest};
 
 /// What a request body or path parameter of the API is decoded as: the first
 /// byte picks the route, the rest is the body (or the path parameter). A

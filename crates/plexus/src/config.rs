@@ -192,7 +192,8 @@ impl FileConfig {
         let path = data_dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let mut file = Self::parse(&text).map_err(|reason| Error::Config { path, reason })?;
+                let mut file =
+                    Self::parse(&text).map_err(|reason| Error::Config { path, reason })?;
                 file.swarm_key = file.swarm_key.map(|key| data_dir.join(key));
                 Ok(file)
             }

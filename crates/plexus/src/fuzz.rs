@@ -204,7 +204,10 @@ pub fn ticket(data: &[u8]) {
     let printed = t.to_string();
     let again: Ticket = printed.parse().expect("a printed ticket parses");
     assert_eq!(again.to_string(), printed, "printing is stable");
-    assert_eq!((again.hash, again.format, again.provider), (t.hash, t.format, t.provider));
+    assert_eq!(
+        (again.hash, again.format, again.provider),
+        (t.hash, t.format, t.provider)
+    );
     let name_fits = t.name.as_ref().is_none_or(|n| n.len() <= 255);
     if t.addrs.len() <= 16 && name_fits {
         assert_eq!(again, t);

@@ -213,13 +213,19 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     ];
     vec![
         ("blob_frame", blob),
-        ("ticket", tickets.into_iter().map(String::into_bytes).collect()),
+        (
+            "ticket",
+            tickets.into_iter().map(String::into_bytes).collect(),
+        ),
         ("signed_record", records),
         ("search_message", search),
         ("directory_message", directory),
         ("pubsub_envelope", envelopes),
         ("collection", collections),
-        ("config_toml", configs.into_iter().map(String::into_bytes).collect()),
+        (
+            "config_toml",
+            configs.into_iter().map(String::into_bytes).collect(),
+        ),
     ]
 }
 
