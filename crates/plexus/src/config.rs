@@ -192,10 +192,8 @@ impl FileConfig {
         let path = data_dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let mut file: Self = toml::from_str(&text).map_err(|e| Error::Config {
-                    path,
-                    reason: e.to_string(),
-                })?;
+                let mut file =
+                    Self::parse(&text).map_err(|reason| Error::Config { path, reason })?;
                 file.swarm_key = file.swarm_key.map(|key| data_dir.join(key));
                 Ok(file)
             }
@@ -205,6 +203,11 @@ impl FileConfig {
                 reason: e.to_string(),
             }),
         }
+    }
+
+    /// Parses the text of a `config.toml`.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
     }
 
     /// Applies the file's settings on top of `config`.

@@ -51,6 +51,11 @@ impl FromStr for Hash {
                 s.len()
             ));
         }
+        // Digits only: `from_str_radix` alone would also take a sign
+        // ("+f"), so two spellings would name one hash.
+        if !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return Err("a hash is 64 hex digits".into());
+        }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks(2).enumerate() {
             let hex = std::str::from_utf8(pair).map_err(|_| "not hex".to_string())?;
@@ -83,5 +88,15 @@ mod tests {
         assert_eq!(h.to_string().parse::<Hash>().unwrap(), h);
         assert!("abc".parse::<Hash>().is_err());
         assert!("zz".repeat(32).parse::<Hash>().is_err());
+    }
+
+    #[test]
+    fn a_hash_has_one_spelling_up_to_case() {
+        // Found by the `ticket` fuzz target: "+f" parsed as the byte 0x0f.
+        let signed = format!("+f{}", "0".repeat(62));
+        assert!(signed.parse::<Hash>().is_err());
+        assert!(format!("-0{}", "0".repeat(62)).parse::<Hash>().is_err());
+        let h = Hash::of(b"x");
+        assert_eq!(h.to_string().to_uppercase().parse::<Hash>().unwrap(), h);
     }
 }

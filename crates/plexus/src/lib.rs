@@ -51,6 +51,8 @@ pub mod content;
 pub mod directory;
 mod discovery;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod hash;
 pub mod identity;

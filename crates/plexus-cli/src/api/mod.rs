@@ -7,7 +7,7 @@ pub mod client;
 pub mod ops;
 pub mod server;
 pub mod stream;
-pub mod types;
+pub use plexus_cli::api_types as types;
 
 use std::{net::SocketAddr, path::Path};
 

@@ -39,7 +39,7 @@ impl fmt::Display for Ticket {
             buf.extend_from_slice(&a);
         }
         if let Some(name) = &self.name {
-            let name = &name.as_bytes()[..name.len().min(255)];
+            let name = truncate(name, 255).as_bytes();
             buf.push(name.len() as u8);
             buf.extend_from_slice(name);
         }
@@ -106,6 +106,16 @@ impl FromStr for Ticket {
     }
 }
 
+/// The longest start of `s` of at most `max` bytes that ends on a
+/// character boundary, so a long name is cut, not garbled.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -141,5 +151,21 @@ mod tests {
         assert!("plexus1abc".parse::<Ticket>().is_err());
         assert!(s[..s.len() - 8].parse::<Ticket>().is_err());
         assert!("hello".parse::<Ticket>().is_err());
+    }
+
+    #[test]
+    fn a_long_name_is_cut_between_characters() {
+        // Cut at byte 255, a name of two-byte characters used to end in half
+        // a character, read back as U+FFFD.
+        let t = Ticket {
+            hash: Hash::of(b"x"),
+            format: BlobFormat::Raw,
+            provider: PeerId::random(),
+            addrs: Vec::new(),
+            name: Some("é".repeat(200)),
+        };
+        let back: Ticket = t.to_string().parse().unwrap();
+        assert_eq!(back.name, Some("é".repeat(127)));
+        assert_eq!(back.to_string().parse::<Ticket>().unwrap(), back);
     }
 }

@@ -12,9 +12,9 @@
 
 mod behaviour;
 mod client;
-mod index;
+pub(crate) mod index;
 pub mod protocol;
-mod server;
+pub(crate) mod server;
 
 use libp2p::{Multiaddr, PeerId};
 

@@ -20,7 +20,7 @@ mod flood;
 mod leaves;
 mod protocol;
 mod queries;
-mod state;
+pub(crate) mod state;
 
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};

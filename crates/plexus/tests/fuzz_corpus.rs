@@ -1,0 +1,256 @@
+//! Replays every file of every fuzz corpus (`fuzz/corpus/<target>/`)
+//! through the library function its fuzz target calls, so a regression in
+//! a decoder shows up in a normal test run without the fuzzer.
+//!
+//! `write_seeds` (ignored) writes the seed corpora from real encoded
+//! messages: `cargo test -p plexus --test fuzz_corpus -- --ignored`.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, UNIX_EPOCH},
+};
+
+use libp2p::{identity::Keypair, Multiaddr, PeerId};
+use plexus::{
+    blobs::protocol::{Request, Response},
+    content::{BlobFormat, ChunkNum, ChunkRanges, Collection, CollectionEntry, Hash, Metadata},
+    directory::{DirRequest, DirResponse},
+    fuzz,
+    search::{Hit, SearchAck, SearchMessage},
+};
+
+type Target = fn(&[u8]);
+
+const TARGETS: [(&str, Target); 8] = [
+    ("blob_frame", fuzz::blob_frame),
+    ("ticket", fuzz::ticket),
+    ("signed_record", fuzz::signed_record),
+    ("search_message", fuzz::search_message),
+    ("directory_message", fuzz::directory_message),
+    ("pubsub_envelope", fuzz::pubsub_envelope),
+    ("collection", fuzz::collection),
+    ("config_toml", fuzz::config_toml),
+];
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target)
+}
+
+#[test]
+fn every_corpus_file_decodes_without_panic() {
+    for (name, run) in TARGETS {
+        let dir = corpus_dir(name);
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let result = std::panic::catch_unwind(|| run(&data));
+            assert!(result.is_ok(), "{name}: {} panics", path.display());
+            files += 1;
+        }
+        assert!(files > 0, "{name}: empty corpus");
+    }
+}
+
+/// The key the fuzz functions treat as the sending neighbour's.
+fn sender() -> Keypair {
+    Keypair::ed25519_from_bytes(fuzz::SENDER_SECRET).unwrap()
+}
+
+fn record(key: &Keypair, name: &str, tags: &[&str]) -> plexus::content::SignedRecord {
+    Metadata {
+        hash: Hash::of(name.as_bytes()),
+        format: BlobFormat::Raw,
+        size: 1234,
+        name: name.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        publisher: key.public().to_peer_id(),
+        timestamp: 1_700_000_000,
+    }
+    .sign(key)
+    .unwrap()
+}
+
+fn addrs(peer: PeerId) -> Vec<Multiaddr> {
+    vec![
+        "/ip4/192.0.2.7/tcp/4001".parse().unwrap(),
+        format!("/ip4/198.51.100.1/udp/4001/quic-v1/p2p/{peer}")
+            .parse()
+            .unwrap(),
+    ]
+}
+
+fn framed(which: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![which];
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
+    let key = sender();
+    let other = Keypair::ed25519_from_bytes([9; 32]).unwrap();
+    let peer = key.public().to_peer_id();
+    let hash = Hash::of(b"seed");
+    let ranges = ChunkRanges::from(ChunkNum(16)..ChunkNum(64)) | ChunkRanges::from(ChunkNum(128)..);
+    let requests = [
+        Request::Have(hash),
+        Request::Get {
+            hash,
+            ranges: ranges.clone(),
+        },
+    ];
+    let responses = [
+        Response::Have {
+            size: 1 << 20,
+            complete: false,
+            present: ranges,
+        },
+        Response::Data(vec![7; 100]),
+        Response::NotFound,
+        Response::Missing,
+        Response::Busy,
+        Response::Refused("busy".into()),
+    ];
+    let mut blob = Vec::new();
+    for r in &requests {
+        blob.push(framed(0, &r.encode()));
+        blob.push([&[2u8][..], &r.encode()].concat());
+    }
+    for r in &responses {
+        blob.push(framed(1, &r.encode()));
+        blob.push([&[3u8][..], &r.encode()].concat());
+    }
+
+    let ticket = |addrs: Vec<Multiaddr>, name: Option<&str>, format| plexus::content::Ticket {
+        hash,
+        format,
+        provider: peer,
+        addrs,
+        name: name.map(Into::into),
+    };
+    let tickets = vec![
+        ticket(addrs(peer), Some("photos"), BlobFormat::Collection).to_string(),
+        ticket(Vec::new(), None, BlobFormat::Raw).to_string(),
+        ticket(addrs(peer), Some("Blue Moon.mp3"), BlobFormat::Raw).to_string(),
+        ticket(Vec::new(), Some(&"é".repeat(200)), BlobFormat::Raw).to_string(),
+        hash.to_string(),
+    ];
+
+    let json = |v: &dyn erased::Json| v.json();
+    let rec = record(&key, "Blue Moon.mp3", &["jazz", "1961"]);
+    let records = vec![
+        json(&rec),
+        json(&record(&other, "a", &[])),
+        json(&record(&key, "x y z", &["t"; 16])),
+    ];
+    let hit = Hit {
+        record: rec.clone(),
+        addrs: addrs(peer),
+    };
+    let search = vec![
+        json(&SearchMessage::Hello { super_peer: true }),
+        json(&SearchMessage::Index {
+            records: vec![rec.clone(), record(&key, "another song", &["rock"])],
+            addrs: addrs(peer),
+        }),
+        json(&SearchMessage::Query {
+            id: 42,
+            words: vec!["blue".into(), "moon".into()],
+            ttl: 3,
+        }),
+        json(&SearchMessage::Hits {
+            id: 42,
+            hits: vec![hit.clone()],
+        }),
+        json(&SearchAck::Ok { super_peer: false }),
+        json(&SearchAck::Refused("rate".into())),
+    ];
+    let directory = vec![
+        json(&DirRequest::Publish {
+            records: vec![rec.clone(), record(&key, "a song", &["a"])],
+            addrs: addrs(peer),
+        }),
+        json(&DirRequest::Search {
+            words: vec!["a".into()],
+        }),
+        json(&DirResponse::Published {
+            accepted: 2,
+            ttl_secs: 600,
+        }),
+        json(&DirResponse::Hits(vec![hit])),
+        json(&DirResponse::Refused("no".into())),
+    ];
+    let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+    let envelopes = vec![
+        plexus::pubsub::encode(b"hello", t),
+        plexus::pubsub::encode(b"", UNIX_EPOCH),
+        plexus::pubsub::encode(&[0xff; 64], t),
+    ];
+    let entry = |path: &str, size| CollectionEntry {
+        path: path.into(),
+        hash: Hash::of(path.as_bytes()),
+        size,
+        mode: 0o644,
+    };
+    let collections = vec![
+        Collection::new(vec![entry("a.txt", 3), entry("docs/readme.md", 100)]).to_bytes(),
+        Collection::new(Vec::new()).to_bytes(),
+        Collection::new(vec![entry("ünï cødé/ß.bin", u64::MAX)]).to_bytes(),
+    ];
+    let configs = vec![
+        "listen = [\"/ip4/0.0.0.0/tcp/4001\", \"/ip4/0.0.0.0/udp/4001/quic-v1\"]\n\
+         bootstrap = [\"/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq\"]\n\
+         api = \"127.0.0.1:5101\"\nmdns = false\nidle_timeout_secs = 60\n\
+         max_connections = 512\nmax_connections_per_peer = 4\nmax_inbound = 448\n\
+         max_inbound_per_ip = 8\nsuper_peer = true\npubsub_rate = 50\npubsub_burst = 100\n\
+         pubsub_peer_rate = 200\npubsub_peer_burst = 400\nswarm_key = \"swarm.key\"\n"
+            .into(),
+        "directories = []\nmax_connections = 0\nmax_inbound = 4294967295\n".into(),
+        "".into(),
+    ];
+    vec![
+        ("blob_frame", blob),
+        (
+            "ticket",
+            tickets.into_iter().map(String::into_bytes).collect(),
+        ),
+        ("signed_record", records),
+        ("search_message", search),
+        ("directory_message", directory),
+        ("pubsub_envelope", envelopes),
+        ("collection", collections),
+        (
+            "config_toml",
+            configs.into_iter().map(String::into_bytes).collect(),
+        ),
+    ]
+}
+
+/// `&dyn` over the message types, to JSON.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap()
+        }
+    }
+}
+
+#[test]
+#[ignore = "writes the seed corpora into fuzz/corpus"]
+fn write_seeds() {
+    for (target, seeds) in seeds() {
+        let dir = corpus_dir(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        for data in seeds {
+            (TARGETS.iter().find(|(n, _)| *n == target).unwrap().1)(&data);
+            let name = format!("seed-{}", &Hash::of(&data).to_string()[..16]);
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+    }
+}
