@@ -28,7 +28,7 @@ pub const MAX_OPEN_PER_PEER: usize = 64;
 /// from other peers' queries, so a flood of remote queries never stops the
 /// local user from searching; beyond it a new search is refused ("too many
 /// searches running") until one ends: its caller stops listening
-/// ([`Flood::end_local`]) or it expires ([`FloodConfig::seen_for`]).
+/// (`Flood::end_local`) or it expires ([`FloodConfig::seen_for`]).
 pub const MAX_LOCAL_SEARCHES: usize = 64;
 
 /// Limits of the flooding search.
