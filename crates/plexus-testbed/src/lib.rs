@@ -4,12 +4,18 @@
 //! runs swarm downloads, link cuts, partitions and LAN discovery on it and
 //! reports achieved against ideal figures.
 //!
-//! Needs root and iproute2 (`ip netns`, `tc`). Everything it creates lives in
-//! its own namespaces (addresses 10.77.0.0/24 exist nowhere else) and is
-//! removed when the [`Testbed`] is dropped.
+//! Private sites put hosts behind NAT routers ([`nat`]: port-preserving or
+//! symmetric, with a firewall dropping unsolicited inbound).
+//!
+//! Needs root and iproute2 (`ip netns`, `tc`), and iptables for NAT. Everything
+//! it creates lives in its own namespaces (addresses 10.77.0.0/24 and
+//! 192.168.0.0/16 exist nowhere else) and is removed when the [`Testbed`] or
+//! [`Net`] is dropped.
 
 pub mod host;
+pub mod nat;
 pub mod net;
+pub mod probe;
 pub mod report;
 pub mod scenarios;
 
@@ -23,6 +29,7 @@ use anyhow::bail;
 pub use anyhow::Result;
 
 pub use host::Host;
+pub use nat::NatKind;
 pub use net::{Mbit, Net};
 pub use report::{Report, Row};
 
