@@ -16,6 +16,7 @@ pub mod host;
 pub mod nat;
 pub mod net;
 pub mod probe;
+pub mod punch;
 pub mod report;
 pub mod scenarios;
 
@@ -56,7 +57,23 @@ pub struct Testbed {
 impl Testbed {
     /// Creates `n` hosts and starts a daemon on each (host 0 first).
     pub fn new(plexus: &Path, n: usize, discovery: Discovery) -> Result<Self> {
-        let net = Net::new(n)?;
+        Self::on(plexus, Net::new(n)?, discovery)
+    }
+
+    /// Starts a daemon on every host of `net` (host 0 first), e.g. one with
+    /// private sites behind NAT routers ([`Net::with_sites`]).
+    pub fn on(plexus: &Path, net: Net, discovery: Discovery) -> Result<Self> {
+        Self::on_with(plexus, net, discovery, |_| Vec::new())
+    }
+
+    /// Like [`Testbed::on`], with `flags(i)` added to host `i`'s daemon.
+    pub fn on_with(
+        plexus: &Path,
+        net: Net,
+        discovery: Discovery,
+        flags: impl Fn(usize) -> Vec<String>,
+    ) -> Result<Self> {
+        let n = net.links.len();
         let dir = tempfile::Builder::new()
             .prefix("plexus-testbed")
             .tempdir()?;
@@ -73,6 +90,7 @@ impl Testbed {
                 }
                 Discovery::MdnsOnly => {}
             }
+            extra.extend(flags(i));
             let data_dir = dir.path().join(format!("host{i}"));
             hosts.push(Host::start(plexus, &link.ns, link.ip, data_dir, &extra)?);
         }

@@ -4,6 +4,7 @@
 //! store and carries this node's own requests for the download loop.
 
 pub(crate) mod behaviour;
+pub(crate) mod direct;
 pub mod protocol;
 pub(crate) mod serve;
 

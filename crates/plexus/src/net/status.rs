@@ -36,4 +36,7 @@ pub struct NodeStatus {
     pub directories: usize,
     /// Seconds since the node started.
     pub uptime_secs: u64,
+    /// Reachability, external addresses, relay reservations, hole punches.
+    #[serde(default)]
+    pub nat: crate::nat::NatStatus,
 }

@@ -31,7 +31,7 @@ use crate::{
     directory,
     discovery::{self, FoundPeer, PeerEntry},
     guard::guarded,
-    Error,
+    nat, Error,
 };
 pub(crate) use command::Command;
 
@@ -217,7 +217,9 @@ impl EventLoop {
             info.connection_counters().num_established_outgoing(),
         );
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
+        let external = self.swarm.external_addresses().cloned().collect();
         let behaviour = self.swarm.behaviour_mut();
+        let nat = behaviour.nat.status(external);
         let stats = behaviour.search.stats();
         NodeStatus {
             peer_id,
@@ -232,6 +234,7 @@ impl EventLoop {
             indexed_leaves: stats.indexed_leaves,
             directories: behaviour.directory.count(),
             uptime_secs: self.started.elapsed().as_secs(),
+            nat,
         }
     }
 
@@ -312,6 +315,15 @@ impl EventLoop {
             }
             BehaviourEvent::Directory(directory::Event::Redialing { peer, addr }) => {
                 behaviour.discovery.add_addresses(peer, &[addr]);
+            }
+            BehaviourEvent::Discovery(discovery::behaviour::Event::Relay { peer, addr }) => {
+                behaviour.nat.add_relay(peer, addr);
+            }
+            BehaviourEvent::Nat(nat::Event::Reachability(reach)) => {
+                // Nobody can dial a private node: it asks, it does not answer.
+                behaviour
+                    .discovery
+                    .set_server_mode(reach != nat::Reach::Private);
             }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}
