@@ -28,6 +28,8 @@
 //! - [`pubsub`]: publish/subscribe delivery and limits over gossipsub
 //!   ([`Message`], [`Subscription`]);
 //! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers;
+//! - `nat`: reachability (AutoNAT v2), relay service and reservations
+//!   (circuit relay v2), hole punching (DCUtR) ([`NatConfig`], [`NatStatus`]);
 //! - `inbound`: inbound connection limits per IP and in total, kept below
 //!   the overall cap so the node can always dial out.
 //!
