@@ -8,12 +8,24 @@
 /// handler events to `self.$inner`. Use with
 /// `type ConnectionHandler = THandler<Inner>;`. The second form also lets
 /// the component see each swarm event (`|this, event| ...`) after the inner
-/// behaviour has.
+/// behaviour has; the third (`own_on_swarm_event`) leaves `on_swarm_event`
+/// to the component (to keep some events from the inner behaviour).
 macro_rules! forward_to_inner {
     ($inner:ident) => {
         forward_to_inner!($inner, |_this, _event| {});
     };
     ($inner:ident, |$this:ident, $event:ident| $observe:block) => {
+        forward_to_inner!($inner, own_on_swarm_event);
+
+        fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
+            self.$inner.on_swarm_event(event);
+            let $this = &mut *self;
+            let $event = &event;
+            $observe
+        }
+    };
+    // All but `on_swarm_event`, which the component writes itself.
+    ($inner:ident, own_on_swarm_event) => {
         fn handle_pending_inbound_connection(
             &mut self,
             id: libp2p::swarm::ConnectionId,
@@ -56,13 +68,6 @@ macro_rules! forward_to_inner {
         ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
             self.$inner
                 .handle_established_outbound_connection(id, peer, addr, role, port_use)
-        }
-
-        fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
-            self.$inner.on_swarm_event(event);
-            let $this = &mut *self;
-            let $event = &event;
-            $observe
         }
 
         fn on_connection_handler_event(

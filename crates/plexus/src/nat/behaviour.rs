@@ -226,6 +226,14 @@ impl Behaviour {
     }
 }
 
+fn is_loopback(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 /// Relay service is offered only by public nodes.
 fn relay_status(reach: Reach) -> relay::Status {
     if reach == Reach::Public {
@@ -239,7 +247,20 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = THandler<Inner>;
     type ToSwarm = Event;
 
-    forward_to_inner!(inner, |this, event| { this.observe(event) });
+    forward_to_inner!(inner, own_on_swarm_event);
+
+    /// Loopback addresses others observed are no candidates for an external
+    /// address (AutoNAT would test them again and again, each test a new
+    /// dial-back connection that keeps peers connected): dropped here.
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        if let FromSwarm::NewExternalAddrCandidate(c) = &event {
+            if is_loopback(c.addr) {
+                return;
+            }
+        }
+        self.inner.on_swarm_event(event);
+        self.observe(&event);
+    }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         let tick = self.tick.get_or_insert_with(|| {
