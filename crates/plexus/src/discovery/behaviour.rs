@@ -184,17 +184,6 @@ impl Behaviour {
         }
     }
 
-    /// Kademlia as a server (answers queries, others keep it in their
-    /// routing tables) or, while this node cannot be dialed, a client.
-    pub(crate) fn set_server_mode(&mut self, server: bool) {
-        let mode = if server {
-            kad::Mode::Server
-        } else {
-            kad::Mode::Client
-        };
-        self.inner.kad.set_mode(Some(mode));
-    }
-
     fn on_inner_event(&mut self, event: InnerEvent) {
         match event {
             InnerEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {

@@ -41,7 +41,7 @@ pub(crate) struct Inner {
 /// What other components must hear about.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// Reachability changed: Kademlia is a client while private.
+    /// Reachability changed (for now only logged: see the event loop).
     Reachability(Reach),
 }
 
