@@ -15,6 +15,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::{report::Bound, Discovery, Host, NatKind, Net, Report, Testbed};
 
+/// The least time between the starts of two runs (see the loop).
+const RUN_SPACING: Duration = Duration::from_secs(9);
+
 /// Waits until `host`'s status satisfies `ok`, for at most `limit`.
 fn wait_status(
     host: &Host,
@@ -112,7 +115,16 @@ pub fn punch(plexus: &Path, kind: NatKind, runs: usize) -> Result<Report> {
     let sharer = bed.hosts[1].peer_id.clone();
     let out = bed.dir.path().join("punch.out");
     let mut results = Vec::new();
+    let mut last_start: Option<Instant> = None;
     for run in 0..runs {
+        // Runs start at least RUN_SPACING apart: each costs the getter about
+        // two circuits, and the relay allows one peer 30 per 2 minutes
+        // (libp2p's default rate limit); faster runs are refused with
+        // "resource limit exceeded" after about 15.
+        if let Some(started) = last_start {
+            std::thread::sleep(RUN_SPACING.saturating_sub(started.elapsed()));
+        }
+        last_start = Some(Instant::now());
         if run > 0 {
             // Absent after a failed run; a copy left behind would make the
             // next get local, with no connection: counted as a failure.
