@@ -283,6 +283,16 @@ pub struct DaemonArgs {
     #[arg(long)]
     pub no_mdns: bool,
 
+    /// Never relay for peers behind NATs (by default a node that others can
+    /// dial offers relay service, within limits).
+    #[arg(long)]
+    pub no_relay_service: bool,
+
+    /// An address others can dial this node at (repeatable): the node is
+    /// public from the start (a network's first node, a relay).
+    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    pub external_address: Vec<plexus::Multiaddr>,
+
     /// Close connections unused for this many seconds.
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,

@@ -67,6 +67,25 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         status.announcing, status.announcing_now, status.announced, status.announce_failures
     );
     println!("uptime           {}s", status.uptime_secs);
+    let nat = &status.nat;
+    println!(
+        "reachability     {}",
+        serde_json::to_value(nat.reachability)?
+            .as_str()
+            .unwrap_or("?")
+    );
+    for addr in &nat.external_addrs {
+        println!("external address {addr}");
+    }
+    for relay in &nat.relay_reservations {
+        println!("relay            {relay}");
+    }
+    if nat.hole_punches_ok + nat.hole_punches_failed > 0 {
+        println!(
+            "hole punches     {} direct, {} failed",
+            nat.hole_punches_ok, nat.hole_punches_failed
+        );
+    }
     for addr in &status.listen_addrs {
         println!("listening on     {addr}");
     }
@@ -109,6 +128,19 @@ pub async fn peers(data_dir: &Path, json: bool) -> Result<()> {
             "{:<54} {state:<10} {rtt:>8}  {agent:<14} {addr}",
             p.peer_id.to_string()
         );
+        for c in &p.connections {
+            let kind = if c.iter().any(|x| x == plexus::Protocol::P2pCircuit) {
+                "relayed"
+            } else {
+                "direct"
+            };
+            let transport = if c.iter().any(|x| matches!(x, plexus::Protocol::QuicV1)) {
+                "quic"
+            } else {
+                "tcp"
+            };
+            println!("{:<54} {kind:<10} {transport:>8}  {c}", "");
+        }
     }
     let connected = peers.iter().filter(|p| p.connected).count();
     println!("{} peers, {connected} connected", peers.len());

@@ -26,6 +26,10 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if args.no_mdns {
         config.mdns = false;
     }
+    if args.no_relay_service {
+        config.nat.relay_service = false;
+    }
+    config.nat.external_addrs.extend(args.external_address);
     if !args.directory.is_empty() {
         config.directories = args.directory;
     }

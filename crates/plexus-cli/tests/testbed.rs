@@ -2,7 +2,8 @@
 //! under test: daemons in network namespaces joined by a bridge, links
 //! capped with tbf, cut and partitioned. Needs root and iproute2; fails with
 //! a clear message when namespaces cannot be made. Each test prints its
-//! table of achieved against ideal figures.
+//! table of achieved against ideal figures. The NAT scenario also needs
+//! iptables (its routers masquerade) and fails, never skips, without it.
 
 use std::path::Path;
 
@@ -60,4 +61,10 @@ fn a_healed_partition_finds_everyone_again() {
 #[test]
 fn lan_hosts_find_each_other_by_mdns() {
     check(scenarios::lan(Path::new(PLEXUS), 6));
+}
+
+#[test]
+fn peers_behind_two_nats_fetch_over_a_hole_punched_connection() {
+    let kind = plexus_testbed::NatKind::PortPreserving;
+    check(plexus_testbed::punch::punch(Path::new(PLEXUS), kind, 5));
 }

@@ -26,7 +26,9 @@ pub struct Host {
     pub data_dir: PathBuf,
     /// The daemon's peer id.
     pub peer_id: String,
-    plexus: PathBuf,
+    /// Its TCP and QUIC port.
+    pub port: u16,
+    pub(crate) plexus: PathBuf,
     daemon: Option<Child>,
 }
 
@@ -40,8 +42,20 @@ impl Host {
         data_dir: PathBuf,
         extra: &[String],
     ) -> Result<Self> {
-        let tcp = format!("/ip4/{ip}/tcp/{PORT}");
-        let quic = format!("/ip4/{ip}/udp/{PORT}/quic-v1");
+        Self::start_at(plexus, ns, ip, PORT, data_dir, extra)
+    }
+
+    /// Like [`Host::start`], on `port` instead of [`PORT`].
+    pub fn start_at(
+        plexus: &Path,
+        ns: &str,
+        ip: Ipv4Addr,
+        port: u16,
+        data_dir: PathBuf,
+        extra: &[String],
+    ) -> Result<Self> {
+        let tcp = format!("/ip4/{ip}/tcp/{port}");
+        let quic = format!("/ip4/{ip}/udp/{port}/quic-v1");
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(plexus)
@@ -72,6 +86,7 @@ impl Host {
             ip,
             data_dir,
             peer_id: words[2].to_string(),
+            port,
             plexus: plexus.to_path_buf(),
             daemon: Some(child),
         })
@@ -79,7 +94,7 @@ impl Host {
 
     /// `/ip4/IP/tcp/PORT/p2p/PEERID`: what others bootstrap from.
     pub fn tcp_addr(&self) -> String {
-        format!("/ip4/{}/tcp/{PORT}/p2p/{}", self.ip, self.peer_id)
+        format!("/ip4/{}/tcp/{}/p2p/{}", self.ip, self.port, self.peer_id)
     }
 
     /// A `plexus --data-dir DIR ARGS` command in this host's namespace.

@@ -4,12 +4,19 @@
 //! runs swarm downloads, link cuts, partitions and LAN discovery on it and
 //! reports achieved against ideal figures.
 //!
-//! Needs root and iproute2 (`ip netns`, `tc`). Everything it creates lives in
-//! its own namespaces (addresses 10.77.0.0/24 exist nowhere else) and is
-//! removed when the [`Testbed`] is dropped.
+//! Private sites put hosts behind NAT routers ([`nat`]: port-preserving or
+//! symmetric, with a firewall dropping unsolicited inbound).
+//!
+//! Needs root and iproute2 (`ip netns`, `tc`), and iptables for NAT. Everything
+//! it creates lives in its own namespaces (addresses 10.77.0.0/24 and
+//! 192.168.0.0/16 exist nowhere else) and is removed when the [`Testbed`] or
+//! [`Net`] is dropped.
 
 pub mod host;
+pub mod nat;
 pub mod net;
+pub mod probe;
+pub mod punch;
 pub mod report;
 pub mod scenarios;
 
@@ -23,6 +30,7 @@ use anyhow::bail;
 pub use anyhow::Result;
 
 pub use host::Host;
+pub use nat::NatKind;
 pub use net::{Mbit, Net};
 pub use report::{Report, Row};
 
@@ -49,7 +57,23 @@ pub struct Testbed {
 impl Testbed {
     /// Creates `n` hosts and starts a daemon on each (host 0 first).
     pub fn new(plexus: &Path, n: usize, discovery: Discovery) -> Result<Self> {
-        let net = Net::new(n)?;
+        Self::on(plexus, Net::new(n)?, discovery)
+    }
+
+    /// Starts a daemon on every host of `net` (host 0 first), e.g. one with
+    /// private sites behind NAT routers ([`Net::with_sites`]).
+    pub fn on(plexus: &Path, net: Net, discovery: Discovery) -> Result<Self> {
+        Self::on_with(plexus, net, discovery, |_| Vec::new())
+    }
+
+    /// Like [`Testbed::on`], with `flags(i)` added to host `i`'s daemon.
+    pub fn on_with(
+        plexus: &Path,
+        net: Net,
+        discovery: Discovery,
+        flags: impl Fn(usize) -> Vec<String>,
+    ) -> Result<Self> {
+        let n = net.links.len();
         let dir = tempfile::Builder::new()
             .prefix("plexus-testbed")
             .tempdir()?;
@@ -66,6 +90,7 @@ impl Testbed {
                 }
                 Discovery::MdnsOnly => {}
             }
+            extra.extend(flags(i));
             let data_dir = dir.path().join(format!("host{i}"));
             hosts.push(Host::start(plexus, &link.ns, link.ip, data_dir, &extra)?);
         }

@@ -1,8 +1,10 @@
 //! The network: one namespace holding a bridge, and one namespace per host
 //! joined to it by a veth pair. Each host has its own address, an optional
 //! `tbf` rate cap in each direction, and a link that can be cut, restored or
-//! blackholed towards some peers (a partition). Everything is removed when
-//! the [`Net`] is dropped, also when a test panics.
+//! blackholed towards some peers (a partition). Private sites (see
+//! [`crate::nat`]) put hosts behind a NAT router instead of on the bridge.
+//! Everything is removed when the [`Net`] is dropped, also when a test
+//! panics.
 
 use std::{
     net::Ipv4Addr,
@@ -60,25 +62,43 @@ impl Mbit {
 pub struct Link {
     /// The host's namespace.
     pub ns: String,
-    /// The host's address (a /24 shared by all hosts of this net).
+    /// The host's address: on the bridge's /24 for a public host, on its
+    /// site's private /24 for a host behind a NAT router.
     pub ip: Ipv4Addr,
-    /// The bridge-side end of the host's veth pair.
-    bridge_end: String,
+    /// The namespace holding the other end of the host's veth pair (the
+    /// bridge's, or its router's).
+    pub(crate) peer_ns: String,
+    /// The bridge-side (or router-side) end of the host's veth pair.
+    pub(crate) bridge_end: String,
 }
 
 /// A bridged network of hosts in namespaces.
 #[derive(Debug)]
 pub struct Net {
-    bridge_ns: String,
-    /// The hosts' links, in order.
+    pub(crate) bridge_ns: String,
+    pub(crate) tag: String,
+    /// The hosts' links, in order: public hosts first, then each private
+    /// site's hosts.
     pub links: Vec<Link>,
+    /// The NAT routers of the private sites, in order.
+    pub routers: Vec<crate::nat::Router>,
 }
 
 impl Net {
     /// Creates `n` hosts on one bridge, 10.77.0.1 ... 10.77.0.n, all links
     /// uncapped. Addresses exist only inside these namespaces.
     pub fn new(n: usize) -> Result<Self> {
-        assert!(n < 250, "at most 249 hosts");
+        assert!(n <= 200, "at most 200 public hosts");
+        let mut net = Self::bridge_only()?;
+        for i in 0..n {
+            let addr = Ipv4Addr::new(10, 77, 0, i as u8 + 1);
+            net.add_host(addr, None)?;
+        }
+        Ok(net)
+    }
+
+    /// An empty network: the bridge's namespace and bridge only.
+    pub(crate) fn bridge_only() -> Result<Self> {
         remove_stale();
         let tag = format!(
             "{NS_PREFIX}{}n{}",
@@ -86,83 +106,77 @@ impl Net {
             NEXT_NET.fetch_add(1, Ordering::Relaxed)
         );
         let bridge_ns = format!("{tag}-br");
-        let mut net = Net {
+        let net = Net {
             bridge_ns: bridge_ns.clone(),
+            tag,
             links: Vec::new(),
+            routers: Vec::new(),
         };
         ip(&["netns", "add", &bridge_ns])?;
         ip(&["-n", &bridge_ns, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", &bridge_ns, "link", "set", "br0", "up"])?;
-        for i in 0..n {
-            let ns = format!("{tag}-h{i}");
-            let bridge_end = format!("h{i}");
-            let addr = Ipv4Addr::new(10, 77, 0, i as u8 + 1);
-            ip(&["netns", "add", &ns])?;
-            net.links.push(Link {
-                ns: ns.clone(),
-                ip: addr,
-                bridge_end: bridge_end.clone(),
-            });
-            ip(&[
-                "-n",
-                &bridge_ns,
-                "link",
-                "add",
-                &bridge_end,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                &ns,
-            ])?;
-            ip(&[
-                "-n",
-                &bridge_ns,
-                "link",
-                "set",
-                &bridge_end,
-                "master",
-                "br0",
-            ])?;
-            ip(&["-n", &bridge_ns, "link", "set", &bridge_end, "up"])?;
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ])?;
-            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-            // mDNS multicast goes out on the bridge.
-            ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
-        }
         Ok(net)
     }
 
+    /// Adds host `links.len()` with address `addr`: on the bridge when
+    /// `gateway` is `None`, else behind router `gateway` (on its LAN bridge,
+    /// with a default route through it).
+    pub(crate) fn add_host(&mut self, addr: Ipv4Addr, gateway: Option<usize>) -> Result<()> {
+        let i = self.links.len();
+        let ns = format!("{}-h{i}", self.tag);
+        let bridge_end = format!("h{i}");
+        let (peer_ns, master) = match gateway {
+            None => (self.bridge_ns.clone(), "br0"),
+            Some(r) => (self.routers[r].ns.clone(), crate::nat::LAN_BRIDGE),
+        };
+        ip(&["netns", "add", &ns])?;
+        self.links.push(Link {
+            ns: ns.clone(),
+            ip: addr,
+            peer_ns: peer_ns.clone(),
+            bridge_end: bridge_end.clone(),
+        });
+        veth(&peer_ns, &bridge_end, &ns, "eth0", master)?;
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        // mDNS multicast goes out on the bridge (or the site's LAN).
+        ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
+        if let Some(r) = gateway {
+            let via = self.routers[r].lan_ip.to_string();
+            ip(&["-n", &ns, "route", "add", "default", "via", &via])?;
+        }
+        Ok(())
+    }
+
     /// Caps host `i`'s upload (its egress) at `up` and its download (the
-    /// bridge's egress towards it) at `down`; `None` leaves a direction
-    /// uncapped.
+    /// bridge's, or its router's, egress towards it) at `down`; `None`
+    /// leaves a direction uncapped.
     pub fn cap(&self, i: usize, up: Option<Mbit>, down: Option<Mbit>) -> Result<()> {
         let link = &self.links[i];
         set_tbf(&link.ns, "eth0", up)?;
-        set_tbf(&self.bridge_ns, &link.bridge_end, down)
+        set_tbf(&link.peer_ns, &link.bridge_end, down)
     }
 
-    /// Cuts host `i` off the bridge (its link goes down; no packet passes).
+    /// Cuts host `i` off the bridge (or its router): its link goes down and
+    /// no packet passes.
     pub fn cut(&self, i: usize) -> Result<()> {
-        let end = &self.links[i].bridge_end;
-        ip(&["-n", &self.bridge_ns, "link", "set", end, "down"])
+        let link = &self.links[i];
+        ip(&["-n", &link.peer_ns, "link", "set", &link.bridge_end, "down"])
     }
 
     /// Restores host `i`'s link after [`Net::cut`].
     pub fn restore(&self, i: usize) -> Result<()> {
-        let end = &self.links[i].bridge_end;
-        ip(&["-n", &self.bridge_ns, "link", "set", end, "up"])
+        let link = &self.links[i];
+        ip(&["-n", &link.peer_ns, "link", "set", &link.bridge_end, "up"])
     }
 
     /// Splits the hosts in two groups that cannot reach each other
@@ -187,6 +201,22 @@ impl Net {
         }
         Ok(())
     }
+}
+
+/// Makes a veth pair `end` (in `ns`, enslaved to bridge `master` there) to
+/// `other_end` (in `other_ns`), and brings `end` up.
+pub(crate) fn veth(
+    ns: &str,
+    end: &str,
+    other_ns: &str,
+    other_end: &str,
+    master: &str,
+) -> Result<()> {
+    ip(&[
+        "-n", ns, "link", "add", end, "type", "veth", "peer", "name", other_end, "netns", other_ns,
+    ])?;
+    ip(&["-n", ns, "link", "set", end, "master", master])?;
+    ip(&["-n", ns, "link", "set", end, "up"])
 }
 
 fn set_tbf(ns: &str, dev: &str, rate: Option<Mbit>) -> Result<()> {
@@ -225,6 +255,9 @@ impl Drop for Net {
     fn drop(&mut self) {
         for link in &self.links {
             let _ = ip(&["netns", "del", &link.ns]);
+        }
+        for router in &self.routers {
+            let _ = ip(&["netns", "del", &router.ns]);
         }
         let _ = ip(&["netns", "del", &self.bridge_ns]);
     }

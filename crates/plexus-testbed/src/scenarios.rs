@@ -13,7 +13,15 @@ use anyhow::{bail, Context, Result};
 use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed};
 
 /// Every scenario's name, as the CLI takes it.
-pub const ALL: &[&str] = &["swarm", "uneven", "spread", "cut", "partition", "lan"];
+pub const ALL: &[&str] = &[
+    "swarm",
+    "uneven",
+    "spread",
+    "cut",
+    "partition",
+    "lan",
+    "punch",
+];
 
 /// Runs the scenario called `name` with its default figures.
 pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
@@ -27,6 +35,11 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "cut" => vec![cut_links(plexus, Mbit(20.0))?],
         "partition" => vec![partition(plexus, 10)?],
         "lan" => vec![lan(plexus, 6)?],
+        "punch" => vec![crate::punch::punch(
+            plexus,
+            crate::NatKind::PortPreserving,
+            20,
+        )?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }

@@ -82,6 +82,8 @@ pub struct NodeConfig {
     /// addresses are dropped, since pnet cannot protect QUIC. See
     /// [`crate::swarm_key`].
     pub swarm_key: Option<PathBuf>,
+    /// NAT traversal: relay service limits, reservations kept while private.
+    pub nat: crate::nat::NatConfig,
 }
 
 impl NodeConfig {
@@ -112,6 +114,7 @@ impl NodeConfig {
             pubsub_peer_rate: 200,
             pubsub_peer_burst: 400,
             swarm_key: None,
+            nat: crate::nat::NatConfig::default(),
         }
     }
 

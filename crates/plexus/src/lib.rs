@@ -28,6 +28,8 @@
 //! - [`pubsub`]: publish/subscribe delivery and limits over gossipsub
 //!   ([`Message`], [`Subscription`]);
 //! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers;
+//! - `nat`: reachability (AutoNAT v2), relay service and reservations
+//!   (circuit relay v2), hole punching (DCUtR) ([`NatConfig`], [`NatStatus`]);
 //! - `inbound`: inbound connection limits per IP and in total, kept below
 //!   the overall cap so the node can always dial out.
 //!
@@ -57,6 +59,7 @@ mod guard;
 mod hash;
 pub mod identity;
 mod inbound;
+mod nat;
 mod net;
 pub mod pubsub;
 mod ratelimit;
@@ -68,6 +71,7 @@ mod wrap;
 pub use config::NodeConfig;
 pub use discovery::{FoundPeer, PeerEntry};
 pub use error::Error;
-pub use libp2p::{Multiaddr, PeerId};
+pub use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
+pub use nat::{NatConfig, NatStatus, Reach};
 pub use net::{Download, Node, NodeStatus, Shared, Subscription};
 pub use pubsub::Message;

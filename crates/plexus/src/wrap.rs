@@ -10,7 +10,8 @@
 /// the component see each swarm event (`|this, event| ...`) after the inner
 /// behaviour has; the third also screens each connection handler event
 /// (`|this, peer, event| ...` answers `Some(event)` to pass it on, `None` to
-/// drop it).
+/// drop it); the fourth (`own_on_swarm_event`) leaves `on_swarm_event` to
+/// the component (to keep some events from the inner behaviour).
 macro_rules! forward_to_inner {
     ($inner:ident) => {
         forward_to_inner!($inner, |_this, _event| {});
@@ -25,6 +26,44 @@ macro_rules! forward_to_inner {
         |$this:ident, $event:ident| $observe:block,
         |$sthis:ident, $speer:ident, $sevent:ident| $screen:block
     ) => {
+        forward_to_inner!(@connections $inner);
+
+        fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
+            self.$inner.on_swarm_event(event);
+            let $this = &mut *self;
+            let $event = &event;
+            $observe
+        }
+
+        fn on_connection_handler_event(
+            &mut self,
+            peer: libp2p::PeerId,
+            id: libp2p::swarm::ConnectionId,
+            event: libp2p::swarm::THandlerOutEvent<Self>,
+        ) {
+            let $sthis = &mut *self;
+            let $speer = peer;
+            let $sevent = event;
+            if let Some(event) = $screen {
+                self.$inner.on_connection_handler_event(peer, id, event);
+            }
+        }
+    };
+    // All but `on_swarm_event`, which the component writes itself.
+    ($inner:ident, own_on_swarm_event) => {
+        forward_to_inner!(@connections $inner);
+
+        fn on_connection_handler_event(
+            &mut self,
+            peer: libp2p::PeerId,
+            id: libp2p::swarm::ConnectionId,
+            event: libp2p::swarm::THandlerOutEvent<Self>,
+        ) {
+            self.$inner.on_connection_handler_event(peer, id, event);
+        }
+    };
+    // The four connection set-up methods.
+    (@connections $inner:ident) => {
         fn handle_pending_inbound_connection(
             &mut self,
             id: libp2p::swarm::ConnectionId,
@@ -67,27 +106,6 @@ macro_rules! forward_to_inner {
         ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
             self.$inner
                 .handle_established_outbound_connection(id, peer, addr, role, port_use)
-        }
-
-        fn on_swarm_event(&mut self, event: libp2p::swarm::FromSwarm) {
-            self.$inner.on_swarm_event(event);
-            let $this = &mut *self;
-            let $event = &event;
-            $observe
-        }
-
-        fn on_connection_handler_event(
-            &mut self,
-            peer: libp2p::PeerId,
-            id: libp2p::swarm::ConnectionId,
-            event: libp2p::swarm::THandlerOutEvent<Self>,
-        ) {
-            let $sthis = &mut *self;
-            let $speer = peer;
-            let $sevent = event;
-            if let Some(event) = $screen {
-                self.$inner.on_connection_handler_event(peer, id, event);
-            }
         }
     };
 }

@@ -1,6 +1,7 @@
 //! The blob component as a libp2p behaviour: request-response on
 //! `/plexus/blobs/1.0.0`, answering from the store on the blocking pool and
-//! carrying this node's own requests.
+//! carrying this node's own requests (over direct connections only: see
+//! [`super::direct`]).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -13,12 +14,17 @@ use libp2p::{
     request_response::{
         self, InboundRequestId, Message, OutboundRequestId, ProtocolSupport, ResponseChannel,
     },
-    swarm::{CloseConnection, ConnectionId, NetworkBehaviour, THandler, THandlerInEvent, ToSwarm},
+    swarm::{
+        dial_opts::{DialOpts, PeerCondition},
+        CloseConnection, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+        ToSwarm,
+    },
     Multiaddr, PeerId,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
+    direct::{is_relayed, Admit, DirectFirst, Release},
     protocol::{Codec, Request, Response, PROTOCOL},
     serve::{Admission, Serving},
     Command,
@@ -45,6 +51,14 @@ struct Served {
     response: Response,
 }
 
+/// One of this node's requests, waiting for a direct connection.
+struct Held {
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    request: Request,
+    reply: oneshot::Sender<Result<Response, Error>>,
+}
+
 /// Serves blobs from the store and sends this node's blob requests.
 pub(crate) struct Behaviour {
     inner: Inner,
@@ -59,6 +73,10 @@ pub(crate) struct Behaviour {
     /// Connections to close: they hold the oldest unsent responses and
     /// the memory is needed for a peer that reads.
     to_close: VecDeque<(PeerId, ConnectionId)>,
+    /// Requests to peers reached only through a relay wait here.
+    direct: DirectFirst<Held>,
+    dials: VecDeque<DialOpts>,
+    tick: Option<tokio::time::Interval>,
 }
 
 impl Behaviour {
@@ -79,6 +97,9 @@ impl Behaviour {
             served_rx,
             learned: VecDeque::new(),
             to_close: VecDeque::new(),
+            direct: DirectFirst::default(),
+            dials: VecDeque::new(),
+            tick: None,
         }
     }
 
@@ -97,11 +118,85 @@ impl Behaviour {
                 reply,
             } => {
                 self.learned.extend(addrs.iter().map(|a| (peer, a.clone())));
-                let id = self
-                    .inner
-                    .send_request_with_addresses(&peer, request, addrs);
-                self.pending.insert(id, reply);
+                let held = Held {
+                    peer,
+                    addrs: addrs.clone(),
+                    request,
+                    reply,
+                };
+                match self.direct.admit(peer, &addrs, held, Instant::now()) {
+                    Admit::Send(held) => self.send(held),
+                    Admit::Held { dial } => {
+                        tracing::debug!(%peer, "blob request waits for a direct connection");
+                        // A peer with relayed addresses is behind a NAT: its
+                        // direct ones are private and the dial would wait for
+                        // them to time out. The relayed connection leads to
+                        // the hole punch. One relayed address is enough (each
+                        // costs a circuit, and relays rate-limit circuits per
+                        // peer). The dial goes ahead even while another one
+                        // (Kademlia's, to stale direct addresses) still runs.
+                        if dial {
+                            let relayed = addrs.into_iter().filter(is_relayed).take(1).collect();
+                            self.dials.push_back(
+                                DialOpts::peer_id(peer)
+                                    .condition(PeerCondition::Always)
+                                    .addresses(relayed)
+                                    .build(),
+                            );
+                        }
+                    }
+                }
             }
+        }
+    }
+
+    fn send(&mut self, held: Held) {
+        let Held {
+            peer,
+            addrs,
+            request,
+            reply,
+        } = held;
+        let id = self
+            .inner
+            .send_request_with_addresses(&peer, request, addrs);
+        self.pending.insert(id, reply);
+    }
+
+    /// Held requests that can go now, or must fail.
+    fn release(&mut self, now: Instant) {
+        while let Some(release) = self.direct.poll(now) {
+            match release {
+                Release::Send(held) => self.send(held),
+                Release::Fail(held, reason) => {
+                    let _ = held.reply.send(Err(Error::Request {
+                        peer: held.peer,
+                        reason,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn observe(&mut self, event: &FromSwarm) {
+        match event {
+            FromSwarm::ConnectionEstablished(e) => {
+                self.direct
+                    .handle_established(e.peer_id, e.endpoint.is_relayed());
+            }
+            FromSwarm::ConnectionClosed(e) => {
+                self.direct
+                    .handle_closed(e.peer_id, e.endpoint.is_relayed());
+            }
+            // A dial refused because another one to the peer runs is no failure.
+            FromSwarm::DialFailure(e)
+                if !matches!(e.error, libp2p::swarm::DialError::DialPeerConditionFalse(_)) =>
+            {
+                if let Some(peer) = e.peer_id {
+                    self.direct.handle_dial_failure(peer, e.error.to_string());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -222,7 +317,7 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = THandler<Inner>;
     type ToSwarm = Event;
 
-    forward_to_inner!(inner);
+    forward_to_inner!(inner, |this, event| { this.observe(event) });
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         if let Some((peer_id, address)) = self.learned.pop_front() {
@@ -234,6 +329,16 @@ impl NetworkBehaviour for Behaviour {
                 connection: CloseConnection::One(connection),
             });
         }
+        if let Some(opts) = self.dials.pop_front() {
+            return Poll::Ready(ToSwarm::Dial { opts });
+        }
+        let tick = self.tick.get_or_insert_with(|| {
+            let mut t = tokio::time::interval(Duration::from_millis(250));
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        while tick.poll_tick(cx).is_ready() {}
+        guarded("held blob requests", || self.release(Instant::now()));
         while let Poll::Ready(Some(served)) = self.served_rx.poll_recv(cx) {
             // The slot stays held until the response is sent or fails; a
             // request already done (timed out, connection closed) is not

@@ -5,6 +5,7 @@
 //! and carries this node's own requests for the download loop.
 
 pub(crate) mod behaviour;
+pub(crate) mod direct;
 pub mod protocol;
 pub(crate) mod serve;
 #[cfg(test)]

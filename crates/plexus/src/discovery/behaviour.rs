@@ -43,6 +43,9 @@ pub(crate) struct Inner {
 pub(crate) enum Event {
     /// A peer found on the local network (mDNS): a search neighbour.
     LocalPeer(PeerId),
+    /// A peer reached over a direct connection at `addr` offers relay
+    /// service (identify lists the relay hop protocol): for NAT traversal.
+    Relay { peer: PeerId, addr: Multiaddr },
 }
 
 /// Peer discovery and routing: Kademlia, identify, ping, mDNS.
@@ -201,6 +204,25 @@ impl Behaviour {
         self.book.entries(&table)
     }
 
+    /// Reports `peer` as a relay when it offers the hop protocol and is
+    /// connected directly (not through a relay itself).
+    fn relay_offered(&mut self, peer: PeerId, protocols: &[libp2p::StreamProtocol]) {
+        if !protocols.contains(&libp2p::relay::HOP_PROTOCOL_NAME) {
+            return;
+        }
+        let Some(addr) = self.book.seen_at(&peer) else {
+            return;
+        };
+        let relayed = addr
+            .iter()
+            .any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit);
+        if !relayed && super::is_dialable(addr) {
+            let addr = addr.clone();
+            self.out
+                .push_back(ToSwarm::GenerateEvent(Event::Relay { peer, addr }));
+        }
+    }
+
     fn on_inner_event(&mut self, event: InnerEvent) {
         match event {
             InnerEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
@@ -215,6 +237,7 @@ impl Behaviour {
                         self.inner.kad.add_address(&peer_id, addr.clone());
                     }
                 }
+                self.relay_offered(peer_id, &info.protocols);
                 self.book.handle_agent(peer_id, info.agent_version);
             }
             InnerEvent::Ping(ping::Event {
@@ -277,12 +300,20 @@ impl Behaviour {
 
     fn observe(&mut self, event: &FromSwarm) {
         match event {
-            FromSwarm::ConnectionEstablished(e) if e.other_established == 0 => {
+            FromSwarm::ConnectionEstablished(e) => {
                 let addr = e.endpoint.get_remote_address().clone();
-                self.book.handle_connected(e.peer_id, addr);
+                self.book
+                    .handle_connection(e.peer_id, e.connection_id, addr.clone());
+                if e.other_established == 0 {
+                    self.book.handle_connected(e.peer_id, addr);
+                }
             }
-            FromSwarm::ConnectionClosed(e) if e.remaining_established == 0 => {
-                self.book.handle_disconnected(e.peer_id);
+            FromSwarm::ConnectionClosed(e) => {
+                self.book
+                    .handle_connection_closed(e.peer_id, e.connection_id);
+                if e.remaining_established == 0 {
+                    self.book.handle_disconnected(e.peer_id);
+                }
             }
             _ => {}
         }

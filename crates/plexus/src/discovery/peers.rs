@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use libp2p::{kad, Multiaddr, PeerId};
+use libp2p::{kad, swarm::ConnectionId, Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -31,6 +31,10 @@ pub struct PeerEntry {
     /// means it misbehaved (invalid or flooded messages).
     #[serde(default)]
     pub pubsub_score: Option<f64>,
+    /// The remote address of each open connection: one with
+    /// `/p2p-circuit` runs through a relay, the others are direct.
+    #[serde(default)]
+    pub connections: Vec<Multiaddr>,
 }
 
 /// The answer to a DHT peer lookup.
@@ -51,6 +55,8 @@ pub struct FoundPeer {
 #[derive(Default)]
 struct PeerInfo {
     connected_addr: Option<Multiaddr>,
+    /// Every open connection's remote address.
+    connections: Vec<(ConnectionId, Multiaddr)>,
     agent: Option<String>,
     rtt: Option<Duration>,
 }
@@ -83,6 +89,22 @@ impl PeerBook {
     pub(crate) fn handle_connected(&mut self, peer: PeerId, addr: Multiaddr) {
         self.connected.insert(peer);
         self.peers.entry(peer).or_default().connected_addr = Some(addr);
+    }
+
+    /// A connection to `peer` (any, not only the first) opened at `addr`.
+    pub(crate) fn handle_connection(&mut self, peer: PeerId, id: ConnectionId, addr: Multiaddr) {
+        self.peers
+            .entry(peer)
+            .or_default()
+            .connections
+            .push((id, addr));
+    }
+
+    /// Connection `id` to `peer` closed.
+    pub(crate) fn handle_connection_closed(&mut self, peer: PeerId, id: ConnectionId) {
+        if let Some(info) = self.peers.get_mut(&peer) {
+            info.connections.retain(|(c, _)| *c != id);
+        }
     }
 
     /// The last connection to `peer` closed.
@@ -212,6 +234,9 @@ impl PeerBook {
                     agent: info.and_then(|i| i.agent.clone()),
                     rtt_ms: info.and_then(|i| i.rtt).map(|d| d.as_secs_f64() * 1000.0),
                     pubsub_score: None,
+                    connections: info
+                        .map(|i| i.connections.iter().map(|(_, a)| a.clone()).collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect()

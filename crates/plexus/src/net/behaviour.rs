@@ -10,7 +10,7 @@ use libp2p::{
 };
 
 use crate::{
-    blobs, content::Store, directory, discovery, inbound, pubsub, ratelimit::Rate, search,
+    blobs, content::Store, directory, discovery, inbound, nat, pubsub, ratelimit::Rate, search,
     NodeConfig,
 };
 
@@ -26,6 +26,8 @@ pub(crate) struct Behaviour {
     pub(crate) memory: memory_connection_limits::Behaviour,
     /// Identify, ping, Kademlia and mDNS: finding peers and providers.
     pub(crate) discovery: discovery::Behaviour,
+    /// NAT traversal: AutoNAT, relay service and reservations, hole punching.
+    pub(crate) nat: nat::Behaviour,
     /// Blob transfer: range requests answered with verified chunk groups.
     pub(crate) blobs: blobs::Behaviour,
     /// Flooding keyword search between neighbours.
@@ -40,12 +42,14 @@ pub(crate) struct Behaviour {
 
 impl Behaviour {
     /// Builds the behaviour for `key` from the node's settings, serving
-    /// blobs from `store` and bootstrapping from `bootstrap`.
+    /// blobs from `store` and bootstrapping from `bootstrap`; `relay_client`
+    /// is the swarm builder's (none with a swarm key).
     pub(crate) fn new(
         key: &Keypair,
         config: &NodeConfig,
         store: std::sync::Arc<Store>,
         bootstrap: Vec<(PeerId, Multiaddr)>,
+        relay_client: Option<libp2p::relay::client::Behaviour>,
     ) -> std::io::Result<Self> {
         let local = key.public().to_peer_id();
         let limits = ConnectionLimits::default()
@@ -60,6 +64,7 @@ impl Behaviour {
                 config.max_memory_fraction,
             ),
             discovery: discovery::Behaviour::new(key, config.dht_refresh, config.mdns, bootstrap)?,
+            nat: nat::Behaviour::new(local, &config.nat, relay_client),
             blobs: blobs::Behaviour::new(store),
             search: search::Behaviour::new(
                 local,

@@ -70,13 +70,19 @@ impl Node {
         });
         self.sign_and_publish(hash, format, size, name.clone(), tags.clone())
             .await?;
+        // The addresses now, not at start: a node behind a NAT has gained
+        // relay (`/p2p-circuit`) addresses since.
+        let addrs = match self.status().await {
+            Ok(status) if !status.listen_addrs.is_empty() => status.listen_addrs,
+            _ => self.listen_addrs.clone(),
+        };
         Ok(Shared {
             tags,
             ticket: Ticket {
                 hash,
                 format,
                 provider: self.peer_id,
-                addrs: self.listen_addrs.clone(),
+                addrs,
                 name: Some(name.clone()),
             },
             name,

@@ -17,6 +17,12 @@ use crate::{content::Store, Error, NodeConfig};
 /// handshakes (a peer that stalls is dropped).
 const PNET_UPGRADE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a dial may take in all (libp2p's default is 10 s). Shorter than
+/// the AutoNAT v2 server's 10 s limit per request, so a dial back that a
+/// NAT drops fails in time to be reported ("not reachable") instead of the
+/// request timing out and the client never learning it is private.
+const DIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(7);
+
 /// Takes an exclusive lock on `data_dir/node.lock` so two nodes never share
 /// one identity and store. The lock is released when the file is dropped.
 pub(super) fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
@@ -37,7 +43,7 @@ pub(super) fn lock_data_dir(config: &NodeConfig) -> Result<fs::File, Error> {
     }
 }
 
-/// Builds the swarm: TCP (Noise, Yamux) and QUIC, or, with a swarm key,
+/// Builds the swarm: TCP (Noise, Yamux), QUIC and relayed connections, or, with a swarm key,
 /// TCP wrapped in the pre-shared-key handshake (libp2p pnet) before Noise
 /// and no QUIC, which pnet cannot protect.
 pub(super) fn build_swarm(
@@ -48,8 +54,8 @@ pub(super) fn build_swarm(
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
-    let behaviour = |key: &libp2p::identity::Keypair| {
-        Behaviour::new(key, config, store.clone(), bootstrap.clone())
+    let behaviour = |key: &libp2p::identity::Keypair, client| {
+        Behaviour::new(key, config, store.clone(), bootstrap.clone(), client)
             .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
     };
     let idle = config.idle_timeout;
@@ -60,9 +66,10 @@ pub(super) fn build_swarm(
             builder
                 .with_other_transport(|key| private_transport(key, psk))
                 .map_err(|e| setup(&e))?
-                .with_behaviour(behaviour)
+                .with_behaviour(|key| behaviour(key, None))
                 .map_err(|e| setup(&e))?
                 .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                .with_connection_timeout(DIAL_TIMEOUT)
                 .build()
         }
         None => builder
@@ -80,9 +87,13 @@ pub(super) fn build_swarm(
                 quic.max_connection_data = 64 * 1024 * 1024;
                 quic
             })
-            .with_behaviour(behaviour)
+            // Relayed connections (circuit relay v2) for NAT traversal.
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| setup(&e))?
+            .with_behaviour(|key, client| behaviour(key, Some(client)))
             .map_err(|e| setup(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .with_connection_timeout(DIAL_TIMEOUT)
             .build(),
     };
     Ok(swarm)

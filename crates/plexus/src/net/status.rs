@@ -52,4 +52,7 @@ pub struct NodeStatus {
     pub announce_failures: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
+    /// Reachability, external addresses, relay reservations, hole punches.
+    #[serde(default)]
+    pub nat: crate::nat::NatStatus,
 }

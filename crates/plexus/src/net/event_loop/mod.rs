@@ -31,7 +31,7 @@ use crate::{
     directory,
     discovery::{self, FoundPeer, PeerEntry},
     guard::guarded,
-    Error,
+    nat, Error,
 };
 pub(crate) use command::Command;
 
@@ -217,7 +217,9 @@ impl EventLoop {
             info.connection_counters().num_established_outgoing(),
         );
         let (peer_id, listen_addrs) = (self.peer_id(), self.listen_addrs());
+        let external = self.swarm.external_addresses().cloned().collect();
         let behaviour = self.swarm.behaviour_mut();
+        let nat = behaviour.nat.status(external);
         let stats = behaviour.search.stats();
         let announce = behaviour.discovery.announce_counts();
         NodeStatus {
@@ -238,6 +240,7 @@ impl EventLoop {
             announced: announce.done,
             announce_failures: announce.failed,
             uptime_secs: self.started.elapsed().as_secs(),
+            nat,
         }
     }
 
@@ -318,6 +321,16 @@ impl EventLoop {
             }
             BehaviourEvent::Directory(directory::Event::Redialing { peer, addr }) => {
                 behaviour.discovery.add_addresses(peer, &[addr]);
+            }
+            BehaviourEvent::Discovery(discovery::behaviour::Event::Relay { peer, addr }) => {
+                behaviour.nat.add_relay(peer, addr);
+            }
+            // Kademlia stays a server even while private: AutoNAT v2 never
+            // retests an address that failed, so a node that failed its
+            // tests during an outage (a partition) would stay a client for
+            // good and drop out of everyone's lookups.
+            BehaviourEvent::Nat(nat::Event::Reachability(reach)) => {
+                tracing::debug!(?reach, "reachability changed");
             }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}

@@ -1,0 +1,113 @@
+//! NAT traversal: whether this node can be dialed (AutoNAT v2), relay
+//! service for others when it can (circuit relay v2 with limits), relay
+//! reservations when it cannot (at least two, on relays that identify shows
+//! offering the hop protocol), and hole punching (DCUtR) to turn relayed
+//! connections into direct ones.
+//!
+//! The policy is the sans-IO [`reachability::Reachability`]; the behaviour
+//! ([`behaviour::Behaviour`]) wraps libp2p's relay server and client, DCUtR
+//! and the AutoNAT v2 client and server. The relay server advertises the hop
+//! protocol only while the node has a confirmed external address (libp2p
+//! relay's own status), so only public nodes offer relaying. A node with a
+//! swarm key (private network) has no relay client and so none of this.
+
+pub(crate) mod behaviour;
+pub(crate) mod reachability;
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+
+pub(crate) use behaviour::{Behaviour, Event};
+pub use reachability::Reach;
+
+/// Relay service limits and how many reservations a private node keeps.
+#[derive(Debug, Clone)]
+pub struct NatConfig {
+    /// Offer relay service when this node is public (`--no-relay-service`
+    /// turns it off).
+    pub relay_service: bool,
+    /// Most reservations this relay holds for others.
+    pub max_reservations: usize,
+    /// Most reservations one peer may hold here.
+    pub max_reservations_per_peer: usize,
+    /// How long a reservation lasts unless renewed.
+    pub reservation_duration: Duration,
+    /// Most circuits relayed at once.
+    pub max_circuits: usize,
+    /// Most circuits relayed at once for one source peer.
+    pub max_circuits_per_peer: usize,
+    /// Most bytes one circuit may carry (each direction).
+    pub max_circuit_bytes: u64,
+    /// Longest a circuit may stay open.
+    pub max_circuit_duration: Duration,
+    /// Reservations a private node keeps.
+    pub reservations_wanted: usize,
+    /// Addresses the operator declares dialable from outside
+    /// (`--external-address`): the node is public from the start. A
+    /// network's first node needs this, as AutoNAT servers only answer
+    /// over connections the asking node dialed itself.
+    pub external_addrs: Vec<Multiaddr>,
+}
+
+impl Default for NatConfig {
+    /// libp2p's relay defaults, but fewer circuits (enough for hole
+    /// punching and small control traffic, not bulk transfers).
+    fn default() -> Self {
+        Self {
+            relay_service: true,
+            max_reservations: 128,
+            max_reservations_per_peer: 4,
+            reservation_duration: Duration::from_secs(60 * 60),
+            max_circuits: 16,
+            max_circuits_per_peer: 4,
+            max_circuit_bytes: 1 << 17,
+            max_circuit_duration: Duration::from_secs(2 * 60),
+            reservations_wanted: 2,
+            external_addrs: Vec::new(),
+        }
+    }
+}
+
+impl NatConfig {
+    pub(crate) fn relay(&self) -> libp2p::relay::Config {
+        libp2p::relay::Config {
+            max_reservations: self.max_reservations,
+            max_reservations_per_peer: self.max_reservations_per_peer,
+            reservation_duration: self.reservation_duration,
+            max_circuits: self.max_circuits,
+            max_circuits_per_peer: self.max_circuits_per_peer,
+            max_circuit_bytes: self.max_circuit_bytes,
+            max_circuit_duration: self.max_circuit_duration,
+            ..Default::default()
+        }
+    }
+}
+
+/// What `plexus status` shows about reachability.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NatStatus {
+    /// Public, private or unknown (AutoNAT).
+    pub reachability: Reach,
+    /// Addresses others confirmed they can dial.
+    pub external_addrs: Vec<Multiaddr>,
+    /// Relays holding a reservation for this node.
+    pub relay_reservations: Vec<PeerId>,
+    /// Hole punches (DCUtR) that gave a direct connection.
+    pub hole_punches_ok: u64,
+    /// Hole punches that failed.
+    pub hole_punches_failed: u64,
+}
+
+impl Default for NatStatus {
+    fn default() -> Self {
+        Self {
+            reachability: Reach::Unknown,
+            external_addrs: Vec::new(),
+            relay_reservations: Vec::new(),
+            hole_punches_ok: 0,
+            hole_punches_failed: 0,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use std::time::{Duration, Instant};
+
+use libp2p::{Multiaddr, PeerId};
+
+use super::*;
+
+fn addr(s: &str) -> Multiaddr {
+    s.parse().unwrap()
+}
+
+fn drain(r: &mut Reachability, now: Instant) -> Vec<Decision> {
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        match r.poll(now) {
+            Some(d) => out.push(d),
+            None => return out,
+        }
+    }
+    panic!("poll never ends: {out:?}");
+}
+
+#[test]
+fn starts_unknown_and_asks_nothing() {
+    let mut r = Reachability::new(2);
+    r.handle_relay(PeerId::random(), addr("/ip4/10.0.0.1/tcp/1"));
+    assert_eq!(r.reach(), Reach::Unknown);
+    assert!(drain(&mut r, Instant::now()).is_empty());
+}
+
+#[test]
+fn a_confirmed_address_makes_it_public_and_no_relay_is_asked() {
+    let mut r = Reachability::new(2);
+    r.handle_relay(PeerId::random(), addr("/ip4/10.0.0.1/tcp/1"));
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
+    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), true);
+    let now = Instant::now();
+    let d = drain(&mut r, now);
+    assert_eq!(r.reach(), Reach::Public);
+    // Private first (the failed probe), then public; never a reservation.
+    assert_eq!(
+        d,
+        vec![
+            Decision::Changed(Reach::Private),
+            Decision::Changed(Reach::Public)
+        ]
+    );
+}
+
+#[test]
+fn private_reserves_on_two_relays_and_replaces_a_failed_one_later() {
+    let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+    let mut r = Reachability::new(2);
+    for p in [a, b, c] {
+        r.handle_relay(p, addr("/ip4/10.0.0.1/tcp/1"));
+    }
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
+    let t0 = Instant::now();
+    let d = drain(&mut r, t0);
+    assert_eq!(d[0], Decision::Changed(Reach::Private));
+    let asked: Vec<PeerId> = d[1..]
+        .iter()
+        .map(|d| match d {
+            Decision::Reserve { relay, .. } => *relay,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(asked.len(), 2, "two reservations at a time: {d:?}");
+    r.handle_reserved(asked[0]);
+    r.handle_reservation_failed(asked[1], t0);
+    let third = *[a, b, c].iter().find(|p| !asked.contains(p)).unwrap();
+    assert_eq!(
+        drain(&mut r, t0),
+        vec![Decision::Reserve {
+            relay: third,
+            addr: addr("/ip4/10.0.0.1/tcp/1")
+        }]
+    );
+    r.handle_reserved(third);
+    assert_eq!(r.reservations().len(), 2);
+    // The third relay drops: the failed one is asked again only after the pause.
+    r.handle_reservation_failed(third, t0);
+    assert!(drain(&mut r, t0 + RETRY_AFTER / 2).iter().all(|d| match d {
+        Decision::Reserve { relay, .. } => *relay != asked[1] && *relay != third,
+        _ => true,
+    }));
+    let later = drain(&mut r, t0 + RETRY_AFTER);
+    assert_eq!(later.len(), 1, "{later:?}");
+}
+
+#[test]
+fn an_unanswered_reservation_times_out_and_another_relay_is_asked() {
+    let (a, b) = (PeerId::random(), PeerId::random());
+    let mut r = Reachability::new(1);
+    r.handle_relay(a, addr("/ip4/10.0.0.1/tcp/1"));
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
+    let t0 = Instant::now();
+    assert_eq!(drain(&mut r, t0).len(), 2);
+    r.handle_relay(b, addr("/ip4/10.0.0.2/tcp/1"));
+    assert!(drain(&mut r, t0 + Duration::from_secs(1)).is_empty());
+    let d = drain(&mut r, t0 + RESERVE_TIMEOUT);
+    assert_eq!(
+        d,
+        vec![Decision::Reserve {
+            relay: b,
+            addr: addr("/ip4/10.0.0.2/tcp/1")
+        }]
+    );
+}
+
+#[test]
+fn an_expired_external_address_makes_it_private_again() {
+    let mut r = Reachability::new(1);
+    let a = addr("/ip4/1.2.3.4/tcp/4001");
+    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), false);
+    r.handle_probe(a.clone(), true);
+    assert_eq!(r.reach(), Reach::Public);
+    r.handle_expired(&a);
+    assert_eq!(r.reach(), Reach::Private);
+}
