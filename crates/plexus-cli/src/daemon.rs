@@ -75,18 +75,26 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
 
     let stop = shutdown_signal();
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
-    println!(
-        "Plexus node {} listening on {} (API http://{})",
+    // One write, whose failure is ignored: whoever started the daemon may
+    // have read the first line and closed our stdout, and a daemon must not
+    // die of that (println! panics on a broken pipe).
+    let mut banner = format!(
+        "Plexus node {} listening on {} (API http://{})\n",
         node.peer_id(),
         addrs.join(" "),
         info.addr
     );
     if let Some(path) = swarm_key {
-        println!(
-            "Private network: swarm key {} (fingerprint {}); TCP only, only nodes with this key can connect",
+        banner.push_str(&format!(
+            "Private network: swarm key {} (fingerprint {}); TCP only, only nodes with this key can connect\n",
             path.display(),
             plexus::swarm_key::fingerprint(&path)?
-        );
+        ));
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
 
     let app = api::server::router(node.clone(), info.token.clone());

@@ -323,3 +323,46 @@ fn swarm_key_makes_a_private_network_of_daemons() {
     let peers = peer_ids(&json(a.cli(&["peers", "--json"])));
     assert!(peers.contains(&b.peer_id) && !peers.contains(&c.peer_id));
 }
+
+/// Whoever starts the daemon may close its stdout at once (a supervisor
+/// that reads nothing, `plexus daemon | head -1`): the daemon must go on.
+/// Before, its start-up lines were `println!`s, which panic on a broken
+/// pipe, so the daemon died as soon as it had started.
+#[test]
+fn a_daemon_whose_stdout_is_closed_keeps_running() {
+    use std::process::{Command, Stdio};
+
+    let root = tempfile::tempdir().unwrap();
+    let key = root.path().join("team.key");
+    let out = plexus(root.path(), &["swarm-key", "new", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = root.path().join("d");
+    let mut child = Command::new(common::PLEXUS)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([
+            "daemon",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-mdns", "--swarm-key", key.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("plexus daemon spawns");
+    drop(child.stdout.take());
+
+    let answered = wait_until(Duration::from_secs(20), || {
+        plexus(&dir, &["status"]).status.success()
+    });
+    let exited = child.try_wait().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        answered,
+        "the daemon never answered status (exit: {exited:?})"
+    );
+    assert_eq!(exited, None, "the daemon exited");
+}
