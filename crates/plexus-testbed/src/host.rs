@@ -68,14 +68,7 @@ impl Host {
             .stderr(log_file(&data_dir))
             .spawn()
             .context("cannot start plexus daemon")?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let line = first_line(&mut child, Duration::from_secs(20)).unwrap_or_default();
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.get(3) != Some(&"listening") {
             let _ = child.kill();
@@ -159,4 +152,20 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The first line `child` prints on its piped stdout, if it comes within
+/// `limit`. The rest is read and dropped until the child exits, as a
+/// terminal would, so the child never writes into a closed pipe.
+pub(crate) fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    rx.recv_timeout(limit).ok()
 }

@@ -5,11 +5,10 @@
 //! drive it from a test.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     path::Path,
     process::{Child, Command, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
@@ -103,16 +102,10 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start plexus-probe")?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
+        let line = crate::host::first_line(&mut child, Duration::from_secs(5));
         let server = Self { child };
-        match rx.recv_timeout(Duration::from_secs(5)) {
-            Ok(line) if line.trim() == "ready" => Ok(server),
+        match line {
+            Some(line) if line.trim() == "ready" => Ok(server),
             other => bail!("probe {mode} {addr} in {ns} did not start: {other:?}"),
         }
     }
