@@ -157,7 +157,7 @@ impl Drop for Host {
 /// The first line `child` prints on its piped stdout, if it comes within
 /// `limit`. The rest is read and dropped until the child exits, as a
 /// terminal would, so the child never writes into a closed pipe.
-pub(crate) fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
+pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -2,10 +2,8 @@
 #![allow(dead_code)]
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -48,18 +46,7 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("plexus daemon spawns");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep reading, as a terminal would, until the daemon exits.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
+        let line = plexus_testbed::host::first_line(&mut child, Duration::from_secs(20))
             .expect("daemon printed its listen line in time");
         let words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(words.get(3), Some(&"listening"), "unexpected line: {line}");

@@ -1,0 +1,158 @@
+//! The scenarios: each builds its own testbed, runs, measures, tears down,
+//! and returns a [`Report`] whose rows say whether the figures are good
+//! enough. Every wait is bounded.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed};
+
+mod faults;
+mod speed;
+
+pub use faults::{cut_links, partition};
+pub use speed::{spread, swarm, uneven};
+
+/// Every scenario's name, as the CLI takes it.
+pub const ALL: &[&str] = &[
+    "swarm",
+    "uneven",
+    "spread",
+    "cut",
+    "partition",
+    "lan",
+    "punch",
+];
+
+/// Runs the scenario called `name` with its default figures.
+pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
+    Ok(match name {
+        "swarm" => [1, 2, 4, 8]
+            .into_iter()
+            .map(|k| swarm(plexus, k, Mbit(20.0)))
+            .collect::<Result<_>>()?,
+        "uneven" => vec![uneven(plexus, &[Mbit(2.0), Mbit(10.0), Mbit(50.0)])?],
+        "spread" => vec![spread(plexus, 8, Mbit(20.0))?],
+        "cut" => vec![cut_links(plexus, Mbit(20.0))?],
+        "partition" => vec![partition(plexus, 10)?],
+        "lan" => vec![lan(plexus, 6)?],
+        "punch" => vec![crate::punch::punch(
+            plexus,
+            crate::NatKind::PortPreserving,
+            20,
+        )?],
+        other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
+    })
+}
+
+/// What one `plexus get --json` reported.
+struct Got {
+    /// Seconds from the first data request to the end.
+    transfer_secs: f64,
+    /// Seconds of the whole command.
+    secs: f64,
+    /// Verified bytes from each provider.
+    per_peer: Vec<(String, u64)>,
+}
+
+fn share(host: &Host, file: &Path) -> Result<String> {
+    let v = host.json(&["share", file.to_str().expect("utf-8 path")])?;
+    Ok(v["hash"]
+        .as_str()
+        .context("share printed no hash")?
+        .to_string())
+}
+
+fn parse_get(v: &serde_json::Value) -> Got {
+    let secs = v["secs"].as_f64().unwrap_or(0.0);
+    Got {
+        transfer_secs: v["transfer_secs"].as_f64().unwrap_or(secs),
+        secs,
+        per_peer: v["per_peer"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        let id = p["peer_id"].as_str().unwrap_or("?");
+                        (
+                            id[id.len().saturating_sub(6)..].to_string(),
+                            p["bytes"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// `plexus get HASH -o OUT` on `host`, checked byte for byte against `src`.
+fn get(host: &Host, hash: &str, src: &Path, out: &Path) -> Result<Got> {
+    let v = host.json(&["get", hash, "-o", out.to_str().expect("utf-8"), "--force"])?;
+    same_bytes(src, out)?;
+    Ok(parse_get(&v))
+}
+
+fn same_bytes(a: &Path, b: &Path) -> Result<()> {
+    if std::fs::read(a)? != std::fs::read(b)? {
+        bail!("{} differs from {}", b.display(), a.display());
+    }
+    Ok(())
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+fn mbs(bytes_per_sec: f64) -> f64 {
+    bytes_per_sec / 1e6
+}
+
+fn per_peer_note(got: &Got) -> String {
+    let parts: Vec<String> = got
+        .per_peer
+        .iter()
+        .map(|(p, b)| format!("..{p} {:.1} MiB", mib(*b)))
+        .collect();
+    format!("bytes per seeder: {}", parts.join(", "))
+}
+
+/// Hosts on one bridge, no bootstrap peers, mDNS on: each finds all others.
+pub fn lan(plexus: &Path, n: usize) -> Result<Report> {
+    let bed = Testbed::new(plexus, n, Discovery::MdnsOnly)?;
+    let started = Instant::now();
+    let limit = Duration::from_secs(30);
+    loop {
+        let mut all = true;
+        for h in &bed.hosts {
+            let peers = h.json(&["peers"])?;
+            let connected = peers
+                .as_array()
+                .map(|a| a.iter().filter(|p| p["connected"] == true).count())
+                .unwrap_or(0);
+            if connected < n - 1 {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            break;
+        }
+        if started.elapsed() > limit {
+            bail!("mDNS did not connect all {n} hosts in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mut report = Report::new("lan");
+    report.row(
+        format!("{n} hosts connected to all others by mDNS"),
+        started.elapsed().as_secs_f64(),
+        limit.as_secs_f64(),
+        "s",
+        Bound::AtMost(1.0),
+    );
+    Ok(report)
+}
