@@ -64,6 +64,7 @@ mod net;
 pub mod pubsub;
 mod ratelimit;
 pub mod search;
+pub mod storage;
 pub mod swarm_key;
 pub mod transfer;
 mod wrap;
