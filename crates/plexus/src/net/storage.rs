@@ -79,7 +79,7 @@ impl Node {
         out: &Path,
         force: bool,
     ) -> Result<u64, Error> {
-        client::get(self, &self.pins, ticket, out, force).await
+        storage::get::get(self, &self.pins, ticket, out, force).await
     }
 
     /// What this node stores: its own objects, with the shards alive now

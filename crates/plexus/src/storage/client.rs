@@ -1,5 +1,5 @@
-//! The owner's and the getter's side: storing a file (seal, split, place),
-//! getting it back from any K holders, and ending it.
+//! The owner's side: storing a file (seal, split, place), asking holders
+//! what they still hold, and ending it.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -17,8 +17,7 @@ use super::{
     seal, StoreTicket, Stored,
 };
 use crate::{
-    content::{blocking, BlobFormat, Hash},
-    transfer::{download, GetOptions},
+    content::{blocking, Hash},
     Error,
 };
 
@@ -245,136 +244,6 @@ pub(crate) async fn place<N: StorageNetwork>(
     }
     holders.sort_by_key(|h| h.index);
     Ok(holders)
-}
-
-/// Fetches the manifest and any K shards, rebuilds, opens and writes the
-/// object to `out`. Returns its size.
-pub(crate) async fn get<N: StorageNetwork>(
-    net: &N,
-    pins: &Arc<Pins>,
-    ticket: &StoreTicket,
-    out: &Path,
-    force: bool,
-) -> Result<u64, Error> {
-    if out.exists() && !force {
-        return Err(Error::Io {
-            path: out.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists (use --force to replace it)",
-            ),
-        });
-    }
-    let object = ticket.manifest;
-    let store = net.content().clone();
-    let hints = GetOptions {
-        providers: ticket.holders.clone(),
-        use_dht: true,
-    };
-    let (tx, _) = tokio::sync::watch::channel(Default::default());
-    download::fetch(net, &store, object, Some(BlobFormat::Raw), &hints, &tx).await?;
-    let manifest = {
-        let store = store.clone();
-        let bytes = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await?;
-        Manifest::from_bytes(&bytes).map_err(|reason| Error::Download {
-            hash: object,
-            reason,
-        })?
-    };
-    let (k, n) = manifest.redundancy.k_n();
-    let (k, n) = (usize::from(k), usize::from(n));
-    // K fetches at a time; each failure starts the next shard.
-    let fetch_one = |index: usize| {
-        let hints = hints.clone();
-        let store = store.clone();
-        let hash = manifest.shards[index];
-        async move {
-            let (tx, _) = tokio::sync::watch::channel(Default::default());
-            let got = download::fetch(net, &store, hash, Some(BlobFormat::Raw), &hints, &tx).await;
-            (index, got)
-        }
-    };
-    let mut next = 0;
-    let mut running = FuturesUnordered::new();
-    while next < k {
-        running.push(fetch_one(next));
-        next += 1;
-    }
-    let mut have = Vec::new();
-    let mut failures = Vec::new();
-    while let Some((index, got)) = running.next().await {
-        match got {
-            Ok(_) => have.push(index),
-            Err(e) => {
-                failures.push(format!("shard {index}: {e}"));
-                if next < n {
-                    running.push(fetch_one(next));
-                    next += 1;
-                }
-            }
-        }
-        if have.len() >= k {
-            break;
-        }
-    }
-    drop(running);
-    if have.len() < k {
-        return Err(Error::Download {
-            hash: object,
-            reason: format!(
-                "only {} of the {k} shards needed could be fetched ({})",
-                have.len(),
-                failures.join("; ")
-            ),
-        });
-    }
-    let shards: Vec<(usize, Hash)> = have.iter().map(|&i| (i, manifest.shards[i])).collect();
-    let sealed = {
-        let store = store.clone();
-        let m = manifest.clone();
-        blocking(move || {
-            let mut bytes = Vec::with_capacity(shards.len());
-            for (i, h) in &shards {
-                bytes.push((*i, store.read_small(h, m.shard_size)?));
-            }
-            erasure::join(m.size, m.redundancy, bytes)
-        })
-        .await?
-    };
-    let plain = seal::open(sealed, manifest.sealed.as_deref(), ticket.key.as_deref())?;
-    let size = plain.len() as u64;
-    let owned = out.to_path_buf();
-    blocking(move || {
-        let tmp = owned.with_extension("plexus-part");
-        let io = |source| Error::Io {
-            path: owned.clone(),
-            source,
-        };
-        std::fs::write(&tmp, &plain).map_err(io)?;
-        std::fs::rename(&tmp, &owned).map_err(io)
-    })
-    .await?;
-    // Shards fetched only to rebuild are dropped again (a holder keeps its own).
-    let fetched: Vec<Hash> = manifest
-        .shards
-        .iter()
-        .copied()
-        .filter(|h| !pins.uses(h, &Hash([0; 32])))
-        .collect();
-    let store = net.content().clone();
-    let removed = blocking(move || {
-        let mut removed = Vec::new();
-        for h in fetched {
-            if store.share(&h)?.is_none() && store.remove(&h)? {
-                removed.push(h);
-            }
-        }
-        Ok(removed)
-    })
-    .await
-    .unwrap_or_default();
-    net.forget(removed).await;
-    Ok(size)
 }
 
 /// Asks every holder of an own object which shards it still holds;

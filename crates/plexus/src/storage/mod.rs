@@ -83,6 +83,7 @@
 pub(crate) mod behaviour;
 pub(crate) mod client;
 mod erasure;
+pub(crate) mod get;
 pub mod manifest;
 pub(crate) mod network;
 pub(crate) mod pins;
