@@ -64,12 +64,15 @@ pub enum Command {
 
     /// Share a file or folder: prints a ticket others can `plexus get`.
     #[command(
-        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C. The name and tags go into a\nrecord signed by this node that `plexus search` finds.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --name \"Holiday 2024\" --tag beach --tag family --json"
+        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C. The name and tags go into a\nrecord signed by this node that `plexus search` finds.\n\nWith --encrypt, the file or folder (file names too) is encrypted before it\nenters the store: peers store, verify and serve only ciphertext, and the key\nis only in the ticket (anyone with the ticket can read it). Nothing is\npublished for search, so no tags.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --name \"Holiday 2024\" --tag beach --tag family --json\n  plexus share --encrypt ./tax-returns"
     )]
     Share {
         /// The file or folder.
         #[arg(value_name = "PATH")]
         path: PathBuf,
+        /// Encrypt it (XChaCha20-Poly1305); the key goes only into the ticket.
+        #[arg(long, conflicts_with = "tags")]
+        encrypt: bool,
         #[command(flatten)]
         meta: MetaArgs,
     },

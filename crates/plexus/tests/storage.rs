@@ -45,6 +45,21 @@ async fn network(
     (owner, storers)
 }
 
+/// The first file under `dir` that contains `needle`.
+fn grep_dir(dir: &std::path::Path, needle: &[u8]) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = grep_dir(&path, needle) {
+                return Some(found);
+            }
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            return Some(path);
+        }
+    }
+    None
+}
+
 /// A fresh node (offering nothing) that knows only `via`.
 async fn newcomer(root: &std::path::Path, name: &str, via: &Node) -> Node {
     node_with(&root.join(name), |c| c.bootstrap = vec![tcp_addr(via)]).await
@@ -68,7 +83,9 @@ async fn erasure_coded_object_survives_owner_and_n_minus_k_holders_gone() {
     let root = tempfile::tempdir().unwrap();
     let (owner, storers) = network(root.path(), 7, 64 * MIB, 1).await;
     let src = root.path().join("photo.raw");
-    let bytes = data(3 * MIB as usize + 12_345, 41);
+    let marker = b"PLAINTEXT-MARKER-7f3a";
+    let mut bytes = marker.to_vec();
+    bytes.extend(data(3 * MIB as usize + 12_345, 41));
     std::fs::write(&src, &bytes).unwrap();
 
     let started = Instant::now();
@@ -92,10 +109,24 @@ async fn erasure_coded_object_survives_owner_and_n_minus_k_holders_gone() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 5, "holders are distinct: {placed:?}");
-    // Shards of size/3: 5/3 of the object stored, not 5 copies.
+    // Holders store and serve ciphertext only: neither the content nor the
+    // file name is in any storer's files.
+    for i in 0..storers.len() {
+        for needle in [&marker[..], b"photo.raw"] {
+            let found = grep_dir(&root.path().join(format!("s{i}")), needle);
+            assert!(
+                found.is_none(),
+                "{:?} found in {found:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    // Shards of a third of the sealed object (a 48-byte header, 16 bytes
+    // a 64 KiB segment): 5/3 of it stored, not 5 copies.
+    let sealed = bytes.len() as u64 + 48 + 16 * (bytes.len() as u64).div_ceil(65_472);
     assert_eq!(
         stored.stored_bytes,
-        5 * (bytes.len() as u64).div_ceil(3).next_multiple_of(2)
+        5 * sealed.div_ceil(3).next_multiple_of(2)
     );
     // The owner keeps only the manifest.
     assert!(owner.store().list().unwrap().len() <= 1);
@@ -179,7 +210,10 @@ async fn replicas_pins_and_unstore_free_the_room() {
         .store_file(&src, Redundancy::Replicas(3))
         .await
         .unwrap();
-    assert_eq!(stored.stored_bytes, 3 * bytes.len() as u64);
+    // Three whole copies of the sealed file (48-byte header, 16 bytes a
+    // 64 KiB segment).
+    let sealed = bytes.len() as u64 + 48 + 16 * (bytes.len() as u64).div_ceil(65_472);
+    assert_eq!(stored.stored_bytes, 3 * sealed);
     let placed = holders(&stored.ticket, &storers);
 
     let pins = owner.pins().await.unwrap();

@@ -53,6 +53,9 @@ pub struct ShareRequest {
     /// Tags to record with it.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Encrypt it; the key is only in the answer's ticket.
+    #[serde(default)]
+    pub encrypt: bool,
 }
 
 /// Answer of `POST /v1/share`.
@@ -69,11 +72,15 @@ pub struct ShareResponse {
     /// Tags recorded with it.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Encrypted: the ticket carries the key.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 impl From<plexus::Shared> for ShareResponse {
     fn from(shared: plexus::Shared) -> Self {
         Self {
+            encrypted: shared.ticket.key.is_some(),
             ticket: shared.ticket.to_string(),
             hash: shared.ticket.hash,
             name: shared.name,

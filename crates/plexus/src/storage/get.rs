@@ -72,7 +72,7 @@ async fn fetch<N: StorageNetwork>(
         ..hints.clone()
     };
     let (tx, _) = tokio::sync::watch::channel(Default::default());
-    download::fetch(net, store, hash, Some(BlobFormat::Raw), &options, &tx)
+    download::fetch(net, store, hash, Some(BlobFormat::Raw), None, &options, &tx)
         .await
         .map(drop)
 }

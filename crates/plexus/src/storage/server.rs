@@ -144,7 +144,7 @@ async fn take<N: StorageNetwork>(
     }
     let store = net.content().clone();
     let (tx, _) = tokio::sync::watch::channel(Default::default());
-    download::fetch(net, &store, object, Some(BlobFormat::Raw), &from, &tx).await?;
+    download::fetch(net, &store, object, Some(BlobFormat::Raw), None, &from, &tx).await?;
     let manifest = {
         let store = store.clone();
         let bytes = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await?;
@@ -155,7 +155,7 @@ async fn take<N: StorageNetwork>(
             "shard {index} ({shard}, {size} bytes) is not what the manifest lists"
         )));
     }
-    download::fetch(net, &store, shard, Some(BlobFormat::Raw), &from, &tx).await?;
+    download::fetch(net, &store, shard, Some(BlobFormat::Raw), None, &from, &tx).await?;
     let info = {
         let store = store.clone();
         blocking(move || store.get(&shard)).await?

@@ -1,0 +1,139 @@
+//! Encrypted shares: files and folders sealed ([`crate::seal`]) on their
+//! way into the store, opened on their way out. The store holds and serves
+//! only the sealed bytes and names them by their BLAKE3 hash, so every peer
+//! verifies them without the key. A folder is sealed whole: each file is a
+//! sealed blob, and the listing (paths, hashes, sizes, modes) is a sealed
+//! blob too, whose hash the ticket names; the listing's sizes are the
+//! sealed blobs' sizes, which the download checks.
+
+use std::{
+    fs::File,
+    io::{BufReader, BufWriter, Read, Write},
+    path::Path,
+};
+
+use super::{
+    collection::{walk_files, MAX_COLLECTION_BYTES},
+    BlobFormat, Collection, CollectionEntry, Hash, Store,
+};
+use crate::{seal, seal::Key, Error};
+
+/// Largest sealed listing: a listing of [`MAX_COLLECTION_BYTES`], sealed.
+pub(crate) fn max_listing_bytes() -> u64 {
+    seal::sealed_len(MAX_COLLECTION_BYTES)
+}
+
+/// Seals a file into a blob, or a folder into sealed blobs and a sealed
+/// listing, all under `key`. Returns the hash, its format and the total
+/// plaintext bytes.
+pub(crate) fn import_path(
+    store: &Store,
+    path: &Path,
+    key: &Key,
+) -> Result<(Hash, BlobFormat, u64), Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() {
+        let (hash, _, plain) = store.import_sealed_file(path, key)?;
+        return Ok((hash, BlobFormat::Raw, plain));
+    }
+    let mut entries = Vec::new();
+    let mut total = 0u64;
+    for (rel, full) in walk_files(path).map_err(io)? {
+        let (hash, size, plain) = store.import_sealed_file(&full, key)?;
+        total += plain;
+        entries.push(CollectionEntry {
+            path: rel,
+            hash,
+            size,
+            mode: super::share::file_mode(&full),
+        });
+    }
+    let listing = Collection::new(entries).to_bytes();
+    let mut sealed = Vec::with_capacity(seal::sealed_len(listing.len() as u64) as usize);
+    seal::encrypt_with(key, &listing[..], &mut sealed)?;
+    let hash = store.import_bytes(&sealed)?;
+    Ok((hash, BlobFormat::Collection, total))
+}
+
+/// Parses a collection listing: opened with `key` when there is one; a
+/// sealed listing without a key is [`Error::Encrypted`].
+pub(crate) fn open_listing(
+    hash: &Hash,
+    bytes: &[u8],
+    key: Option<&Key>,
+) -> Result<Collection, Error> {
+    match key {
+        Some(key) => {
+            let mut plain = Vec::new();
+            seal::decrypt(key, bytes, &mut plain)?;
+            Collection::from_bytes(&plain).map_err(Error::Store)
+        }
+        None if seal::is_sealed(bytes) => Err(Error::Encrypted(*hash)),
+        None => Collection::from_bytes(bytes).map_err(Error::Store),
+    }
+}
+
+/// Reads and parses the listing of the complete collection `hash`.
+pub(crate) fn read_listing(
+    store: &Store,
+    hash: &Hash,
+    key: Option<&Key>,
+) -> Result<Collection, Error> {
+    let limit = match key {
+        Some(_) => max_listing_bytes(),
+        None => MAX_COLLECTION_BYTES,
+    };
+    let bytes = store.read_small(hash, limit.max(MAX_COLLECTION_BYTES))?;
+    open_listing(hash, &bytes, key)
+}
+
+/// Whether the complete blob `hash` is sealed content (by its header).
+pub(crate) fn is_sealed_blob(store: &Store, hash: &Hash) -> Result<bool, Error> {
+    let mut head = [0u8; seal::MAGIC.len() + 1];
+    let got = File::open(store.blob_path(hash))
+        .and_then(|f| f.take(head.len() as u64).read(&mut head))
+        .map_err(|e| Error::Store(format!("reading {hash}: {e}")))?;
+    Ok(seal::is_sealed(&head[..got]))
+}
+
+/// Opens the complete sealed blob `hash` with `key` into the new file
+/// `target`, chunk by chunk; returns the plaintext bytes written.
+pub(crate) fn open_blob(
+    store: &Store,
+    hash: &Hash,
+    key: &Key,
+    target: &Path,
+) -> Result<u64, Error> {
+    let info = store
+        .get(hash)?
+        .filter(|i| i.complete)
+        .ok_or(Error::NotFound(*hash))?;
+    let io = |source| Error::Io {
+        path: target.to_path_buf(),
+        source,
+    };
+    let data = File::open(store.blob_path(hash))
+        .map_err(|e| Error::Store(format!("reading {hash}: {e}")))?;
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(target).map_err(io)?);
+    let written = seal::decrypt(key, BufReader::with_capacity(1 << 20, data), &mut out).map_err(
+        |e| match e {
+            seal::Error::Io(source) => Error::Io {
+                path: target.to_path_buf(),
+                source,
+            },
+            other => Error::Seal(other),
+        },
+    )?;
+    out.flush().map_err(io)?;
+    if Some(written) != seal::plain_len(info.size) {
+        return Err(Error::Store(format!(
+            "blob {hash} opened to {written} bytes, its size says {:?}",
+            seal::plain_len(info.size)
+        )));
+    }
+    Ok(written)
+}
