@@ -86,6 +86,12 @@ pub struct NodeConfig {
     pub nat: crate::nat::NatConfig,
     /// Bytes of disk offered to store other peers' shards (0: none).
     pub offer_storage: u64,
+    /// How often a holder asks the other holders of its objects whether
+    /// they still hold their shards.
+    pub storage_probe_every: Duration,
+    /// How long a holder may be unreachable before its shard is rebuilt
+    /// and placed elsewhere.
+    pub storage_repair_after: Duration,
 }
 
 impl NodeConfig {
@@ -118,6 +124,8 @@ impl NodeConfig {
             swarm_key: None,
             nat: crate::nat::NatConfig::default(),
             offer_storage: 0,
+            storage_probe_every: Duration::from_secs(60),
+            storage_repair_after: Duration::from_secs(15 * 60),
         }
     }
 

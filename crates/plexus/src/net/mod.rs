@@ -110,7 +110,12 @@ impl Node {
             pins,
             commands,
         };
-        node.start_storage(inbound).await;
+        node.start_storage(
+            inbound,
+            config.storage_probe_every,
+            config.storage_repair_after,
+        )
+        .await;
         // Announce what the store already holds (queued in discovery, a
         // bounded number at a time).
         let hashes = node.store.shares()?.into_iter().map(|(h, _)| h).collect();

@@ -2,7 +2,7 @@
 //! unstore) and the storage service that answers peers. The work is the
 //! storage component's ([`crate::storage`]); the node adds the network.
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
@@ -17,7 +17,8 @@ use crate::{
         network::StorageNetwork,
         pins::Pins,
         protocol::{Request, Response},
-        PinEntry, Redundancy, StoreTicket, Stored,
+        repair::Repair,
+        repairer, PinEntry, Redundancy, StoreTicket, Stored,
     },
     transfer::network::BlobNetwork,
     Error,
@@ -130,8 +131,14 @@ impl Node {
 
     /// Starts the storage service on `inbound` and announces the offer and
     /// the shards held (at start, as shares are).
-    pub(super) async fn start_storage(&self, inbound: mpsc::Receiver<Inbound>) {
+    pub(super) async fn start_storage(
+        &self,
+        inbound: mpsc::Receiver<Inbound>,
+        probe_every: Duration,
+        repair_after: Duration,
+    ) {
         serve(self, inbound);
+        repair_loop(self, probe_every, repair_after);
         if self.pins.offered() > 0 {
             self.provide(storage::offer_key()).await;
         }
@@ -166,6 +173,23 @@ impl WeakNode {
             ..self.node.clone()
         })
     }
+}
+
+/// Probes the other holders of every object held here each `probe_every`
+/// and repairs what the repair machine decides, until the node stops.
+fn repair_loop(node: &Node, probe_every: Duration, repair_after: Duration) {
+    let weak = WeakNode::new(node);
+    let mut machine = Repair::new(node.peer_id, probe_every, repair_after);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(probe_every.min(Duration::from_secs(5)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(node) = weak.upgrade() else { break };
+            let pins = node.pins.clone();
+            repairer::round(&node, &pins, &mut machine).await;
+        }
+    });
 }
 
 /// Answers peers' storage requests, each in its own task, until the node

@@ -132,7 +132,8 @@ pub(crate) async fn store<N: StorageNetwork>(
         Ok((manifest, object))
     })
     .await?;
-    let holders = place(net, object, &manifest, usize::from(n), &[]).await;
+    let all: Vec<usize> = (0..usize::from(n)).collect();
+    let holders = place(net, object, &manifest, &all, &[], None).await;
     // The owner's copies of the shards are not needed once placed (nor
     // when placement failed).
     let mine: Vec<Hash> = manifest.shards.clone();
@@ -176,15 +177,18 @@ pub(crate) async fn store<N: StorageNetwork>(
     })
 }
 
-/// Places every shard of `manifest` on its own peer (never one of
-/// `exclude`), trying spares when a storer refuses or fails.
+/// Places the shards `indexes` of `manifest` each on its own peer (never
+/// one of `exclude`), trying spares when a storer refuses or fails; the
+/// storers record `owner` (default: this node) as the owner.
 pub(crate) async fn place<N: StorageNetwork>(
     net: &N,
     object: Hash,
     manifest: &Manifest,
-    n: usize,
+    indexes: &[usize],
     exclude: &[PeerId],
+    owner: Option<PeerId>,
 ) -> Result<Vec<HolderInfo>, Error> {
+    let n = indexes.len();
     let bytes = manifest.shard_size + MAX_MANIFEST_BYTES;
     let offers = offers(net).await;
     let plan =
@@ -203,6 +207,7 @@ pub(crate) async fn place<N: StorageNetwork>(
             index: index as u8,
             shard: manifest.shards[index],
             size: manifest.shard_size,
+            owner,
         };
         let answer = ask(net, offer.peer, offer.addrs.clone(), request, PUT_TIMEOUT).await;
         (index, offer, answer)
@@ -210,8 +215,8 @@ pub(crate) async fn place<N: StorageNetwork>(
     let mut puts: FuturesUnordered<_> = plan
         .holders
         .into_iter()
-        .enumerate()
-        .map(|(i, o)| put(i, o))
+        .zip(indexes)
+        .map(|(o, &i)| put(i, o))
         .collect();
     let mut holders = Vec::new();
     while let Some((index, offer, answer)) = puts.next().await {

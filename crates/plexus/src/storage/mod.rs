@@ -89,10 +89,10 @@ pub(crate) mod network;
 pub(crate) mod pins;
 mod placement;
 pub mod protocol;
-#[cfg_attr(not(test), allow(dead_code))] // driven by the node next
 pub(crate) mod repair;
 #[cfg(test)]
 mod repair_tests;
+pub(crate) mod repairer;
 mod seal;
 pub(crate) mod server;
 pub mod ticket;

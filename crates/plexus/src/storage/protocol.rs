@@ -44,6 +44,9 @@ pub enum Request {
         shard: Hash,
         /// The shard's size in bytes.
         size: u64,
+        /// The object's owner, when a holder places a repaired shard (the
+        /// only peer that may release it); `None`: the sender.
+        owner: Option<PeerId>,
     },
     /// The holders of `object` now (sent after placement and repair).
     Holders {

@@ -125,6 +125,11 @@ impl Repair {
         t.holders = holders;
     }
 
+    /// The objects tracked.
+    pub(crate) fn objects(&self) -> Vec<Hash> {
+        self.objects.keys().copied().collect()
+    }
+
     /// Stops tracking `object` (released).
     pub(crate) fn handle_released(&mut self, object: &Hash) {
         self.objects.remove(object);

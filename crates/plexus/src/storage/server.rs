@@ -37,6 +37,7 @@ pub(crate) async fn handle<N: StorageNetwork>(
             index,
             shard,
             size,
+            owner,
         } => {
             if pins.held(&object).iter().any(|h| h.index == index) {
                 return Response::Stored;
@@ -46,7 +47,8 @@ pub(crate) async fn handle<N: StorageNetwork>(
             if let Err(reason) = pins.reserve(object, index, bytes) {
                 return Response::Refused(reason);
             }
-            match take(net, pins, peer, object, index, shard, size).await {
+            let owner = owner.unwrap_or(peer);
+            match take(net, pins, peer, owner, object, index, shard, size).await {
                 Ok(()) => Response::Stored,
                 Err(e) => {
                     pins.unreserve(object, index);
@@ -60,7 +62,12 @@ pub(crate) async fn handle<N: StorageNetwork>(
             if held.is_empty() {
                 return Response::Refused(format!("this node holds nothing of {object}"));
             }
-            let allowed = held[0].owner == peer || held[0].holders.iter().any(|h| h.peer == peer);
+            // The owner, a holder, or (for a shard placed by a repair, whose
+            // holder knows no list yet) a holder named in the new list.
+            let known = &held[0].holders;
+            let allowed = held[0].owner == peer
+                || known.iter().any(|h| h.peer == peer)
+                || known.is_empty() && holders.iter().any(|h| h.peer == peer);
             if !allowed {
                 return Response::Refused("only the owner or a holder may say who holds it".into());
             }
@@ -111,11 +118,13 @@ pub(crate) async fn handle<N: StorageNetwork>(
 }
 
 /// Fetches the manifest and the shard from `peer`, checks they agree, and
-/// records the shard as held.
+/// records the shard as held for `owner`.
+#[allow(clippy::too_many_arguments)]
 async fn take<N: StorageNetwork>(
     net: &N,
     pins: &Arc<Pins>,
     peer: PeerId,
+    owner: PeerId,
     object: Hash,
     index: u8,
     shard: Hash,
@@ -174,14 +183,19 @@ async fn take<N: StorageNetwork>(
         index,
         shard,
         bytes: size + manifest_bytes,
-        owner: peer,
+        owner,
         holders: Vec::new(),
     })
 }
 
 /// Removes `hashes` from the store unless another pin or a share of the
 /// user's still uses them, and stops announcing them.
-async fn discard<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, object: Hash, hashes: &[Hash]) {
+pub(crate) async fn discard<N: StorageNetwork>(
+    net: &N,
+    pins: &Arc<Pins>,
+    object: Hash,
+    hashes: &[Hash],
+) {
     let store = net.content().clone();
     let candidates: Vec<Hash> = hashes
         .iter()
