@@ -117,4 +117,20 @@ async fn lost_holders_are_replaced_by_survivors_until_the_originals_are_mostly_g
         .unwrap();
     println!("got it back in {:?}", started.elapsed());
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    // The owner comes back: it learns the holders placed by repairs from
+    // the survivors, sees all 4 shards alive, and unstore reaches them all.
+    let owner = node_with(&root.path().join("owner"), |c| {
+        c.bootstrap = vec![tcp_addr(alive)]
+    })
+    .await;
+    let pins = owner.pins().await.unwrap();
+    assert_eq!(
+        (pins[0].alive, pins[0].needed),
+        (Some(4), Some(2)),
+        "{pins:?}"
+    );
+    owner.unstore(stored.ticket.manifest).await.unwrap();
+    let counts = held(&storers).await;
+    assert_eq!(counts.iter().sum::<usize>(), 0, "still held: {counts:?}");
 }

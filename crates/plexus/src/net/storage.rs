@@ -89,7 +89,17 @@ impl Node {
         let mut out = Vec::new();
         for own in self.pins.own() {
             let (k, n) = own.redundancy.k_n();
-            let alive = client::alive(self, &own.holders, own.object).await;
+            let (alive, now) = client::alive(self, &own.holders, own.object).await;
+            // Remember holders placed by repairs, for unstore and the next look.
+            let new: Vec<_> = now
+                .into_iter()
+                .filter(|h| !own.holders.iter().any(|o| o.peer == h.peer))
+                .collect();
+            if !new.is_empty() {
+                let mut updated = own.clone();
+                updated.holders.extend(new);
+                self.pins.add_own(updated)?;
+            }
             out.push(PinEntry {
                 kind: "own".into(),
                 object: own.object,

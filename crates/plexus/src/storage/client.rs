@@ -251,40 +251,33 @@ pub(crate) async fn place<N: StorageNetwork>(
     Ok(holders)
 }
 
-/// Asks every holder of an own object which shards it still holds;
-/// returns the shard indexes alive.
+/// Asks the holders of an own object (and those they name, placed by
+/// repairs) which shards they still hold; returns the shard indexes alive
+/// and the holders that answered for them.
 pub(crate) async fn alive<N: StorageNetwork>(
     net: &N,
     holders: &[HolderInfo],
     object: Hash,
-) -> Vec<u8> {
-    let asks: FuturesUnordered<_> = holders
-        .iter()
-        .map(|h| {
-            ask(
-                net,
-                h.peer,
-                h.addrs.clone(),
-                Request::Status { object },
-                ASK_TIMEOUT,
-            )
-        })
-        .collect();
-    let mut indexes: Vec<u8> = asks
-        .filter_map(|r| async move {
-            match r {
-                Ok(Response::Holding(i)) => Some(i),
-                _ => None,
+) -> (Vec<u8>, Vec<HolderInfo>) {
+    let hints: Vec<_> = holders.iter().map(|h| (h.peer, h.addrs.clone())).collect();
+    let answered = super::get::probe(net, object, &hints).await;
+    let mut indexes = Vec::new();
+    let mut now = Vec::new();
+    for (peer, addrs, held) in answered {
+        for index in held {
+            if !indexes.contains(&index) {
+                indexes.push(index);
+                now.push(HolderInfo {
+                    index,
+                    peer,
+                    addrs: addrs.clone(),
+                });
             }
-        })
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+        }
+    }
     indexes.sort_unstable();
-    indexes.dedup();
-    indexes
+    now.sort_by_key(|h| h.index);
+    (indexes, now)
 }
 
 /// Ends an own object: every holder is asked to release it. Returns how
@@ -303,8 +296,14 @@ pub(crate) async fn unstore<N: StorageNetwork>(
                 "{object} is not an object this node stored (see plexus pins)"
             ))
         })?;
-    let asks: FuturesUnordered<_> = own
-        .holders
+    // Holders placed by repairs since are asked too.
+    let (_, now) = alive(net, &own.holders, object).await;
+    let mut holders = own.holders.clone();
+    holders.extend(
+        now.into_iter()
+            .filter(|h| !own.holders.iter().any(|o| o.peer == h.peer)),
+    );
+    let asks: FuturesUnordered<_> = holders
         .iter()
         .map(|h| {
             ask(

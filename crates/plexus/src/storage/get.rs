@@ -33,28 +33,44 @@ pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A holder that answered, with the shard indexes it holds whole.
 pub(crate) type Answered = (PeerId, Vec<Multiaddr>, Vec<u8>);
 
-/// Asks `holders` at once which shards of `object` they hold; returns
-/// those that answered within [`PROBE_TIMEOUT`].
+/// Asks `holders` at once which shards of `object` they hold, then the
+/// holders they name that were not asked yet (placed by a repair since the
+/// ticket was made); returns those that answered within [`PROBE_TIMEOUT`]
+/// each round.
 pub(crate) async fn probe<N: StorageNetwork>(
     net: &N,
     object: Hash,
     holders: &[(PeerId, Vec<Multiaddr>)],
 ) -> Vec<Answered> {
     let me = net.local_peer_id();
-    let mut asks: FuturesUnordered<_> = holders
-        .iter()
-        .filter(|(p, _)| *p != me)
-        .map(|(peer, addrs)| async move {
-            let asked = net.storage_request(*peer, addrs.clone(), Request::Status { object });
-            match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
-                Ok(Ok(Response::Holding(indexes))) => Some((*peer, addrs.clone(), indexes)),
-                _ => None,
-            }
-        })
-        .collect();
+    let mut asked: Vec<PeerId> = vec![me];
+    let mut round: Vec<(PeerId, Vec<Multiaddr>)> = holders.to_vec();
     let mut answered = Vec::new();
-    while let Some(a) = asks.next().await {
-        answered.extend(a);
+    for _ in 0..2 {
+        round.retain(|(p, _)| !asked.contains(p));
+        round.dedup_by_key(|(p, _)| *p);
+        asked.extend(round.iter().map(|(p, _)| *p));
+        let mut asks: FuturesUnordered<_> = round
+            .iter()
+            .map(|(peer, addrs)| async move {
+                let asked = net.storage_request(*peer, addrs.clone(), Request::Status { object });
+                match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+                    Ok(Ok(Response::Holding { indexes, holders })) => {
+                        Some(((*peer, addrs.clone(), indexes), holders))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        let mut named = Vec::new();
+        while let Some(a) = asks.next().await {
+            if let Some((answer, holders)) = a {
+                answered.push(answer);
+                named.extend(holders.into_iter().map(|h| (h.peer, h.addrs)));
+            }
+        }
+        drop(asks);
+        round = named;
     }
     answered
 }

@@ -81,8 +81,14 @@ pub enum Response {
     },
     /// The shard is fetched, verified and held.
     Stored,
-    /// The shard indexes of the object held (empty: none).
-    Holding(Vec<u8>),
+    /// The shard indexes of the object held whole (empty: none), and the
+    /// holder list as this peer knows it (repairs change it).
+    Holding {
+        /// Shard indexes held.
+        indexes: Vec<u8>,
+        /// The object's holders, as last told.
+        holders: Vec<HolderInfo>,
+    },
     /// Done.
     Done,
     /// Refused, with the reason (over quota, not the owner, bad manifest...).

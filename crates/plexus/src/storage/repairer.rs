@@ -98,7 +98,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             Request::Status { object },
         );
         let held = match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
-            Ok(Ok(Response::Holding(indexes))) => Some(indexes),
+            Ok(Ok(Response::Holding { indexes, .. })) => Some(indexes),
             _ => None,
         };
         (object, holder.peer, held)

@@ -79,6 +79,7 @@ pub(crate) async fn handle<N: StorageNetwork>(
         Request::Status { object } => {
             let store = net.content().clone();
             let held = pins.held(&object);
+            let holders = held.first().map(|h| h.holders.clone()).unwrap_or_default();
             let indexes = blocking(move || {
                 Ok(held
                     .iter()
@@ -94,7 +95,7 @@ pub(crate) async fn handle<N: StorageNetwork>(
             })
             .await
             .unwrap_or_default();
-            Response::Holding(indexes)
+            Response::Holding { indexes, holders }
         }
         Request::Release { object } => {
             let held = pins.held(&object);
