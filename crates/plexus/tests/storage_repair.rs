@@ -134,3 +134,80 @@ async fn lost_holders_are_replaced_by_survivors_until_the_originals_are_mostly_g
     let counts = held(&storers).await;
     assert_eq!(counts.iter().sum::<usize>(), 0, "still held: {counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_shard_is_caught_by_an_audit_and_repaired_elsewhere() {
+    let root = tempfile::tempdir().unwrap();
+    let mut storers: Vec<Option<Node>> = Vec::new();
+    for i in 0..5 {
+        let via = storers
+            .first()
+            .and_then(|s: &Option<Node>| s.as_ref())
+            .map(tcp_addr);
+        let n = node_with(&root.path().join(format!("s{i}")), |c| {
+            c.offer_storage = 32 * MIB;
+            c.storage_probe_every = Duration::from_millis(500);
+            // Long: only an audit can find the corrupt shard this soon.
+            c.storage_repair_after = Duration::from_secs(600);
+            c.bootstrap = via.into_iter().collect();
+        })
+        .await;
+        storers.push(Some(n));
+    }
+    let owner = node_with(&root.path().join("owner"), |c| {
+        c.bootstrap = vec![tcp_addr(storers[0].as_ref().unwrap())]
+    })
+    .await;
+    for s in storers.iter().flatten().skip(1) {
+        owner.connect(tcp_addr(s)).await.unwrap();
+    }
+    let src = root.path().join("f");
+    let bytes = data(MIB as usize, 3);
+    std::fs::write(&src, &bytes).unwrap();
+    let stored = owner
+        .store_file(&src, Redundancy::Erasure { k: 2, n: 3 })
+        .await
+        .unwrap();
+    let manifest = std::fs::read(owner.store().blob_path(&stored.ticket.manifest)).unwrap();
+    let manifest = plexus::storage::Manifest::from_bytes(&manifest).unwrap();
+    owner.shutdown().await;
+
+    // One holder's shard rots on disk (its store still says complete).
+    let (bad, _) = stored.ticket.holders[0];
+    let bad = storers
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| s.peer_id() == bad))
+        .unwrap();
+    let node = storers[bad].as_ref().unwrap();
+    let index = node.pins().await.unwrap()[0].index.unwrap();
+    let path = node.store().blob_path(&manifest.shards[usize::from(index)]);
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::write(&path, vec![0u8; len as usize]).unwrap();
+
+    let started = Instant::now();
+    loop {
+        let counts = held(&storers).await;
+        if counts[bad] == 0 && counts.iter().sum::<usize>() == 3 {
+            println!(
+                "corrupt shard found and repaired in {:?}: {counts:?}",
+                started.elapsed()
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not repaired in 30 s: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let getter = node_with(&root.path().join("g"), |c| {
+        c.bootstrap = vec![tcp_addr(storers[bad].as_ref().unwrap())]
+    })
+    .await;
+    let out = root.path().join("back");
+    getter
+        .get_stored(&stored.ticket, &out, false)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+}

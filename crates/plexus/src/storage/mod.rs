@@ -80,6 +80,7 @@
 //! a set time) and audits are designed above but not implemented; see
 //! `docs/architecture.md`.
 
+mod audit;
 pub(crate) mod behaviour;
 pub(crate) mod client;
 mod erasure;

@@ -11,7 +11,7 @@ use std::{
 use futures::future::join_all;
 
 use super::{
-    client, erasure, get,
+    audit, client, erasure, get,
     manifest::{Manifest, MAX_MANIFEST_BYTES},
     network::StorageNetwork,
     pins::Pins,
@@ -20,6 +20,7 @@ use super::{
     server,
 };
 use crate::{
+    blobs::protocol as blobs,
     content::{blocking, Hash},
     transfer::GetOptions,
     Error,
@@ -62,6 +63,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                 index,
                 exclude,
             } => {
+                let before = machine.holders(&object);
                 let result = repair(net, pins, object, index, &exclude).await;
                 let placed = match result {
                     Ok(r) => {
@@ -79,7 +81,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                 let done = placed.is_some();
                 machine.handle_repaired(object, index, placed, Instant::now());
                 if done {
-                    announce(net, pins, object, machine.holders(&object)).await;
+                    announce(net, pins, object, machine.holders(&object), &before).await;
                 }
             }
             Decision::Drop { object } => {
@@ -101,6 +103,19 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             Ok(Ok(Response::Holding { indexes, .. })) => Some(indexes),
             _ => None,
         };
+        // It says it holds its shard: an audit checks a random piece.
+        let held = match held {
+            Some(indexes) if indexes.contains(&holder.index) => {
+                match audit_one(net, object, &holder).await {
+                    Ok(()) => Some(indexes),
+                    Err(reason) => {
+                        tracing::warn!(%object, peer = %holder.peer, index = holder.index, "audit failed: {reason}");
+                        Some(indexes.into_iter().filter(|&i| i != holder.index).collect())
+                    }
+                }
+            }
+            other => other,
+        };
         (object, holder.peer, held)
     }))
     .await;
@@ -110,16 +125,56 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
     }
 }
 
-/// Records the new holder list and tells every other holder.
+/// Asks `holder` for a random chunk group of its shard of `object` and
+/// checks the proof against the shard's hash (from the manifest held here).
+async fn audit_one<N: StorageNetwork>(
+    net: &N,
+    object: Hash,
+    holder: &HolderInfo,
+) -> Result<(), String> {
+    let store = net.content().clone();
+    let Ok(bytes) = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await else {
+        return Ok(()); // no manifest here: nothing to check against
+    };
+    let Ok(manifest) = Manifest::from_bytes(&bytes) else {
+        return Ok(());
+    };
+    let Some(&shard) = manifest.shards.get(usize::from(holder.index)) else {
+        return Err(format!("no shard {} in the manifest", holder.index));
+    };
+    let ranges = audit::pick(manifest.shard_size);
+    let request = blobs::Request::Get {
+        hash: shard,
+        ranges: ranges.clone(),
+    };
+    let asked = net.request(holder.peer, holder.addrs.clone(), request);
+    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        Ok(Ok(blobs::Response::Data(encoded))) => {
+            audit::verify(shard, manifest.shard_size, &ranges, &encoded)
+        }
+        Ok(Ok(blobs::Response::Busy)) | Err(_) | Ok(Err(_)) => Ok(()), // no verdict this time
+        Ok(Ok(other)) => Err(format!("answered {other:?}")),
+    }
+}
+
+/// Records the new holder list and tells every other holder, and the one
+/// it replaced (if that one still answers, it drops its copy).
 async fn announce<N: StorageNetwork>(
     net: &N,
     pins: &Arc<Pins>,
     object: Hash,
     holders: Vec<HolderInfo>,
+    before: &[HolderInfo],
 ) {
     let _ = pins.set_holders(&object, &holders);
     let me = net.local_peer_id();
-    join_all(holders.iter().filter(|h| h.peer != me).map(|h| {
+    let mut told: Vec<&HolderInfo> = holders.iter().collect();
+    told.extend(
+        before
+            .iter()
+            .filter(|b| !holders.iter().any(|h| h.peer == b.peer)),
+    );
+    join_all(told.into_iter().filter(|h| h.peer != me).map(|h| {
         let request = Request::Holders {
             object,
             holders: holders.clone(),

@@ -71,6 +71,16 @@ pub(crate) async fn handle<N: StorageNetwork>(
             if !allowed {
                 return Response::Refused("only the owner or a holder may say who holds it".into());
             }
+            if !holders.iter().any(|h| h.peer == net.local_peer_id()) {
+                // Replaced by a repair (this copy was lost or is no longer
+                // counted): the room goes back.
+                if let Ok(gone) = pins.release(&object) {
+                    let mut blobs: Vec<Hash> = gone.iter().map(|h| h.shard).collect();
+                    blobs.push(object);
+                    discard(net, pins, object, &blobs).await;
+                }
+                return Response::Done;
+            }
             match pins.set_holders(&object, &holders) {
                 Ok(()) => Response::Done,
                 Err(e) => Response::Refused(e.to_string()),
