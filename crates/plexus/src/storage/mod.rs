@@ -73,12 +73,30 @@
 //! 3 replicas with fewer unreadable moments at p = 0.9, and fits in 8
 //! storers; `--erasure 3/10` is there for larger networks.
 //!
-//! # Not built yet
+//! # Repair without the owner
 //!
-//! Repair without the owner (a holder, chosen deterministically per lost
-//! shard, rebuilding it from any K after a holder has been unreachable for
-//! a set time) and audits are designed above but not implemented; see
-//! `docs/architecture.md`.
+//! Every holder runs the repair machine (`repair.rs`, no I/O, time passed
+//! in; driven by `repairer.rs` from a loop in the node). Each
+//! `storage_probe_every` (60 s) it asks the other holders of each object
+//! it holds (`Status`, whose answer also carries the holder's list, so
+//! getters and the owner learn holders placed by repairs). A holder unheard
+//! of for `storage_repair_after` (15 min), or one that answers without its
+//! shard or fails an audit, has lost its shard. Exactly one survivor
+//! repairs it: the alive holder whose BLAKE3(peer id) is XOR-closest to
+//! BLAKE3(object, index), the same choice on every holder, so there is no
+//! storm. It fetches any K shards (ciphertext: no key needed), rebuilds the
+//! lost one, checks its hash against the manifest, places it on a new peer
+//! with room (which records the original owner, so `unstore` still works),
+//! and sends the new list to every holder and to the one replaced, which
+//! releases its copy: a holder that comes back is not counted twice.
+//!
+//! # Audits
+//!
+//! With each probe of a holder that says it holds its shard, the prober
+//! asks for one random 16 KiB chunk group of that shard over the blob
+//! protocol and checks the bao proof against the shard hash
+//! (`audit.rs`). A missing answer, wrong bytes or a broken proof count the
+//! shard as lost at once, long before anyone needs the data.
 
 mod audit;
 pub(crate) mod behaviour;
