@@ -52,11 +52,21 @@ pub(crate) fn import_path(
             mode: super::share::file_mode(&full),
         });
     }
+    let files: Vec<Hash> = entries.iter().map(|e| e.hash).collect();
     let listing = Collection::new(entries).to_bytes();
     let mut sealed = Vec::with_capacity(seal::sealed_len(listing.len() as u64) as usize);
     seal::encrypt_with(key, &listing[..], &mut sealed)?;
     let hash = store.import_bytes(&sealed)?;
+    store.set_sealed_files(&hash, &files)?;
     Ok((hash, BlobFormat::Collection, total))
+}
+
+/// Records the files of the encrypted collection `hash`, fetched with its
+/// key, so that removing it removes them too.
+pub(crate) fn remember_files(store: &Store, hash: &Hash, key: &Key) -> Result<(), Error> {
+    let listing = read_listing(store, hash, Some(key))?;
+    let files: Vec<Hash> = listing.entries.iter().map(|e| e.hash).collect();
+    store.set_sealed_files(hash, &files)
 }
 
 /// Parses a collection listing: opened with `key` when there is one; a
