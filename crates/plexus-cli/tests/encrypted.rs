@@ -97,6 +97,8 @@ fn an_encrypted_file_is_plaintext_only_for_the_ticket_holder() {
     let out = root.path().join("diary-b.txt");
     let got = json(b.cli(&["get", &ticket, "-o", out.to_str().unwrap(), "--json"]));
     assert_eq!(std::fs::read(&out).unwrap(), plain, "{got}");
+    assert_eq!(got["decrypted"], plain.len() as u64);
+    assert_eq!(got["size"], plexus::seal::sealed_len(plain.len() as u64));
 
     get_bare_hash(&c, &hash, &root.path().join("diary-c.txt"));
 
