@@ -122,7 +122,7 @@ pub enum Command {
 
     /// Download content by ticket or hash, verified chunk by chunk.
     #[command(
-        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force"
+        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\nThe ticket of encrypted content (share --encrypt) carries its key: the store\nkeeps the ciphertext and the content is decrypted while it is written out.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force"
     )]
     Get {
         /// A ticket (plexus1... or plexusstore1...) or a 64-digit hash.

@@ -90,10 +90,13 @@ pub async fn get(
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         let s = &summary.stats;
+        let size = match summary.decrypted {
+            Some(plain) => format!("{plain} bytes decrypted from {}", s.size),
+            None => format!("{} bytes", s.size),
+        };
         println!(
-            "got {} ({} bytes, {} fetched) in {:.2}s from {} peers: {}",
+            "got {} ({size}, {} fetched) in {:.2}s from {} peers: {}",
             summary.out.display(),
-            s.size,
             s.fetched,
             s.secs,
             s.per_peer.iter().filter(|p| p.bytes > 0).count(),

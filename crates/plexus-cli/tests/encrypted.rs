@@ -5,9 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
 
-use common::{json, stderr, Daemon};
+use common::{json, plexus, stderr, Daemon, PLEXUS};
 use plexus::{content::Ticket, seal::Key};
 
 const MARKER: &[u8] = b"PLAINTEXT-MARKER-q7Wz-do-not-leak|";
@@ -93,6 +97,8 @@ fn an_encrypted_file_is_plaintext_only_for_the_ticket_holder() {
     let out = root.path().join("diary-b.txt");
     let got = json(b.cli(&["get", &ticket, "-o", out.to_str().unwrap(), "--json"]));
     assert_eq!(std::fs::read(&out).unwrap(), plain, "{got}");
+    assert_eq!(got["decrypted"], plain.len() as u64);
+    assert_eq!(got["size"], plexus::seal::sealed_len(plain.len() as u64));
 
     get_bare_hash(&c, &hash, &root.path().join("diary-c.txt"));
 
@@ -216,4 +222,65 @@ fn an_encrypted_folder_hides_its_file_names_too() {
         stderr(&keyless)
     );
     assert!(!wrong.exists());
+}
+
+#[test]
+fn an_encrypted_get_killed_with_sigkill_resumes_and_opens() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let src = root.path().join("big.txt");
+    let plain = write_marked(&src, 64 * 1024 * 1024 + 77);
+    let (ticket, _) = share_encrypted(&a, &src);
+    let dir = root.path().join("getter");
+    let out = root.path().join("big.copy");
+    let get = |json: bool| {
+        let mut args = vec!["get", &ticket, "-o", out.to_str().unwrap()];
+        args.extend(json.then_some("--json"));
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+
+    let mut child = Command::new(PLEXUS)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(get(false))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill -9 once at least 30% is verified.
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.map_while(Result::ok) {
+        let percent: u64 = line
+            .strip_prefix("progress")
+            .and_then(|r| r.trim_start().split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        seen.push(line);
+        if percent >= 30 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.last().is_some_and(|l| l.starts_with("progress")),
+        "{seen:?}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written out before the download ends"
+    );
+
+    let args = get(true);
+    let summary = json(plexus(
+        &dir,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let fetched = summary["fetched"].as_u64().unwrap();
+    let size = summary["size"].as_u64().unwrap();
+    println!("resume fetched {fetched} of {size} sealed bytes");
+    assert!(fetched < size, "resume fetched everything again");
+    assert!(std::fs::read(&out).unwrap() == plain);
+    drop(a);
 }

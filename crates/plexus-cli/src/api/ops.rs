@@ -151,11 +151,32 @@ pub async fn finish(
     }
     let store = node.store().clone();
     let (hash, format, path, key) = (stats.hash, stats.format, out.clone(), target.key.clone());
-    tokio::task::spawn_blocking(move || {
-        share::export_with(&store, &hash, format, key.as_ref(), &path, force)
+    let decrypted = tokio::task::spawn_blocking(move || {
+        share::export_with(&store, &hash, format, key.as_ref(), &path, force)?;
+        Ok::<_, Error>(key.map(|_| bytes_under(&path)))
     })
     .await??;
-    Ok(GetSummary { stats, out })
+    Ok(GetSummary {
+        stats,
+        out,
+        decrypted,
+    })
+}
+
+/// Bytes of the file at `path`, or of every file under the folder.
+fn bytes_under(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| bytes_under(&e.path()))
+        .sum()
 }
 
 /// Runs a search on `node`, handing each result to `emit` until `timeout`

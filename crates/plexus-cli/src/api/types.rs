@@ -109,6 +109,10 @@ pub struct GetSummary {
     pub stats: DownloadStats,
     /// The file or folder written.
     pub out: PathBuf,
+    /// For encrypted content, the plaintext bytes written (the figures
+    /// count the encrypted bytes fetched and stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<u64>,
 }
 
 /// One line of the NDJSON stream `POST /v1/get` answers with: progress

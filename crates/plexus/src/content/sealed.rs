@@ -52,11 +52,21 @@ pub(crate) fn import_path(
             mode: super::share::file_mode(&full),
         });
     }
+    let files: Vec<Hash> = entries.iter().map(|e| e.hash).collect();
     let listing = Collection::new(entries).to_bytes();
     let mut sealed = Vec::with_capacity(seal::sealed_len(listing.len() as u64) as usize);
     seal::encrypt_with(key, &listing[..], &mut sealed)?;
     let hash = store.import_bytes(&sealed)?;
+    store.set_sealed_files(&hash, &files)?;
     Ok((hash, BlobFormat::Collection, total))
+}
+
+/// Records the files of the encrypted collection `hash`, fetched with its
+/// key, so that removing it removes them too.
+pub(crate) fn remember_files(store: &Store, hash: &Hash, key: &Key) -> Result<(), Error> {
+    let listing = read_listing(store, hash, Some(key))?;
+    let files: Vec<Hash> = listing.entries.iter().map(|e| e.hash).collect();
+    store.set_sealed_files(hash, &files)
 }
 
 /// Parses a collection listing: opened with `key` when there is one; a
@@ -72,7 +82,7 @@ pub(crate) fn open_listing(
             seal::decrypt(key, bytes, &mut plain)?;
             Collection::from_bytes(&plain).map_err(Error::Store)
         }
-        None if seal::is_sealed(bytes) => Err(Error::Encrypted(*hash)),
+        None if looks_sealed(bytes, bytes.len() as u64) => Err(Error::Encrypted(*hash)),
         None => Collection::from_bytes(bytes).map_err(Error::Store),
     }
 }
@@ -83,21 +93,26 @@ pub(crate) fn read_listing(
     hash: &Hash,
     key: Option<&Key>,
 ) -> Result<Collection, Error> {
-    let limit = match key {
-        Some(_) => max_listing_bytes(),
-        None => MAX_COLLECTION_BYTES,
-    };
-    let bytes = store.read_small(hash, limit.max(MAX_COLLECTION_BYTES))?;
+    let bytes = store.read_small(hash, max_listing_bytes())?;
     open_listing(hash, &bytes, key)
 }
 
-/// Whether the complete blob `hash` is sealed content (by its header).
+/// Whether content of `len` bytes starting with `prefix` is taken for
+/// sealed content: the magic, and a length that some plaintext seals to.
+/// A plain file that starts with the magic and has such a length by chance
+/// (or on purpose) is taken for sealed: a keyless `get` refuses to write it.
+fn looks_sealed(prefix: &[u8], len: u64) -> bool {
+    seal::is_sealed(prefix) && seal::plain_len(len).is_some()
+}
+
+/// Whether the complete blob `hash` is sealed content (by its header and size).
 pub(crate) fn is_sealed_blob(store: &Store, hash: &Hash) -> Result<bool, Error> {
+    let size = store.get(hash)?.map_or(0, |i| i.size);
     let mut head = [0u8; seal::MAGIC.len() + 1];
     let got = File::open(store.blob_path(hash))
         .and_then(|f| f.take(head.len() as u64).read(&mut head))
         .map_err(|e| Error::Store(format!("reading {hash}: {e}")))?;
-    Ok(seal::is_sealed(&head[..got]))
+    Ok(looks_sealed(&head[..got], size))
 }
 
 /// Opens the complete sealed blob `hash` with `key` into the new file
@@ -136,4 +151,66 @@ pub(crate) fn open_blob(
         )));
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::share::{export, export_with};
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_sealed_folder_opens_with_its_key_only_and_its_blobs_hide_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("deep")).unwrap();
+        let big: Vec<u8> = b"MARKER-xyz ".repeat(20_000);
+        std::fs::write(src.join("deep/Zorblax.txt"), &big).unwrap();
+        std::fs::write(src.join("empty.txt"), b"").unwrap();
+        let key = Key::generate();
+        let (hash, format, total) = import_path(&store, &src, &key).unwrap();
+        assert_eq!((format, total), (BlobFormat::Collection, big.len() as u64));
+        for entry in std::fs::read_dir(dir.path().join("data/store/blobs")).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(!contains(&bytes, b"MARKER-xyz") && !contains(&bytes, b"Zorblax"));
+        }
+
+        let out = dir.path().join("out");
+        export_with(&store, &hash, format, Some(&key), &out, false).unwrap();
+        assert_eq!(std::fs::read(out.join("deep/Zorblax.txt")).unwrap(), big);
+        assert_eq!(std::fs::read(out.join("empty.txt")).unwrap(), b"");
+
+        let other = dir.path().join("other");
+        let wrong = export_with(&store, &hash, format, Some(&Key::generate()), &other, false);
+        assert!(
+            matches!(wrong, Err(Error::Seal(seal::Error::WrongKey))),
+            "{wrong:?}"
+        );
+        let keyless = export(&store, &hash, format, &other, false);
+        assert!(
+            matches!(keyless, Err(Error::Encrypted(h)) if h == hash),
+            "{keyless:?}"
+        );
+        let as_raw = export(&store, &hash, BlobFormat::Raw, &other, false);
+        assert!(matches!(as_raw, Err(Error::Encrypted(_))), "{as_raw:?}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| {
+            let name = e.unwrap().file_name();
+            name != "other" && !name.to_string_lossy().starts_with(".other")
+        }));
+    }
+
+    #[test]
+    fn a_plain_file_that_merely_starts_like_sealed_content_is_written_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let fake = [&seal::MAGIC[..], b"\x01 not really sealed"].concat();
+        let hash = store.import_bytes(&fake).unwrap();
+        let out = dir.path().join("out");
+        export(&store, &hash, BlobFormat::Raw, &out, false).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), fake);
+    }
 }

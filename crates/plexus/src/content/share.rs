@@ -47,13 +47,15 @@ pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobForma
 /// (`hash` first when it was there).
 pub(crate) fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
     let shares = store.shares()?;
+    // A listing read from the store, or for an encrypted one the files
+    // recorded when it was shared or fetched with its key.
     let listed = |h: &Hash| -> Vec<Hash> {
         store
             .read_small(h, MAX_COLLECTION_BYTES)
             .ok()
             .and_then(|b| Collection::from_bytes(&b).ok())
             .map(|c| c.entries.iter().map(|e| e.hash).collect())
-            .unwrap_or_default()
+            .unwrap_or_else(|| store.sealed_files(h).unwrap_or_default())
     };
     let format = store.share(hash)?.map(|s| s.format);
     let files = match format {

@@ -220,9 +220,17 @@ impl Node {
         let task = tokio::spawn(async move {
             let (store, key) = (&node.store, key.as_ref());
             let stats = download::fetch(&node, store, hash, format, key, &options, &tx).await?;
-            // Remember what was fetched so it is served and listed by name.
+            // Remember what was fetched so it is served and listed by name
+            // (and an encrypted folder's files, so removing it takes them).
             let (store, format) = (node.store.clone(), stats.format);
-            content::blocking(move || publish::remember_fetched(&store, &hash, format)).await?;
+            let key = key.cloned().filter(|_| format == BlobFormat::Collection);
+            content::blocking(move || {
+                if let Some(key) = key {
+                    content::sealed::remember_files(&store, &hash, &key)?;
+                }
+                publish::remember_fetched(&store, &hash, format)
+            })
+            .await?;
             Ok(stats)
         });
         Download { progress: rx, task }
