@@ -263,3 +263,35 @@ async fn replicas_pins_and_unstore_free_the_room() {
     assert!(owner.pins().await.unwrap().is_empty());
     let _ = Duration::ZERO;
 }
+
+/// Figures, not a check: `cargo nextest run -p plexus --test storage
+/// measure --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_64_mib_erasure_4_of_8_against_3_replicas() {
+    let root = tempfile::tempdir().unwrap();
+    let (owner, storers) = network(root.path(), 9, 512 * MIB, 0).await;
+    let src = root.path().join("big");
+    let bytes = data(64 * MIB as usize, 8);
+    std::fs::write(&src, &bytes).unwrap();
+    for r in [Redundancy::Erasure { k: 4, n: 8 }, Redundancy::Replicas(3)] {
+        let started = Instant::now();
+        let stored = owner.store_file(&src, r).await.unwrap();
+        let store_secs = started.elapsed().as_secs_f64();
+        let getter = newcomer(root.path(), &format!("g-{}", r.k_n().1), &storers[0]).await;
+        let out = root.path().join(format!("out-{}", r.k_n().1));
+        let started = Instant::now();
+        getter
+            .get_stored(&stored.ticket, &out, false)
+            .await
+            .unwrap();
+        let get_secs = started.elapsed().as_secs_f64();
+        assert_eq!(std::fs::read(&out).unwrap(), bytes);
+        println!(
+            "{r}: 64 MiB stored as {:.1} MiB ({:.2}x) in {store_secs:.2}s, got back in {get_secs:.2}s",
+            stored.stored_bytes as f64 / MIB as f64,
+            stored.stored_bytes as f64 / bytes.len() as f64
+        );
+        getter.shutdown().await;
+    }
+}
