@@ -200,6 +200,10 @@ pub struct FileConfig {
     pub swarm_key: Option<PathBuf>,
     /// Disk offered to store for others, e.g. `"20GiB"`.
     pub offer_storage: Option<String>,
+    /// Seconds between a holder's probes (and audits) of the other holders.
+    pub storage_probe_secs: Option<u64>,
+    /// Seconds a holder may be unreachable before its shard is repaired.
+    pub storage_repair_after_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -280,6 +284,12 @@ impl FileConfig {
         // Checked by `parse`.
         if let Some(Ok(bytes)) = self.offer_storage.as_deref().map(parse_size) {
             config.offer_storage = bytes;
+        }
+        if let Some(secs) = self.storage_probe_secs {
+            config.storage_probe_every = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = self.storage_repair_after_secs {
+            config.storage_repair_after = Duration::from_secs(secs.max(1));
         }
     }
 }
@@ -372,10 +382,15 @@ mod tests {
         for bad in ["", "GiB", "12 parsecs", "-1GB", "1e30"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
-        let file = FileConfig::parse("offer_storage = \"2MiB\"\n").unwrap();
+        let file = FileConfig::parse(
+            "offer_storage = \"2MiB\"\nstorage_probe_secs = 5\nstorage_repair_after_secs = 30\n",
+        )
+        .unwrap();
         let mut config = NodeConfig::new("x");
         file.apply(&mut config);
         assert_eq!(config.offer_storage, 2 << 20);
+        assert_eq!(config.storage_probe_every, Duration::from_secs(5));
+        assert_eq!(config.storage_repair_after, Duration::from_secs(30));
         let err = FileConfig::parse("offer_storage = \"lots\"\n").unwrap_err();
         assert!(
             err.contains("offer_storage") && err.contains("20GiB"),
