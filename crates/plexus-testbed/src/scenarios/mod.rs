@@ -26,6 +26,8 @@ pub const ALL: &[&str] = &[
     "partition",
     "lan",
     "punch",
+    "recover",
+    "serve",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -45,6 +47,8 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             crate::NatKind::PortPreserving,
             20,
         )?],
+        "recover" => vec![crate::reach::recover(plexus)?],
+        "serve" => vec![crate::reach::serve(plexus)?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }

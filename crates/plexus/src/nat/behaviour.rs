@@ -19,6 +19,7 @@ use libp2p::{
 };
 
 use super::{
+    autonat::Prober,
     reachability::{Decision, Reach, Reachability},
     NatConfig, NatStatus,
 };
@@ -34,7 +35,7 @@ pub(crate) struct Inner {
     relay: Toggle<relay::Behaviour>,
     client: Toggle<relay::client::Behaviour>,
     dcutr: Toggle<dcutr::Behaviour>,
-    autonat: Toggle<autonat::v2::client::Behaviour>,
+    autonat: Toggle<Prober>,
     autonat_server: Toggle<autonat::v2::server::Behaviour>,
 }
 
@@ -67,10 +68,10 @@ impl Behaviour {
         client: Option<relay::client::Behaviour>,
     ) -> Self {
         let on = client.is_some();
-        let mut state = Reachability::new(config.reservations_wanted);
+        let mut state = Reachability::new(config.reservations_wanted, config.recheck);
         let mut out = VecDeque::new();
         for addr in &config.external_addrs {
-            state.handle_probe(addr.clone(), true);
+            state.handle_declared(addr.clone());
             out.push_back(ToSwarm::ExternalAddrConfirmed(addr.clone()));
         }
         let relay = (on && config.relay_service).then(|| {
@@ -86,7 +87,7 @@ impl Behaviour {
                 relay: relay.into(),
                 client: client.into(),
                 dcutr: on.then(|| dcutr::Behaviour::new(me)).into(),
-                autonat: on.then(autonat::v2::client::Behaviour::default).into(),
+                autonat: on.then(Prober::default).into(),
                 autonat_server: on.then(autonat::v2::server::Behaviour::default).into(),
             },
             state,
@@ -118,7 +119,8 @@ impl Behaviour {
         match event {
             InnerEvent::Autonat(e) => {
                 tracing::debug!(addr = %e.tested_addr, server = %e.server, ok = e.result.is_ok(), "autonat test");
-                self.state.handle_probe(e.tested_addr, e.result.is_ok());
+                self.state
+                    .handle_probe(e.tested_addr, e.result.is_ok(), Instant::now());
             }
             InnerEvent::Client(relay::client::Event::ReservationReqAccepted {
                 relay_peer_id,
@@ -213,6 +215,15 @@ impl Behaviour {
                     self.out
                         .push_back(ToSwarm::GenerateEvent(Event::Reachability(reach)));
                 }
+                Decision::Reprobe => {
+                    if let Some(prober) = self.inner.autonat.as_mut() {
+                        prober.restart();
+                    }
+                }
+                Decision::Expire(addr) => {
+                    tracing::info!(%addr, "external address no longer confirmed");
+                    self.out.push_back(ToSwarm::ExternalAddrExpired(addr));
+                }
                 Decision::Reserve { relay, addr } => {
                     let mut circuit = crate::discovery::with_peer_id(&addr, relay);
                     circuit.push(Protocol::P2pCircuit);
@@ -251,10 +262,12 @@ impl NetworkBehaviour for Behaviour {
 
     /// Loopback addresses others observed are no candidates for an external
     /// address (AutoNAT would test them again and again, each test a new
-    /// dial-back connection that keeps peers connected): dropped here.
+    /// dial-back connection that keeps peers connected), nor are relayed
+    /// ones (a peer that reached this node through a relay observes the
+    /// circuit; the relay client confirms those itself): dropped here.
     fn on_swarm_event(&mut self, event: FromSwarm) {
         if let FromSwarm::NewExternalAddrCandidate(c) = &event {
-            if is_loopback(c.addr) {
+            if is_loopback(c.addr) || c.addr.iter().any(|p| p == Protocol::P2pCircuit) {
                 return;
             }
         }

@@ -11,6 +11,7 @@
 //! relay's own status), so only public nodes offer relaying. A node with a
 //! swarm key (private network) has no relay client and so none of this.
 
+pub(crate) mod autonat;
 pub(crate) mod behaviour;
 pub(crate) mod reachability;
 
@@ -44,6 +45,12 @@ pub struct NatConfig {
     pub max_circuit_duration: Duration,
     /// Reservations a private node keeps.
     pub reservations_wanted: usize,
+    /// How often AutoNAT tests this node's addresses again once it had an
+    /// answer (`--reachability-recheck`): a node dialable again after an
+    /// outage is public at most this long plus one round of tests (up to
+    /// about 15 s) later; results not renewed for three rechecks are
+    /// dropped. Shorter than a round, no round would ever finish.
+    pub recheck: Duration,
     /// Addresses the operator declares dialable from outside
     /// (`--external-address`): the node is public from the start. A
     /// network's first node needs this, as AutoNAT servers only answer
@@ -65,6 +72,7 @@ impl Default for NatConfig {
             max_circuit_bytes: 1 << 17,
             max_circuit_duration: Duration::from_secs(2 * 60),
             reservations_wanted: 2,
+            recheck: Duration::from_secs(5 * 60),
             external_addrs: Vec::new(),
         }
     }
