@@ -79,12 +79,16 @@ fn firewall(ns: &str, on: bool) -> Result<()> {
 }
 
 /// Flags making host 0 a declared public node (bootstrap, relay, AutoNAT
-/// server) and every host retest its reachability every [`RECHECK`].
-fn flags(i: usize, first_ip: std::net::Ipv4Addr) -> Vec<String> {
-    let mut f = vec![
-        "--reachability-recheck".to_string(),
-        RECHECK.as_secs().to_string(),
-    ];
+/// server) and, with `recheck`, every host retest its reachability every
+/// [`RECHECK`].
+fn flags(i: usize, first_ip: std::net::Ipv4Addr, recheck: bool) -> Vec<String> {
+    let mut f = Vec::new();
+    if recheck {
+        f.extend([
+            "--reachability-recheck".to_string(),
+            RECHECK.as_secs().to_string(),
+        ]);
+    }
     if i == 0 {
         for a in [
             format!("/ip4/{first_ip}/tcp/{}", crate::host::PORT),
@@ -104,7 +108,7 @@ pub fn recover(plexus: &Path) -> Result<Report> {
     let first_ip = net.links[0].ip;
     firewall(&net.links[2].ns, true)?;
     let bed = Testbed::on_with(plexus, net, Discovery::BootstrapFromFirst, |i| {
-        flags(i, first_ip)
+        flags(i, first_ip, true)
     })?;
     let limit = Duration::from_secs(60);
     let host = &bed.hosts[2];
@@ -163,12 +167,12 @@ pub fn serve(plexus: &Path) -> Result<Report> {
     let net = Net::with_sites(2, &[(NatKind::PortPreserving, 1)])?;
     let first_ip = net.links[0].ip;
     let lan_ip = net.links[2].ip;
-    let bed = Testbed::on_with(plexus, net, Discovery::BootstrapFromFirst, |i| {
-        flags(i, first_ip)
+    let mut bed = Testbed::on_with(plexus, net, Discovery::BootstrapFromFirst, |i| {
+        flags(i, first_ip, false)
     })?;
     let limit = Duration::from_secs(60);
-    let (getter, sharer) = (&bed.hosts[1], &bed.hosts[2]);
-    wait_status(getter, "public", limit, |s| reach(s) == "public")?;
+    wait_status(&bed.hosts[1], "public", limit, |s| reach(s) == "public")?;
+    let sharer = &bed.hosts[2];
     let ready = wait_status(sharer, "private with a relay reservation", limit, |s| {
         reach(s) == "private"
             && s["nat"]["relay_reservations"]
@@ -182,7 +186,20 @@ pub fn serve(plexus: &Path) -> Result<Report> {
         .as_str()
         .context("share printed no hash")?
         .to_string();
-    // The announcement is under way; the get's own lookup waits for it.
+    // The getter starts afresh, so it is not connected to the sharer (the
+    // sharer's own DHT queries reached it), and has only the DHT to find it.
+    let old = bed.hosts[1].peer_id.clone();
+    bed.hosts[1].kill();
+    let started = Instant::now();
+    while !connections_to(&bed.hosts[2], &old)?.is_empty() {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the sharer still holds connections to the stopped getter after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    crate::punch::restart(&mut bed, 1, crate::host::PORT + 1)?;
+    let (getter, sharer) = (&bed.hosts[1], &bed.hosts[2]);
+    let before = connections_to(getter, &sharer.peer_id)?;
     let out = bed.dir.path().join("serve.out");
     let started = Instant::now();
     let got = getter.json(&["get", &hash, "-o", out.to_str().expect("utf-8"), "--force"])?;
@@ -221,7 +238,7 @@ pub fn serve(plexus: &Path) -> Result<Report> {
     );
     let transfer = got["transfer_secs"].as_f64().unwrap_or(secs);
     report.note(format!(
-        "sharer private with a reservation after {:.1} s; get of {} MiB took {secs:.2} s, {:.2} s to the first data request; connections {conns:?}",
+        "sharer private with a reservation after {:.1} s; get of {} MiB took {secs:.2} s, {:.2} s to the first data request; getter's connections to the sharer before {before:?}, after {conns:?}",
         ready.as_secs_f64(),
         size >> 20,
         got["secs"].as_f64().unwrap_or(secs) - transfer,

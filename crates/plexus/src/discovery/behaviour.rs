@@ -267,6 +267,10 @@ impl Behaviour {
                     {
                         self.inner.kad.add_address(&peer_id, addr.clone());
                     }
+                } else if self.inner.kad.remove_peer(&peer_id).is_some() {
+                    // It turned into a Kademlia client (private: identify
+                    // pushes the change): its addresses go with it.
+                    tracing::debug!(peer = %peer_id, "no longer a Kademlia server: out of the routing table");
                 }
                 self.relay_offered(peer_id, &info.protocols);
                 self.book.handle_agent(peer_id, info.agent_version);

@@ -53,7 +53,6 @@ pub(crate) struct Prober {
     out: VecDeque<ToSwarm<client::Event, THandlerInEvent<client::Behaviour>>>,
 }
 
-
 impl Prober {
     /// A fresh client: every recent candidate is tested again, over new
     /// connections to up to [`SERVERS`] peers this node dialed before.

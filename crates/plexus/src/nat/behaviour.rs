@@ -57,6 +57,9 @@ pub(crate) struct Behaviour {
     conns: HashMap<PeerId, (Vec<ConnectionId>, usize)>,
     out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
     tick: Option<tokio::time::Interval>,
+    /// Relay service status not yet given to the relay server (see
+    /// [`Behaviour::apply_relay_status`]).
+    relay_status: Option<relay::Status>,
 }
 
 impl Behaviour {
@@ -96,6 +99,24 @@ impl Behaviour {
             conns: HashMap::new(),
             out,
             tick: None,
+            relay_status: None,
+        }
+    }
+
+    /// Gives the relay server its new status once no relayed connection is
+    /// open: libp2p relay 0.22 sends the status to every connection's
+    /// handler, and a relayed connection's is the dummy one, which panics
+    /// on it (entered unreachable code in `either.rs`), killing that
+    /// connection's task. Seen here when reachability changed while a peer
+    /// was connected through a relay.
+    fn apply_relay_status(&mut self) {
+        let relayed = self.conns.values().any(|(r, _)| !r.is_empty());
+        if relayed {
+            return;
+        }
+        if let (Some(status), Some(relay)) = (self.relay_status, self.inner.relay.as_mut()) {
+            relay.set_status(Some(status));
+            self.relay_status = None;
         }
     }
 
@@ -180,6 +201,7 @@ impl Behaviour {
                         self.conns.remove(&e.peer_id);
                     }
                 }
+                self.apply_relay_status();
             }
             _ => {}
         }
@@ -209,9 +231,8 @@ impl Behaviour {
             match decision {
                 Decision::Changed(reach) => {
                     tracing::info!(?reach, "reachability");
-                    if let Some(relay) = self.inner.relay.as_mut() {
-                        relay.set_status(Some(relay_status(reach)));
-                    }
+                    self.relay_status = Some(relay_status(reach));
+                    self.apply_relay_status();
                     self.out
                         .push_back(ToSwarm::GenerateEvent(Event::Reachability(reach)));
                 }
@@ -264,10 +285,12 @@ impl NetworkBehaviour for Behaviour {
     /// address (AutoNAT would test them again and again, each test a new
     /// dial-back connection that keeps peers connected), nor are relayed
     /// ones (a peer that reached this node through a relay observes the
-    /// circuit; the relay client confirms those itself): dropped here.
+    /// circuit; the relay client confirms those itself), nor ones without
+    /// an IP address or DNS name (a bare `/p2p/ID` was seen): dropped here.
     fn on_swarm_event(&mut self, event: FromSwarm) {
         if let FromSwarm::NewExternalAddrCandidate(c) = &event {
-            if is_loopback(c.addr) || c.addr.iter().any(|p| p == Protocol::P2pCircuit) {
+            let relayed = c.addr.iter().any(|p| p == Protocol::P2pCircuit);
+            if is_loopback(c.addr) || relayed || !crate::discovery::is_dialable(c.addr) {
                 return;
             }
         }
