@@ -52,6 +52,7 @@ async fn get(
         &quick(),
         hash,
         Some(BlobFormat::Raw),
+        None,
         &options,
         &tx,
     )
