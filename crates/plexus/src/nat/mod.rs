@@ -9,7 +9,7 @@
 //! and the AutoNAT v2 client and server. The relay server advertises the hop
 //! protocol only while the node has a confirmed external address (libp2p
 //! relay's own status), so only public nodes offer relaying. Reachability
-//! is tested again every [`NatConfig::recheck`] ([`autonat::Prober`]
+//! is tested again every [`NatConfig::recheck`] (`autonat::Prober`
 //! restarts libp2p's AutoNAT v2 client, which never retests an address by
 //! itself), and results nobody renews expire. A node with a
 //! swarm key (private network) has no relay client and so none of this.
