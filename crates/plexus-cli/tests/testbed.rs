@@ -78,3 +78,8 @@ fn reachability_recovers_after_a_firewall_comes_and_goes() {
 fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
     check(plexus_testbed::reach::serve(Path::new(PLEXUS)));
 }
+
+#[test]
+fn a_private_node_moves_its_reservation_when_a_relay_dies() {
+    check(plexus_testbed::reach::relay_loss(Path::new(PLEXUS)));
+}

@@ -9,6 +9,9 @@
 //! - [`serve`]: a host behind a port-preserving NAT shares a file; a public
 //!   host gets it by bare hash (provider lookup in the DHT, relayed
 //!   connection, then a direct one) and it must arrive intact.
+//! - [`relay_loss`]: a private host holds reservations on two of three
+//!   public relays; one relay is killed, the host must reserve on the third
+//!   and still serve a public host.
 
 use std::{
     path::Path,
@@ -246,5 +249,91 @@ pub fn serve(plexus: &Path) -> Result<Report> {
     for l in leaked {
         report.note(format!("LAN address kept by {l}"));
     }
+    Ok(report)
+}
+
+/// The relays (peer ids) holding a reservation for the host with `status`.
+fn reservations(status: &serde_json::Value) -> Vec<String> {
+    status["nat"]["relay_reservations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Three public relays, a host behind a port-preserving NAT holding two
+/// reservations; one of its relays is killed: it must reserve on the third
+/// within a bound, and a public host must still get its file by bare hash.
+pub fn relay_loss(plexus: &Path) -> Result<Report> {
+    let net = Net::with_sites(3, &[(NatKind::PortPreserving, 1)])?;
+    let ips: Vec<std::net::Ipv4Addr> = net.links.iter().map(|l| l.ip).collect();
+    // Every public host is declared public, so all three offer relaying
+    // from the start.
+    let mut bed = Testbed::on_with(plexus, net, Discovery::BootstrapFromFirst, |i| {
+        if i < 3 {
+            flags(0, ips[i], false)
+        } else {
+            Vec::new()
+        }
+    })?;
+    let limit = Duration::from_secs(60);
+    let private = 3;
+    wait_status(
+        &bed.hosts[private],
+        "private with two reservations",
+        limit,
+        |s| reach(s) == "private" && reservations(s).len() >= 2,
+    )?;
+    let held = reservations(&bed.hosts[private].json(&["status"])?);
+    // The relay to kill: one holding a reservation, not the bootstrap host
+    // when another will do.
+    let victim = (0..3)
+        .rev()
+        .find(|i| held.contains(&bed.hosts[*i].peer_id))
+        .context("no public host holds a reservation")?;
+    let victim_id = bed.hosts[victim].peer_id.clone();
+    let file = bed.make_file("loss.bin", 1 << 20, 13)?;
+    let hash = bed.hosts[private].json(&["share", file.to_str().expect("utf-8")])?["hash"]
+        .as_str()
+        .context("share printed no hash")?
+        .to_string();
+    bed.hosts[victim].kill();
+    let moved = wait_status(
+        &bed.hosts[private],
+        "holding two reservations again, none on the killed relay",
+        limit,
+        |s| {
+            let r = reservations(s);
+            r.len() >= 2 && !r.contains(&victim_id)
+        },
+    )?;
+    let getter = (0..3).find(|i| *i != victim).expect("three public hosts");
+    let out = bed.dir.path().join("loss.out");
+    let started = Instant::now();
+    let got =
+        bed.hosts[getter].json(&["get", &hash, "-o", out.to_str().expect("utf-8"), "--force"]);
+    let secs = started.elapsed().as_secs_f64();
+    let intact = got.is_ok() && std::fs::read(&file)? == std::fs::read(&out)?;
+    let mut report = Report::new("relay loss");
+    report.row(
+        "two reservations again after a relay was killed".to_string(),
+        moved.as_secs_f64(),
+        1.0,
+        "s",
+        Bound::AtMost(NOTICE_WITHIN.as_secs_f64()),
+    );
+    report.row(
+        "a public host gets the private host's file afterwards, intact".to_string(),
+        f64::from(u8::from(intact)),
+        1.0,
+        "yes",
+        Bound::AtLeast(1.0),
+    );
+    report.note(format!(
+        "killed relay host {victim}; reservations moved in {:.1} s; get by bare hash from host {getter} took {secs:.2} s{}",
+        moved.as_secs_f64(),
+        got.err().map(|e| format!(" and failed: {e:#}")).unwrap_or_default()
+    ));
     Ok(report)
 }

@@ -28,6 +28,7 @@ pub const ALL: &[&str] = &[
     "punch",
     "recover",
     "serve",
+    "relay-loss",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -49,6 +50,7 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         )?],
         "recover" => vec![crate::reach::recover(plexus)?],
         "serve" => vec![crate::reach::serve(plexus)?],
+        "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }
