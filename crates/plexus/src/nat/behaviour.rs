@@ -133,6 +133,8 @@ impl Behaviour {
             relay_reservations: self.state.reservations(),
             hole_punches_ok: self.punched.0,
             hole_punches_failed: self.punched.1,
+            traversal_off: (!self.inner.client.is_enabled())
+                .then(|| super::TRAVERSAL_OFF_PNET.to_string()),
         }
     }
 

@@ -109,7 +109,15 @@ pub struct NatStatus {
     pub hole_punches_ok: u64,
     /// Hole punches that failed.
     pub hole_punches_failed: u64,
+    /// Why NAT traversal is off, if it is: a node with a swarm key
+    /// (private network) has no AutoNAT, relays or hole punching, so its
+    /// peers must be able to dial it directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traversal_off: Option<String>,
 }
+
+/// What `status` says on a node with a swarm key.
+pub(crate) const TRAVERSAL_OFF_PNET: &str = "private network (swarm key): no AutoNAT, relays or hole punching; nodes behind NATs reach only peers that are publicly reachable or on their LAN";
 
 impl Default for NatStatus {
     fn default() -> Self {
@@ -119,6 +127,7 @@ impl Default for NatStatus {
             relay_reservations: Vec::new(),
             hole_punches_ok: 0,
             hole_punches_failed: 0,
+            traversal_off: None,
         }
     }
 }
