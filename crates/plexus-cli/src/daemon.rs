@@ -42,6 +42,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if let Some(key) = args.swarm_key {
         config.swarm_key = Some(key);
     }
+    if let Some(bytes) = args.offer_storage {
+        config.offer_storage = bytes;
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }

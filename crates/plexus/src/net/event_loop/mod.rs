@@ -152,6 +152,7 @@ impl EventLoop {
             Command::Search(c) => behaviour.search.on_command(c),
             Command::Pubsub(c) => behaviour.pubsub.on_command(c),
             Command::Discovery(c) => behaviour.discovery.on_command(c),
+            Command::Storage(c) => behaviour.storage.on_command(c),
             Command::StartSearch {
                 words,
                 ttl,
