@@ -108,7 +108,7 @@ pub(crate) mod network;
 pub(crate) mod pins;
 mod placement;
 pub mod protocol;
-mod redundancy;
+pub mod redundancy;
 pub(crate) mod repair;
 #[cfg(test)]
 mod repair_tests;
