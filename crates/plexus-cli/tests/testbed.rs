@@ -68,3 +68,45 @@ fn peers_behind_two_nats_fetch_over_a_hole_punched_connection() {
     let kind = plexus_testbed::NatKind::PortPreserving;
     check(plexus_testbed::punch::punch(Path::new(PLEXUS), kind, 5));
 }
+
+// Storage (issue 12). 8 MiB here, not the 64 MiB of the scenario binary's
+// default: debug builds on a 2-core runner.
+const STORED: u64 = 8 << 20;
+
+#[test]
+fn stored_4_of_8_survives_its_owner_and_holders_killed_one_at_a_time() {
+    let spread = plexus_testbed::storage::Spread::Erasure(4, 8);
+    check(plexus_testbed::storage::kill_one_at_a_time(
+        Path::new(PLEXUS),
+        STORED,
+        spread,
+    ));
+}
+
+#[test]
+fn stored_4_of_8_survives_4_holders_killed_at_once_and_is_repaired() {
+    check(plexus_testbed::storage::kill_many_at_once(
+        Path::new(PLEXUS),
+        STORED,
+    ));
+}
+
+#[test]
+fn a_full_storer_is_skipped_and_an_unplaceable_store_says_what_it_found() {
+    check(plexus_testbed::storage::quota(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_zeroed_and_a_deleted_shard_are_caught_and_rebuilt_elsewhere() {
+    check(plexus_testbed::storage::rot(Path::new(PLEXUS), STORED));
+}
+
+#[test]
+fn stored_3_replicas_survive_holders_killed_one_at_a_time() {
+    let spread = plexus_testbed::storage::Spread::Replicas(3);
+    check(plexus_testbed::storage::kill_one_at_a_time(
+        Path::new(PLEXUS),
+        STORED,
+        spread,
+    ));
+}

@@ -19,6 +19,7 @@ pub mod probe;
 pub mod punch;
 pub mod report;
 pub mod scenarios;
+pub mod storage;
 
 use std::{
     io::Write,

@@ -67,6 +67,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                 let result = repair(net, pins, object, index, &exclude).await;
                 let placed = match result {
                     Ok(r) => {
+                        pins.count_repair(r.bytes_moved);
                         tracing::info!(
                             %object, index, holder = %r.holder.peer, bytes = r.bytes_moved,
                             secs = r.took.as_secs_f64(), "repaired a lost shard"
