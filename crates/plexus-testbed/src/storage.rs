@@ -526,15 +526,19 @@ fn shard_file(host: &Host) -> Result<PathBuf> {
         .with_context(|| format!("no blob in {}", dir.display()))
 }
 
-/// 6 storers, 2-of-4: one holder's shard is overwritten with zeros and
-/// another's deleted on disk, both daemons still answering; status and
-/// audits find both and the shards are rebuilt elsewhere. (A failed repair
-/// is retried after the repair period, 20 s here.)
-pub fn rot(plexus: &Path, size: u64) -> Result<Report> {
+/// 6 storers, 2-of-4: one holder's shard is overwritten with zeros and,
+/// with `delete`, another's deleted on disk, both daemons still answering;
+/// status and audits find them and the shards are rebuilt elsewhere. (A
+/// failed repair is retried after the repair period, 20 s here.)
+pub fn rot(plexus: &Path, size: u64, delete: bool) -> Result<Report> {
     let spread = Spread::Erasure(2, 4);
     let mut bed = Bed::new(plexus, 6, |_| "64MiB".into(), 20)?;
     let src = make_file(bed.dir.path(), "stored.bin", size, 14)?;
-    let mut report = Report::new("storage-rot");
+    let mut report = Report::new(if delete {
+        "storage-rot (zeroed + deleted)"
+    } else {
+        "storage-rot (zeroed)"
+    });
     let placed = bed.store(&src, spread)?;
     let originals = bed.holders(&placed.object)?;
     placed_rows(&mut report, spread, &placed, originals.len());
@@ -543,11 +547,15 @@ pub fn rot(plexus: &Path, size: u64) -> Result<Report> {
     let path = shard_file(bed.hosts[corrupt].as_ref().expect("alive"))?;
     let len = std::fs::metadata(&path)?.len();
     std::fs::write(&path, vec![0u8; len as usize])?;
-    let path = shard_file(bed.hosts[gone].as_ref().expect("alive"))?;
-    std::fs::remove_file(&path)?;
-    let took = bed.wait_holders(&placed.object, 4, &[corrupt, gone], Duration::from_secs(90))?;
+    let mut bad = vec![corrupt];
+    if delete {
+        let path = shard_file(bed.hosts[gone].as_ref().expect("alive"))?;
+        std::fs::remove_file(&path)?;
+        bad.push(gone);
+    }
+    let took = bed.wait_holders(&placed.object, 4, &bad, Duration::from_secs(90))?;
     report.row(
-        "zeroed + deleted shards caught and rebuilt elsewhere",
+        "rotten shard(s) caught and rebuilt elsewhere",
         took.as_secs_f64(),
         PROBE_SECS as f64,
         "s",
@@ -562,8 +570,7 @@ pub fn rot(plexus: &Path, size: u64) -> Result<Report> {
         Bound::None,
     );
     report.note(format!(
-        "holder {corrupt} had its shard zeroed, holder {gone} its shard deleted; \
-         both daemons kept running and answering probes"
+        "shards zeroed/deleted on holders {bad:?}; their daemons kept running and answering probes"
     ));
     Ok(report)
 }

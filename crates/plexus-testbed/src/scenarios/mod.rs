@@ -53,7 +53,8 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Erasure(4, 8))?,
                 storage::kill_many_at_once(plexus, 64 << 20)?,
                 storage::quota(plexus)?,
-                storage::rot(plexus, 8 << 20)?,
+                storage::rot(plexus, 8 << 20, false)?,
+                storage::rot(plexus, 8 << 20, true)?,
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Replicas(3))?,
             ]
         }
