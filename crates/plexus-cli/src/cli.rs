@@ -333,6 +333,13 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
 
+    /// Test this node's reachability again every this many seconds (AutoNAT;
+    /// default 300, at least 20: one round of tests takes up to about 15 s):
+    /// how soon a node that became dialable, or stopped being dialable,
+    /// notices.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(20..))]
+    pub reachability_recheck: Option<u64>,
+
     /// Directory server to register with, publish to and search, ending in
     /// /p2p/PEERID (repeatable).
     #[arg(long, value_name = "MULTIADDR")]

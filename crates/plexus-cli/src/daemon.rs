@@ -30,6 +30,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
         config.nat.relay_service = false;
     }
     config.nat.external_addrs.extend(args.external_address);
+    if let Some(secs) = args.reachability_recheck {
+        config.nat.recheck = Duration::from_secs(secs);
+    }
     if !args.directory.is_empty() {
         config.directories = args.directory;
     }

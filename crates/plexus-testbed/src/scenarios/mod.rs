@@ -26,6 +26,9 @@ pub const ALL: &[&str] = &[
     "partition",
     "lan",
     "punch",
+    "recover",
+    "serve",
+    "relay-loss",
     "storage",
 ];
 
@@ -46,6 +49,9 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             crate::NatKind::PortPreserving,
             20,
         )?],
+        "recover" => vec![crate::reach::recover(plexus)?],
+        "serve" => vec![crate::reach::serve(plexus)?],
+        "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         // The full 64 MiB of issue 12 (CI uses 8 MiB: debug builds, 2 cores).
         "storage" => {
             use crate::storage::{self, Spread};

@@ -8,12 +8,13 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::{
     erasure,
-    manifest::{Manifest, Redundancy, MAX_MANIFEST_BYTES, MAX_OBJECT_BYTES},
+    manifest::{Manifest, MAX_MANIFEST_BYTES, MAX_OBJECT_BYTES},
     network::StorageNetwork,
     offer_key,
     pins::{Own, Pins},
     placement::{self, Offer},
     protocol::{HolderInfo, Request, Response},
+    redundancy::Redundancy,
     seal, StoreTicket, Stored,
 };
 use crate::{

@@ -6,7 +6,7 @@
 //! same shape with K = 1 and every shard the whole object, so the rest of
 //! the component treats both alike ("any K of N").
 
-use super::manifest::Redundancy;
+use super::redundancy::Redundancy;
 use crate::Error;
 
 /// The N shards of an object and their common length.

@@ -108,6 +108,7 @@ pub(crate) mod network;
 pub(crate) mod pins;
 mod placement;
 pub mod protocol;
+mod redundancy;
 pub(crate) mod repair;
 #[cfg(test)]
 mod repair_tests;
@@ -122,8 +123,9 @@ use tokio::sync::oneshot;
 
 use crate::{content::Hash, Error};
 pub(crate) use behaviour::Behaviour;
-pub use manifest::{Manifest, Redundancy};
+pub use manifest::Manifest;
 pub use protocol::HolderInfo;
+pub use redundancy::Redundancy;
 pub use ticket::StoreTicket;
 
 /// The DHT key storers provide: `BLAKE3("plexus/storage-offer/1")`.

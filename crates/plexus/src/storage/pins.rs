@@ -15,7 +15,7 @@ use std::{
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use super::{manifest::Redundancy, protocol::HolderInfo};
+use super::{protocol::HolderInfo, redundancy::Redundancy};
 use crate::{content::Hash, Error};
 
 /// A shard held for another peer.
