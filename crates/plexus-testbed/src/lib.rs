@@ -20,6 +20,7 @@ pub mod punch;
 pub mod reach;
 pub mod report;
 pub mod scenarios;
+pub mod storage;
 
 use std::{
     io::Write,

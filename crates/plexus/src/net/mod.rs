@@ -146,7 +146,9 @@ impl Node {
 
     /// A snapshot of counts and addresses.
     pub async fn status(&self) -> Result<NodeStatus, Error> {
-        self.ask(|reply| Command::Status { reply }).await
+        let mut status: NodeStatus = self.ask(|reply| Command::Status { reply }).await?;
+        (status.storage_repairs, status.storage_repair_bytes) = self.pins.repairs();
+        Ok(status)
     }
 
     /// Every peer the node is connected to or has in its routing table.

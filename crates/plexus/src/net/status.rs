@@ -50,6 +50,13 @@ pub struct NodeStatus {
     /// Of those, how many failed (timed out).
     #[serde(default)]
     pub announce_failures: u64,
+    /// Lost shards this node rebuilt and placed elsewhere since start.
+    #[serde(default)]
+    pub storage_repairs: u64,
+    /// Bytes those repairs moved: the K shards fetched to rebuild plus the
+    /// shard the new holder fetched.
+    #[serde(default)]
+    pub storage_repair_bytes: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
     /// Reachability, external addresses, relay reservations, hole punches.

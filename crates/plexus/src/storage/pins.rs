@@ -6,7 +6,10 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
 };
 
 use libp2p::PeerId;
@@ -63,6 +66,8 @@ pub(crate) struct Pins {
     path: PathBuf,
     offered: u64,
     inner: Mutex<(State, Reserved)>,
+    /// Repairs this node carried out since start, and the bytes they moved.
+    repairs: (AtomicU64, AtomicU64),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -92,6 +97,7 @@ impl Pins {
             path,
             offered,
             inner: Mutex::new((state, HashMap::new())),
+            repairs: (AtomicU64::new(0), AtomicU64::new(0)),
         })
     }
 
@@ -100,6 +106,20 @@ impl Pins {
         let bytes = serde_json::to_vec_pretty(state).expect("serializable");
         std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))
+    }
+
+    /// Counts one repair carried out here that moved `bytes`.
+    pub(crate) fn count_repair(&self, bytes: u64) {
+        self.repairs.0.fetch_add(1, Ordering::Relaxed);
+        self.repairs.1.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Repairs carried out here since start, and the bytes they moved.
+    pub(crate) fn repairs(&self) -> (u64, u64) {
+        (
+            self.repairs.0.load(Ordering::Relaxed),
+            self.repairs.1.load(Ordering::Relaxed),
+        )
     }
 
     /// Bytes offered to others.

@@ -67,6 +67,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                 let result = repair(net, pins, object, index, &exclude).await;
                 let placed = match result {
                     Ok(r) => {
+                        pins.count_repair(r.bytes_moved);
                         tracing::info!(
                             %object, index, holder = %r.holder.peer, bytes = r.bytes_moved,
                             secs = r.took.as_secs_f64(), "repaired a lost shard"
@@ -78,10 +79,15 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                         None
                     }
                 };
-                let done = placed.is_some();
-                machine.handle_repaired(object, index, placed, Instant::now());
-                if done {
-                    announce(net, pins, object, machine.holders(&object), &before).await;
+                machine.handle_repaired(object, index, placed.clone(), Instant::now());
+                if let Some(new) = placed {
+                    // Other holders' repairs may have been told here while
+                    // this one ran: announce the latest list with only this
+                    // index changed, or a holder they placed would be told a
+                    // list without itself and drop a good shard.
+                    let list = merged(pins, &object, machine.holders(&object), new);
+                    machine.handle_holders(object, list.clone(), Instant::now());
+                    announce(net, pins, object, list, &before).await;
                 }
             }
             Decision::Drop { object } => {
@@ -155,6 +161,28 @@ async fn audit_one<N: StorageNetwork>(
         Ok(Ok(blobs::Response::Busy)) | Err(_) | Ok(Err(_)) => Ok(()), // no verdict this time
         Ok(Ok(other)) => Err(format!("answered {other:?}")),
     }
+}
+
+/// The holder list last recorded here for `object` (told by other holders'
+/// repairs or by this node's; `fallback` if none), with shard `new.index`
+/// now on `new`.
+fn merged(
+    pins: &Pins,
+    object: &Hash,
+    fallback: Vec<HolderInfo>,
+    new: HolderInfo,
+) -> Vec<HolderInfo> {
+    let mut list = pins
+        .held(object)
+        .first()
+        .map(|h| h.holders.clone())
+        .filter(|l| !l.is_empty())
+        .unwrap_or(fallback);
+    match list.iter_mut().find(|h| h.index == new.index) {
+        Some(h) => *h = new,
+        None => list.push(new),
+    }
+    list
 }
 
 /// Records the new holder list and tells every other holder, and the one

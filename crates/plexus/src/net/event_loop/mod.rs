@@ -240,6 +240,8 @@ impl EventLoop {
             announcing_now: announce.running,
             announced: announce.done,
             announce_failures: announce.failed,
+            storage_repairs: 0, // filled in by `Node::status`
+            storage_repair_bytes: 0,
             uptime_secs: self.started.elapsed().as_secs(),
             nat,
         }
