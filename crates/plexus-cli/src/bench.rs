@@ -50,11 +50,16 @@ pub async fn run(size_mib: u64, runs: usize, files: usize) -> Result<()> {
     // The whole call to an output path, and the share spent writing it out.
     let mut calls = Vec::new();
     for _ in 0..runs.max(1) {
-        calls.push(crate::bench_files::get_to(root.path(), &providers[0], hash, BlobFormat::Raw).await?);
+        calls.push(
+            crate::bench_files::get_to(root.path(), &providers[0], hash, BlobFormat::Raw).await?,
+        );
     }
     calls.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (call, export) = calls[calls.len() / 2];
-    row("Plexus get -o, whole call, 1 provider", size as f64 / call / 1e6);
+    row(
+        "Plexus get -o, whole call, 1 provider",
+        size as f64 / call / 1e6,
+    );
     println!(
         "    of which writing the output file {export:.2}s of {call:.2}s = {:.1}% (goal <= 5%)",
         100.0 * export / call

@@ -44,7 +44,11 @@ pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
     let mut many = Vec::new();
     let mut single = Vec::new();
     for _ in 0..runs.max(1) {
-        many.push(get_to(root, &provider, folder_hash, BlobFormat::Collection).await?.0);
+        many.push(
+            get_to(root, &provider, folder_hash, BlobFormat::Collection)
+                .await?
+                .0,
+        );
         single.push(get_to(root, &provider, one_hash, BlobFormat::Raw).await?.0);
     }
     provider.shutdown().await;
