@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::{io::Write, os::unix::fs::MetadataExt};
+use std::os::unix::fs::MetadataExt;
 
 use common::{data, from, node};
 use plexus::content::{share, BlobFormat};
@@ -36,9 +36,8 @@ async fn an_exported_file_is_linked_and_an_edit_stops_it_being_served() {
     assert!(b.store().get(&hash).unwrap().unwrap().complete);
 
     // The user edits the output in place (same size, one byte).
-    let mut f = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
-    std::os::unix::fs::FileExt::write_all_at(&mut f, b"X", 1000).unwrap();
-    f.flush().unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"X", 1000).unwrap();
     drop(f);
     // The node no longer offers it...
     assert_eq!(b.store().get(&hash).unwrap(), None);
