@@ -74,6 +74,9 @@ pub async fn get(
     force: bool,
     json: bool,
 ) -> Result<()> {
+    if plexus::storage::StoreTicket::is_store_ticket(target_text) {
+        return crate::storage::get(data_dir, target_text, out, force, json).await;
+    }
     let target = Target::parse(target_text)?;
     let out = std::path::absolute(target.out_path(out))?;
     ops::check_out(&out, force)?;

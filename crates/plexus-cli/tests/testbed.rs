@@ -68,3 +68,18 @@ fn peers_behind_two_nats_fetch_over_a_hole_punched_connection() {
     let kind = plexus_testbed::NatKind::PortPreserving;
     check(plexus_testbed::punch::punch(Path::new(PLEXUS), kind, 5));
 }
+
+#[test]
+fn reachability_recovers_after_a_firewall_comes_and_goes() {
+    check(plexus_testbed::reach::recover(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
+    check(plexus_testbed::reach::serve(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_private_node_moves_its_reservation_when_a_relay_dies() {
+    check(plexus_testbed::reach::relay_loss(Path::new(PLEXUS)));
+}

@@ -17,6 +17,7 @@ pub mod nat;
 pub mod net;
 pub mod probe;
 pub mod punch;
+pub mod reach;
 pub mod report;
 pub mod scenarios;
 

@@ -227,7 +227,7 @@ pub fn punch(plexus: &Path, kind: NatKind, runs: usize) -> Result<Report> {
 /// dead peers with relayed addresses, whose dials use up the relay's
 /// circuits; the same port would reuse the last run's TCP 4-tuple, still in
 /// TIME_WAIT in the getter's kernel, and the hole punch's connect fails.)
-fn restart(bed: &mut Testbed, i: usize, port: u16) -> Result<()> {
+pub(crate) fn restart(bed: &mut Testbed, i: usize, port: u16) -> Result<()> {
     let bootstrap = bed.hosts[0].tcp_addr();
     let host = &mut bed.hosts[i];
     let data_dir = host.data_dir.clone();

@@ -26,6 +26,9 @@ pub const ALL: &[&str] = &[
     "partition",
     "lan",
     "punch",
+    "recover",
+    "serve",
+    "relay-loss",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -45,6 +48,9 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             crate::NatKind::PortPreserving,
             20,
         )?],
+        "recover" => vec![crate::reach::recover(plexus)?],
+        "serve" => vec![crate::reach::serve(plexus)?],
+        "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }
