@@ -184,7 +184,7 @@ impl Store {
     }
 
     /// What the store has of `hash`.
-    /// A blob exported by hard link is checked first ([`linked`]): one
+    /// A blob exported by hard link is checked first (`store/linked.rs`): one
     /// whose output file was changed is dropped, so never offered.
     pub fn get(&self, hash: &Hash) -> Result<Option<BlobInfo>, Error> {
         let (info, stamp) = {
