@@ -9,7 +9,7 @@ use plexus::{content::BlobFormat, transfer::GetOptions, Multiaddr, Node, NodeCon
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs every measurement `runs` times on `size_mib` MiB.
-pub async fn run(size_mib: u64, runs: usize) -> Result<()> {
+pub async fn run(size_mib: u64, runs: usize, files: usize) -> Result<()> {
     let size = size_mib << 20;
     let root = tempfile::tempdir()?;
     let file = root.path().join("bench.bin");
@@ -47,8 +47,28 @@ pub async fn run(size_mib: u64, runs: usize) -> Result<()> {
         .await?;
         row(name, speed);
     }
+    // The whole call to an output path, and the share spent writing it out.
+    let mut calls = Vec::new();
+    for _ in 0..runs.max(1) {
+        calls.push(
+            crate::bench_files::get_to(root.path(), &providers[0], hash, BlobFormat::Raw).await?,
+        );
+    }
+    calls.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (call, export) = calls[calls.len() / 2];
+    row(
+        "Plexus get -o, whole call, 1 provider",
+        size as f64 / call / 1e6,
+    );
+    println!(
+        "    of which writing the output file {export:.2}s of {call:.2}s = {:.1}% (goal <= 5%)",
+        100.0 * export / call
+    );
     for p in &providers {
         p.shutdown().await;
+    }
+    if files > 0 {
+        crate::bench_files::small_files(root.path(), files, runs).await?;
     }
     Ok(())
 }

@@ -252,6 +252,10 @@ pub enum Command {
         /// Runs per measurement; the median is printed.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Small files (4 KiB each) fetched as a folder and compared with
+        /// the same bytes as one file; 0 skips it.
+        #[arg(long, default_value_t = 10_000)]
+        files: usize,
     },
 }
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod bench_files;
 mod bench_pubsub;
 mod cli;
 mod commands;
@@ -106,8 +107,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kind: BenchKind::Transfer,
             size_mib,
             runs,
+            files,
             ..
-        } => bench::run(size_mib, runs).await,
+        } => bench::run(size_mib, runs, files).await,
         Command::Bench {
             kind: BenchKind::Pubsub,
             nodes,

@@ -134,10 +134,29 @@ pub fn export_with(
         let path = path.to_path_buf();
         move |source| Error::Io { path, source }
     };
+    // Plain content is hard-linked out of the store, not copied; the
+    // store is told first, so it checks those blobs before serving them.
+    let link = key.is_none();
     match format {
-        BlobFormat::Raw => copy_blob(store, hash, key, out, 0o644),
+        BlobFormat::Raw => {
+            if link {
+                store.mark_linked(&[*hash])?;
+            }
+            copy_blob(store, hash, key, out, 0o644, link)?;
+            if link {
+                store.stamp_linked(&[*hash])?;
+            }
+            Ok(())
+        }
         BlobFormat::Collection => {
             let collection = sealed::read_listing(store, hash, key)?;
+            let mut hashes: Vec<Hash> = collection.entries.iter().map(|e| e.hash).collect();
+            hashes.sort();
+            hashes.dedup();
+            if link {
+                store.mark_linked(&hashes)?;
+            }
+            let mut linked = std::collections::HashSet::new();
             let tmp = sibling(out, "tmp");
             let _ = fs::remove_dir_all(&tmp);
             fs::create_dir_all(&tmp).map_err(io(&tmp))?;
@@ -147,7 +166,13 @@ pub fn export_with(
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(io(parent))?;
                 }
-                copy_blob(store, &entry.hash, key, &target, entry.mode)?;
+                // A second file with the same content is copied: one inode
+                // has one mode.
+                let link = link && linked.insert(entry.hash);
+                copy_blob(store, &entry.hash, key, &target, entry.mode, link)?;
+            }
+            if link {
+                store.stamp_linked(&hashes)?;
             }
             if out.exists() {
                 let old = sibling(out, "old");
@@ -167,13 +192,16 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.plexus-{tag}"))
 }
 
-/// Copies a blob out of the store, opening it with `key` if given.
+/// Copies a blob out of the store, opening it with `key` if given; with
+/// `link`, hard-links it instead when the file system allows (and the mode
+/// lets the store still read it).
 fn copy_blob(
     store: &Store,
     hash: &Hash,
     key: Option<&Key>,
     target: &Path,
     mode: u32,
+    link: bool,
 ) -> Result<(), Error> {
     let info = store
         .get(hash)?
@@ -194,6 +222,11 @@ fn copy_blob(
     }
     if sealed::is_sealed_blob(store, hash)? {
         return Err(Error::Encrypted(*hash));
+    }
+    let _ = fs::remove_file(&tmp);
+    if link && mode & 0o400 != 0 && store.link_out(hash, &tmp) {
+        set_mode(&tmp, mode).map_err(io)?;
+        return fs::rename(&tmp, target).map_err(io);
     }
     let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
     if copied != info.size {

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::{
     blob_fetch::{self, Limits},
     candidates::candidates,
+    files,
     network::BlobNetwork,
     stats::{DownloadStats, GetOptions, PeerBytes, Progress, Tally},
 };
@@ -49,8 +50,17 @@ pub(crate) async fn fetch_with<N: BlobNetwork>(
     let started = Instant::now();
     let peers = candidates(net, hash, options).await?;
     let mut tally = Tally::default();
-    let size = blob_fetch::fetch_blob(
-        net, store, limits, hash, options, &peers, progress, 0, &mut tally,
+    let (size, _) = blob_fetch::fetch_blob(
+        net,
+        store,
+        limits,
+        hash,
+        blob_fetch::Role::Alone,
+        options,
+        &peers,
+        progress,
+        0,
+        &mut tally,
     )
     .await?;
     let max = sealed::max_listing_bytes();
@@ -82,23 +92,18 @@ pub(crate) async fn fetch_with<N: BlobNetwork>(
             p.total = total;
             p.done = 0;
         });
-        let mut base = 0;
-        for entry in &collection.entries {
-            let got = blob_fetch::fetch_blob(
-                net, store, limits, entry.hash, options, &peers, progress, base, &mut tally,
-            )
-            .await?;
-            if got != entry.size {
-                return Err(Error::Download {
-                    hash,
-                    reason: format!(
-                        "{} is {got} bytes, the collection says {}",
-                        entry.path, entry.size
-                    ),
-                });
-            }
-            base += got;
-        }
+        files::fetch_files(
+            net,
+            store,
+            limits,
+            hash,
+            &collection.entries,
+            options,
+            &peers,
+            progress,
+            &mut tally,
+        )
+        .await?;
         (BlobFormat::Collection, total)
     } else {
         (BlobFormat::Raw, size)

@@ -41,6 +41,8 @@ pub(crate) struct FakeNetwork {
     peers: Arc<Mutex<HashMap<PeerId, Peer>>>,
     /// Hashes this node announced.
     pub(crate) provided: Arc<Mutex<Vec<Hash>>>,
+    /// Requests sent, of every kind.
+    pub(crate) requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeNetwork {
@@ -49,6 +51,7 @@ impl FakeNetwork {
             me: PeerId::random(),
             peers: Arc::default(),
             provided: Arc::default(),
+            requests: Arc::default(),
         }
     }
 
@@ -120,6 +123,8 @@ impl BlobNetwork for FakeNetwork {
     ) -> Result<Response, Error> {
         // Let other tasks run between answers, as a network would.
         tokio::task::yield_now().await;
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.answer(peer, request)
     }
 

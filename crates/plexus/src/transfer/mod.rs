@@ -8,6 +8,7 @@
 mod blob_fetch;
 mod candidates;
 pub(crate) mod download;
+mod files;
 pub(crate) mod network;
 mod planner;
 pub mod size;
@@ -18,5 +19,7 @@ mod writer;
 mod download_tests;
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod files_tests;
 
 pub use stats::{DownloadStats, GetOptions, PeerBytes, Progress};

@@ -76,4 +76,19 @@ impl Tally {
             self.liars.push(peer);
         }
     }
+
+    /// Adds the figures of a part of the download (a file fetched alongside).
+    pub(crate) fn merge(&mut self, other: Tally) {
+        if let Some(t) = other.first_request {
+            let first = self.first_request.get_or_insert(t);
+            *first = (*first).min(t);
+        }
+        self.fetched += other.fetched;
+        for (peer, bytes) in other.per_peer {
+            *self.per_peer.entry(peer).or_default() += bytes;
+        }
+        for peer in other.liars {
+            self.blame(peer);
+        }
+    }
 }

@@ -18,8 +18,14 @@ pub(super) struct BlobWriter {
 
 impl BlobWriter {
     /// Opens (creates or resumes) `hash` of `size` bytes in `store`.
-    pub(super) async fn open(store: Arc<Store>, hash: Hash, size: u64) -> Result<Self, Error> {
-        let blob = blocking(move || store.begin_download(hash, size)).await?;
+    /// With `batched`, see [`Store::begin_download`].
+    pub(super) async fn open(
+        store: Arc<Store>,
+        hash: Hash,
+        size: u64,
+        batched: bool,
+    ) -> Result<Self, Error> {
+        let blob = blocking(move || store.begin_download(hash, size, batched)).await?;
         Ok(Self {
             hash,
             blob: Some(blob),
@@ -33,6 +39,11 @@ impl BlobWriter {
     /// Verified ranges present (written, maybe not yet committed).
     pub(super) fn present(&self) -> &ChunkRanges {
         self.blob().present()
+    }
+
+    /// Whether every byte is present.
+    pub(super) fn is_complete(&self) -> bool {
+        self.blob().is_complete()
     }
 
     /// Verifies `encoded` (an answer for `ranges`) and writes what checks

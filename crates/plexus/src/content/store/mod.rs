@@ -2,7 +2,9 @@
 //! redb. A range is recorded as present only after its bytes were verified
 //! and synced, so a kill -9 never leaves a blob wrongly marked complete.
 
+mod batch;
 mod import;
+mod linked;
 mod partial;
 
 use std::{
@@ -123,6 +125,7 @@ impl Store {
         tx.open_table(SHARES).map_err(store_err)?;
         tx.open_table(RECORDS).map_err(store_err)?;
         tx.open_table(SEALED_FILES).map_err(store_err)?;
+        tx.open_table(linked::LINKED).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         // Leftovers of imports interrupted by a crash.
         if let Ok(entries) = fs::read_dir(dir.join("blobs")) {
@@ -181,11 +184,23 @@ impl Store {
     }
 
     /// What the store has of `hash`.
+    /// A blob exported by hard link is checked first (`store/linked.rs`): one
+    /// whose output file was changed is dropped, so never offered.
     pub fn get(&self, hash: &Hash) -> Result<Option<BlobInfo>, Error> {
-        let tx = self.begin_read()?;
-        let table = tx.open_table(BLOBS).map_err(store_err)?;
-        let value = table.get(&hash.0).map_err(store_err)?;
-        Ok(value.and_then(|v| BlobInfo::decode(v.value())))
+        let (info, stamp) = {
+            let tx = self.begin_read()?;
+            let table = tx.open_table(BLOBS).map_err(store_err)?;
+            let value = table.get(&hash.0).map_err(store_err)?;
+            let info = value.and_then(|v| BlobInfo::decode(v.value()));
+            let links = tx.open_table(linked::LINKED).map_err(store_err)?;
+            (info, Self::linked_stamp(&links, hash)?)
+        };
+        match (info, stamp) {
+            (Some(info), Some(stamp)) if info.complete => {
+                Ok(self.linked_intact(hash, info.size, &stamp)?.then_some(info))
+            }
+            (info, _) => Ok(info),
+        }
     }
 
     fn put(&self, hash: &Hash, info: &BlobInfo) -> Result<(), Error> {
@@ -317,6 +332,8 @@ impl Store {
             records.remove(&hash.0).map_err(store_err)?;
             let mut sealed = tx.open_table(SEALED_FILES).map_err(store_err)?;
             sealed.remove(&hash.0).map_err(store_err)?;
+            let mut links = tx.open_table(linked::LINKED).map_err(store_err)?;
+            links.remove(&hash.0).map_err(store_err)?;
             let a = blobs.remove(&hash.0).map_err(store_err)?.is_some();
             let b = shares.remove(&hash.0).map_err(store_err)?.is_some();
             a || b

@@ -26,10 +26,14 @@ use crate::{
 impl Store {
     /// Opens a blob for downloading: creates it when new, or returns the
     /// verified ranges already present (resume).
+    /// With `batched`, nothing is recorded until the caller records the
+    /// finished blob with [`Store::record_complete`] (small files of a
+    /// folder); [`PartialBlob::commit`] then neither syncs nor records.
     pub(crate) fn begin_download(
         self: &Arc<Self>,
         hash: Hash,
         size: u64,
+        batched: bool,
     ) -> Result<PartialBlob, Error> {
         let existing = self.get(&hash)?;
         let present = match &existing {
@@ -51,6 +55,8 @@ impl Store {
         if existing.as_ref().is_none_or(|i| i.size != size) {
             data.set_len(size).map_err(store_err)?;
             obao.set_len(tree.outboard_size()).map_err(store_err)?;
+        }
+        if !batched && existing.as_ref().is_none_or(|i| i.size != size) {
             self.put(
                 &hash,
                 &BlobInfo {
@@ -75,6 +81,7 @@ impl Store {
             },
             present,
             complete,
+            batched,
         })
     }
 }
@@ -99,6 +106,8 @@ pub(crate) struct PartialBlob {
     outboard: PreOrderOutboard<File>,
     present: ChunkRanges,
     complete: bool,
+    /// Recorded by the caller in a batch, not by [`PartialBlob::commit`].
+    batched: bool,
 }
 
 impl PartialBlob {
@@ -144,7 +153,12 @@ impl PartialBlob {
     }
 
     /// Syncs the files, then records the present ranges (and completeness).
+    /// A batched blob is neither synced nor recorded here (see
+    /// [`Store::record_complete`]).
     pub fn commit(&mut self) -> Result<(), Error> {
+        if self.batched {
+            return Ok(());
+        }
         self.data.sync_data().map_err(store_err)?;
         self.outboard.data.sync_data().map_err(store_err)?;
         let complete = self.is_complete();

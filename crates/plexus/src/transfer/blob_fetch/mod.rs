@@ -9,6 +9,7 @@
 
 mod session;
 mod size_proof;
+mod small;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -105,7 +106,28 @@ struct Claim {
     present: ChunkRanges,
 }
 
-/// Downloads one blob; returns its size. A blob already complete in the
+/// Files of a collection up to this size are fetched in a batch: written
+/// without an fsync and recorded later with [`Store::record_complete`],
+/// and announced by the caller once recorded.
+pub(super) const BATCH_MAX: u64 = 256 * 1024;
+
+/// Files of a collection up to this size (one chunk group: its size proof
+/// carries every byte) are asked for at once, without asking first who
+/// has them.
+const ONE_GROUP: u64 = 16 * 1024;
+
+/// How a blob is fetched.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Role {
+    /// On its own (or a collection's listing): announced, committed itself.
+    Alone,
+    /// A file of a collection, with the size its listing gives: small ones
+    /// are batched (see [`BATCH_MAX`]); `index` spreads them over the peers.
+    File { size: u64, index: usize },
+}
+
+/// Downloads one blob; returns its size and whether it is left to the
+/// caller to record (a batched file). A blob already complete in the
 /// store costs nothing.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_blob<N: BlobNetwork>(
@@ -113,12 +135,13 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
     store: &Arc<Store>,
     limits: &Limits,
     hash: Hash,
+    role: Role,
     options: &GetOptions,
     peers: &[(PeerId, Vec<Multiaddr>)],
     progress: &watch::Sender<Progress>,
     base: u64,
     tally: &mut Tally,
-) -> Result<u64, Error> {
+) -> Result<(u64, bool), Error> {
     let known = {
         let store = store.clone();
         blocking(move || store.get(&hash)).await?
@@ -129,10 +152,19 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
                 p.done = base + info.size;
                 p.total = p.total.max(base + info.size);
             });
-            return Ok(info.size);
+            return Ok((info.size, false));
         }
     }
     let addrs: HashMap<PeerId, Vec<Multiaddr>> = peers.iter().cloned().collect();
+    if let Role::File { size, index } = role {
+        if size <= ONE_GROUP && size > 0 {
+            if let Some(size) =
+                small::fetch_whole(net, store, limits, hash, size, index, peers, tally).await?
+            {
+                return Ok((size, true));
+            }
+        }
+    }
     let first: Vec<Learned> = futures::future::join_all(
         peers
             .iter()
@@ -180,10 +212,13 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
     // what peers say; whoever claimed another size lied.
     let (size, proof, prover) =
         size_proof::prove_size(net, hash, &addrs, &claims, limits, tally).await?;
-    // From here on this node holds part of the blob: announce it, so other
-    // getters find it and fetch what it already has.
-    net.provide(hash).await;
-    let mut blob = BlobWriter::open(store.clone(), hash, size).await?;
+    let batched = matches!(role, Role::File { .. }) && size <= BATCH_MAX;
+    if !batched {
+        // From here on this node holds part of the blob: announce it, so
+        // other getters find it and fetch what it already has.
+        net.provide(hash).await;
+    }
+    let mut blob = BlobWriter::open(store.clone(), hash, size, batched).await?;
     let before = range_bytes(blob.present(), size);
     let (_, applied) = blob.apply(size::proof_ranges(size), proof).await?;
     applied.map_err(|e| apply_failure(hash, e))?;
@@ -218,7 +253,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
         ));
     }
     run.drive(options, progress, base).await?;
-    Ok(size)
+    Ok((size, batched))
 }
 
 /// The error for a response that could not be stored or verified.

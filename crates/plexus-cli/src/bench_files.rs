@@ -1,0 +1,110 @@
+//! `plexus bench` figures for whole `get` calls: many small files next to
+//! the same bytes as one file, and a get to an output path with the share
+//! of the call spent putting the file in place.
+
+use std::{
+    io::Read,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::Result;
+use plexus::{
+    content::{share, BlobFormat, Hash},
+    transfer::GetOptions,
+    Node, NodeConfig,
+};
+
+/// Size of each small file.
+const SMALL: usize = 4096;
+
+/// Fetches `files` files of 4 KiB as a folder and the same bytes as one
+/// file from one provider, `runs` times each, and prints the medians, the
+/// ratio and the goal.
+pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
+    let folder = root.join("small");
+    std::fs::create_dir_all(&folder)?;
+    let mut xof = blake3::Hasher::new().update(b"plexus small").finalize_xof();
+    let mut all = Vec::with_capacity(files * SMALL);
+    for i in 0..files {
+        let mut buf = vec![0u8; SMALL];
+        xof.read_exact(&mut buf)?;
+        std::fs::write(folder.join(format!("f{i:05}.bin")), &buf)?;
+        all.extend_from_slice(&buf);
+    }
+    let one = root.join("one.bin");
+    std::fs::write(&one, &all)?;
+    drop(all);
+    let provider = Node::start(NodeConfig::loopback(root.join("small-provider"))).await?;
+    let started = Instant::now();
+    let folder_hash = provider.share(&folder).await?;
+    let share_secs = started.elapsed().as_secs_f64();
+    let one_hash = provider.share(&one).await?;
+    let (folder_hash, one_hash) = (folder_hash.ticket.hash, one_hash.ticket.hash);
+    let mut many = Vec::new();
+    let mut single = Vec::new();
+    for _ in 0..runs.max(1) {
+        many.push(
+            get_to(root, &provider, folder_hash, BlobFormat::Collection)
+                .await?
+                .0,
+        );
+        single.push(get_to(root, &provider, one_hash, BlobFormat::Raw).await?.0);
+    }
+    provider.shutdown().await;
+    let (many, single) = (median(many), median(single));
+    let mib = (files * SMALL) as f64 / 1048576.0;
+    println!(
+        "  {files} files of 4 KiB ({mib:.0} MiB), get + write out, 1 provider, TCP (share took {share_secs:.1}s):"
+    );
+    println!(
+        "    as a folder {many:>7.2}s ({:.0} files/s)   as one file {single:>6.2}s   ratio {:.1}x (goal <= 2x)",
+        files as f64 / many,
+        many / single
+    );
+    Ok(())
+}
+
+/// One whole get by a fresh node from `provider`: fetch, then write to an
+/// output path. Returns the seconds of the call and of the write-out.
+pub async fn get_to(
+    root: &Path,
+    provider: &Node,
+    hash: Hash,
+    format: BlobFormat,
+) -> Result<(f64, f64)> {
+    let dir = tempfile::tempdir_in(root)?;
+    let getter = Node::start(NodeConfig::loopback(dir.path().join("node"))).await?;
+    let options = GetOptions {
+        providers: vec![(
+            provider.peer_id(),
+            provider
+                .listen_addrs()
+                .iter()
+                .filter(|a| a.to_string().contains("/tcp/"))
+                .cloned()
+                .collect(),
+        )],
+        use_dht: false,
+    };
+    let started = Instant::now();
+    getter.get(hash, Some(format), options).finish().await?;
+    let fetched = started.elapsed();
+    let store = getter.store().clone();
+    let out = dir.path().join("out");
+    tokio::task::spawn_blocking(move || share::export(&store, &hash, format, &out, false))
+        .await??;
+    let total = started.elapsed();
+    getter.shutdown().await;
+    Ok((secs(total), secs(total - fetched)))
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// The median of `v` (not empty).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
