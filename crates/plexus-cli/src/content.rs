@@ -62,14 +62,18 @@ pub async fn get(
     target_text: &str,
     out: Option<&Path>,
     force: bool,
+    allow_relay: bool,
     json: bool,
 ) -> Result<()> {
-    let target = Target::parse(target_text)?;
+    let mut target = Target::parse(target_text)?;
+    target.options.allow_relay = allow_relay;
     let out = std::path::absolute(target.out_path(out))?;
     ops::check_out(&out, force)?;
     let bar = progress_bar(json);
     let summary = match Client::running(data_dir).await {
-        Some((client, _)) => get_via_daemon(&client, target_text, &out, force, &bar).await?,
+        Some((client, _)) => {
+            get_via_daemon(&client, target_text, &out, force, allow_relay, &bar).await?
+        }
         None => get_locally(data_dir, &target, out, force, &bar).await?,
     };
     bar.finish_and_clear();
@@ -77,8 +81,11 @@ pub async fn get(
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         let s = &summary.stats;
+        let first = s.first_byte_secs.map_or(String::new(), |t| {
+            format!(", first verified byte after {t:.2}s")
+        });
         println!(
-            "got {} ({} bytes, {} fetched) in {:.2}s from {} peers: {}",
+            "got {} ({} bytes, {} fetched) in {:.2}s{first} from {} peers: {}",
             summary.out.display(),
             s.size,
             s.fetched,
@@ -153,12 +160,14 @@ async fn get_via_daemon(
     target: &str,
     out: &Path,
     force: bool,
+    allow_relay: bool,
     bar: &ProgressBar,
 ) -> Result<GetSummary> {
     let request = GetRequest {
         target: target.to_string(),
         out: Some(out.to_path_buf()),
         force,
+        allow_relay,
     };
     let mut events = client
         .stream::<_, GetEvent>(Method::POST, "/v1/get", Some(&request))

@@ -70,6 +70,7 @@ fn write_seeds() {
                 target: ticket,
                 out: Some("/tmp/out".into()),
                 force: false,
+                allow_relay: false,
             },
         ),
         body(
@@ -78,6 +79,7 @@ fn write_seeds() {
                 target: hash.to_string(),
                 out: None,
                 force: true,
+                allow_relay: false,
             },
         ),
         body(

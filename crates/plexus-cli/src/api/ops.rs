@@ -58,6 +58,7 @@ impl Target {
                 options: GetOptions {
                     providers: vec![(t.provider, t.addrs)],
                     use_dht: true,
+                    allow_relay: false,
                 },
                 name: t.name,
             });
@@ -69,6 +70,7 @@ impl Target {
                 options: GetOptions {
                     providers: Vec::new(),
                     use_dht: true,
+                    allow_relay: false,
                 },
                 name: None,
             }),

@@ -26,6 +26,7 @@ pub const ALL: &[&str] = &[
     "partition",
     "lan",
     "punch",
+    "nat-reach",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -40,11 +41,8 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "cut" => vec![cut_links(plexus, Mbit(20.0))?],
         "partition" => vec![partition(plexus, 10)?],
         "lan" => vec![lan(plexus, 6)?],
-        "punch" => vec![crate::punch::punch(
-            plexus,
-            crate::NatKind::PortPreserving,
-            20,
-        )?],
+        "punch" => crate::traversal::all_pairs(plexus, 20, 5)?,
+        "nat-reach" => vec![crate::traversal::reach::reach(plexus)?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }

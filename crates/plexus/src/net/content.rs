@@ -119,7 +119,7 @@ impl Node {
             publish::record(&store, &key, hash, format, size, name, tags)
         })
         .await?;
-        crate::transfer::network::BlobNetwork::provide(self, hash).await;
+        self.announce(hash).await;
         // Answered once the event loop uses the record, so a search that
         // starts after this returns sees it.
         self.ask(|reply| Command::PublishRecord { record, reply })
@@ -149,7 +149,11 @@ impl Node {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
         let task = tokio::spawn(async move {
-            let stats = download::fetch(&node, &node.store, hash, format, &options, &tx).await?;
+            let getter = super::blob_network::Getter {
+                node: node.clone(),
+                allow_relay: options.allow_relay,
+            };
+            let stats = download::fetch(&getter, &node.store, hash, format, &options, &tx).await?;
             // Remember what was fetched so it is served and listed by name.
             let (store, format) = (node.store.clone(), stats.format);
             content::blocking(move || publish::remember_fetched(&store, &hash, format)).await?;
