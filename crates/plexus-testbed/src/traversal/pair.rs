@@ -335,13 +335,19 @@ fn summarize(report: &mut Report, pair: &Pair, runs: &[Run]) {
         "time to the first verified byte: median {median:.2} s, max {max:.2} s ({} runs); whole get of 1 MiB median {whole_median:.2} s",
         firsts.len()
     ));
+    let mut reason: Option<&str> = None;
     for (i, r) in runs.iter().enumerate() {
         match &r.ended {
-            Ended::Refused => report.note(format!(
-                "run {i}: refused after {:.1} s: {}",
-                r.secs,
-                r.error.as_deref().unwrap_or("")
-            )),
+            Ended::Refused => {
+                let why = r.error.as_deref().unwrap_or("");
+                let told = if reason == Some(why) {
+                    "the same reason".to_string()
+                } else {
+                    why.to_string()
+                };
+                reason = Some(why);
+                report.note(format!("run {i}: refused after {:.1} s: {told}", r.secs));
+            }
             Ended::Failed(what) => report.note(format!(
                 "run {i} FAILED: {what}: {}; connections {:?}",
                 r.error.as_deref().unwrap_or("-"),
@@ -385,7 +391,9 @@ fn fresh_getter(
     }
     let host = &mut bed.hosts[getter];
     let extra = ["--no-mdns".to_string()];
-    let port = crate::host::PORT + run as u16;
+    // Never the port of the daemon before (run 0 follows the first one,
+    // on PORT).
+    let port = crate::host::PORT + 1 + run as u16;
     *host = Host::start_on(
         &host.plexus,
         &host.ns,

@@ -84,6 +84,25 @@ pub fn reach(plexus: &Path) -> Result<Report> {
             row(&mut report, format!("pub/sub: {what} (host {i})"), ok);
         }
     }
+    // How they are connected: no topic or search overlay of their own, only
+    // the connections the DHT and the relay gave them.
+    for i in [pp, sym] {
+        let mut seen = Vec::new();
+        for (j, other) in bed.hosts.iter().enumerate().filter(|(j, _)| *j != i) {
+            let conns = super::connections_to(&bed.hosts[i], &other.peer_id)?;
+            if !conns.is_empty() {
+                let relayed = conns.iter().filter(|c| super::is_relayed(c)).count();
+                seen.push(format!(
+                    "host {j}: {} direct, {relayed} relayed",
+                    conns.len() - relayed
+                ));
+            }
+        }
+        report.note(format!(
+            "host {i}'s connections at the end: {}",
+            seen.join("; ")
+        ));
+    }
     Ok(report)
 }
 
