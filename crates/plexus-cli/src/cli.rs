@@ -64,12 +64,15 @@ pub enum Command {
 
     /// Share a file or folder: prints a ticket others can `plexus get`.
     #[command(
-        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C. The name and tags go into a\nrecord signed by this node that `plexus search` finds.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --name \"Holiday 2024\" --tag beach --tag family --json"
+        after_help = "With a daemon running for the data dir, the daemon keeps serving it;\notherwise this command serves it until Ctrl-C. The name and tags go into a\nrecord signed by this node that `plexus search` finds.\n\nWith --encrypt, the file or folder (file names too) is encrypted before it\nenters the store: peers store, verify and serve only ciphertext, and the key\nis only in the ticket (anyone with the ticket can read it). Nothing is\npublished for search, so no tags.\n\nExamples:\n  plexus share ./video.mkv\n  plexus share ./photos --name \"Holiday 2024\" --tag beach --tag family --json\n  plexus share --encrypt ./tax-returns"
     )]
     Share {
         /// The file or folder.
         #[arg(value_name = "PATH")]
         path: PathBuf,
+        /// Encrypt it (XChaCha20-Poly1305); the key goes only into the ticket.
+        #[arg(long, conflicts_with = "tags")]
+        encrypt: bool,
         #[command(flatten)]
         meta: MetaArgs,
     },
@@ -119,7 +122,7 @@ pub enum Command {
 
     /// Download content by ticket or hash, verified chunk by chunk.
     #[command(
-        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force\n  plexus get plexus1aeb... --allow-relay"
+        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\nThe ticket of encrypted content (share --encrypt) carries its key: the store\nkeeps the ciphertext and the content is decrypted while it is written out.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force\n  plexus get plexus1aeb... --allow-relay"
     )]
     Get {
         /// A ticket (plexus1...) or a 64-digit hash.

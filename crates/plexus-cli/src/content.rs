@@ -21,21 +21,28 @@ use crate::{
     text::printable,
 };
 
-/// `plexus share PATH [--name NAME] [--tag TAG]...`
-pub async fn share(data_dir: &Path, path: &Path, meta: MetaArgs, json: bool) -> Result<()> {
+/// `plexus share PATH [--encrypt] [--name NAME] [--tag TAG]...`
+pub async fn share(
+    data_dir: &Path,
+    path: &Path,
+    encrypt: bool,
+    meta: MetaArgs,
+    json: bool,
+) -> Result<()> {
     let path =
         std::fs::canonicalize(path).with_context(|| format!("cannot share {}", path.display()))?;
+    let body = ShareRequest {
+        path,
+        name: meta.name,
+        tags: meta.tags,
+        encrypt,
+    };
     if let Some((client, _)) = Client::running(data_dir).await {
-        let body = ShareRequest {
-            path,
-            name: meta.name,
-            tags: meta.tags,
-        };
         let r: ShareResponse = client.post("/v1/share", &body).await?;
         return print_share(&r, json, false);
     }
     let node = own_node(data_dir, true).await?;
-    let shared = node.share_with(&path, meta.name, meta.tags).await?;
+    let shared = ops::share(&node, &body).await?;
     let response = ShareResponse::from(shared);
     print_share(&response, json, true)?;
     tokio::signal::ctrl_c().await?;
@@ -49,6 +56,9 @@ fn print_share(r: &ShareResponse, json: bool, serving: bool) -> Result<()> {
         return Ok(());
     }
     eprintln!("shared {} ({} bytes) as {}", r.name, r.size, r.hash);
+    if r.encrypted {
+        eprintln!("encrypted: peers store and serve only ciphertext; the key is in the ticket, so whoever has the ticket can read it");
+    }
     if serving {
         eprintln!("serving until Ctrl-C; fetch it with: plexus get TICKET");
     }
@@ -81,13 +91,16 @@ pub async fn get(
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         let s = &summary.stats;
+        let size = match summary.decrypted {
+            Some(plain) => format!("{plain} bytes decrypted from {}", s.size),
+            None => format!("{} bytes", s.size),
+        };
         let first = s.first_byte_secs.map_or(String::new(), |t| {
             format!(", first verified byte after {t:.2}s")
         });
         println!(
-            "got {} ({} bytes, {} fetched) in {:.2}s{first} from {} peers: {}",
+            "got {} ({size}, {} fetched) in {:.2}s{first} from {} peers: {}",
             summary.out.display(),
-            s.size,
             s.fetched,
             s.secs,
             s.per_peer.iter().filter(|p| p.bytes > 0).count(),

@@ -66,7 +66,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::find_peer(&data_dir, peer, json).await
         }
         Command::Connect { addr } => commands::connect(&data_dir, addr, json).await,
-        Command::Share { path, meta } => content::share(&data_dir, &path, meta, json).await,
+        Command::Share {
+            path,
+            encrypt,
+            meta,
+        } => content::share(&data_dir, &path, encrypt, meta, json).await,
         Command::Publish { hash, meta } => search::publish(&data_dir, hash, meta, json).await,
         Command::Search {
             words,

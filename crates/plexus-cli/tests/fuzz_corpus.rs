@@ -46,6 +46,7 @@ fn write_seeds() {
         provider,
         addrs: vec!["/ip4/192.0.2.7/tcp/4001".parse().unwrap()],
         name: Some("song.mp3".into()),
+        key: None,
     }
     .to_string();
     let seeds = [
@@ -62,6 +63,7 @@ fn write_seeds() {
                 path: "/home/a/photos".into(),
                 name: Some("photos".into()),
                 tags: vec!["holiday".into()],
+                encrypt: false,
             },
         ),
         body(

@@ -135,6 +135,13 @@ pub enum Error {
         /// Why the write failed.
         reason: String,
     },
+    /// Encrypted content could not be opened: wrong key, altered or cut
+    /// content, unknown format.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::Error),
+    /// Encrypted content was asked for without its key.
+    #[error("content {0} is encrypted, and only its ticket carries the key that opens it: fetch it with `plexus get TICKET` (this node keeps only the encrypted bytes, and serves them to others)")]
+    Encrypted(Hash),
     /// A download could not complete.
     #[error("download of {hash} failed: {reason}")]
     Download {

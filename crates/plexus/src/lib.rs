@@ -38,6 +38,9 @@
 //! network through a small `BlobNetwork` trait, not through the node.
 //! [`content`] is the store ([`content::Store`]): blobs named by their
 //! [`content::Hash`], collections, signed metadata and tickets.
+//! [`seal`] encrypts content before it leaves its owner (chunked
+//! XChaCha20-Poly1305, STREAM): [`seal::encrypt`], [`seal::decrypt`],
+//! [`seal::sealed_range`]; the key travels only in tickets.
 //!
 //! The [`Node`] handle sends commands to one task that owns the swarm; that
 //! task only routes commands and swarm events to the components. A
@@ -63,6 +66,7 @@ mod nat;
 mod net;
 pub mod pubsub;
 mod ratelimit;
+pub mod seal;
 pub mod search;
 pub mod swarm_key;
 pub mod transfer;

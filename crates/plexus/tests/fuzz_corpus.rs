@@ -130,12 +130,18 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         provider: peer,
         addrs,
         name: name.map(Into::into),
+        key: None,
     };
     let tickets = vec![
         ticket(addrs(peer), Some("photos"), BlobFormat::Collection).to_string(),
         ticket(Vec::new(), None, BlobFormat::Raw).to_string(),
         ticket(addrs(peer), Some("Blue Moon.mp3"), BlobFormat::Raw).to_string(),
         ticket(Vec::new(), Some(&"é".repeat(200)), BlobFormat::Raw).to_string(),
+        plexus::content::Ticket {
+            key: Some(plexus::seal::Key::from_bytes([7; 32])),
+            ..ticket(addrs(peer), Some("sealed"), BlobFormat::Collection)
+        }
+        .to_string(),
         hash.to_string(),
     ];
 

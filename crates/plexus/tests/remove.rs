@@ -89,3 +89,40 @@ async fn removing_a_folder_stops_serving_its_files_unless_another_share_uses_the
         .expect("a file another share uses is still served");
     assert_eq!(stats.size, also_shared.len() as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_encrypted_folder_takes_its_files_on_the_owner_and_the_getter() {
+    let root = tempfile::tempdir().unwrap();
+    let a = node(&root.path().join("a")).await;
+    let folder = root.path().join("folder");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::write(folder.join("one.bin"), data(50_000, 34)).unwrap();
+    std::fs::write(folder.join("sub/two.bin"), data(70_000, 35)).unwrap();
+    let ticket = a.share_encrypted(&folder, None).await.unwrap().ticket;
+    assert_eq!(
+        a.store().list().unwrap().len(),
+        3,
+        "two files and the listing"
+    );
+
+    let b = node(&root.path().join("b")).await;
+    b.get_keyed(
+        ticket.hash,
+        Some(ticket.format),
+        ticket.key.clone(),
+        from(&a),
+    )
+    .finish()
+    .await
+    .unwrap();
+    assert_eq!(b.store().list().unwrap().len(), 3);
+
+    for n in [&a, &b] {
+        assert!(n.remove(ticket.hash).await.unwrap());
+        let left = n.store().list().unwrap();
+        assert!(
+            left.is_empty(),
+            "files of a removed encrypted folder stay: {left:?}"
+        );
+    }
+}

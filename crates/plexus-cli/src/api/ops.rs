@@ -12,11 +12,12 @@ use plexus::{
     config::FileConfig,
     content::{meta::query_words, share, BlobFormat, Hash, ShareInfo, Ticket},
     pubsub::MAX_MESSAGE_BYTES,
+    seal::Key,
     transfer::GetOptions,
-    Download, Error, Node, NodeConfig,
+    Download, Error, Node, NodeConfig, Shared,
 };
 
-use super::types::{GetSummary, SearchRequest, SearchResult};
+use super::types::{GetSummary, SearchRequest, SearchResult, ShareRequest};
 
 /// A node of this command's own when no daemon runs: the data dir's config,
 /// any free ports unless `listen_default`.
@@ -32,6 +33,19 @@ pub async fn own_node(data_dir: &Path, listen_default: bool) -> Result<Node> {
     Ok(Node::start(config).await?)
 }
 
+/// Shares what `request` asks for: encrypted (no tags: nothing is
+/// published for search), or in the clear with its name and tags.
+pub async fn share(node: &Node, request: &ShareRequest) -> Result<Shared, Error> {
+    let r = request.clone();
+    if !r.encrypt {
+        return node.share_with(&r.path, r.name, r.tags).await;
+    }
+    if !r.tags.is_empty() {
+        return Err(Error::BadInput("an encrypted share publishes nothing for search, so it takes no tags: drop --tag, or share without --encrypt".into()));
+    }
+    node.share_encrypted(&r.path, r.name).await
+}
+
 /// What `get` was asked for.
 pub struct Target {
     /// The content hash.
@@ -42,6 +56,8 @@ pub struct Target {
     pub options: GetOptions,
     /// Suggested name from the ticket.
     pub name: Option<String>,
+    /// The key of encrypted content, from the ticket.
+    pub key: Option<Key>,
 }
 
 impl Target {
@@ -61,6 +77,7 @@ impl Target {
                     allow_relay: false,
                 },
                 name: t.name,
+                key: t.key,
             });
         }
         match text.parse::<Hash>() {
@@ -73,6 +90,7 @@ impl Target {
                     allow_relay: false,
                 },
                 name: None,
+                key: None,
             }),
             Err(_) => bail!("expected a ticket (plexus1...) or a 64-digit hex hash, got {text:?}"),
         }
@@ -98,7 +116,8 @@ impl Target {
 
     /// Starts the download on `node`.
     pub fn start(&self, node: &Node) -> Download {
-        node.get(self.hash, self.format, self.options.clone())
+        let key = self.key.clone();
+        node.get_keyed(self.hash, self.format, key, self.options.clone())
     }
 }
 
@@ -132,10 +151,33 @@ pub async fn finish(
         )?;
     }
     let store = node.store().clone();
-    let (hash, format, path) = (stats.hash, stats.format, out.clone());
-    tokio::task::spawn_blocking(move || share::export(&store, &hash, format, &path, force))
-        .await??;
-    Ok(GetSummary { stats, out })
+    let (hash, format, path, key) = (stats.hash, stats.format, out.clone(), target.key.clone());
+    let decrypted = tokio::task::spawn_blocking(move || {
+        share::export_with(&store, &hash, format, key.as_ref(), &path, force)?;
+        Ok::<_, Error>(key.map(|_| bytes_under(&path)))
+    })
+    .await??;
+    Ok(GetSummary {
+        stats,
+        out,
+        decrypted,
+    })
+}
+
+/// Bytes of the file at `path`, or of every file under the folder.
+fn bytes_under(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| bytes_under(&e.path()))
+        .sum()
 }
 
 /// Runs a search on `node`, handing each result to `emit` until `timeout`
@@ -188,6 +230,7 @@ mod tests {
             format: Some(BlobFormat::Raw),
             options: GetOptions::default(),
             name: Some(name.to_string()),
+            key: None,
         }
     }
 

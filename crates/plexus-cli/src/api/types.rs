@@ -53,6 +53,9 @@ pub struct ShareRequest {
     /// Tags to record with it.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Encrypt it; the key is only in the answer's ticket.
+    #[serde(default)]
+    pub encrypt: bool,
 }
 
 /// Answer of `POST /v1/share`.
@@ -69,11 +72,15 @@ pub struct ShareResponse {
     /// Tags recorded with it.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Encrypted: the ticket carries the key.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 impl From<plexus::Shared> for ShareResponse {
     fn from(shared: plexus::Shared) -> Self {
         Self {
+            encrypted: shared.ticket.key.is_some(),
             ticket: shared.ticket.to_string(),
             hash: shared.ticket.hash,
             name: shared.name,
@@ -105,6 +112,10 @@ pub struct GetSummary {
     pub stats: DownloadStats,
     /// The file or folder written.
     pub out: PathBuf,
+    /// For encrypted content, the plaintext bytes written (the figures
+    /// count the encrypted bytes fetched and stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<u64>,
 }
 
 /// One line of the NDJSON stream `POST /v1/get` answers with: progress

@@ -127,6 +127,7 @@ impl Metadata {
             provider: self.publisher,
             addrs,
             name: Some(self.name.clone()),
+            key: None,
         }
     }
 }

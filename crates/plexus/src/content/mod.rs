@@ -4,6 +4,7 @@
 pub mod collection;
 pub mod meta;
 pub(crate) mod publish;
+pub(crate) mod sealed;
 pub mod share;
 pub mod store;
 pub mod ticket;

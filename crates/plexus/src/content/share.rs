@@ -7,9 +7,9 @@ use std::{
 
 use super::{
     collection::{safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
-    BlobFormat, Collection, CollectionEntry, Hash, Store,
+    sealed, BlobFormat, Collection, CollectionEntry, Hash, Store,
 };
-use crate::Error;
+use crate::{seal::Key, Error};
 
 /// Imports a file as a blob, or a folder as a collection of blobs.
 /// Returns the hash, its format and the total bytes.
@@ -47,13 +47,15 @@ pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobForma
 /// (`hash` first when it was there).
 pub(crate) fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
     let shares = store.shares()?;
+    // A listing read from the store, or for an encrypted one the files
+    // recorded when it was shared or fetched with its key.
     let listed = |h: &Hash| -> Vec<Hash> {
         store
             .read_small(h, MAX_COLLECTION_BYTES)
             .ok()
             .and_then(|b| Collection::from_bytes(&b).ok())
             .map(|c| c.entries.iter().map(|e| e.hash).collect())
-            .unwrap_or_default()
+            .unwrap_or_else(|| store.sealed_files(h).unwrap_or_default())
     };
     let format = store.share(hash)?.map(|s| s.format);
     let files = match format {
@@ -81,7 +83,7 @@ pub(crate) fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
 }
 
 #[cfg(unix)]
-fn file_mode(path: &Path) -> u32 {
+pub(crate) fn file_mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
@@ -89,17 +91,33 @@ fn file_mode(path: &Path) -> u32 {
 }
 
 #[cfg(not(unix))]
-fn file_mode(_: &Path) -> u32 {
+pub(crate) fn file_mode(_: &Path) -> u32 {
     0o644
 }
 
 /// Writes complete content from the store to `out`: a file for a blob, a
 /// folder for a collection. Refuses to replace an existing path unless
 /// `force`; writes through a temporary name so a failure leaves nothing half-written.
+/// Encrypted content is refused ([`Error::Encrypted`]); see [`export_with`].
 pub fn export(
     store: &Store,
     hash: &Hash,
     format: BlobFormat,
+    out: &Path,
+    force: bool,
+) -> Result<(), Error> {
+    export_with(store, hash, format, None, out, force)
+}
+
+/// [`export`], opening encrypted content with `key` (from its ticket) on
+/// the way out, chunk by chunk: the store keeps only the encrypted bytes.
+/// A wrong key is [`crate::seal::Error::WrongKey`], before anything is
+/// written; encrypted content without a key is [`Error::Encrypted`].
+pub fn export_with(
+    store: &Store,
+    hash: &Hash,
+    format: BlobFormat,
+    key: Option<&Key>,
     out: &Path,
     force: bool,
 ) -> Result<(), Error> {
@@ -117,10 +135,9 @@ pub fn export(
         move |source| Error::Io { path, source }
     };
     match format {
-        BlobFormat::Raw => copy_blob(store, hash, out, 0o644),
+        BlobFormat::Raw => copy_blob(store, hash, key, out, 0o644),
         BlobFormat::Collection => {
-            let bytes = store.read_small(hash, MAX_COLLECTION_BYTES)?;
-            let collection = Collection::from_bytes(&bytes).map_err(Error::Store)?;
+            let collection = sealed::read_listing(store, hash, key)?;
             let tmp = sibling(out, "tmp");
             let _ = fs::remove_dir_all(&tmp);
             fs::create_dir_all(&tmp).map_err(io(&tmp))?;
@@ -130,7 +147,7 @@ pub fn export(
                 if let Some(parent) = target.parent() {
                     fs::create_dir_all(parent).map_err(io(parent))?;
                 }
-                copy_blob(store, &entry.hash, &target, entry.mode)?;
+                copy_blob(store, &entry.hash, key, &target, entry.mode)?;
             }
             if out.exists() {
                 let old = sibling(out, "old");
@@ -150,7 +167,14 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.plexus-{tag}"))
 }
 
-fn copy_blob(store: &Store, hash: &Hash, target: &Path, mode: u32) -> Result<(), Error> {
+/// Copies a blob out of the store, opening it with `key` if given.
+fn copy_blob(
+    store: &Store,
+    hash: &Hash,
+    key: Option<&Key>,
+    target: &Path,
+    mode: u32,
+) -> Result<(), Error> {
     let info = store
         .get(hash)?
         .filter(|i| i.complete)
@@ -160,6 +184,17 @@ fn copy_blob(store: &Store, hash: &Hash, target: &Path, mode: u32) -> Result<(),
         path: target.to_path_buf(),
         source,
     };
+    if let Some(key) = key {
+        if let Err(e) = sealed::open_blob(store, hash, key, &tmp) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        set_mode(&tmp, mode).map_err(io)?;
+        return fs::rename(&tmp, target).map_err(io);
+    }
+    if sealed::is_sealed_blob(store, hash)? {
+        return Err(Error::Encrypted(*hash));
+    }
     let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
     if copied != info.size {
         let _ = fs::remove_file(&tmp);
@@ -168,11 +203,16 @@ fn copy_blob(store: &Store, hash: &Hash, target: &Path, mode: u32) -> Result<(),
             info.size
         )));
     }
+    set_mode(&tmp, mode).map_err(io)?;
+    fs::rename(&tmp, target).map_err(io)
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode & 0o777)).map_err(io)?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777))?;
     }
-    let _ = mode;
-    fs::rename(&tmp, target).map_err(io)
+    let _ = (path, mode);
+    Ok(())
 }

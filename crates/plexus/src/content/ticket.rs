@@ -1,4 +1,13 @@
 //! Tickets: one copy-pasteable string with everything needed to fetch content.
+//!
+//! Layout (base32 after `plexus1`): version, format, hash, provider, addresses,
+//! then the name. Version 1 is a ticket without a key: its name field is
+//! optional (absent when the bytes end). Version 2 carries the key of
+//! encrypted content ([`crate::seal::Key`]): the name field is always there
+//! (length 0 for none), then 32 key bytes. Tickets without a key are still
+//! written as version 1, so older Plexus versions read them as before; an
+//! older version refuses a version 2 ticket as from an unknown version
+//! rather than fetching content it could not open.
 
 use std::{fmt, str::FromStr};
 
@@ -6,9 +15,13 @@ use data_encoding::BASE32_NOPAD;
 use libp2p::{Multiaddr, PeerId};
 
 use super::{BlobFormat, Hash};
+use crate::seal::Key;
 
 const PREFIX: &str = "plexus1";
+/// A ticket without a key.
 const VERSION: u8 = 1;
+/// A ticket with the key of encrypted content.
+const VERSION_KEYED: u8 = 2;
 
 /// Hash, format and one provider (peer id and addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +36,18 @@ pub struct Ticket {
     pub addrs: Vec<Multiaddr>,
     /// Suggested file or folder name.
     pub name: Option<String>,
+    /// The key of encrypted content: whoever holds the ticket can read it.
+    pub key: Option<Key>,
 }
 
 impl fmt::Display for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = vec![VERSION, self.format as u8];
+        let version = if self.key.is_some() {
+            VERSION_KEYED
+        } else {
+            VERSION
+        };
+        let mut buf = vec![version, self.format as u8];
         buf.extend_from_slice(&self.hash.0);
         let peer = self.provider.to_bytes();
         buf.push(peer.len() as u8);
@@ -42,6 +62,11 @@ impl fmt::Display for Ticket {
             let name = truncate(name, 255).as_bytes();
             buf.push(name.len() as u8);
             buf.extend_from_slice(name);
+        } else if self.key.is_some() {
+            buf.push(0);
+        }
+        if let Some(key) = &self.key {
+            buf.extend_from_slice(key.as_bytes());
         }
         write!(f, "{PREFIX}{}", BASE32_NOPAD.encode(&buf).to_lowercase())
     }
@@ -59,9 +84,11 @@ impl FromStr for Ticket {
             .map_err(|e| format!("ticket is not valid base32: {e}"))?;
         let mut r = Reader(&buf);
         let truncated = || "ticket is truncated".to_string();
-        if r.u8().ok_or_else(truncated)? != VERSION {
-            return Err("ticket from an unknown Plexus version".into());
-        }
+        let keyed = match r.u8().ok_or_else(truncated)? {
+            VERSION => false,
+            VERSION_KEYED => true,
+            _ => return Err("ticket from an unknown Plexus version (upgrade Plexus)".into()),
+        };
         let format = match r.u8().ok_or_else(truncated)? {
             0 => BlobFormat::Raw,
             1 => BlobFormat::Collection,
@@ -87,11 +114,20 @@ impl FromStr for Ticket {
             );
         }
         let name = match r.u8() {
+            None if keyed => return Err(truncated()),
             None => None,
+            Some(0) if keyed => None,
             Some(n) => {
                 let bytes = r.take(n as usize).ok_or_else(truncated)?;
                 Some(String::from_utf8_lossy(bytes).into_owned())
             }
+        };
+        let key = match keyed {
+            true => {
+                let bytes = r.take(32).ok_or_else(truncated)?;
+                Some(Key::from_bytes(bytes.try_into().expect("32 bytes")))
+            }
+            false => None,
         };
         if !r.0.is_empty() {
             return Err("ticket has trailing bytes".into());
@@ -102,6 +138,7 @@ impl FromStr for Ticket {
             provider,
             addrs,
             name,
+            key,
         })
     }
 }
@@ -144,6 +181,7 @@ mod tests {
             provider: PeerId::random(),
             addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
             name: Some("photos".into()),
+            key: None,
         };
         let s = t.to_string();
         assert!(s.starts_with("plexus1"));
@@ -163,9 +201,54 @@ mod tests {
             provider: PeerId::random(),
             addrs: Vec::new(),
             name: Some("é".repeat(200)),
+            key: None,
         };
         let back: Ticket = t.to_string().parse().unwrap();
         assert_eq!(back.name, Some("é".repeat(127)));
         assert_eq!(back.to_string().parse::<Ticket>().unwrap(), back);
+    }
+
+    #[test]
+    fn a_key_travels_in_the_ticket_and_keyless_tickets_keep_their_old_bytes() {
+        let provider = PeerId::random();
+        let plain = |name: Option<&str>| Ticket {
+            hash: Hash::of(b"x"),
+            format: BlobFormat::Raw,
+            provider,
+            addrs: vec!["/ip4/127.0.0.1/tcp/4001".parse().unwrap()],
+            name: name.map(Into::into),
+            key: None,
+        };
+        // A ticket as written before keys existed (version 1, name last).
+        let old = {
+            let t = plain(Some("a.txt"));
+            let mut buf = vec![1u8, 0];
+            buf.extend_from_slice(&t.hash.0);
+            let peer = provider.to_bytes();
+            buf.push(peer.len() as u8);
+            buf.extend_from_slice(&peer);
+            let addr = t.addrs[0].to_vec();
+            buf.push(1);
+            buf.extend_from_slice(&(addr.len() as u16).to_be_bytes());
+            buf.extend_from_slice(&addr);
+            buf.extend_from_slice(&[5, b'a', b'.', b't', b'x', b't']);
+            format!("plexus1{}", BASE32_NOPAD.encode(&buf).to_lowercase())
+        };
+        assert_eq!(plain(Some("a.txt")).to_string(), old);
+        assert_eq!(old.parse::<Ticket>().unwrap(), plain(Some("a.txt")));
+
+        for name in [Some("secret plans.pdf"), None] {
+            let keyed = Ticket {
+                key: Some(Key::generate()),
+                ..plain(name)
+            };
+            let text = keyed.to_string();
+            assert_ne!(text, plain(name).to_string());
+            assert_eq!(text.parse::<Ticket>().unwrap(), keyed);
+            // Cut anywhere inside the key: refused, never a shorter key.
+            for cut in 1..8 {
+                assert!(text[..text.len() - cut].parse::<Ticket>().is_err());
+            }
+        }
     }
 }

@@ -4,7 +4,8 @@
 
 use super::{event_loop::Command, Node};
 use crate::{
-    content::{self, publish, BlobFormat, Hash, Metadata, Store, Ticket},
+    content::{self, publish, BlobFormat, Hash, Metadata, ShareInfo, Store, Ticket},
+    seal::Key,
     transfer::{download, DownloadStats, GetOptions, Progress},
     Error,
 };
@@ -70,24 +71,79 @@ impl Node {
         });
         self.sign_and_publish(hash, format, size, name.clone(), tags.clone())
             .await?;
-        // The addresses now, not at start: a node behind a NAT has gained
-        // relay (`/p2p-circuit`) addresses since.
+        Ok(Shared {
+            tags,
+            ticket: self.ticket(hash, format, Some(name.clone()), None).await,
+            name,
+            size,
+        })
+    }
+
+    /// Shares a file or folder encrypted ([`crate::seal`]): sealed under a
+    /// fresh random key on its way into the store, so the store holds and
+    /// serves only ciphertext, named by the ciphertext's hash. The key is
+    /// only in the returned ticket; the name too (no metadata record is
+    /// published, so searches do not find it). The hash is announced in the
+    /// DHT so that peers can fetch, store and serve the ciphertext.
+    pub async fn share_encrypted(
+        &self,
+        path: &std::path::Path,
+        name: Option<String>,
+    ) -> Result<Shared, Error> {
+        let name = name.unwrap_or_else(|| {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "content".into())
+        });
+        publish::check_meta(&name, &[])?;
+        let key = Key::generate();
+        let (store, owned, sealing) = (self.store.clone(), path.to_path_buf(), key.clone());
+        let share = name.clone();
+        let (hash, format, size) = content::blocking(move || {
+            let (hash, format, size) = content::sealed::import_path(&store, &owned, &sealing)?;
+            store.set_share(
+                &hash,
+                &ShareInfo {
+                    name: share,
+                    format,
+                },
+            )?;
+            Ok((hash, format, size))
+        })
+        .await?;
+        self.announce(hash).await;
+        Ok(Shared {
+            tags: Vec::new(),
+            ticket: self
+                .ticket(hash, format, Some(name.clone()), Some(key))
+                .await,
+            name,
+            size,
+        })
+    }
+
+    /// A ticket naming this node as the provider, at its addresses now, not
+    /// at start: a node behind a NAT has gained relay (`/p2p-circuit`)
+    /// addresses since.
+    async fn ticket(
+        &self,
+        hash: Hash,
+        format: BlobFormat,
+        name: Option<String>,
+        key: Option<Key>,
+    ) -> Ticket {
         let addrs = match self.status().await {
             Ok(status) if !status.listen_addrs.is_empty() => status.listen_addrs,
             _ => self.listen_addrs.clone(),
         };
-        Ok(Shared {
-            tags,
-            ticket: Ticket {
-                hash,
-                format,
-                provider: self.peer_id,
-                addrs,
-                name: Some(name.clone()),
-            },
+        Ticket {
+            hash,
+            format,
+            provider: self.peer_id,
+            addrs,
             name,
-            size,
-        })
+            key,
+        }
     }
 
     /// Records a name and tags for content already in the store, signs
@@ -146,6 +202,19 @@ impl Node {
     /// Starts fetching `hash` from the given providers and the DHT; the
     /// handle reports progress and resolves to the download's figures.
     pub fn get(&self, hash: Hash, format: Option<BlobFormat>, options: GetOptions) -> Download {
+        self.get_keyed(hash, format, None, options)
+    }
+
+    /// Like [`Node::get`], with the key of encrypted content (from its
+    /// ticket), needed to read an encrypted folder's listing. The store
+    /// keeps the encrypted bytes; [`content::share::export_with`] opens them.
+    pub fn get_keyed(
+        &self,
+        hash: Hash,
+        format: Option<BlobFormat>,
+        key: Option<Key>,
+        options: GetOptions,
+    ) -> Download {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
         let task = tokio::spawn(async move {
@@ -153,10 +222,19 @@ impl Node {
                 node: node.clone(),
                 allow_relay: options.allow_relay,
             };
-            let stats = download::fetch(&getter, &node.store, hash, format, &options, &tx).await?;
-            // Remember what was fetched so it is served and listed by name.
+            let (store, key) = (&node.store, key.as_ref());
+            let stats = download::fetch(&getter, store, hash, format, key, &options, &tx).await?;
+            // Remember what was fetched so it is served and listed by name
+            // (and an encrypted folder's files, so removing it takes them).
             let (store, format) = (node.store.clone(), stats.format);
-            content::blocking(move || publish::remember_fetched(&store, &hash, format)).await?;
+            let key = key.cloned().filter(|_| format == BlobFormat::Collection);
+            content::blocking(move || {
+                if let Some(key) = key {
+                    content::sealed::remember_files(&store, &hash, &key)?;
+                }
+                publish::remember_fetched(&store, &hash, format)
+            })
+            .await?;
             Ok(stats)
         });
         Download { progress: rx, task }

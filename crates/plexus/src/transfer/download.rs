@@ -13,39 +13,36 @@ use super::{
     stats::{DownloadStats, GetOptions, PeerBytes, Progress, Tally},
 };
 use crate::{
-    content::{blocking, collection::MAX_COLLECTION_BYTES, BlobFormat, Collection, Hash, Store},
+    content::{blocking, sealed, BlobFormat, Collection, Hash, Store},
+    seal::Key,
     Error,
 };
 
 /// Fetches `hash` (a blob, or a collection and every file in it) into
-/// `store`, through `net`.
+/// `store`, through `net`. With `key`, a collection's listing is sealed
+/// and opened with it (the blobs stay sealed in the store).
 pub(crate) async fn fetch<N: BlobNetwork>(
     net: &N,
     store: &Arc<Store>,
     hash: Hash,
     format: Option<BlobFormat>,
+    key: Option<&Key>,
     options: &GetOptions,
     progress: &watch::Sender<Progress>,
 ) -> Result<DownloadStats, Error> {
-    fetch_with(
-        net,
-        store,
-        &Limits::default(),
-        hash,
-        format,
-        options,
-        progress,
-    )
-    .await
+    let limits = Limits::default();
+    fetch_with(net, store, &limits, hash, format, key, options, progress).await
 }
 
 /// [`fetch`] with the given time limits.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn fetch_with<N: BlobNetwork>(
     net: &N,
     store: &Arc<Store>,
     limits: &Limits,
     hash: Hash,
     format: Option<BlobFormat>,
+    key: Option<&Key>,
     options: &GetOptions,
     progress: &watch::Sender<Progress>,
 ) -> Result<DownloadStats, Error> {
@@ -56,23 +53,24 @@ pub(crate) async fn fetch_with<N: BlobNetwork>(
         net, store, limits, hash, options, &peers, progress, 0, &mut tally,
     )
     .await?;
-    let listing =
-        if format.is_none_or(|f| f == BlobFormat::Collection) && size <= MAX_COLLECTION_BYTES {
-            let store = store.clone();
-            blocking(move || store.read_small(&hash, MAX_COLLECTION_BYTES))
-                .await
-                .ok()
-        } else {
-            None
-        };
+    let max = sealed::max_listing_bytes();
+    let listing = if format.is_none_or(|f| f == BlobFormat::Collection) && size <= max {
+        let store = store.clone();
+        blocking(move || store.read_small(&hash, max)).await.ok()
+    } else {
+        None
+    };
     let collection = match (format, listing) {
         (Some(BlobFormat::Collection), Some(bytes)) => Some(
-            Collection::from_bytes(&bytes).map_err(|reason| Error::Download { hash, reason })?,
+            sealed::open_listing(&hash, &bytes, key).map_err(|e| match e {
+                Error::Store(reason) => Error::Download { hash, reason },
+                other => other,
+            })?,
         ),
         (Some(BlobFormat::Collection), None) => {
             return Err(Error::Download {
                 hash,
-                reason: format!("a collection is at most {MAX_COLLECTION_BYTES} bytes"),
+                reason: format!("a collection is at most {max} bytes"),
             })
         }
         (None, Some(bytes)) if looks_like_collection(&bytes) => Collection::from_bytes(&bytes).ok(),

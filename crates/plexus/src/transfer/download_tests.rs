@@ -53,6 +53,7 @@ async fn get(
         &quick(),
         hash,
         Some(BlobFormat::Raw),
+        None,
         &options,
         &tx,
     )

@@ -25,7 +25,7 @@ pub(super) async fn share(
     State(s): State<AppState>,
     Json(body): Json<ShareRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let shared = s.node.share_with(&body.path, body.name, body.tags).await?;
+    let shared = ops::share(&s.node, &body).await?;
     Ok(Json(ShareResponse::from(shared)))
 }
 

@@ -107,3 +107,28 @@ fn rand_tag() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
 }
+
+impl Store {
+    /// Imports a file sealed under `key` ([`crate::seal`]): read once,
+    /// sealed chunk by chunk on the way in, its hash tree computed over the
+    /// sealed bytes. Returns the hash, the sealed size and the plaintext size.
+    pub(crate) fn import_sealed_file(
+        &self,
+        path: &Path,
+        key: &crate::seal::Key,
+    ) -> Result<(Hash, u64, u64), Error> {
+        let io_err = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let source = File::open(path).map_err(io_err)?;
+        let plain = source.metadata().map_err(io_err)?.len();
+        let size = crate::seal::sealed_len(plain);
+        let mut sealer = crate::seal::Sealer::new(key, io::BufReader::new(source).take(plain));
+        let (hash, size) = self.import_reader(&mut sealer, size).map_err(|e| match e {
+            Error::Store(msg) => Error::Store(format!("importing {}: {msg}", path.display())),
+            other => other,
+        })?;
+        Ok((hash, size, plain))
+    }
+}

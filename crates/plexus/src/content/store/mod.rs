@@ -27,6 +27,9 @@ const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("shares");
 /// Signed metadata records ([`super::meta::SignedRecord`]) of shared content.
 const RECORDS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("records");
+/// The files of encrypted collections, whose listings the store cannot
+/// read without the key: 32-byte hashes one after another.
+const SEALED_FILES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("sealed_files");
 
 /// What the store knows about one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,7 @@ impl Store {
         tx.open_table(BLOBS).map_err(store_err)?;
         tx.open_table(SHARES).map_err(store_err)?;
         tx.open_table(RECORDS).map_err(store_err)?;
+        tx.open_table(SEALED_FILES).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         // Leftovers of imports interrupted by a crash.
         if let Ok(entries) = fs::read_dir(dir.join("blobs")) {
@@ -254,6 +258,32 @@ impl Store {
         Ok(out)
     }
 
+    /// Records the files of the encrypted collection `hash`, so removing
+    /// it removes them too.
+    pub(crate) fn set_sealed_files(&self, hash: &Hash, files: &[Hash]) -> Result<(), Error> {
+        let bytes: Vec<u8> = files.iter().flat_map(|h| h.0).collect();
+        let tx = self.begin_write()?;
+        {
+            let mut table = tx.open_table(SEALED_FILES).map_err(store_err)?;
+            table.insert(&hash.0, bytes.as_slice()).map_err(store_err)?;
+        }
+        tx.commit().map_err(store_err)
+    }
+
+    /// The files recorded for the encrypted collection `hash` (none if
+    /// it is not one).
+    pub(crate) fn sealed_files(&self, hash: &Hash) -> Result<Vec<Hash>, Error> {
+        let tx = self.begin_read()?;
+        let table = tx.open_table(SEALED_FILES).map_err(store_err)?;
+        let value = table.get(&hash.0).map_err(store_err)?;
+        Ok(value.map_or_else(Vec::new, |v| {
+            v.value()
+                .chunks_exact(32)
+                .map(|c| Hash(c.try_into().expect("32 bytes")))
+                .collect()
+        }))
+    }
+
     /// Every blob, complete or partial, with its share info if any.
     pub fn list(&self) -> Result<Vec<BlobEntry>, Error> {
         let shares: std::collections::HashMap<Hash, ShareInfo> =
@@ -285,6 +315,8 @@ impl Store {
             let mut shares = tx.open_table(SHARES).map_err(store_err)?;
             let mut records = tx.open_table(RECORDS).map_err(store_err)?;
             records.remove(&hash.0).map_err(store_err)?;
+            let mut sealed = tx.open_table(SEALED_FILES).map_err(store_err)?;
+            sealed.remove(&hash.0).map_err(store_err)?;
             let a = blobs.remove(&hash.0).map_err(store_err)?.is_some();
             let b = shares.remove(&hash.0).map_err(store_err)?.is_some();
             a || b
