@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs); flags win."
     )]
     Daemon(DaemonArgs),
 
@@ -125,7 +125,7 @@ pub enum Command {
         after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\nThe ticket of encrypted content (share --encrypt) carries its key: the store\nkeeps the ciphertext and the content is decrypted while it is written out.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force\n  plexus get plexus1aeb... --allow-relay"
     )]
     Get {
-        /// A ticket (plexus1...) or a 64-digit hash.
+        /// A ticket (plexus1... or plexusstore1...) or a 64-digit hash.
         #[arg(value_name = "TICKET|HASH")]
         target: String,
         /// Where to write the file or folder (default: its name in this folder).
@@ -139,6 +139,39 @@ pub enum Command {
         /// allow the bytes; by default relays carry only 128 KiB per circuit).
         #[arg(long)]
         allow_relay: bool,
+    },
+
+    /// Store a file in the network so it outlives this node: sealed, split
+    /// into N shards of which any K rebuild it, placed on N peers that offer
+    /// storage. Prints a ticket for `plexus get`.
+    #[command(
+        after_help = "The default is --erasure 4/8: 2x the file's size stored, survives 4 lost holders\n(3 replicas cost 3x and survive 2). Peers offer room with\n`plexus daemon --offer-storage 20GiB`. Keep the ticket: it holds the key.\n\nExamples:\n  plexus store ./thesis.pdf\n  plexus store ./backup.tar --erasure 3/10\n  plexus store ./notes.txt --replicas 3 --json"
+    )]
+    Store {
+        /// The file.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Erasure coding: N shards, any K rebuild the file (default 4/8).
+        #[arg(long, value_name = "K/N", conflicts_with = "replicas")]
+        erasure: Option<String>,
+        /// N whole copies instead of erasure coding.
+        #[arg(long, value_name = "N")]
+        replicas: Option<u8>,
+    },
+
+    /// List what this node stores: its own objects with their health
+    /// (shards alive / needed) and the shards it holds for others.
+    #[command(after_help = "Example:\n  plexus pins --json")]
+    Pins,
+
+    /// End an object this node stored: its holders release the shards.
+    #[command(
+        after_help = "Example:\n  plexus unstore 3f2a...c9   (the OBJECT column of plexus pins)"
+    )]
+    Unstore {
+        /// The object (its manifest hash, as `plexus pins` shows).
+        #[arg(value_name = "OBJECT")]
+        object: plexus::content::Hash,
     },
 
     /// List local content: hash, size, complete or % present, name.
@@ -322,6 +355,13 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<u64>,
 
+    /// Test this node's reachability again every this many seconds (AutoNAT;
+    /// default 300, at least 20: one round of tests takes up to about 15 s):
+    /// how soon a node that became dialable, or stopped being dialable,
+    /// notices.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(20..))]
+    pub reachability_recheck: Option<u64>,
+
     /// Directory server to register with, publish to and search, ending in
     /// /p2p/PEERID (repeatable).
     #[arg(long, value_name = "MULTIADDR")]
@@ -336,6 +376,11 @@ pub struct DaemonArgs {
     /// `plexus swarm-key new FILE`.
     #[arg(long, value_name = "FILE")]
     pub swarm_key: Option<PathBuf>,
+
+    /// Disk to offer for other peers' stored objects, e.g. 20GiB or 500MB
+    /// (default: none). Shards over the free room are refused.
+    #[arg(long, value_name = "SIZE", value_parser = plexus::config::parse_size)]
+    pub offer_storage: Option<u64>,
 }
 
 impl Cli {

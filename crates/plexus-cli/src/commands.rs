@@ -74,6 +74,9 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
             .as_str()
             .unwrap_or("?")
     );
+    if let Some(why) = &nat.traversal_off {
+        println!("NAT traversal    off: {why}");
+    }
     for addr in &nat.external_addrs {
         println!("external address {addr}");
     }

@@ -75,6 +75,9 @@ pub async fn get(
     allow_relay: bool,
     json: bool,
 ) -> Result<()> {
+    if plexus::storage::StoreTicket::is_store_ticket(target_text) {
+        return crate::storage::get(data_dir, target_text, out, force, json).await;
+    }
     let mut target = Target::parse(target_text)?;
     target.options.allow_relay = allow_relay;
     let out = std::path::absolute(target.out_path(out))?;

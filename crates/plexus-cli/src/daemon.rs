@@ -37,6 +37,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
         config.nat.max_circuit_duration = Duration::from_secs(secs);
     }
     config.nat.rate_per_minute = args.relay_rate.or(config.nat.rate_per_minute);
+    if let Some(secs) = args.reachability_recheck {
+        config.nat.recheck = Duration::from_secs(secs);
+    }
     if !args.directory.is_empty() {
         config.directories = args.directory;
     }
@@ -45,6 +48,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     }
     if let Some(key) = args.swarm_key {
         config.swarm_key = Some(key);
+    }
+    if let Some(bytes) = args.offer_storage {
+        config.offer_storage = bytes;
     }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);

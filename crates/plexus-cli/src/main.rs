@@ -11,6 +11,7 @@ mod demo;
 mod pubsub;
 mod search;
 mod signal;
+mod storage;
 mod text;
 
 use std::process::ExitCode;
@@ -84,6 +85,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             force,
             allow_relay,
         } => content::get(&data_dir, &target, out.as_deref(), force, allow_relay, json).await,
+        Command::Store {
+            path,
+            erasure,
+            replicas,
+        } => storage::store(&data_dir, &path, erasure, replicas, json).await,
+        Command::Pins => storage::pins(&data_dir, json).await,
+        Command::Unstore { object } => storage::unstore(&data_dir, object).await,
         Command::Ls => content::ls(&data_dir, json).await,
         Command::Rm { hash } => content::rm(&data_dir, hash).await,
         Command::Demo {

@@ -117,3 +117,18 @@ fn a_peer_behind_a_nat_gets_from_a_public_one_directly() {
 fn search_and_pubsub_reach_peers_behind_nats() {
     check(traversal::reach::reach(Path::new(PLEXUS)));
 }
+
+#[test]
+fn reachability_recovers_after_a_firewall_comes_and_goes() {
+    check(plexus_testbed::reach::recover(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
+    check(plexus_testbed::reach::serve(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_private_node_moves_its_reservation_when_a_relay_dies() {
+    check(plexus_testbed::reach::relay_loss(Path::new(PLEXUS)));
+}

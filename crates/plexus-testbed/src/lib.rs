@@ -16,6 +16,7 @@ pub mod host;
 pub mod nat;
 pub mod net;
 pub mod probe;
+pub mod reach;
 pub mod report;
 pub mod scenarios;
 pub mod traversal;

@@ -84,6 +84,14 @@ pub struct NodeConfig {
     pub swarm_key: Option<PathBuf>,
     /// NAT traversal: relay service limits, reservations kept while private.
     pub nat: crate::nat::NatConfig,
+    /// Bytes of disk offered to store other peers' shards (0: none).
+    pub offer_storage: u64,
+    /// How often a holder asks the other holders of its objects whether
+    /// they still hold their shards.
+    pub storage_probe_every: Duration,
+    /// How long a holder may be unreachable before its shard is rebuilt
+    /// and placed elsewhere.
+    pub storage_repair_after: Duration,
 }
 
 impl NodeConfig {
@@ -115,6 +123,9 @@ impl NodeConfig {
             pubsub_peer_burst: 400,
             swarm_key: None,
             nat: crate::nat::NatConfig::default(),
+            offer_storage: 0,
+            storage_probe_every: Duration::from_secs(60),
+            storage_repair_after: Duration::from_secs(15 * 60),
         }
     }
 
@@ -187,6 +198,12 @@ pub struct FileConfig {
     /// Swarm key file of a private network; a relative path is taken from
     /// the data directory.
     pub swarm_key: Option<PathBuf>,
+    /// Disk offered to store for others, e.g. `"20GiB"`.
+    pub offer_storage: Option<String>,
+    /// Seconds between a holder's probes (and audits) of the other holders.
+    pub storage_probe_secs: Option<u64>,
+    /// Seconds a holder may be unreachable before its shard is repaired.
+    pub storage_repair_after_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -210,7 +227,11 @@ impl FileConfig {
 
     /// Parses the text of a `config.toml`.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let file: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(size) = &file.offer_storage {
+            parse_size(size).map_err(|e| format!("offer_storage: {e}"))?;
+        }
+        Ok(file)
     }
 
     /// Applies the file's settings on top of `config`.
@@ -260,7 +281,47 @@ impl FileConfig {
         if let Some(key) = &self.swarm_key {
             config.swarm_key = Some(key.clone());
         }
+        // Checked by `parse`.
+        if let Some(Ok(bytes)) = self.offer_storage.as_deref().map(parse_size) {
+            config.offer_storage = bytes;
+        }
+        if let Some(secs) = self.storage_probe_secs {
+            config.storage_probe_every = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = self.storage_repair_after_secs {
+            config.storage_repair_after = Duration::from_secs(secs.max(1));
+        }
     }
+}
+
+/// Parses a size such as `20GiB`, `500MB`, `1.5TiB` or `4096` (bytes):
+/// KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1000,
+        "kib" => 1 << 10,
+        "mb" | "m" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "gb" | "g" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        "tb" | "t" => 1000 * 1000 * 1000 * 1000,
+        "tib" => 1 << 40,
+        _ => return Err(format!("{text:?} is not a size (e.g. 20GiB, 500MB, 4096)")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 20GiB, 500MB, 4096)"))?;
+    let bytes = value * scale as f64;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 #[cfg(test)]
@@ -310,6 +371,31 @@ mod tests {
         .unwrap();
         FileConfig::load(dir.path()).unwrap().apply(&mut config);
         assert_eq!((config.max_inbound, config.max_inbound_per_ip), (30, 2));
+    }
+
+    #[test]
+    fn sizes_parse_in_both_unit_systems() {
+        assert_eq!(parse_size("20GiB"), Ok(20 << 30));
+        assert_eq!(parse_size("500 MB"), Ok(500_000_000));
+        assert_eq!(parse_size("1.5KiB"), Ok(1536));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "GiB", "12 parsecs", "-1GB", "1e30"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        let file = FileConfig::parse(
+            "offer_storage = \"2MiB\"\nstorage_probe_secs = 5\nstorage_repair_after_secs = 30\n",
+        )
+        .unwrap();
+        let mut config = NodeConfig::new("x");
+        file.apply(&mut config);
+        assert_eq!(config.offer_storage, 2 << 20);
+        assert_eq!(config.storage_probe_every, Duration::from_secs(5));
+        assert_eq!(config.storage_repair_after, Duration::from_secs(30));
+        let err = FileConfig::parse("offer_storage = \"lots\"\n").unwrap_err();
+        assert!(
+            err.contains("offer_storage") && err.contains("20GiB"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -135,6 +135,16 @@ pub enum Error {
         /// Why the write failed.
         reason: String,
     },
+    /// A stored object could not be placed: too few peers with room.
+    #[error("cannot place {needed} shards of {bytes} bytes: found {found} peers with room for one (wait for more storers, ask fewer holders with --erasure K/N or --replicas N, or store a smaller file)")]
+    Unplaceable {
+        /// Peers found that had room and took a shard.
+        found: usize,
+        /// Holders needed (N).
+        needed: usize,
+        /// Room needed on each holder.
+        bytes: u64,
+    },
     /// Encrypted content could not be opened: wrong key, altered or cut
     /// content, unknown format.
     #[error(transparent)]

@@ -68,6 +68,7 @@ pub mod pubsub;
 mod ratelimit;
 pub mod seal;
 pub mod search;
+pub mod storage;
 pub mod swarm_key;
 pub mod transfer;
 mod wrap;

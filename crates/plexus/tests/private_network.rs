@@ -156,3 +156,21 @@ async fn only_nodes_with_the_key_connect_find_and_fetch() {
         node.shutdown().await;
     }
 }
+
+/// A node with a swarm key has no NAT traversal, and its status says so
+/// (private networks need publicly reachable nodes); one without a key does
+/// not say it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swarm_key_node_says_it_has_no_nat_traversal() {
+    let root = tempfile::tempdir().unwrap();
+    let k = key_file(root.path(), "k.key");
+    let a = keyed(&root.path().join("a"), Some(&k), None).await;
+    let b = keyed(&root.path().join("b"), None, None).await;
+    let off = a.status().await.unwrap().nat.traversal_off;
+    let why = off.expect("a swarm-key node must say NAT traversal is off");
+    assert!(
+        why.contains("swarm key") && why.contains("publicly reachable"),
+        "{why}"
+    );
+    assert_eq!(b.status().await.unwrap().nat.traversal_off, None);
+}

@@ -13,11 +13,12 @@ use plexus::{
     content::{meta::query_words, share, BlobFormat, Hash, ShareInfo, Ticket},
     pubsub::MAX_MESSAGE_BYTES,
     seal::Key,
+    storage::{Redundancy, Stored},
     transfer::GetOptions,
     Download, Error, Node, NodeConfig, Shared,
 };
 
-use super::types::{GetSummary, SearchRequest, SearchResult, ShareRequest};
+use super::types::{GetSummary, SearchRequest, SearchResult, ShareRequest, StoreResponse};
 
 /// A node of this command's own when no daemon runs: the data dir's config,
 /// any free ports unless `listen_default`.
@@ -197,6 +198,35 @@ pub async fn run_search(
         }
     }
     Ok(())
+}
+
+/// The redundancy `plexus store` asked for: `--erasure K/N`, `--replicas
+/// N`, or the default (4-of-8).
+pub fn redundancy(erasure: Option<&str>, replicas: Option<u8>) -> Result<Redundancy, Error> {
+    let r = match (erasure, replicas) {
+        (Some(_), Some(_)) => {
+            return Err(Error::BadInput(
+                "give --erasure K/N or --replicas N, not both".into(),
+            ))
+        }
+        (Some(kn), None) => kn.parse()?,
+        (None, Some(n)) => Redundancy::Replicas(n),
+        (None, None) => Redundancy::default(),
+    };
+    r.check()?;
+    Ok(r)
+}
+
+/// The API's answer for a stored object.
+pub fn store_response(stored: Stored, started: Instant) -> StoreResponse {
+    StoreResponse {
+        object: stored.ticket.manifest,
+        ticket: stored.ticket.to_string(),
+        size: stored.size,
+        stored_bytes: stored.stored_bytes,
+        holders: stored.holders,
+        secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// Waits up to `wait` for a subscribed peer, then publishes.

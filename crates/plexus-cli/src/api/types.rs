@@ -281,3 +281,60 @@ mod tests {
         assert!(matches!(failed, GetEvent::Failed { error } if error == "x"));
     }
 }
+
+/// Body of `POST /v1/storage/store`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoreRequest {
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// `K/N` erasure coding (default 4/8), or `None` with `replicas`.
+    pub erasure: Option<String>,
+    /// N whole copies instead of erasure coding.
+    pub replicas: Option<u8>,
+}
+
+/// Answer of `POST /v1/storage/store`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoreResponse {
+    /// The storage ticket (holds the key).
+    pub ticket: String,
+    /// The object (its manifest's hash).
+    pub object: Hash,
+    /// Bytes of the file.
+    pub size: u64,
+    /// Bytes placed in the network, all shards.
+    pub stored_bytes: u64,
+    /// Holders placed.
+    pub holders: usize,
+    /// Seconds it took.
+    pub secs: f64,
+}
+
+/// Body of `POST /v1/storage/get`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredGetRequest {
+    /// The storage ticket (`plexusstore1...`).
+    pub ticket: String,
+    /// Absolute output path.
+    pub out: PathBuf,
+    /// Replace the output if it exists.
+    pub force: bool,
+}
+
+/// Answer of `POST /v1/storage/get`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredGetResponse {
+    /// Where the file was written.
+    pub out: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// Seconds it took.
+    pub secs: f64,
+}
+
+/// Body of `POST /v1/storage/unstore`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UnstoreRequest {
+    /// The object (its manifest's hash).
+    pub object: Hash,
+}

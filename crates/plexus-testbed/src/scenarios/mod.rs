@@ -26,6 +26,9 @@ pub const ALL: &[&str] = &[
     "partition",
     "lan",
     "punch",
+    "recover",
+    "serve",
+    "relay-loss",
     "nat-reach",
 ];
 
@@ -43,6 +46,9 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "lan" => vec![lan(plexus, 6)?],
         "punch" => crate::traversal::all_pairs(plexus, 20, 5)?,
         "nat-reach" => vec![crate::traversal::reach::reach(plexus)?],
+        "recover" => vec![crate::reach::recover(plexus)?],
+        "serve" => vec![crate::reach::serve(plexus)?],
+        "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })
 }

@@ -169,6 +169,27 @@ pub fn all_pairs(plexus: &std::path::Path, runs: usize, few: usize) -> Result<Ve
     Ok(reports)
 }
 
+/// Restarts host `i`'s daemon (same data dir and peer id) on `port`,
+/// bootstrapping from host 0: its connections are gone, so the next get
+/// needs new ones (another port than before: the last TCP 4-tuple may
+/// still be in TIME_WAIT).
+pub fn restart(bed: &mut crate::Testbed, i: usize, port: u16) -> Result<()> {
+    let bootstrap = bed.hosts[0].dial_addr();
+    let host = &mut bed.hosts[i];
+    host.kill();
+    let extra = ["--no-mdns".to_string(), "--bootstrap".into(), bootstrap];
+    *host = Host::start_on(
+        &host.plexus,
+        &host.ns,
+        host.ip,
+        port,
+        host.transport,
+        host.data_dir.clone(),
+        &extra,
+    )?;
+    Ok(())
+}
+
 /// The median and the largest of `values` (0 when empty).
 pub fn median_max(values: &[f64]) -> (f64, f64) {
     let mut v = values.to_vec();

@@ -14,8 +14,9 @@ use libp2p::{
     identity::Keypair,
     kad, mdns, ping,
     swarm::{
-        behaviour::toggle::Toggle, dial_opts::DialOpts, FromSwarm, NetworkBehaviour, THandler,
-        THandlerInEvent, ToSwarm,
+        behaviour::toggle::Toggle,
+        dial_opts::{DialOpts, PeerCondition},
+        FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
@@ -57,6 +58,8 @@ pub(crate) struct Behaviour {
     out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
     /// Provider records waiting to be announced, a bounded number at a time.
     announcer: Announcer<kad::QueryId>,
+    /// AutoNAT found this node cannot be dialed: Kademlia is a client.
+    private: bool,
 }
 
 impl Behaviour {
@@ -91,6 +94,7 @@ impl Behaviour {
             bootstrap,
             out: VecDeque::new(),
             announcer: Announcer::new(MAX_IN_FLIGHT),
+            private: false,
         })
     }
 
@@ -117,6 +121,33 @@ impl Behaviour {
     pub(crate) fn add_addresses(&mut self, peer: PeerId, addrs: &[Multiaddr]) {
         for addr in addrs {
             self.inner.kad.add_address(&peer, addr.clone());
+        }
+    }
+
+    /// Follows reachability: Kademlia is a client while `private`, a server
+    /// otherwise ([`super::kad_mode`]).
+    pub(crate) fn set_private(&mut self, private: bool) {
+        if private != self.private {
+            tracing::info!(private, "Kademlia mode follows reachability");
+        }
+        self.private = private;
+        self.inner.kad.set_mode(Some(super::kad_mode(private)));
+    }
+
+    /// A private node's records must carry its relay addresses (Kademlia
+    /// puts the node's confirmed external addresses in each announcement,
+    /// and nobody else knows where a client is): each new relay address
+    /// announces the node's own records again.
+    fn reannounce(&mut self) {
+        let hashes: Vec<Hash> = kad::store::RecordStore::provided(self.inner.kad.store_mut())
+            .filter_map(|r| r.key.as_ref().try_into().ok().map(Hash))
+            .collect();
+        tracing::debug!(
+            records = hashes.len(),
+            "new relay address: announcing again"
+        );
+        for hash in hashes {
+            self.announcer.push(hash, Origin::Stored);
         }
     }
 
@@ -236,6 +267,10 @@ impl Behaviour {
                     {
                         self.inner.kad.add_address(&peer_id, addr.clone());
                     }
+                } else if self.inner.kad.remove_peer(&peer_id).is_some() {
+                    // It turned into a Kademlia client (private: identify
+                    // pushes the change): its addresses go with it.
+                    tracing::debug!(peer = %peer_id, "no longer a Kademlia server: out of the routing table");
                 }
                 self.relay_offered(peer_id, &info.protocols);
                 self.book.handle_agent(peer_id, info.agent_version);
@@ -271,6 +306,18 @@ impl Behaviour {
                     Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
                     _ => Default::default(),
                 };
+                // Dialed now, while the lookup still holds the addresses the
+                // providers announced: a private provider (a Kademlia client)
+                // is in no routing table, and these (its relay addresses)
+                // are the only ones anybody has.
+                for peer in &found {
+                    if *peer != self.me && !self.book.is_connected(peer) {
+                        let opts = DialOpts::peer_id(*peer)
+                            .condition(PeerCondition::DisconnectedAndNotDialing)
+                            .build();
+                        self.out.push_back(ToSwarm::Dial { opts });
+                    }
+                }
                 self.book.handle_providers(id, found, step.last, self.me);
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
@@ -314,6 +361,14 @@ impl Behaviour {
                 if e.remaining_established == 0 {
                     self.book.handle_disconnected(e.peer_id);
                 }
+            }
+            FromSwarm::ExternalAddrConfirmed(e)
+                if self.private
+                    && e.addr
+                        .iter()
+                        .any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit) =>
+            {
+                self.reannounce();
             }
             _ => {}
         }

@@ -46,11 +46,23 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/kad/1.0.0"
 /// Protocol version announced by identify; peers of other networks differ.
 pub const IDENTIFY_PROTOCOL: &str = "/plexus/1.0.0";
 
-/// Builds the Kademlia behaviour, always in server mode.
-///
-/// Kademlia only switches itself to server mode once an external address is
-/// confirmed, which never happens on loopback or private networks; a Plexus
-/// node is meant to answer queries, so it is a server from the start.
+/// The Kademlia mode for a node that is `private` (AutoNAT found it cannot
+/// be dialed) or not: a client while private, so others' routing tables
+/// never hold addresses nobody can dial; a server otherwise, also while
+/// reachability is unknown (a LAN or loopback node gets no AutoNAT answer,
+/// and Kademlia's own rule, server once an external address is confirmed,
+/// would make it a client for good; a private node's relay addresses count
+/// as external for that rule too).
+pub(crate) fn kad_mode(private: bool) -> kad::Mode {
+    if private {
+        kad::Mode::Client
+    } else {
+        kad::Mode::Server
+    }
+}
+
+/// Builds the Kademlia behaviour, in server mode until reachability says
+/// otherwise ([`kad_mode`]).
 pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStore> {
     let mut config = kad::Config::new(KAD_PROTOCOL);
     config.set_periodic_bootstrap_interval(Some(refresh));
@@ -60,7 +72,7 @@ pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStor
     config.set_provider_publication_interval(Some(Duration::from_secs(60 * 60)));
     config.set_provider_record_ttl(Some(Duration::from_secs(6 * 60 * 60)));
     let mut kad = kad::Behaviour::with_config(local, ProviderStore::new(local), config);
-    kad.set_mode(Some(kad::Mode::Server));
+    kad.set_mode(Some(kad_mode(false)));
     kad
 }
 
@@ -138,6 +150,12 @@ mod tests {
             &"/ip4/0.0.0.0/tcp/1".parse().unwrap(),
             None
         ));
+    }
+
+    #[test]
+    fn kademlia_is_a_client_only_while_private() {
+        assert_eq!(kad_mode(true), kad::Mode::Client);
+        assert_eq!(kad_mode(false), kad::Mode::Server);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use libp2p::{
 };
 
 use super::{
+    autonat::Prober,
     reachability::{Decision, Reach, Reachability},
     NatConfig, NatStatus,
 };
@@ -34,7 +35,7 @@ pub(crate) struct Inner {
     relay: Toggle<relay::Behaviour>,
     client: Toggle<relay::client::Behaviour>,
     dcutr: Toggle<dcutr::Behaviour>,
-    autonat: Toggle<autonat::v2::client::Behaviour>,
+    autonat: Toggle<Prober>,
     autonat_server: Toggle<autonat::v2::server::Behaviour>,
 }
 
@@ -56,6 +57,9 @@ pub(crate) struct Behaviour {
     conns: HashMap<PeerId, (Vec<ConnectionId>, usize)>,
     out: VecDeque<ToSwarm<Event, THandlerInEvent<Inner>>>,
     tick: Option<tokio::time::Interval>,
+    /// Relay service status not yet given to the relay server (see
+    /// [`Behaviour::apply_relay_status`]).
+    relay_status: Option<relay::Status>,
 }
 
 impl Behaviour {
@@ -67,10 +71,10 @@ impl Behaviour {
         client: Option<relay::client::Behaviour>,
     ) -> Self {
         let on = client.is_some();
-        let mut state = Reachability::new(config.reservations_wanted);
+        let mut state = Reachability::new(config.reservations_wanted, config.recheck);
         let mut out = VecDeque::new();
         for addr in &config.external_addrs {
-            state.handle_probe(addr.clone(), true);
+            state.handle_declared(addr.clone());
             out.push_back(ToSwarm::ExternalAddrConfirmed(addr.clone()));
         }
         let relay = (on && config.relay_service).then(|| {
@@ -86,7 +90,7 @@ impl Behaviour {
                 relay: relay.into(),
                 client: client.into(),
                 dcutr: on.then(|| dcutr::Behaviour::new(me)).into(),
-                autonat: on.then(autonat::v2::client::Behaviour::default).into(),
+                autonat: on.then(Prober::default).into(),
                 autonat_server: on.then(autonat::v2::server::Behaviour::default).into(),
             },
             state,
@@ -95,6 +99,24 @@ impl Behaviour {
             conns: HashMap::new(),
             out,
             tick: None,
+            relay_status: None,
+        }
+    }
+
+    /// Gives the relay server its new status once no relayed connection is
+    /// open: libp2p relay 0.22 sends the status to every connection's
+    /// handler, and a relayed connection's is the dummy one, which panics
+    /// on it (entered unreachable code in `either.rs`), killing that
+    /// connection's task. Seen here when reachability changed while a peer
+    /// was connected through a relay.
+    fn apply_relay_status(&mut self) {
+        let relayed = self.conns.values().any(|(r, _)| !r.is_empty());
+        if relayed {
+            return;
+        }
+        if let (Some(status), Some(relay)) = (self.relay_status, self.inner.relay.as_mut()) {
+            relay.set_status(Some(status));
+            self.relay_status = None;
         }
     }
 
@@ -111,6 +133,8 @@ impl Behaviour {
             relay_reservations: self.state.reservations(),
             hole_punches_ok: self.punched.0,
             hole_punches_failed: self.punched.1,
+            traversal_off: (!self.inner.client.is_enabled())
+                .then(|| super::TRAVERSAL_OFF_PNET.to_string()),
         }
     }
 
@@ -118,7 +142,8 @@ impl Behaviour {
         match event {
             InnerEvent::Autonat(e) => {
                 tracing::debug!(addr = %e.tested_addr, server = %e.server, ok = e.result.is_ok(), "autonat test");
-                self.state.handle_probe(e.tested_addr, e.result.is_ok());
+                self.state
+                    .handle_probe(e.tested_addr, e.result.is_ok(), Instant::now());
             }
             InnerEvent::Client(relay::client::Event::ReservationReqAccepted {
                 relay_peer_id,
@@ -178,6 +203,7 @@ impl Behaviour {
                         self.conns.remove(&e.peer_id);
                     }
                 }
+                self.apply_relay_status();
             }
             _ => {}
         }
@@ -207,11 +233,19 @@ impl Behaviour {
             match decision {
                 Decision::Changed(reach) => {
                     tracing::info!(?reach, "reachability");
-                    if let Some(relay) = self.inner.relay.as_mut() {
-                        relay.set_status(Some(relay_status(reach)));
-                    }
+                    self.relay_status = Some(relay_status(reach));
+                    self.apply_relay_status();
                     self.out
                         .push_back(ToSwarm::GenerateEvent(Event::Reachability(reach)));
+                }
+                Decision::Reprobe => {
+                    if let Some(prober) = self.inner.autonat.as_mut() {
+                        prober.restart();
+                    }
+                }
+                Decision::Expire(addr) => {
+                    tracing::info!(%addr, "external address no longer confirmed");
+                    self.out.push_back(ToSwarm::ExternalAddrExpired(addr));
                 }
                 Decision::Reserve { relay, addr } => {
                     let mut circuit = crate::discovery::with_peer_id(&addr, relay);
@@ -251,10 +285,14 @@ impl NetworkBehaviour for Behaviour {
 
     /// Loopback addresses others observed are no candidates for an external
     /// address (AutoNAT would test them again and again, each test a new
-    /// dial-back connection that keeps peers connected): dropped here.
+    /// dial-back connection that keeps peers connected), nor are relayed
+    /// ones (a peer that reached this node through a relay observes the
+    /// circuit; the relay client confirms those itself), nor ones without
+    /// an IP address or DNS name (a bare `/p2p/ID` was seen): dropped here.
     fn on_swarm_event(&mut self, event: FromSwarm) {
         if let FromSwarm::NewExternalAddrCandidate(c) = &event {
-            if is_loopback(c.addr) {
+            let relayed = c.addr.iter().any(|p| p == Protocol::P2pCircuit);
+            if is_loopback(c.addr) || relayed || !crate::discovery::is_dialable(c.addr) {
                 return;
             }
         }

@@ -8,9 +8,13 @@
 //! ([`behaviour::Behaviour`]) wraps libp2p's relay server and client, DCUtR
 //! and the AutoNAT v2 client and server. The relay server advertises the hop
 //! protocol only while the node has a confirmed external address (libp2p
-//! relay's own status), so only public nodes offer relaying. A node with a
+//! relay's own status), so only public nodes offer relaying. Reachability
+//! is tested again every [`NatConfig::recheck`] (`autonat::Prober`
+//! restarts libp2p's AutoNAT v2 client, which never retests an address by
+//! itself), and results nobody renews expire. A node with a
 //! swarm key (private network) has no relay client and so none of this.
 
+pub(crate) mod autonat;
 pub(crate) mod behaviour;
 pub(crate) mod reachability;
 
@@ -48,6 +52,12 @@ pub struct NatConfig {
     pub rate_per_minute: Option<std::num::NonZeroU32>,
     /// Reservations a private node keeps.
     pub reservations_wanted: usize,
+    /// How often AutoNAT tests this node's addresses again once it had an
+    /// answer (`--reachability-recheck`): a node dialable again after an
+    /// outage is public at most this long plus one round of tests (up to
+    /// about 15 s) later; results not renewed for three rechecks are
+    /// dropped. Shorter than a round, no round would ever finish.
+    pub recheck: Duration,
     /// Addresses the operator declares dialable from outside
     /// (`--external-address`): the node is public from the start. A
     /// network's first node needs this, as AutoNAT servers only answer
@@ -70,6 +80,7 @@ impl Default for NatConfig {
             max_circuit_duration: Duration::from_secs(2 * 60),
             rate_per_minute: None,
             reservations_wanted: 2,
+            recheck: Duration::from_secs(5 * 60),
             external_addrs: Vec::new(),
         }
     }
@@ -116,7 +127,15 @@ pub struct NatStatus {
     pub hole_punches_ok: u64,
     /// Hole punches that failed.
     pub hole_punches_failed: u64,
+    /// Why NAT traversal is off, if it is: a node with a swarm key
+    /// (private network) has no AutoNAT, relays or hole punching, so its
+    /// peers must be able to dial it directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traversal_off: Option<String>,
 }
+
+/// What `status` says on a node with a swarm key.
+pub(crate) const TRAVERSAL_OFF_PNET: &str = "private network (swarm key): no AutoNAT, relays or hole punching; nodes behind NATs reach only peers that are publicly reachable or on their LAN";
 
 impl Default for NatStatus {
     fn default() -> Self {
@@ -126,6 +145,7 @@ impl Default for NatStatus {
             relay_reservations: Vec::new(),
             hole_punches_ok: 0,
             hole_punches_failed: 0,
+            traversal_off: None,
         }
     }
 }

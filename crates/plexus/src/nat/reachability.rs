@@ -4,9 +4,23 @@
 //! [`Reachability::handle_relay`], reservation outcomes in
 //! `handle_reserved` / `handle_reservation_failed`; [`Reachability::poll`]
 //! says what to do, with the time passed in.
+//!
+//! Reachability expires: every probe result is dated, the node asks for a
+//! new round of probes ([`Decision::Reprobe`]) every `recheck`, and a
+//! result older than [`STALE_AFTER`] rechecks is dropped (a confirmed
+//! address with it: [`Decision::Expire`]). libp2p's AutoNAT v2 client
+//! tests each address once and never again, neither a failed one nor a
+//! confirmed one (rust-libp2p issue #6203, fix proposed in PR #6207, not
+//! released for libp2p 0.57); `super::autonat` starts it afresh on
+//! `Reprobe`. So a node unreachable once (an outage, a firewall) becomes
+//! public again at most `recheck` plus one probe (about 10 s) after it is
+//! dialable again, and a public node that can no longer be dialed turns
+//! private at the next recheck that reaches an AutoNAT server, or unknown
+//! once its results are [`STALE_AFTER`] rechecks old (cut off: no server
+//! answers).
 
 use std::{
-    collections::{BTreeMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -18,6 +32,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const RESERVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a relay that failed is left alone before it is asked again.
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// A probe result counts for this many rechecks; older, it is dropped.
+pub(crate) const STALE_AFTER: u32 = 3;
 
 /// What the node knows about being dialable from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +53,11 @@ pub enum Reach {
 pub(crate) enum Decision {
     /// Reachability changed (Kademlia mode follows it).
     Changed(Reach),
+    /// Test the addresses again: start AutoNAT afresh.
+    Reprobe,
+    /// `addr` is no longer confirmed (failed its retest, or its result is
+    /// stale): the swarm must drop it from its external addresses.
+    Expire(Multiaddr),
     /// Ask `relay` at `addr` for a reservation (listen on its circuit).
     Reserve { relay: PeerId, addr: Multiaddr },
 }
@@ -61,24 +82,41 @@ struct Relay {
 #[derive(Debug)]
 pub(crate) struct Reachability {
     reach: Reach,
-    confirmed: HashSet<Multiaddr>,
-    failed: HashSet<Multiaddr>,
+    /// Addresses dialed back, with when they last were.
+    confirmed: HashMap<Multiaddr, Instant>,
+    /// Addresses not dialed back, with when they last failed.
+    failed: HashMap<Multiaddr, Instant>,
+    /// Addresses the operator declared public: confirmed for good.
+    declared: HashSet<Multiaddr>,
     relays: BTreeMap<PeerId, Relay>,
     wanted: usize,
+    recheck: Duration,
+    /// When the next round of probes is due; `None` before any result.
+    next_recheck: Option<Instant>,
     out: VecDeque<Decision>,
 }
 
 impl Reachability {
-    /// Unknown reachability; keeps `wanted` reservations while private.
-    pub(crate) fn new(wanted: usize) -> Self {
+    /// Unknown reachability; keeps `wanted` reservations while private,
+    /// probes again every `recheck` once it had a result.
+    pub(crate) fn new(wanted: usize, recheck: Duration) -> Self {
         Self {
             reach: Reach::Unknown,
-            confirmed: HashSet::new(),
-            failed: HashSet::new(),
+            confirmed: HashMap::new(),
+            failed: HashMap::new(),
+            declared: HashSet::new(),
             relays: BTreeMap::new(),
             wanted,
+            recheck,
+            next_recheck: None,
             out: VecDeque::new(),
         }
+    }
+
+    /// The operator declares `addr` dialable: public for good.
+    pub(crate) fn handle_declared(&mut self, addr: Multiaddr) {
+        self.declared.insert(addr);
+        self.update();
     }
 
     /// The current reachability.
@@ -95,15 +133,18 @@ impl Reachability {
             .collect()
     }
 
-    /// An AutoNAT test of `addr`: dialed back (`reachable`) or not.
-    pub(crate) fn handle_probe(&mut self, addr: Multiaddr, reachable: bool) {
+    /// An AutoNAT test of `addr` at `now`: dialed back (`reachable`) or not.
+    pub(crate) fn handle_probe(&mut self, addr: Multiaddr, reachable: bool, now: Instant) {
         if reachable {
             self.failed.remove(&addr);
-            self.confirmed.insert(addr);
+            self.confirmed.insert(addr, now);
         } else {
-            self.confirmed.remove(&addr);
-            self.failed.insert(addr);
+            if self.confirmed.remove(&addr).is_some() {
+                self.out.push_back(Decision::Expire(addr.clone()));
+            }
+            self.failed.insert(addr, now);
         }
+        self.next_recheck.get_or_insert(now + self.recheck);
         self.update();
     }
 
@@ -113,8 +154,33 @@ impl Reachability {
         self.update();
     }
 
+    /// Drops results older than [`STALE_AFTER`] rechecks at `now`, and asks
+    /// for a new round of probes when one is due.
+    fn age(&mut self, now: Instant) {
+        let stale = self.recheck * STALE_AFTER;
+        let old = |at: &Instant| now.saturating_duration_since(*at) >= stale;
+        let expired: Vec<Multiaddr> = self
+            .confirmed
+            .iter()
+            .filter(|(_, at)| old(at))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for addr in expired {
+            self.confirmed.remove(&addr);
+            self.out.push_back(Decision::Expire(addr));
+        }
+        self.failed.retain(|_, at| !old(at));
+        self.update();
+        if let Some(due) = self.next_recheck {
+            if now >= due {
+                self.next_recheck = Some(now + self.recheck);
+                self.out.push_back(Decision::Reprobe);
+            }
+        }
+    }
+
     fn update(&mut self) {
-        let reach = if !self.confirmed.is_empty() {
+        let reach = if !self.confirmed.is_empty() || !self.declared.is_empty() {
             Reach::Public
         } else if !self.failed.is_empty() {
             Reach::Private
@@ -155,9 +221,13 @@ impl Reachability {
         }
     }
 
-    /// The next thing to do at `now`: reachability changes first, then,
-    /// while private, reservations until `wanted` are held or asked for.
+    /// The next thing to do at `now`: reachability changes, expired
+    /// addresses and rechecks first, then, while private, reservations
+    /// until `wanted` are held or asked for.
     pub(crate) fn poll(&mut self, now: Instant) -> Option<Decision> {
+        if self.out.is_empty() {
+            self.age(now);
+        }
         if let Some(d) = self.out.pop_front() {
             return Some(d);
         }

@@ -4,6 +4,15 @@ use libp2p::{Multiaddr, PeerId};
 
 use super::*;
 
+const RECHECK: Duration = Duration::from_secs(120);
+
+/// One start for a whole test: results and polls share its clock.
+fn start() -> Instant {
+    use std::sync::OnceLock;
+    static T: OnceLock<Instant> = OnceLock::new();
+    *T.get_or_init(Instant::now)
+}
+
 fn addr(s: &str) -> Multiaddr {
     s.parse().unwrap()
 }
@@ -21,19 +30,19 @@ fn drain(r: &mut Reachability, now: Instant) -> Vec<Decision> {
 
 #[test]
 fn starts_unknown_and_asks_nothing() {
-    let mut r = Reachability::new(2);
+    let mut r = Reachability::new(2, RECHECK);
     r.handle_relay(PeerId::random(), addr("/ip4/10.0.0.1/tcp/1"));
     assert_eq!(r.reach(), Reach::Unknown);
-    assert!(drain(&mut r, Instant::now()).is_empty());
+    assert!(drain(&mut r, start()).is_empty());
 }
 
 #[test]
 fn a_confirmed_address_makes_it_public_and_no_relay_is_asked() {
-    let mut r = Reachability::new(2);
+    let mut r = Reachability::new(2, RECHECK);
     r.handle_relay(PeerId::random(), addr("/ip4/10.0.0.1/tcp/1"));
-    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
-    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), true);
-    let now = Instant::now();
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false, start());
+    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), true, start());
+    let now = start();
     let d = drain(&mut r, now);
     assert_eq!(r.reach(), Reach::Public);
     // Private first (the failed probe), then public; never a reservation.
@@ -49,12 +58,12 @@ fn a_confirmed_address_makes_it_public_and_no_relay_is_asked() {
 #[test]
 fn private_reserves_on_two_relays_and_replaces_a_failed_one_later() {
     let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
-    let mut r = Reachability::new(2);
+    let mut r = Reachability::new(2, RECHECK);
     for p in [a, b, c] {
         r.handle_relay(p, addr("/ip4/10.0.0.1/tcp/1"));
     }
-    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
-    let t0 = Instant::now();
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false, start());
+    let t0 = start();
     let d = drain(&mut r, t0);
     assert_eq!(d[0], Decision::Changed(Reach::Private));
     let asked: Vec<PeerId> = d[1..]
@@ -90,10 +99,10 @@ fn private_reserves_on_two_relays_and_replaces_a_failed_one_later() {
 #[test]
 fn an_unanswered_reservation_times_out_and_another_relay_is_asked() {
     let (a, b) = (PeerId::random(), PeerId::random());
-    let mut r = Reachability::new(1);
+    let mut r = Reachability::new(1, RECHECK);
     r.handle_relay(a, addr("/ip4/10.0.0.1/tcp/1"));
-    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false);
-    let t0 = Instant::now();
+    r.handle_probe(addr("/ip4/1.2.3.4/tcp/4001"), false, start());
+    let t0 = start();
     assert_eq!(drain(&mut r, t0).len(), 2);
     r.handle_relay(b, addr("/ip4/10.0.0.2/tcp/1"));
     assert!(drain(&mut r, t0 + Duration::from_secs(1)).is_empty());
@@ -109,11 +118,89 @@ fn an_unanswered_reservation_times_out_and_another_relay_is_asked() {
 
 #[test]
 fn an_expired_external_address_makes_it_private_again() {
-    let mut r = Reachability::new(1);
+    let mut r = Reachability::new(1, RECHECK);
     let a = addr("/ip4/1.2.3.4/tcp/4001");
-    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), false);
-    r.handle_probe(a.clone(), true);
+    r.handle_probe(addr("/ip4/1.2.3.4/udp/4001/quic-v1"), false, start());
+    r.handle_probe(a.clone(), true, start());
     assert_eq!(r.reach(), Reach::Public);
     r.handle_expired(&a);
     assert_eq!(r.reach(), Reach::Private);
+}
+
+#[test]
+fn a_failed_address_is_probed_again_and_the_node_turns_public() {
+    let a = addr("/ip4/1.2.3.4/tcp/4001");
+    let mut r = Reachability::new(2, RECHECK);
+    let t0 = start();
+    // Nothing probed yet: no rechecks (a LAN node has no AutoNAT servers).
+    assert!(drain(&mut r, t0 + RECHECK * 10).is_empty());
+    r.handle_probe(a.clone(), false, t0);
+    assert_eq!(drain(&mut r, t0), vec![Decision::Changed(Reach::Private)]);
+    assert!(drain(&mut r, t0 + RECHECK / 2).is_empty());
+    // One recheck is due, not two.
+    assert_eq!(drain(&mut r, t0 + RECHECK), vec![Decision::Reprobe]);
+    assert!(drain(&mut r, t0 + RECHECK + RECHECK / 2).is_empty());
+    // The outage is over: the retest reaches it.
+    r.handle_probe(a, true, t0 + RECHECK + Duration::from_secs(5));
+    assert_eq!(r.reach(), Reach::Public);
+    assert_eq!(
+        drain(&mut r, t0 + RECHECK + Duration::from_secs(5)),
+        vec![Decision::Changed(Reach::Public)]
+    );
+    assert_eq!(drain(&mut r, t0 + RECHECK * 2), vec![Decision::Reprobe]);
+}
+
+#[test]
+fn a_confirmed_address_that_fails_its_retest_is_expired_and_the_node_turns_private() {
+    let a = addr("/ip4/1.2.3.4/tcp/4001");
+    let mut r = Reachability::new(2, RECHECK);
+    let t0 = start();
+    r.handle_probe(a.clone(), true, t0);
+    assert_eq!(drain(&mut r, t0), vec![Decision::Changed(Reach::Public)]);
+    assert_eq!(drain(&mut r, t0 + RECHECK), vec![Decision::Reprobe]);
+    r.handle_probe(a.clone(), false, t0 + RECHECK);
+    assert_eq!(
+        drain(&mut r, t0 + RECHECK),
+        vec![Decision::Expire(a), Decision::Changed(Reach::Private)]
+    );
+}
+
+#[test]
+fn results_nobody_renews_go_stale_and_reachability_becomes_unknown() {
+    let (a, b) = (
+        addr("/ip4/1.2.3.4/tcp/4001"),
+        addr("/ip4/1.2.3.4/udp/4001/quic-v1"),
+    );
+    let mut r = Reachability::new(2, RECHECK);
+    let t0 = start();
+    r.handle_probe(a.clone(), true, t0);
+    r.handle_probe(b.clone(), false, t0 + RECHECK);
+    drain(&mut r, t0);
+    // Cut off: rechecks are asked for, no answer comes.
+    let before = drain(&mut r, t0 + RECHECK * STALE_AFTER - Duration::from_secs(1));
+    assert!(before.iter().all(|d| *d == Decision::Reprobe), "{before:?}");
+    assert_eq!(r.reach(), Reach::Public);
+    let d = drain(&mut r, t0 + RECHECK * STALE_AFTER);
+    assert_eq!(
+        d[..2],
+        [Decision::Expire(a), Decision::Changed(Reach::Private)]
+    );
+    drain(&mut r, t0 + RECHECK * (STALE_AFTER + 1));
+    assert_eq!(r.reach(), Reach::Unknown);
+    // Rechecks go on, so a healed node finds its way back.
+    assert_eq!(
+        drain(&mut r, t0 + RECHECK * (STALE_AFTER + 2)),
+        vec![Decision::Reprobe]
+    );
+}
+
+#[test]
+fn a_declared_address_stays_public() {
+    let a = addr("/ip4/1.2.3.4/tcp/4001");
+    let mut r = Reachability::new(2, RECHECK);
+    let t0 = start();
+    r.handle_declared(a);
+    assert_eq!(drain(&mut r, t0), vec![Decision::Changed(Reach::Public)]);
+    assert!(drain(&mut r, t0 + RECHECK * 10).is_empty());
+    assert_eq!(r.reach(), Reach::Public);
 }

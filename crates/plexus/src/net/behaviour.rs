@@ -11,7 +11,7 @@ use libp2p::{
 
 use crate::{
     blobs, content::Store, directory, discovery, inbound, nat, pubsub, ratelimit::Rate, search,
-    NodeConfig,
+    storage, NodeConfig,
 };
 
 /// Every protocol a Plexus node speaks, one field per component.
@@ -38,6 +38,8 @@ pub(crate) struct Behaviour {
     /// Publish/subscribe topics: signed messages, peer scoring, per-author
     /// limits, delivery to local subscribers.
     pub(crate) pubsub: pubsub::Behaviour,
+    /// Storage for others: offers, shards handed over, releases.
+    pub(crate) storage: storage::Behaviour,
 }
 
 impl Behaviour {
@@ -89,6 +91,7 @@ impl Behaviour {
                     burst: config.pubsub_peer_burst,
                 },
             )?,
+            storage: storage::Behaviour::new(),
         })
     }
 }

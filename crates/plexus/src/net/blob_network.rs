@@ -90,3 +90,39 @@ impl Node {
             .await;
     }
 }
+
+/// The node itself as a download's network: direct connections only.
+impl BlobNetwork for Node {
+    fn local_peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let getter = Getter {
+            node: self.clone(),
+            allow_relay: false,
+        };
+        getter.request(peer, addrs, request).await
+    }
+
+    async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
+        Node::find_providers(self, hash).await
+    }
+
+    async fn connected_peers(&self) -> Result<Vec<PeerId>, Error> {
+        let getter = Getter {
+            node: self.clone(),
+            allow_relay: false,
+        };
+        getter.connected_peers().await
+    }
+
+    async fn provide(&self, hash: Hash) {
+        self.announce(hash).await;
+    }
+}

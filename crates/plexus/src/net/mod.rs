@@ -14,6 +14,7 @@ mod pubsub;
 mod search;
 mod setup;
 mod status;
+mod storage;
 mod subscription;
 
 use std::{fs, time::Duration};
@@ -46,6 +47,8 @@ pub struct Node {
     listen_addrs: Vec<Multiaddr>,
     /// Has a swarm key (a private network).
     private: bool,
+    /// Storage pins and quota.
+    pins: std::sync::Arc<crate::storage::pins::Pins>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -78,8 +81,13 @@ impl Node {
         let lock = setup::lock_data_dir(&config)?;
         let key = identity::load_or_create(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
+        let pins = std::sync::Arc::new(crate::storage::pins::Pins::open(
+            &config.data_dir,
+            config.offer_storage,
+        )?);
         let mut swarm = setup::build_swarm(key.clone(), &config, psk, store.clone(), bootstrap)?;
         let behaviour = swarm.behaviour_mut();
+        let inbound = behaviour.storage.take_inbound().expect("taken once");
         for record in store.records()? {
             behaviour.search.set_own_record(record);
         }
@@ -99,8 +107,15 @@ impl Node {
             store,
             listen_addrs,
             private: config.swarm_key.is_some(),
+            pins,
             commands,
         };
+        node.start_storage(
+            inbound,
+            config.storage_probe_every,
+            config.storage_repair_after,
+        )
+        .await;
         // Announce what the store already holds (queued in discovery, a
         // bounded number at a time).
         let hashes = node.store.shares()?.into_iter().map(|(h, _)| h).collect();

@@ -6,6 +6,7 @@ mod content;
 mod node;
 mod pubsub;
 mod search;
+mod storage;
 
 use axum::{
     extract::{Request, State},
@@ -40,6 +41,10 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/get", post(content::get))
         .route("/v1/blobs", get(content::blobs))
         .route("/v1/blobs/{hash}", delete(content::remove))
+        .route("/v1/storage/store", post(storage::store))
+        .route("/v1/storage/get", post(storage::get))
+        .route("/v1/storage/pins", get(storage::pins))
+        .route("/v1/storage/unstore", post(storage::unstore))
         .route(
             "/v1/pubsub/{topic}",
             post(pubsub::publish).get(pubsub::subscribe),
@@ -66,6 +71,7 @@ impl From<Error> for ApiError {
             | Error::BadInput(_)
             | Error::BadTopic(_)
             | Error::MessageTooLarge { .. } => StatusCode::BAD_REQUEST,
+            Error::Unplaceable { .. } => StatusCode::CONFLICT,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::NoTopicPeers(_) => StatusCode::CONFLICT,
             Error::Dial { .. } => StatusCode::BAD_GATEWAY,

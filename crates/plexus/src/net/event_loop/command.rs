@@ -55,4 +55,6 @@ pub(crate) enum Command {
     Search(search::Command),
     /// Publish/subscribe requests, handled by the pub/sub component.
     Pubsub(crate::pubsub::Command),
+    /// Storage protocol requests, handled by the storage component.
+    Storage(crate::storage::Command),
 }

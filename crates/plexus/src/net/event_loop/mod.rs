@@ -152,6 +152,7 @@ impl EventLoop {
             Command::Search(c) => behaviour.search.on_command(c),
             Command::Pubsub(c) => behaviour.pubsub.on_command(c),
             Command::Discovery(c) => behaviour.discovery.on_command(c),
+            Command::Storage(c) => behaviour.storage.on_command(c),
             Command::StartSearch {
                 words,
                 ttl,
@@ -325,12 +326,10 @@ impl EventLoop {
             BehaviourEvent::Discovery(discovery::behaviour::Event::Relay { peer, addr }) => {
                 behaviour.nat.add_relay(peer, addr);
             }
-            // Kademlia stays a server even while private: AutoNAT v2 never
-            // retests an address that failed, so a node that failed its
-            // tests during an outage (a partition) would stay a client for
-            // good and drop out of everyone's lookups.
             BehaviourEvent::Nat(nat::Event::Reachability(reach)) => {
-                tracing::debug!(?reach, "reachability changed");
+                behaviour
+                    .discovery
+                    .set_private(reach == nat::Reach::Private);
             }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}

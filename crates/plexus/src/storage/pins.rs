@@ -1,0 +1,281 @@
+//! What this node stores: shards it holds for others (counted against the
+//! quota it offers) and objects it stored itself (with their holders).
+//! Kept in `data_dir/storage/pins.json`, written through a temporary file
+//! and renamed, so a crash leaves the old or the new list, never half.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+
+use super::{protocol::HolderInfo, redundancy::Redundancy};
+use crate::{content::Hash, Error};
+
+/// A shard held for another peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The object (its manifest's hash).
+    pub object: Hash,
+    /// The shard's index.
+    pub index: u8,
+    /// The shard's hash.
+    pub shard: Hash,
+    /// Bytes counted against the quota: the shard and the manifest.
+    pub bytes: u64,
+    /// Who stored it (the only peer that may release it).
+    pub owner: PeerId,
+    /// The object's holders, as last told.
+    pub holders: Vec<HolderInfo>,
+}
+
+/// An object this node stored in the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Own {
+    /// The object (its manifest's hash).
+    pub object: Hash,
+    /// File name.
+    pub name: String,
+    /// Bytes of the file.
+    pub size: u64,
+    /// How it was spread.
+    pub redundancy: Redundancy,
+    /// Where its shards were placed.
+    pub holders: Vec<HolderInfo>,
+}
+
+/// Bytes set aside per (object, shard index) while a shard is fetched.
+type Reserved = HashMap<(Hash, u8), u64>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    held: Vec<Held>,
+    own: Vec<Own>,
+}
+
+/// The pin list and the quota: offered bytes, bytes held, bytes reserved
+/// for shards being fetched.
+#[derive(Debug)]
+pub(crate) struct Pins {
+    path: PathBuf,
+    offered: u64,
+    inner: Mutex<(State, Reserved)>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Pins {
+    /// Opens the list under `data_dir/storage`, offering `offered` bytes.
+    pub(crate) fn open(data_dir: &Path, offered: u64) -> Result<Self, Error> {
+        let dir = data_dir.join("storage");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join("pins.json");
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Store(format!(
+                    "{} is corrupt ({e}); move it away to start with an empty pin list",
+                    path.display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        Ok(Self {
+            path,
+            offered,
+            inner: Mutex::new((state, HashMap::new())),
+        })
+    }
+
+    fn save(&self, state: &State) -> Result<(), Error> {
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(state).expect("serializable");
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))
+    }
+
+    /// Bytes offered to others.
+    pub(crate) fn offered(&self) -> u64 {
+        self.offered
+    }
+
+    /// Bytes still free: offered less held and reserved.
+    pub(crate) fn free(&self) -> u64 {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let used: u64 =
+            guard.0.held.iter().map(|h| h.bytes).sum::<u64>() + guard.1.values().sum::<u64>();
+        self.offered.saturating_sub(used)
+    }
+
+    /// Sets `bytes` aside for shard `index` of `object`, or says why not.
+    pub(crate) fn reserve(&self, object: Hash, index: u8, bytes: u64) -> Result<(), String> {
+        if self.offered == 0 {
+            return Err("this node offers no storage (start it with --offer-storage SIZE)".into());
+        }
+        let free = self.free();
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.1.contains_key(&(object, index)) {
+            return Err(format!(
+                "shard {index} of {object} is being fetched already"
+            ));
+        }
+        if bytes > free {
+            return Err(format!(
+                "a shard of {bytes} bytes is over this node's free quota: {free} of {} bytes free",
+                self.offered
+            ));
+        }
+        guard.1.insert((object, index), bytes);
+        Ok(())
+    }
+
+    /// Drops a reservation (the shard was not stored).
+    pub(crate) fn unreserve(&self, object: Hash, index: u8) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.remove(&(object, index));
+    }
+
+    /// Records a held shard in place of its reservation.
+    pub(crate) fn hold(&self, held: Held) -> Result<(), Error> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.1.remove(&(held.object, held.index));
+        let state = &mut guard.0;
+        state
+            .held
+            .retain(|h| (h.object, h.index) != (held.object, held.index));
+        state.held.push(held);
+        self.save(state)
+    }
+
+    /// The shards of `object` held here.
+    pub(crate) fn held(&self, object: &Hash) -> Vec<Held> {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .0
+            .held
+            .iter()
+            .filter(|h| h.object == *object)
+            .cloned()
+            .collect()
+    }
+
+    /// Every shard held here.
+    pub(crate) fn all_held(&self) -> Vec<Held> {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.held.clone()
+    }
+
+    /// Replaces the holder list of `object`'s shards held here.
+    pub(crate) fn set_holders(&self, object: &Hash, holders: &[HolderInfo]) -> Result<(), Error> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut guard.0;
+        for h in state.held.iter_mut().filter(|h| h.object == *object) {
+            h.holders = holders.to_vec();
+        }
+        self.save(state)
+    }
+
+    /// Forgets the shards of `object` held here; returns them.
+    pub(crate) fn release(&self, object: &Hash) -> Result<Vec<Held>, Error> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut guard.0;
+        let (gone, kept) = std::mem::take(&mut state.held)
+            .into_iter()
+            .partition(|h| h.object == *object);
+        state.held = kept;
+        self.save(state)?;
+        Ok(gone)
+    }
+
+    /// Records an object this node stored.
+    pub(crate) fn add_own(&self, own: Own) -> Result<(), Error> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut guard.0;
+        state.own.retain(|o| o.object != own.object);
+        state.own.push(own);
+        self.save(state)
+    }
+
+    /// Objects this node stored.
+    pub(crate) fn own(&self) -> Vec<Own> {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.own.clone()
+    }
+
+    /// Forgets an object this node stored; returns it.
+    pub(crate) fn remove_own(&self, object: &Hash) -> Result<Option<Own>, Error> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut guard.0;
+        let found = state.own.iter().position(|o| o.object == *object);
+        let own = found.map(|i| state.own.remove(i));
+        self.save(state)?;
+        Ok(own)
+    }
+
+    /// Whether any pin (held or own) still uses blob `hash`, other than
+    /// the shards of `except`.
+    pub(crate) fn uses(&self, hash: &Hash, except: &Hash) -> bool {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .0
+            .held
+            .iter()
+            .filter(|h| h.object != *except)
+            .any(|h| h.shard == *hash || h.object == *hash)
+            || guard
+                .0
+                .own
+                .iter()
+                .any(|o| o.object == *hash && o.object != *except)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(object: Hash, index: u8, bytes: u64) -> Held {
+        Held {
+            object,
+            index,
+            shard: Hash::of(&[index]),
+            bytes,
+            owner: PeerId::random(),
+            holders: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn quota_counts_held_and_reserved_bytes_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = Pins::open(dir.path(), 1000).unwrap();
+        let obj = Hash::of(b"o");
+        pins.reserve(obj, 0, 600).unwrap();
+        assert_eq!(pins.free(), 400);
+        let err = pins.reserve(obj, 1, 500).unwrap_err();
+        assert!(err.contains("400 of 1000 bytes free"), "{err}");
+        pins.hold(held(obj, 0, 600)).unwrap();
+        assert_eq!(pins.free(), 400);
+        pins.reserve(obj, 1, 400).unwrap();
+        pins.unreserve(obj, 1);
+        assert_eq!(pins.free(), 400);
+        drop(pins);
+        let pins = Pins::open(dir.path(), 1000).unwrap();
+        assert_eq!(pins.held(&obj).len(), 1);
+        assert_eq!(pins.release(&obj).unwrap().len(), 1);
+        assert_eq!(pins.free(), 1000);
+        let none = Pins::open(&dir.path().join("x"), 0).unwrap();
+        assert!(none
+            .reserve(obj, 0, 1)
+            .unwrap_err()
+            .contains("--offer-storage"));
+    }
+}

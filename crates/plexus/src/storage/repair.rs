@@ -1,0 +1,273 @@
+//! Repair without the owner, as a state machine without I/O: each holder
+//! tracks the other holders of the objects it holds a shard of, probes
+//! them every so often, and decides when a shard is lost and whether it is
+//! the one to rebuild it. Time is passed in.
+//!
+//! - A holder that has not answered for longer than `repair_after` (or
+//!   answered without the shard it should hold) has lost its shard.
+//! - Exactly one surviving holder repairs each lost shard: the alive
+//!   holder whose BLAKE3(peer id) is closest (XOR) to BLAKE3(object,
+//!   index). Every holder computes the same choice from the same holder
+//!   list, so no storm; if the chosen one is itself gone, the next closest
+//!   takes over once it is seen as gone too.
+//! - The holder list has one entry per shard index. A repair replaces the
+//!   lost holder's entry, so a holder that comes back later is no longer
+//!   listed and not counted twice; told the new list, it drops its copy
+//!   ([`Decision::Drop`]).
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use libp2p::PeerId;
+
+use super::protocol::HolderInfo;
+use crate::content::Hash;
+
+/// What the repair machine wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Ask `holder` which shards of `object` it holds (`Status`).
+    Probe { object: Hash, holder: HolderInfo },
+    /// Rebuild shard `index` of `object` from any K and place it on a new
+    /// peer, none of `exclude` (the holders now).
+    Repair {
+        object: Hash,
+        index: u8,
+        exclude: Vec<PeerId>,
+    },
+    /// This node is no longer a holder of `object`: drop its shard.
+    Drop { object: Hash },
+}
+
+/// One object whose shard this node holds.
+#[derive(Debug)]
+struct Tracked {
+    holders: Vec<HolderInfo>,
+    /// Last time each holder answered holding its shard.
+    seen: HashMap<PeerId, Instant>,
+    /// Holders that answered without their shard: lost at once.
+    dropped: Vec<PeerId>,
+    /// Probes not yet handed out.
+    due: Vec<HolderInfo>,
+    next_round: Instant,
+    /// Index being repaired by this node, since when.
+    repairing: Option<(u8, Instant)>,
+}
+
+/// The repair state of one node.
+#[derive(Debug)]
+pub(crate) struct Repair {
+    me: PeerId,
+    probe_every: Duration,
+    repair_after: Duration,
+    objects: HashMap<Hash, Tracked>,
+    out: Vec<Decision>,
+}
+
+/// Distance of `peer` to shard `index` of `object`: XOR of BLAKE3 hashes.
+fn distance(object: &Hash, index: u8, peer: &PeerId) -> [u8; 32] {
+    let mut key = object.0.to_vec();
+    key.push(index);
+    let target = blake3::hash(&key);
+    let me = blake3::hash(&peer.to_bytes());
+    let mut d = [0u8; 32];
+    for (i, b) in d.iter_mut().enumerate() {
+        *b = target.as_bytes()[i] ^ me.as_bytes()[i];
+    }
+    d
+}
+
+impl Repair {
+    /// Probes each holder every `probe_every`; a holder unheard of for
+    /// `repair_after` has lost its shard.
+    pub(crate) fn new(me: PeerId, probe_every: Duration, repair_after: Duration) -> Self {
+        Self {
+            me,
+            probe_every,
+            repair_after,
+            objects: HashMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Starts (or goes on) tracking `object` with `holders`; a holder new
+    /// to the list counts as seen now. If this node is not in the list,
+    /// it is to drop its shard.
+    pub(crate) fn handle_holders(&mut self, object: Hash, holders: Vec<HolderInfo>, now: Instant) {
+        if !holders.is_empty() && !holders.iter().any(|h| h.peer == self.me) {
+            self.objects.remove(&object);
+            self.out.push(Decision::Drop { object });
+            return;
+        }
+        let t = self.objects.entry(object).or_insert_with(|| Tracked {
+            holders: Vec::new(),
+            seen: HashMap::new(),
+            dropped: Vec::new(),
+            due: Vec::new(),
+            next_round: now,
+            repairing: None,
+        });
+        for h in &holders {
+            t.seen.entry(h.peer).or_insert(now);
+        }
+        t.seen.retain(|p, _| holders.iter().any(|h| h.peer == *p));
+        t.dropped.retain(|p| holders.iter().any(|h| h.peer == *p));
+        if let Some((index, _)) = t.repairing {
+            // Another holder's repair of it reached us first.
+            let same = t.holders.iter().find(|h| h.index == index);
+            let now_holder = holders.iter().find(|h| h.index == index);
+            if same.map(|h| h.peer) != now_holder.map(|h| h.peer) {
+                t.repairing = None;
+            }
+        }
+        t.holders = holders;
+    }
+
+    /// The objects tracked.
+    pub(crate) fn objects(&self) -> Vec<Hash> {
+        self.objects.keys().copied().collect()
+    }
+
+    /// Stops tracking `object` (released).
+    pub(crate) fn handle_released(&mut self, object: &Hash) {
+        self.objects.remove(object);
+    }
+
+    /// `holder`'s answer to a probe: the indexes it holds whole, or `None`
+    /// when it did not answer.
+    pub(crate) fn handle_status(
+        &mut self,
+        object: Hash,
+        holder: PeerId,
+        held: Option<Vec<u8>>,
+        now: Instant,
+    ) {
+        let Some(t) = self.objects.get_mut(&object) else {
+            return;
+        };
+        let Some(held) = held else { return };
+        let mut listed = t.holders.iter().filter(|h| h.peer == holder).peekable();
+        if listed.peek().is_none() {
+            return;
+        }
+        if listed.all(|h| held.contains(&h.index)) {
+            t.seen.insert(holder, now);
+            t.dropped.retain(|p| *p != holder);
+        } else if !t.dropped.contains(&holder) {
+            // It answers but has dropped (or never had) its shard: lost.
+            t.dropped.push(holder);
+        }
+    }
+
+    /// This node's repair of shard `index` ended: `placed` on a new holder,
+    /// or failed (`None`, retried after another `repair_after`).
+    pub(crate) fn handle_repaired(
+        &mut self,
+        object: Hash,
+        index: u8,
+        placed: Option<HolderInfo>,
+        now: Instant,
+    ) {
+        let Some(t) = self.objects.get_mut(&object) else {
+            return;
+        };
+        t.repairing = None;
+        match placed {
+            Some(new) => {
+                t.seen.insert(new.peer, now);
+                if let Some(h) = t.holders.iter_mut().find(|h| h.index == index) {
+                    *h = new;
+                } else {
+                    t.holders.push(new);
+                }
+                t.seen.retain(|p, _| t.holders.iter().any(|h| h.peer == *p));
+                t.dropped.retain(|p| t.holders.iter().any(|h| h.peer == *p));
+            }
+            None => {
+                if let Some(lost) = t.holders.iter().find(|h| h.index == index) {
+                    // Wait a full period before trying again.
+                    t.seen.insert(lost.peer, now);
+                    let peer = lost.peer;
+                    t.dropped.retain(|p| *p != peer);
+                }
+            }
+        }
+    }
+
+    /// The holder list of `object` as this node knows it.
+    pub(crate) fn holders(&self, object: &Hash) -> Vec<HolderInfo> {
+        self.objects
+            .get(object)
+            .map(|t| t.holders.clone())
+            .unwrap_or_default()
+    }
+
+    fn alive(&self, t: &Tracked, peer: &PeerId, now: Instant) -> bool {
+        *peer == self.me
+            || !t.dropped.contains(peer)
+                && t.seen
+                    .get(peer)
+                    .is_some_and(|seen| now.saturating_duration_since(*seen) <= self.repair_after)
+    }
+
+    /// The next thing to do, if any.
+    pub(crate) fn poll(&mut self, now: Instant) -> Option<Decision> {
+        if let Some(d) = self.out.pop() {
+            return Some(d);
+        }
+        let mut decision = None;
+        let objects: Vec<Hash> = self.objects.keys().copied().collect();
+        for object in objects {
+            let t = &self.objects[&object];
+            // One repair at a time per object, given up after 2 periods.
+            if let Some((_, since)) = t.repairing {
+                if now.saturating_duration_since(since) < 2 * self.repair_after {
+                    continue;
+                }
+            }
+            let lost: Vec<&HolderInfo> = t
+                .holders
+                .iter()
+                .filter(|h| !self.alive(t, &h.peer, now))
+                .collect();
+            let alive: Vec<PeerId> = t
+                .holders
+                .iter()
+                .map(|h| h.peer)
+                .filter(|p| self.alive(t, p, now))
+                .collect();
+            for h in lost {
+                let chosen = alive
+                    .iter()
+                    .min_by_key(|p| distance(&object, h.index, p))
+                    .copied();
+                if chosen == Some(self.me) {
+                    decision = Some(Decision::Repair {
+                        object,
+                        index: h.index,
+                        exclude: t.holders.iter().map(|h| h.peer).collect(),
+                    });
+                    break;
+                }
+            }
+            if let Some(Decision::Repair { index, .. }) = &decision {
+                let index = *index;
+                let t = self.objects.get_mut(&object).expect("tracked");
+                t.repairing = Some((index, now));
+                return decision;
+            }
+            let t = self.objects.get_mut(&object).expect("tracked");
+            if t.due.is_empty() && now >= t.next_round {
+                t.next_round = now + self.probe_every;
+                let me = self.me;
+                t.due = t.holders.iter().filter(|h| h.peer != me).cloned().collect();
+            }
+            if let Some(holder) = t.due.pop() {
+                return Some(Decision::Probe { object, holder });
+            }
+        }
+        None
+    }
+}

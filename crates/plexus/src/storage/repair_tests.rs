@@ -1,0 +1,185 @@
+//! The repair machine alone: probes, when a shard counts as lost, who
+//! repairs it (exactly one holder), retries, and a returning holder.
+
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+
+use super::{
+    protocol::HolderInfo,
+    repair::{Decision, Repair},
+};
+use crate::content::Hash;
+
+const EVERY: Duration = Duration::from_secs(10);
+const AFTER: Duration = Duration::from_secs(60);
+
+fn holders(peers: &[PeerId]) -> Vec<HolderInfo> {
+    peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| HolderInfo {
+            index: i as u8,
+            peer: *p,
+            addrs: Vec::new(),
+        })
+        .collect()
+}
+
+fn drain(r: &mut Repair, now: Instant) -> Vec<Decision> {
+    let mut out = Vec::new();
+    while let Some(d) = r.poll(now) {
+        out.push(d);
+        assert!(out.len() < 1000, "poll never ends");
+    }
+    out
+}
+
+/// Every machine's answers: the probes of `alive` peers are answered
+/// holding their shard; the others stay silent.
+fn run(
+    machines: &mut [(PeerId, Repair)],
+    object: Hash,
+    alive: &[PeerId],
+    now: Instant,
+) -> Vec<(PeerId, Decision)> {
+    let mut repairs = Vec::new();
+    for (me, r) in machines.iter_mut() {
+        for d in drain(r, now) {
+            match d {
+                Decision::Probe { holder, .. } => {
+                    let held = alive.contains(&holder.peer).then(|| vec![holder.index]);
+                    r.handle_status(object, holder.peer, held, now);
+                }
+                other => repairs.push((*me, other)),
+            }
+        }
+    }
+    repairs
+}
+
+fn setup(n: usize) -> (Hash, Vec<PeerId>, Vec<(PeerId, Repair)>, Instant) {
+    let object = Hash::of(b"object");
+    let peers: Vec<PeerId> = (0..n).map(|_| PeerId::random()).collect();
+    let t0 = Instant::now();
+    let machines = peers
+        .iter()
+        .map(|p| {
+            let mut r = Repair::new(*p, EVERY, AFTER);
+            r.handle_holders(object, holders(&peers), t0);
+            (*p, r)
+        })
+        .collect();
+    (object, peers, machines, t0)
+}
+
+#[test]
+fn holders_that_answer_are_probed_and_never_repaired() {
+    let (object, peers, mut machines, t0) = setup(4);
+    let first = drain(&mut machines[0].1, t0);
+    assert_eq!(first.len(), 3, "one probe per other holder: {first:?}");
+    assert!(
+        drain(&mut machines[0].1, t0 + EVERY / 2).is_empty(),
+        "not before the period"
+    );
+    for step in 0..20 {
+        let now = t0 + EVERY * step;
+        assert!(run(&mut machines, object, &peers, now).is_empty());
+    }
+}
+
+#[test]
+fn a_silent_holder_is_repaired_by_exactly_one_survivor_after_the_grace_time() {
+    let (object, peers, mut machines, t0) = setup(6);
+    let alive = &peers[..5];
+    let mut repairs = Vec::new();
+    for step in 0..=12 {
+        let now = t0 + EVERY * step;
+        let got = run(&mut machines[..5], object, alive, now);
+        if now.duration_since(t0) <= AFTER {
+            assert!(got.is_empty(), "repair before the grace time: {got:?}");
+        }
+        repairs.extend(got);
+    }
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    let (who, Decision::Repair { index, exclude, .. }) = &repairs[0] else {
+        panic!("{repairs:?}")
+    };
+    assert_eq!(*index, 5);
+    assert!(alive.contains(who));
+    assert_eq!(exclude.len(), 6);
+}
+
+#[test]
+fn a_returning_holder_is_not_counted_twice_and_drops_its_copy() {
+    let (object, peers, mut machines, t0) = setup(4);
+    let mut repairs = Vec::new();
+    let mut now = t0;
+    while repairs.is_empty() {
+        now += EVERY;
+        assert!(now < t0 + 3 * AFTER, "no repair");
+        repairs = run(&mut machines[..3], object, &peers[..3], now);
+    }
+    let [(who, Decision::Repair { index: 3, .. })] = repairs.as_slice() else {
+        panic!("{repairs:?}")
+    };
+    let newcomer = HolderInfo {
+        index: 3,
+        peer: PeerId::random(),
+        addrs: Vec::new(),
+    };
+    let repairer = machines.iter_mut().find(|(p, _)| p == who).unwrap();
+    repairer
+        .1
+        .handle_repaired(object, 3, Some(newcomer.clone()), now);
+    let list = repairer.1.holders(&object);
+    assert_eq!(list.len(), 4);
+    assert!(list.contains(&newcomer) && !list.iter().any(|h| h.peer == peers[3]));
+    // Everyone is told the new list; the old holder comes back.
+    for (_, r) in machines.iter_mut() {
+        r.handle_holders(object, list.clone(), now);
+    }
+    assert_eq!(
+        drain(&mut machines[3].1, now),
+        vec![Decision::Drop { object }]
+    );
+    let mut alive = peers[..3].to_vec();
+    alive.extend([newcomer.peer, peers[3]]);
+    for step in 1..20 {
+        let got = run(&mut machines[..3], object, &alive, now + EVERY * step);
+        assert!(got.is_empty(), "{got:?}");
+    }
+}
+
+#[test]
+fn a_holder_without_its_shard_is_lost_at_once_and_a_failed_repair_is_retried() {
+    let (object, peers, mut machines, t0) = setup(3);
+    // Peer 2 answers, but without shard 2.
+    let mut repairs = Vec::new();
+    for (me, r) in machines[..2].iter_mut() {
+        for d in drain(r, t0) {
+            if let Decision::Probe { holder, .. } = d {
+                let held = if holder.peer == peers[2] {
+                    vec![]
+                } else {
+                    vec![holder.index]
+                };
+                r.handle_status(object, holder.peer, Some(held), t0);
+            }
+        }
+        repairs.extend(drain(r, t0).into_iter().map(|d| (*me, d)));
+    }
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    let (who, _) = repairs[0];
+    let r = &mut machines.iter_mut().find(|(p, _)| *p == who).unwrap().1;
+    r.handle_repaired(object, 2, None, t0);
+    assert!(drain(r, t0 + EVERY)
+        .iter()
+        .all(|d| matches!(d, Decision::Probe { .. })));
+    // Silent from now on: tried again once the grace time has passed.
+    let later: Vec<Decision> = drain(r, t0 + AFTER + EVERY)
+        .into_iter()
+        .filter(|d| matches!(d, Decision::Repair { .. }))
+        .collect();
+    assert_eq!(later.len(), 1, "{later:?}");
+}

@@ -1,0 +1,264 @@
+//! Running the repair machine ([`super::repair`]) on a holder: each round
+//! syncs the holder lists from the pins, probes the other holders at once,
+//! and carries out repairs (rebuild the lost shard from any K, place it on
+//! a new peer, tell every holder the new list) and drops.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::future::join_all;
+
+use super::{
+    audit, client, erasure, get,
+    manifest::{Manifest, MAX_MANIFEST_BYTES},
+    network::StorageNetwork,
+    pins::Pins,
+    protocol::{HolderInfo, Request, Response},
+    repair::{Decision, Repair},
+    server,
+};
+use crate::{
+    blobs::protocol as blobs,
+    content::{blocking, Hash},
+    transfer::GetOptions,
+    Error,
+};
+
+/// How long a probed holder may take to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What one repair did.
+#[derive(Debug, Clone)]
+pub(crate) struct Repaired {
+    /// The new holder.
+    pub(crate) holder: HolderInfo,
+    /// Bytes fetched to rebuild and bytes the new holder fetched.
+    pub(crate) bytes_moved: u64,
+    /// How long it took.
+    pub(crate) took: Duration,
+}
+
+/// One round: sync, probe, act on every decision.
+pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine: &mut Repair) {
+    let now = Instant::now();
+    let held = pins.all_held();
+    for object in machine.objects() {
+        if !held.iter().any(|h| h.object == object) {
+            machine.handle_released(&object);
+        }
+    }
+    for h in &held {
+        if !h.holders.is_empty() && machine.holders(&h.object) != h.holders {
+            machine.handle_holders(h.object, h.holders.clone(), now);
+        }
+    }
+    let mut probes = Vec::new();
+    while let Some(decision) = machine.poll(Instant::now()) {
+        match decision {
+            Decision::Probe { object, holder } => probes.push((object, holder)),
+            Decision::Repair {
+                object,
+                index,
+                exclude,
+            } => {
+                let before = machine.holders(&object);
+                let result = repair(net, pins, object, index, &exclude).await;
+                let placed = match result {
+                    Ok(r) => {
+                        tracing::info!(
+                            %object, index, holder = %r.holder.peer, bytes = r.bytes_moved,
+                            secs = r.took.as_secs_f64(), "repaired a lost shard"
+                        );
+                        Some(r.holder)
+                    }
+                    Err(e) => {
+                        tracing::warn!(%object, index, "repair failed: {e}");
+                        None
+                    }
+                };
+                let done = placed.is_some();
+                machine.handle_repaired(object, index, placed, Instant::now());
+                if done {
+                    announce(net, pins, object, machine.holders(&object), &before).await;
+                }
+            }
+            Decision::Drop { object } => {
+                if let Ok(gone) = pins.release(&object) {
+                    let mut blobs: Vec<Hash> = gone.iter().map(|h| h.shard).collect();
+                    blobs.push(object);
+                    server::discard(net, pins, object, &blobs).await;
+                }
+            }
+        }
+    }
+    let answers = join_all(probes.into_iter().map(|(object, holder)| async move {
+        let asked = net.storage_request(
+            holder.peer,
+            holder.addrs.clone(),
+            Request::Status { object },
+        );
+        let held = match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+            Ok(Ok(Response::Holding { indexes, .. })) => Some(indexes),
+            _ => None,
+        };
+        // It says it holds its shard: an audit checks a random piece.
+        let held = match held {
+            Some(indexes) if indexes.contains(&holder.index) => {
+                match audit_one(net, object, &holder).await {
+                    Ok(()) => Some(indexes),
+                    Err(reason) => {
+                        tracing::warn!(%object, peer = %holder.peer, index = holder.index, "audit failed: {reason}");
+                        Some(indexes.into_iter().filter(|&i| i != holder.index).collect())
+                    }
+                }
+            }
+            other => other,
+        };
+        (object, holder.peer, held)
+    }))
+    .await;
+    let now = Instant::now();
+    for (object, peer, held) in answers {
+        machine.handle_status(object, peer, held, now);
+    }
+}
+
+/// Asks `holder` for a random chunk group of its shard of `object` and
+/// checks the proof against the shard's hash (from the manifest held here).
+async fn audit_one<N: StorageNetwork>(
+    net: &N,
+    object: Hash,
+    holder: &HolderInfo,
+) -> Result<(), String> {
+    let store = net.content().clone();
+    let Ok(bytes) = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await else {
+        return Ok(()); // no manifest here: nothing to check against
+    };
+    let Ok(manifest) = Manifest::from_bytes(&bytes) else {
+        return Ok(());
+    };
+    let Some(&shard) = manifest.shards.get(usize::from(holder.index)) else {
+        return Err(format!("no shard {} in the manifest", holder.index));
+    };
+    let ranges = audit::pick(manifest.shard_size);
+    let request = blobs::Request::Get {
+        hash: shard,
+        ranges: ranges.clone(),
+    };
+    let asked = net.request(holder.peer, holder.addrs.clone(), request);
+    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        Ok(Ok(blobs::Response::Data(encoded))) => {
+            audit::verify(shard, manifest.shard_size, &ranges, &encoded)
+        }
+        Ok(Ok(blobs::Response::Busy)) | Err(_) | Ok(Err(_)) => Ok(()), // no verdict this time
+        Ok(Ok(other)) => Err(format!("answered {other:?}")),
+    }
+}
+
+/// Records the new holder list and tells every other holder, and the one
+/// it replaced (if that one still answers, it drops its copy).
+async fn announce<N: StorageNetwork>(
+    net: &N,
+    pins: &Arc<Pins>,
+    object: Hash,
+    holders: Vec<HolderInfo>,
+    before: &[HolderInfo],
+) {
+    let _ = pins.set_holders(&object, &holders);
+    let me = net.local_peer_id();
+    let mut told: Vec<&HolderInfo> = holders.iter().collect();
+    told.extend(
+        before
+            .iter()
+            .filter(|b| !holders.iter().any(|h| h.peer == b.peer)),
+    );
+    join_all(told.into_iter().filter(|h| h.peer != me).map(|h| {
+        let request = Request::Holders {
+            object,
+            holders: holders.clone(),
+        };
+        tokio::time::timeout(
+            PROBE_TIMEOUT,
+            net.storage_request(h.peer, h.addrs.clone(), request),
+        )
+    }))
+    .await;
+}
+
+/// Rebuilds shard `index` of `object` from any K and places it on a new
+/// peer (none of `exclude`).
+pub(crate) async fn repair<N: StorageNetwork>(
+    net: &N,
+    pins: &Arc<Pins>,
+    object: Hash,
+    index: u8,
+    exclude: &[libp2p::PeerId],
+) -> Result<Repaired, Error> {
+    let started = Instant::now();
+    let held = pins.held(&object);
+    let mine = held
+        .first()
+        .ok_or_else(|| Error::BadInput(format!("{object} is not held here")))?;
+    let owner = mine.owner;
+    let store = net.content().clone();
+    let manifest = {
+        let store = store.clone();
+        let bytes = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await?;
+        Manifest::from_bytes(&bytes).map_err(Error::BadInput)?
+    };
+    let index = usize::from(index);
+    let others: Vec<_> = mine
+        .holders
+        .iter()
+        .filter(|h| usize::from(h.index) != index)
+        .map(|h| (h.peer, h.addrs.clone()))
+        .collect();
+    let answered = get::probe(net, object, &others).await;
+    let hints = GetOptions {
+        providers: others,
+        use_dht: false,
+        allow_relay: false,
+    };
+    let have = get::shards(net, object, &manifest, &answered, &hints, &[index]).await?;
+    let fetched = have
+        .iter()
+        .filter(|i| !held.iter().any(|h| usize::from(h.index) == **i))
+        .count() as u64;
+    let (m, shard_hashes) = (
+        manifest.clone(),
+        have.iter()
+            .map(|&i| (i, manifest.shards[i]))
+            .collect::<Vec<_>>(),
+    );
+    let rebuilt = blocking(move || {
+        let mut bytes = Vec::with_capacity(shard_hashes.len());
+        for (i, h) in &shard_hashes {
+            bytes.push((*i, store.read_small(h, m.shard_size)?));
+        }
+        let shard = erasure::rebuild(m.size, m.redundancy, bytes, index)?;
+        let hash = store.import_bytes(&shard)?;
+        if hash != m.shards[index] {
+            return Err(Error::Store(format!(
+                "rebuilt shard {index} has hash {hash}, the manifest says {}",
+                m.shards[index]
+            )));
+        }
+        Ok(hash)
+    })
+    .await;
+    let placed = match rebuilt {
+        Ok(_) => client::place(net, object, &manifest, &[index], exclude, Some(owner)).await,
+        Err(e) => Err(e),
+    };
+    get::drop_fetched(net, pins, manifest.shards.clone()).await;
+    let holder = placed?
+        .pop()
+        .ok_or_else(|| Error::Store("placed nowhere".into()))?;
+    Ok(Repaired {
+        holder,
+        bytes_moved: (fetched + 1) * manifest.shard_size,
+        took: started.elapsed(),
+    })
+}
