@@ -147,6 +147,7 @@ async fn fetch_once(
             })
             .collect(),
         use_dht: false,
+        allow_relay: false,
     };
     let stats = getter
         .get(hash, Some(BlobFormat::Raw), options)

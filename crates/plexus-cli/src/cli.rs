@@ -122,7 +122,7 @@ pub enum Command {
 
     /// Download content by ticket or hash, verified chunk by chunk.
     #[command(
-        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\nThe ticket of encrypted content (share --encrypt) carries its key: the store\nkeeps the ciphertext and the content is decrypted while it is written out.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force"
+        after_help = "A ticket names a provider; a bare hash is looked up in the DHT. Different\nranges come from different providers at once; an interrupted get resumes.\nThe ticket of encrypted content (share --encrypt) carries its key: the store\nkeeps the ciphertext and the content is decrypted while it is written out.\n\nExamples:\n  plexus get plexus1aeb...\n  plexus get 3f2a...c9 -o ./copy.bin --force\n  plexus get plexus1aeb... --allow-relay"
     )]
     Get {
         /// A ticket (plexus1... or plexusstore1...) or a 64-digit hash.
@@ -134,6 +134,11 @@ pub enum Command {
         /// Replace the output path if it exists.
         #[arg(long)]
         force: bool,
+        /// When hole punching gives no direct connection to a peer behind a
+        /// NAT, fetch through the relay instead of failing (the relay must
+        /// allow the bytes; by default relays carry only 128 KiB per circuit).
+        #[arg(long)]
+        allow_relay: bool,
     },
 
     /// Store a file in the network so it outlives this node: sealed, split
@@ -327,6 +332,23 @@ pub struct DaemonArgs {
     /// dial offers relay service, within limits).
     #[arg(long)]
     pub no_relay_service: bool,
+
+    /// Relay service: most bytes one relayed circuit may carry in each
+    /// direction (default 131072: enough for hole punching and small
+    /// messages; raise it to let getters run `get --allow-relay` through
+    /// this relay).
+    #[arg(long, value_name = "BYTES")]
+    pub relay_circuit_bytes: Option<u64>,
+
+    /// Relay service: longest a relayed circuit may stay open (default 120).
+    #[arg(long, value_name = "SECS")]
+    pub relay_circuit_secs: Option<u64>,
+
+    /// Relay service: circuits and reservations one peer, and one IP
+    /// address, may open per minute (default: libp2p's, 30 per peer per 2
+    /// minutes and 60 per address per minute).
+    #[arg(long, value_name = "N")]
+    pub relay_rate: Option<std::num::NonZeroU32>,
 
     /// An address others can dial this node at (repeatable): the node is
     /// public from the start (a network's first node, a relay).

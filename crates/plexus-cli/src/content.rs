@@ -72,17 +72,21 @@ pub async fn get(
     target_text: &str,
     out: Option<&Path>,
     force: bool,
+    allow_relay: bool,
     json: bool,
 ) -> Result<()> {
     if plexus::storage::StoreTicket::is_store_ticket(target_text) {
         return crate::storage::get(data_dir, target_text, out, force, json).await;
     }
-    let target = Target::parse(target_text)?;
+    let mut target = Target::parse(target_text)?;
+    target.options.allow_relay = allow_relay;
     let out = std::path::absolute(target.out_path(out))?;
     ops::check_out(&out, force)?;
     let bar = progress_bar(json);
     let summary = match Client::running(data_dir).await {
-        Some((client, _)) => get_via_daemon(&client, target_text, &out, force, &bar).await?,
+        Some((client, _)) => {
+            get_via_daemon(&client, target_text, &out, force, allow_relay, &bar).await?
+        }
         None => get_locally(data_dir, &target, out, force, &bar).await?,
     };
     bar.finish_and_clear();
@@ -94,8 +98,11 @@ pub async fn get(
             Some(plain) => format!("{plain} bytes decrypted from {}", s.size),
             None => format!("{} bytes", s.size),
         };
+        let first = s.first_byte_secs.map_or(String::new(), |t| {
+            format!(", first verified byte after {t:.2}s")
+        });
         println!(
-            "got {} ({size}, {} fetched) in {:.2}s from {} peers: {}",
+            "got {} ({size}, {} fetched) in {:.2}s{first} from {} peers: {}",
             summary.out.display(),
             s.fetched,
             s.secs,
@@ -169,12 +176,14 @@ async fn get_via_daemon(
     target: &str,
     out: &Path,
     force: bool,
+    allow_relay: bool,
     bar: &ProgressBar,
 ) -> Result<GetSummary> {
     let request = GetRequest {
         target: target.to_string(),
         out: Some(out.to_path_buf()),
         force,
+        allow_relay,
     };
     let mut events = client
         .stream::<_, GetEvent>(Method::POST, "/v1/get", Some(&request))

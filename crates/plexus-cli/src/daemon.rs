@@ -30,6 +30,13 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
         config.nat.relay_service = false;
     }
     config.nat.external_addrs.extend(args.external_address);
+    if let Some(bytes) = args.relay_circuit_bytes {
+        config.nat.max_circuit_bytes = bytes;
+    }
+    if let Some(secs) = args.relay_circuit_secs {
+        config.nat.max_circuit_duration = Duration::from_secs(secs);
+    }
+    config.nat.rate_per_minute = args.relay_rate.or(config.nat.rate_per_minute);
     if let Some(secs) = args.reachability_recheck {
         config.nat.recheck = Duration::from_secs(secs);
     }

@@ -50,6 +50,7 @@ pub async fn run(size_mib: u64, providers: usize) -> Result<()> {
     let options = GetOptions {
         providers: Vec::new(),
         use_dht: true,
+        allow_relay: false,
     };
     let stats = getter
         .get(ticket.hash, Some(BlobFormat::Raw), options)

@@ -80,9 +80,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             timeout,
         } => search::search(&data_dir, words, ttl, timeout, json).await,
         Command::Directory { listen, ttl } => search::directory(&data_dir, listen, ttl).await,
-        Command::Get { target, out, force } => {
-            content::get(&data_dir, &target, out.as_deref(), force, json).await
-        }
+        Command::Get {
+            target,
+            out,
+            force,
+            allow_relay,
+        } => content::get(&data_dir, &target, out.as_deref(), force, allow_relay, json).await,
         Command::Store {
             path,
             erasure,

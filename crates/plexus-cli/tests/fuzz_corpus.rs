@@ -72,6 +72,7 @@ fn write_seeds() {
                 target: ticket,
                 out: Some("/tmp/out".into()),
                 force: false,
+                allow_relay: false,
             },
         ),
         body(
@@ -80,6 +81,7 @@ fn write_seeds() {
                 target: hash.to_string(),
                 out: None,
                 force: true,
+                allow_relay: false,
             },
         ),
         body(

@@ -2,12 +2,16 @@
 //! under test: daemons in network namespaces joined by a bridge, links
 //! capped with tbf, cut and partitioned. Needs root and iproute2; fails with
 //! a clear message when namespaces cannot be made. Each test prints its
-//! table of achieved against ideal figures. The NAT scenario also needs
-//! iptables (its routers masquerade) and fails, never skips, without it.
+//! table of achieved against ideal figures. The NAT scenarios also need
+//! iptables (their routers masquerade) and fail, never skip, without it.
 
 use std::path::Path;
 
-use plexus_testbed::{scenarios, Mbit, Report};
+use plexus_testbed::{
+    scenarios,
+    traversal::{self, Pair, Side},
+    Mbit, NatKind, Report, Transport,
+};
 
 const PLEXUS: &str = env!("CARGO_BIN_EXE_plexus");
 
@@ -63,10 +67,55 @@ fn lan_hosts_find_each_other_by_mdns() {
     check(scenarios::lan(Path::new(PLEXUS), 6));
 }
 
+fn pair(sharer: Side, getter: Side, transport: Transport, runs: usize, relayed_runs: usize) {
+    let pair = Pair {
+        sharer,
+        getter,
+        transport,
+        runs,
+        relayed_runs,
+    };
+    check(traversal::pair(Path::new(PLEXUS), pair).map(|o| o.report));
+}
+
+const PP: Side = Side::Behind(NatKind::PortPreserving);
+const SYM: Side = Side::Behind(NatKind::Symmetric);
+
 #[test]
-fn peers_behind_two_nats_fetch_over_a_hole_punched_connection() {
-    let kind = plexus_testbed::NatKind::PortPreserving;
-    check(plexus_testbed::punch::punch(Path::new(PLEXUS), kind, 5));
+fn peers_behind_two_nats_fetch_over_a_hole_punched_tcp_connection() {
+    pair(PP, PP, Transport::Tcp, 20, 0);
+}
+
+#[test]
+fn peers_behind_two_nats_fetch_over_a_hole_punched_quic_connection() {
+    pair(PP, PP, Transport::Quic, 20, 0);
+}
+
+#[test]
+fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_tcp() {
+    pair(SYM, SYM, Transport::Tcp, 2, 2);
+}
+
+#[test]
+fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_quic() {
+    pair(SYM, SYM, Transport::Quic, 2, 2);
+}
+
+#[test]
+fn a_public_peer_gets_from_one_behind_a_nat_directly() {
+    pair(PP, Side::Public, Transport::Tcp, 5, 0);
+    pair(PP, Side::Public, Transport::Quic, 5, 0);
+}
+
+#[test]
+fn a_peer_behind_a_nat_gets_from_a_public_one_directly() {
+    pair(Side::Public, PP, Transport::Tcp, 5, 0);
+    pair(Side::Public, PP, Transport::Quic, 5, 0);
+}
+
+#[test]
+fn search_and_pubsub_reach_peers_behind_nats() {
+    check(traversal::reach::reach(Path::new(PLEXUS)));
 }
 
 #[test]

@@ -15,6 +15,41 @@ use anyhow::{bail, Context, Result};
 /// TCP and QUIC port every daemon listens on (each host has its own address).
 pub const PORT: u16 = 4001;
 
+/// Which transports a daemon listens on (and so can dial: a QUIC-only
+/// daemon has no TCP address to offer, and its peers' TCP addresses stay
+/// unused when they have QUIC ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP and QUIC.
+    Both,
+    /// TCP only.
+    Tcp,
+    /// QUIC only.
+    Quic,
+}
+
+impl Transport {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Both => "tcp+quic",
+            Transport::Tcp => "tcp",
+            Transport::Quic => "quic",
+        }
+    }
+
+    /// The transport a multiaddr (or a JSON text holding one) goes over.
+    pub fn of(addr: &str) -> Option<Transport> {
+        if addr.contains("/quic-v1") {
+            Some(Transport::Quic)
+        } else if addr.contains("/tcp/") {
+            Some(Transport::Tcp)
+        } else {
+            None
+        }
+    }
+}
+
 /// One daemon in one namespace; killed when dropped.
 #[derive(Debug)]
 pub struct Host {
@@ -28,6 +63,8 @@ pub struct Host {
     pub peer_id: String,
     /// Its TCP and QUIC port.
     pub port: u16,
+    /// What it listens on.
+    pub transport: Transport,
     pub(crate) plexus: PathBuf,
     daemon: Option<Child>,
 }
@@ -54,14 +91,33 @@ impl Host {
         data_dir: PathBuf,
         extra: &[String],
     ) -> Result<Self> {
+        Self::start_on(plexus, ns, ip, port, Transport::Both, data_dir, extra)
+    }
+
+    /// Like [`Host::start_at`], listening on `transport` only.
+    pub fn start_on(
+        plexus: &Path,
+        ns: &str,
+        ip: Ipv4Addr,
+        port: u16,
+        transport: Transport,
+        data_dir: PathBuf,
+        extra: &[String],
+    ) -> Result<Self> {
         let tcp = format!("/ip4/{ip}/tcp/{port}");
         let quic = format!("/ip4/{ip}/udp/{port}/quic-v1");
+        let listen: Vec<&str> = match transport {
+            Transport::Both => vec!["--listen", &tcp, "--listen", &quic],
+            Transport::Tcp => vec!["--listen", &tcp],
+            Transport::Quic => vec!["--listen", &quic],
+        };
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(plexus)
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["daemon", "--listen", &tcp, "--listen", &quic])
+            .arg("daemon")
+            .args(listen)
             .args(["--api", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -80,6 +136,7 @@ impl Host {
             data_dir,
             peer_id: words[2].to_string(),
             port,
+            transport,
             plexus: plexus.to_path_buf(),
             daemon: Some(child),
         })
@@ -88,6 +145,17 @@ impl Host {
     /// `/ip4/IP/tcp/PORT/p2p/PEERID`: what others bootstrap from.
     pub fn tcp_addr(&self) -> String {
         format!("/ip4/{}/tcp/{}/p2p/{}", self.ip, self.port, self.peer_id)
+    }
+
+    /// The address others bootstrap from: TCP, or QUIC for a QUIC-only host.
+    pub fn dial_addr(&self) -> String {
+        match self.transport {
+            Transport::Quic => format!(
+                "/ip4/{}/udp/{}/quic-v1/p2p/{}",
+                self.ip, self.port, self.peer_id
+            ),
+            _ => self.tcp_addr(),
+        }
     }
 
     /// A `plexus --data-dir DIR ARGS` command in this host's namespace.
@@ -126,6 +194,26 @@ impl Host {
                 String::from_utf8_lossy(&out.stdout)
             )
         })
+    }
+
+    /// Stops the daemon as Ctrl-C would (SIGTERM: it closes its
+    /// connections, so peers need not wait for a timeout to notice), and
+    /// kills it if it is still running after 5 s.
+    pub fn stop(&mut self) {
+        if let Some(child) = &mut self.daemon {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(5) {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    self.daemon = None;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
     }
 
     /// Kills the daemon (SIGKILL).

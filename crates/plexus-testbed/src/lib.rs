@@ -16,11 +16,11 @@ pub mod host;
 pub mod nat;
 pub mod net;
 pub mod probe;
-pub mod punch;
 pub mod reach;
 pub mod report;
 pub mod scenarios;
 pub mod storage;
+pub mod traversal;
 
 use std::{
     io::Write,
@@ -31,7 +31,7 @@ use std::{
 use anyhow::bail;
 pub use anyhow::Result;
 
-pub use host::Host;
+pub use host::{Host, Transport};
 pub use nat::NatKind;
 pub use net::{Mbit, Net};
 pub use report::{Report, Row};
@@ -75,6 +75,17 @@ impl Testbed {
         discovery: Discovery,
         flags: impl Fn(usize) -> Vec<String>,
     ) -> Result<Self> {
+        Self::on_transport(plexus, net, discovery, Transport::Both, flags)
+    }
+
+    /// Like [`Testbed::on_with`], every daemon listening on `transport` only.
+    pub fn on_transport(
+        plexus: &Path,
+        net: Net,
+        discovery: Discovery,
+        transport: Transport,
+        flags: impl Fn(usize) -> Vec<String>,
+    ) -> Result<Self> {
         let n = net.links.len();
         let dir = tempfile::Builder::new()
             .prefix("plexus-testbed")
@@ -87,14 +98,22 @@ impl Testbed {
                     extra.push("--no-mdns".into());
                     if let Some(first) = hosts.first() {
                         extra.push("--bootstrap".into());
-                        extra.push(first.tcp_addr());
+                        extra.push(first.dial_addr());
                     }
                 }
                 Discovery::MdnsOnly => {}
             }
             extra.extend(flags(i));
             let data_dir = dir.path().join(format!("host{i}"));
-            hosts.push(Host::start(plexus, &link.ns, link.ip, data_dir, &extra)?);
+            hosts.push(Host::start_on(
+                plexus,
+                &link.ns,
+                link.ip,
+                host::PORT,
+                transport,
+                data_dir,
+                &extra,
+            )?);
         }
         Ok(Self { hosts, net, dir })
     }

@@ -200,7 +200,7 @@ pub fn serve(plexus: &Path) -> Result<Report> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    crate::punch::restart(&mut bed, 1, crate::host::PORT + 1)?;
+    crate::traversal::restart(&mut bed, 1, crate::host::PORT + 1)?;
     let (getter, sharer) = (&bed.hosts[1], &bed.hosts[2]);
     let before = connections_to(getter, &sharer.peer_id)?;
     let out = bed.dir.path().join("serve.out");

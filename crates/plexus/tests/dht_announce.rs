@@ -134,6 +134,7 @@ async fn run(n: usize, announce_limit: Duration) -> Figures {
             let options = GetOptions {
                 providers: Vec::new(),
                 use_dht: true,
+                allow_relay: false,
             };
             let got = tokio::time::timeout(
                 Duration::from_secs(60),

@@ -126,6 +126,7 @@ async fn directory_finds_peers_and_content_and_the_dht_takes_over_when_it_dies()
             GetOptions {
                 providers: vec![],
                 use_dht: true,
+                allow_relay: false,
             },
         )
         .finish()

@@ -199,6 +199,7 @@ async fn unread_range_requests_and_floods_keep_memory_bounded_and_serving_fair()
     let from = GetOptions {
         providers: vec![(target_id, vec![target_addr.clone()])],
         use_dht: false,
+        allow_relay: false,
     };
 
     // Without a flood.

@@ -24,6 +24,7 @@ fn options(providers: &[(PeerId, libp2p::Multiaddr)], honest: Option<&plexus::No
     GetOptions {
         providers,
         use_dht: false,
+        allow_relay: false,
     }
 }
 

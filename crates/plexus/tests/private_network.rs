@@ -110,6 +110,7 @@ async fn only_nodes_with_the_key_connect_find_and_fetch() {
     let options = GetOptions {
         providers: vec![(shared.ticket.provider, shared.ticket.addrs.clone())],
         use_dht: true,
+        allow_relay: false,
     };
     let err = tokio::time::timeout(BOUND * 2, c.get(hash, None, options).finish())
         .await

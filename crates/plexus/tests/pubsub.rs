@@ -378,6 +378,7 @@ async fn idle_connections_still_close_but_topic_mesh_links_stay() {
     let options = plexus::transfer::GetOptions {
         providers: vec![(nodes[2].peer_id(), vec![tcp_addr(&nodes[2])])],
         use_dht: false,
+        allow_relay: false,
     };
     let asked = nodes[0]
         .get(plexus::content::Hash([0; 32]), None, options)

@@ -124,6 +124,7 @@ async fn ttl_bounds_reach_on_a_line_and_a_hit_ticket_fetches_the_bytes() {
             GetOptions {
                 providers: vec![(ticket.provider, ticket.addrs.clone())],
                 use_dht: false,
+                allow_relay: false,
             },
         )
         .finish()

@@ -162,6 +162,7 @@ async fn unknown_hash_is_a_clear_error_after_a_bounded_wait() {
     let options = GetOptions {
         providers: vec![],
         use_dht: true,
+        allow_relay: false,
     };
     let err = b
         .get(nobody, None, options)
@@ -193,6 +194,7 @@ async fn many_providers_share_the_work_and_a_departed_one_is_replaced() {
             .map(|p| (p.peer_id(), p.listen_addrs().to_vec()))
             .collect(),
         use_dht: false,
+        allow_relay: false,
     };
     let download = getter.get(hash, Some(BlobFormat::Raw), options);
     // Stop one provider once a tenth has arrived.
@@ -250,6 +252,7 @@ async fn a_lying_provider_is_dropped_and_the_download_is_correct() {
             (honest.peer_id(), honest.listen_addrs().to_vec()),
         ],
         use_dht: false,
+        allow_relay: false,
     };
     let stats = getter
         .get(hash, Some(BlobFormat::Raw), options)

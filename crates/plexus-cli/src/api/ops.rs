@@ -75,6 +75,7 @@ impl Target {
                 options: GetOptions {
                     providers: vec![(t.provider, t.addrs)],
                     use_dht: true,
+                    allow_relay: false,
                 },
                 name: t.name,
                 key: t.key,
@@ -87,6 +88,7 @@ impl Target {
                 options: GetOptions {
                     providers: Vec::new(),
                     use_dht: true,
+                    allow_relay: false,
                 },
                 name: None,
                 key: None,

@@ -99,6 +99,9 @@ pub struct GetRequest {
     pub out: Option<PathBuf>,
     /// Replace an existing path.
     pub force: bool,
+    /// Fetch over a relayed connection when no direct one comes.
+    #[serde(default)]
+    pub allow_relay: bool,
 }
 
 /// The end of a `get`: figures and where the content was written.

@@ -30,6 +30,7 @@ pub const ALL: &[&str] = &[
     "serve",
     "relay-loss",
     "storage",
+    "nat-reach",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -44,11 +45,8 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "cut" => vec![cut_links(plexus, Mbit(20.0))?],
         "partition" => vec![partition(plexus, 10)?],
         "lan" => vec![lan(plexus, 6)?],
-        "punch" => vec![crate::punch::punch(
-            plexus,
-            crate::NatKind::PortPreserving,
-            20,
-        )?],
+        "punch" => crate::traversal::all_pairs(plexus, 20, 5)?,
+        "nat-reach" => vec![crate::traversal::reach::reach(plexus)?],
         "recover" => vec![crate::reach::recover(plexus)?],
         "serve" => vec![crate::reach::serve(plexus)?],
         "relay-loss" => vec![crate::reach::relay_loss(plexus)?],

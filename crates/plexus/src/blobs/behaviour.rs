@@ -4,7 +4,7 @@
 //! [`super::direct`]).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
@@ -75,6 +75,8 @@ pub(crate) struct Behaviour {
     to_close: VecDeque<(PeerId, ConnectionId)>,
     /// Requests to peers reached only through a relay wait here.
     direct: DirectFirst<Held>,
+    /// Requests sent over a relayed connection (allowed by the getter).
+    relayed: HashSet<OutboundRequestId>,
     dials: VecDeque<DialOpts>,
     tick: Option<tokio::time::Interval>,
 }
@@ -98,6 +100,7 @@ impl Behaviour {
             learned: VecDeque::new(),
             to_close: VecDeque::new(),
             direct: DirectFirst::default(),
+            relayed: HashSet::new(),
             dials: VecDeque::new(),
             tick: None,
         }
@@ -115,6 +118,7 @@ impl Behaviour {
                 peer,
                 addrs,
                 request,
+                allow_relay,
                 reply,
             } => {
                 self.learned.extend(addrs.iter().map(|a| (peer, a.clone())));
@@ -124,8 +128,17 @@ impl Behaviour {
                     request,
                     reply,
                 };
-                match self.direct.admit(peer, &addrs, held, Instant::now()) {
-                    Admit::Send(held) => self.send(held),
+                match self
+                    .direct
+                    .admit(peer, &addrs, allow_relay, held, Instant::now())
+                {
+                    Admit::Send(held) => {
+                        self.send(held);
+                    }
+                    Admit::SendRelayed(held) => {
+                        let id = self.send(held);
+                        self.relayed.insert(id);
+                    }
                     Admit::Held { dial } => {
                         tracing::debug!(%peer, "blob request waits for a direct connection");
                         // A peer with relayed addresses is behind a NAT: its
@@ -150,7 +163,7 @@ impl Behaviour {
         }
     }
 
-    fn send(&mut self, held: Held) {
+    fn send(&mut self, held: Held) -> OutboundRequestId {
         let Held {
             peer,
             addrs,
@@ -161,13 +174,21 @@ impl Behaviour {
             .inner
             .send_request_with_addresses(&peer, request, addrs);
         self.pending.insert(id, reply);
+        id
     }
 
     /// Held requests that can go now, or must fail.
     fn release(&mut self, now: Instant) {
         while let Some(release) = self.direct.poll(now) {
             match release {
-                Release::Send(held) => self.send(held),
+                Release::Send(held) => {
+                    self.send(held);
+                }
+                Release::SendRelayed(held) => {
+                    tracing::info!(peer = %held.peer, "no direct connection: blob request goes over the relay (allowed)");
+                    let id = self.send(held);
+                    self.relayed.insert(id);
+                }
                 Release::Fail(held, reason) => {
                     let _ = held.reply.send(Err(Error::Request {
                         peer: held.peer,
@@ -220,6 +241,7 @@ impl Behaviour {
                     },
                 ..
             } => {
+                self.relayed.remove(&request_id);
                 if let Some(reply) = self.pending.remove(&request_id) {
                     let _ = reply.send(Ok(response));
                 }
@@ -230,11 +252,16 @@ impl Behaviour {
                 peer,
                 ..
             } => {
+                let mut reason = error.to_string();
+                if self.relayed.remove(&request_id) {
+                    reason.push_str(
+                        " (sent over a relayed connection: the relay may have cut the circuit at its \
+                         byte or time limit, 128 KiB and 2 minutes by default; its operator raises \
+                         them with `plexus daemon --relay-circuit-bytes/--relay-circuit-secs`)",
+                    );
+                }
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(Error::Request {
-                        peer,
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply.send(Err(Error::Request { peer, reason }));
                 }
             }
             request_response::Event::InboundFailure {

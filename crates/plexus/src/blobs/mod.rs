@@ -25,6 +25,8 @@ pub(crate) enum Command {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
         request: protocol::Request,
+        /// Send it over a relayed connection if no direct one comes.
+        allow_relay: bool,
         reply: oneshot::Sender<Result<protocol::Response, Error>>,
     },
 }

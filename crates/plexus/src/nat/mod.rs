@@ -46,6 +46,10 @@ pub struct NatConfig {
     pub max_circuit_bytes: u64,
     /// Longest a circuit may stay open.
     pub max_circuit_duration: Duration,
+    /// Circuits and reservations one source peer, and one source IP, may
+    /// open per minute; `None` keeps libp2p's limits (30 per peer per 2
+    /// minutes, 60 per IP per minute).
+    pub rate_per_minute: Option<std::num::NonZeroU32>,
     /// Reservations a private node keeps.
     pub reservations_wanted: usize,
     /// How often AutoNAT tests this node's addresses again once it had an
@@ -74,6 +78,7 @@ impl Default for NatConfig {
             max_circuits_per_peer: 4,
             max_circuit_bytes: 1 << 17,
             max_circuit_duration: Duration::from_secs(2 * 60),
+            rate_per_minute: None,
             reservations_wanted: 2,
             recheck: Duration::from_secs(5 * 60),
             external_addrs: Vec::new(),
@@ -83,7 +88,7 @@ impl Default for NatConfig {
 
 impl NatConfig {
     pub(crate) fn relay(&self) -> libp2p::relay::Config {
-        libp2p::relay::Config {
+        let config = libp2p::relay::Config {
             max_reservations: self.max_reservations,
             max_reservations_per_peer: self.max_reservations_per_peer,
             reservation_duration: self.reservation_duration,
@@ -92,7 +97,20 @@ impl NatConfig {
             max_circuit_bytes: self.max_circuit_bytes,
             max_circuit_duration: self.max_circuit_duration,
             ..Default::default()
+        };
+        let Some(n) = self.rate_per_minute else {
+            return config;
+        };
+        let minute = Duration::from_secs(60);
+        libp2p::relay::Config {
+            reservation_rate_limiters: Vec::new(),
+            circuit_src_rate_limiters: Vec::new(),
+            ..config
         }
+        .reservation_rate_per_peer(n, minute)
+        .reservation_rate_per_ip(n, minute)
+        .circuit_src_per_peer(n, minute)
+        .circuit_src_per_ip(n, minute)
     }
 }
 

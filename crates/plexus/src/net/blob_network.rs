@@ -14,7 +14,24 @@ use crate::{
     Error,
 };
 
-impl BlobNetwork for Node {
+/// The node as one download's network: its requests may run over a relayed
+/// connection when no direct one comes (`get --allow-relay`), or only over
+/// direct ones (the default).
+#[derive(Clone)]
+pub(crate) struct Getter {
+    pub(crate) node: Node,
+    pub(crate) allow_relay: bool,
+}
+
+impl std::ops::Deref for Getter {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl BlobNetwork for Getter {
     fn local_peer_id(&self) -> PeerId {
         self.peer_id
     }
@@ -30,6 +47,7 @@ impl BlobNetwork for Node {
                 peer,
                 addrs,
                 request,
+                allow_relay: self.allow_relay,
                 reply,
             })
         })
@@ -45,7 +63,7 @@ impl BlobNetwork for Node {
     }
 
     async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
-        Node::find_providers(self, hash).await
+        Node::find_providers(&self.node, hash).await
     }
 
     async fn connected_peers(&self) -> Result<Vec<PeerId>, Error> {
@@ -59,9 +77,52 @@ impl BlobNetwork for Node {
     }
 
     async fn provide(&self, hash: Hash) {
+        self.node.announce(hash).await;
+    }
+}
+
+impl Node {
+    /// Announces that this node holds (part of) `hash`; best effort.
+    pub(crate) async fn announce(&self, hash: Hash) {
         let _ = self
             .commands
             .send(Command::Discovery(discovery::Command::Provide { hash }))
             .await;
+    }
+}
+
+/// The node itself as a download's network: direct connections only.
+impl BlobNetwork for Node {
+    fn local_peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn request(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let getter = Getter {
+            node: self.clone(),
+            allow_relay: false,
+        };
+        getter.request(peer, addrs, request).await
+    }
+
+    async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
+        Node::find_providers(self, hash).await
+    }
+
+    async fn connected_peers(&self) -> Result<Vec<PeerId>, Error> {
+        let getter = Getter {
+            node: self.clone(),
+            allow_relay: false,
+        };
+        getter.connected_peers().await
+    }
+
+    async fn provide(&self, hash: Hash) {
+        self.announce(hash).await;
     }
 }

@@ -111,7 +111,7 @@ impl Node {
             Ok((hash, format, size))
         })
         .await?;
-        crate::transfer::network::BlobNetwork::provide(self, hash).await;
+        self.announce(hash).await;
         Ok(Shared {
             tags: Vec::new(),
             ticket: self
@@ -175,7 +175,7 @@ impl Node {
             publish::record(&store, &key, hash, format, size, name, tags)
         })
         .await?;
-        crate::transfer::network::BlobNetwork::provide(self, hash).await;
+        self.announce(hash).await;
         // Answered once the event loop uses the record, so a search that
         // starts after this returns sees it.
         self.ask(|reply| Command::PublishRecord { record, reply })
@@ -218,8 +218,12 @@ impl Node {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
         let task = tokio::spawn(async move {
+            let getter = super::blob_network::Getter {
+                node: node.clone(),
+                allow_relay: options.allow_relay,
+            };
             let (store, key) = (&node.store, key.as_ref());
-            let stats = download::fetch(&node, store, hash, format, key, &options, &tx).await?;
+            let stats = download::fetch(&getter, store, hash, format, key, &options, &tx).await?;
             // Remember what was fetched so it is served and listed by name
             // (and an encrypted folder's files, so removing it takes them).
             let (store, format) = (node.store.clone(), stats.format);

@@ -151,7 +151,11 @@ pub(crate) async fn shards<N: StorageNetwork>(
                     .map(|(p, a, _)| (*p, a.clone()))
                     .collect()
             };
-            let options = GetOptions { providers, use_dht };
+            let options = GetOptions {
+                providers,
+                use_dht,
+                allow_relay: false,
+            };
             // An empty list still finds a shard this node holds itself.
             async move { (index, fetch(net, &store, hash, &options, use_dht).await) }
         };
@@ -245,11 +249,13 @@ pub(crate) async fn get<N: StorageNetwork>(
     let hints = GetOptions {
         providers: ticket.holders.clone(),
         use_dht: false,
+        allow_relay: false,
     };
     let answered = probe(net, object, &ticket.holders).await;
     let alive = GetOptions {
         providers: answered.iter().map(|(p, a, _)| (*p, a.clone())).collect(),
         use_dht: false,
+        allow_relay: false,
     };
     let manifest = manifest(net, object, &alive, &hints).await?;
     let have = shards(net, object, &manifest, &answered, &hints, &[]).await;

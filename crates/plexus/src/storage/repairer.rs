@@ -247,6 +247,7 @@ pub(crate) async fn repair<N: StorageNetwork>(
     let hints = GetOptions {
         providers: others,
         use_dht: false,
+        allow_relay: false,
     };
     let have = get::shards(net, object, &manifest, &answered, &hints, &[index]).await?;
     let fetched = have

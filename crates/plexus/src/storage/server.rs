@@ -144,6 +144,7 @@ async fn take<N: StorageNetwork>(
     let from = GetOptions {
         providers: vec![(peer, Vec::new())],
         use_dht: false,
+        allow_relay: false,
     };
     // The manifest's size first, so a huge blob posing as one is not fetched.
     match net

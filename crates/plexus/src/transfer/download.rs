@@ -118,6 +118,9 @@ pub(crate) async fn fetch_with<N: BlobNetwork>(
         transfer_secs: tally
             .first_request
             .map_or(0.0, |t| t.elapsed().as_secs_f64()),
+        first_byte_secs: tally
+            .first_byte
+            .map(|t| t.duration_since(started).as_secs_f64()),
         per_peer: tally
             .per_peer
             .into_iter()

@@ -44,6 +44,7 @@ async fn get(
     let options = GetOptions {
         providers: Vec::new(),
         use_dht,
+        allow_relay: false,
     };
     let (tx, _rx) = watch::channel(Default::default());
     fetch_with(
@@ -78,6 +79,16 @@ async fn fetches_byte_for_byte_from_several_peers() {
     assert!(stats.liars.is_empty());
     assert_eq!(mine.read_small(&hash, u64::MAX).unwrap(), data);
     assert!(net.provided.lock().unwrap().contains(&hash));
+    // The first verified byte came during the download, timed from its start.
+    let first = stats.first_byte_secs.expect("bytes were fetched");
+    assert!(
+        first > 0.0 && first <= stats.secs,
+        "{first} of {}",
+        stats.secs
+    );
+    // Nothing left to fetch: no first byte.
+    let again = get(&net, &mine, hash, true).await.unwrap();
+    assert_eq!((again.fetched, again.first_byte_secs), (0, None));
 }
 
 #[tokio::test]

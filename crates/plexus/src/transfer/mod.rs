@@ -5,7 +5,7 @@
 //! node, so it is tested against a fake network in memory. The wire format
 //! is [`crate::blobs::protocol`].
 
-mod blob_fetch;
+pub(crate) mod blob_fetch;
 mod candidates;
 pub(crate) mod download;
 mod files;

@@ -15,6 +15,10 @@ pub struct GetOptions {
     pub providers: Vec<(PeerId, Vec<Multiaddr>)>,
     /// Also look for providers in the DHT.
     pub use_dht: bool,
+    /// Let blob requests run over a relayed connection when hole punching
+    /// gives no direct one (the relay must allow the bytes: its
+    /// per-circuit limit is small by default). Off: they fail instead.
+    pub allow_relay: bool,
 }
 
 /// Live figures of a download.
@@ -53,6 +57,10 @@ pub struct DownloadStats {
     /// Seconds from the first data request to the end (0 when nothing was
     /// fetched): the figure to compare with link rates.
     pub transfer_secs: f64,
+    /// Seconds from the start (provider lookup included) to the first
+    /// byte verified against the hash and stored; `None` when nothing was
+    /// fetched.
+    pub first_byte_secs: Option<f64>,
     /// Verified bytes per provider.
     pub per_peer: Vec<PeerBytes>,
     /// Providers dropped for lying: data that failed verification, a size
@@ -64,12 +72,22 @@ pub struct DownloadStats {
 #[derive(Default)]
 pub(crate) struct Tally {
     pub(crate) first_request: Option<Instant>,
+    pub(crate) first_byte: Option<Instant>,
     pub(crate) fetched: u64,
     pub(crate) per_peer: HashMap<PeerId, u64>,
     pub(crate) liars: Vec<PeerId>,
 }
 
 impl Tally {
+    /// Counts `new` verified bytes from `peer`, noting when the first came.
+    pub(crate) fn add(&mut self, peer: PeerId, new: u64) {
+        if new > 0 {
+            self.first_byte.get_or_insert_with(Instant::now);
+        }
+        self.fetched += new;
+        *self.per_peer.entry(peer).or_default() += new;
+    }
+
     /// Records `peer` as a liar (once).
     pub(crate) fn blame(&mut self, peer: PeerId) {
         if !self.liars.contains(&peer) {

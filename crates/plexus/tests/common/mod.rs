@@ -79,6 +79,7 @@ pub fn from(node: &Node) -> GetOptions {
     GetOptions {
         providers: vec![(node.peer_id(), node.listen_addrs().to_vec())],
         use_dht: false,
+        allow_relay: false,
     }
 }
 

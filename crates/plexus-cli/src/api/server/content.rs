@@ -45,7 +45,8 @@ pub(super) async fn get(
     State(s): State<AppState>,
     Json(body): Json<GetRequest>,
 ) -> Result<Response, ApiError> {
-    let target = Target::parse(&body.target).map_err(bad_request)?;
+    let mut target = Target::parse(&body.target).map_err(bad_request)?;
+    target.options.allow_relay = body.allow_relay;
     let out = body.out.unwrap_or_else(|| target.out_path(None));
     if !out.is_absolute() {
         return Err(bad_request(format!(

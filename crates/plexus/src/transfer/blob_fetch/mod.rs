@@ -38,7 +38,9 @@ use session::BlobFetch;
 /// How long the steps of a download may take; tests shorten them.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    /// How long a peer may take to say what it has (or prove the size).
+    /// How long a peer may take to say what it has (or prove the size);
+    /// longer than the wait for a hole punch (`blobs::direct`), so a
+    /// request held for one fails with the blob layer's reason.
     pub(crate) have_timeout: Duration,
     /// How often partial holders are asked again what they have.
     pub(crate) refresh_every: Duration,
@@ -224,8 +226,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
     applied.map_err(|e| apply_failure(hash, e))?;
     if let Some(peer) = prover {
         let new = range_bytes(blob.present(), size) - before;
-        tally.fetched += new;
-        *tally.per_peer.entry(peer).or_default() += new;
+        tally.add(peer, new);
     }
     let plan = Planner::new(size, blob.present());
     progress.send_modify(|p| p.total = p.total.max(base + size));

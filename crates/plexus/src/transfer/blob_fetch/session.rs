@@ -217,8 +217,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                 let (written, result) = self.blob.apply(ranges, bytes).await?;
                 let new = range_bytes(self.blob.present(), self.size) - before;
                 tracing::debug!(%peer, id, new, "answer");
-                self.tally.fetched += new;
-                *self.tally.per_peer.entry(peer).or_default() += new;
+                self.tally.add(peer, new);
                 match result {
                     Ok(()) => {
                         self.plan
