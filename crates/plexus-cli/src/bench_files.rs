@@ -86,6 +86,7 @@ pub async fn get_to(
                 .collect(),
         )],
         use_dht: false,
+        allow_relay: false,
     };
     let started = Instant::now();
     getter.get(hash, Some(format), options).finish().await?;

@@ -66,6 +66,7 @@ async fn get(
     let options = GetOptions {
         providers: Vec::new(),
         use_dht: true,
+        allow_relay: false,
     };
     let (tx, _rx) = watch::channel(Default::default());
     let format = Some(BlobFormat::Collection);
