@@ -20,7 +20,12 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{net::in_ns, report::Bound, Discovery, Host, NatKind, Net, Report, Testbed};
+use crate::{
+    net::in_ns,
+    report::Bound,
+    traversal::{reach_of as reach, wait_status},
+    Discovery, Host, NatKind, Net, Report, Testbed,
+};
 
 /// How often the nodes here retest their reachability.
 pub const RECHECK: Duration = Duration::from_secs(20);
@@ -29,34 +34,6 @@ pub const RECHECK: Duration = Duration::from_secs(20);
 /// that fails only at the dial timeout (7 s), one more tick for a test cut
 /// short, and slack for a loaded CI machine.
 pub const NOTICE_WITHIN: Duration = Duration::from_secs(45);
-
-/// Waits until `host`'s status satisfies `ok`, for at most `limit`.
-fn wait_status(
-    host: &Host,
-    what: &str,
-    limit: Duration,
-    ok: impl Fn(&serde_json::Value) -> bool,
-) -> Result<Duration> {
-    let started = Instant::now();
-    loop {
-        let status = host.json(&["status"])?;
-        if ok(&status) {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > limit {
-            bail!(
-                "{} did not become {what} in {limit:?}: {}",
-                host.ns,
-                status["nat"]
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn reach(status: &serde_json::Value) -> &str {
-    status["nat"]["reachability"].as_str().unwrap_or("?")
-}
 
 /// Drops (`on`) or lets through again (`!on`) every unsolicited inbound
 /// packet to the host in `ns` (replies to its own connections pass).
