@@ -385,6 +385,21 @@ pub struct DaemonArgs {
     /// (default: none). Shards over the free room are refused.
     #[arg(long, value_name = "SIZE", value_parser = plexus::config::parse_size)]
     pub offer_storage: Option<u64>,
+
+    /// Stored objects: how often a holder asks the other holders of each
+    /// object it holds a shard of whether they still hold theirs, audits
+    /// one random 16 KiB piece of each, and checks its own copy (default
+    /// 60). A failed repair is tried again after this long, doubling.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub storage_probe_secs: Option<u64>,
+
+    /// Stored objects: how long a holder may be unreachable before the
+    /// other holders rebuild its shard and place it elsewhere (default 900,
+    /// 15 minutes: a restart or a short outage does not move data). A
+    /// holder that answers without its shard, or fails an audit, is
+    /// replaced at once.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub storage_repair_after_secs: Option<u64>,
 }
 
 impl Cli {

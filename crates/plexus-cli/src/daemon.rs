@@ -52,6 +52,12 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if let Some(bytes) = args.offer_storage {
         config.offer_storage = bytes;
     }
+    if let Some(secs) = args.storage_probe_secs {
+        config.storage_probe_every = Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.storage_repair_after_secs {
+        config.storage_repair_after = Duration::from_secs(secs);
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }

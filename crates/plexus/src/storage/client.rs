@@ -226,6 +226,7 @@ pub(crate) async fn place<N: StorageNetwork>(
                 index: index as u8,
                 peer: offer.peer,
                 addrs: offer.addrs,
+                generation: 0,
             }),
             other => {
                 let reason = match other {
@@ -272,6 +273,7 @@ pub(crate) async fn alive<N: StorageNetwork>(
                     index,
                     peer,
                     addrs: addrs.clone(),
+                    generation: 0,
                 });
             }
         }

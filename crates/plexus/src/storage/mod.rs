@@ -88,21 +88,40 @@
 //! lost one, checks its hash against the manifest, places it on a new peer
 //! with room (which records the original owner, so `unstore` still works),
 //! and sends the new list to every holder and to the one replaced, which
-//! releases its copy: a holder that comes back is not counted twice.
+//! releases its copy: a holder that comes back is not counted twice. A
+//! failed repair is tried again after one probe period, doubling up to
+//! `storage_repair_after`.
+//!
+//! Holder lists are merged, never replaced (`holders.rs`): each entry
+//! (one per shard index) has a generation a repair raises by one, and a
+//! merge keeps per index the highest generation, ties going to the lower
+//! peer id. So when N - K holders vanish at once and several survivors
+//! repair different shards at the same time, every holder ends with all
+//! the repairs, in whatever order it hears of them (from the repairer's
+//! announcement or from any holder's `Status` answer); two repairs of the
+//! same shard agree on one winner, whose loser drops its copy. A storer
+//! refuses a second shard of an object it holds a shard of, so concurrent
+//! repairs never put two shards on one peer.
 //!
 //! # Audits
 //!
 //! With each probe of a holder that says it holds its shard, the prober
 //! asks for one random 16 KiB chunk group of that shard over the blob
 //! protocol and checks the bao proof against the shard hash
-//! (`audit.rs`). A missing answer, wrong bytes or a broken proof count the
-//! shard as lost at once, long before anyone needs the data.
+//! (`audit.rs`). Wrong bytes or a broken proof count the shard as lost at
+//! once, long before anyone needs the data. A holder checks its own copy
+//! the same way (file there at full length, a random chunk group against
+//! its proof) when it answers `Status`, every round, and before it repairs
+//! as the elected holder: a shard file deleted or damaged behind its back
+//! makes it give up its claim, so the others rebuild the shard elsewhere
+//! instead of electing a repairer that cannot read its own shard.
 
 mod audit;
 pub(crate) mod behaviour;
 pub(crate) mod client;
 mod erasure;
 pub(crate) mod get;
+mod holders;
 pub mod manifest;
 pub(crate) mod network;
 pub(crate) mod pins;

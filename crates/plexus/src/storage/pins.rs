@@ -15,7 +15,7 @@ use std::{
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use super::{protocol::HolderInfo, redundancy::Redundancy};
+use super::{holders, protocol::HolderInfo, redundancy::Redundancy};
 use crate::{content::Hash, Error};
 
 /// A shard held for another peer.
@@ -147,6 +147,27 @@ impl Pins {
                 "shard {index} of {object} is being fetched already"
             ));
         }
+        // Each shard of an object on its own peer, or losing one peer
+        // would lose two shards.
+        let other = guard
+            .0
+            .held
+            .iter()
+            .filter(|h| h.object == object)
+            .map(|h| h.index)
+            .chain(
+                guard
+                    .1
+                    .keys()
+                    .filter(|(o, _)| *o == object)
+                    .map(|(_, i)| *i),
+            )
+            .find(|i| *i != index);
+        if let Some(other) = other {
+            return Err(format!(
+                "this node holds shard {other} of {object} already; each shard goes to its own holder"
+            ));
+        }
         if bytes > free {
             return Err(format!(
                 "a shard of {bytes} bytes is over this node's free quota: {free} of {} bytes free",
@@ -193,14 +214,28 @@ impl Pins {
         guard.0.held.clone()
     }
 
-    /// Replaces the holder list of `object`'s shards held here.
-    pub(crate) fn set_holders(&self, object: &Hash, holders: &[HolderInfo]) -> Result<(), Error> {
+    /// Merges `told` into the holder list of `object`'s shards held here
+    /// (`holders.rs`: per shard the highest generation); returns the list
+    /// now recorded (empty if nothing of `object` is held here).
+    pub(crate) fn merge_holders(
+        &self,
+        object: &Hash,
+        told: &[HolderInfo],
+    ) -> Result<Vec<HolderInfo>, Error> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut guard.0;
-        for h in state.held.iter_mut().filter(|h| h.object == *object) {
-            h.holders = holders.to_vec();
+        let Some(first) = state.held.iter().find(|h| h.object == *object) else {
+            return Ok(Vec::new());
+        };
+        let merged = holders::merge(&first.holders, told);
+        if merged == first.holders {
+            return Ok(merged);
         }
-        self.save(state)
+        for h in state.held.iter_mut().filter(|h| h.object == *object) {
+            h.holders = merged.clone();
+        }
+        self.save(state)?;
+        Ok(merged)
     }
 
     /// Forgets the shards of `object` held here; returns them.
@@ -277,16 +312,19 @@ mod tests {
     fn quota_counts_held_and_reserved_bytes_and_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let pins = Pins::open(dir.path(), 1000).unwrap();
-        let obj = Hash::of(b"o");
+        let (obj, other) = (Hash::of(b"o"), Hash::of(b"p"));
         pins.reserve(obj, 0, 600).unwrap();
         assert_eq!(pins.free(), 400);
-        let err = pins.reserve(obj, 1, 500).unwrap_err();
+        let err = pins.reserve(other, 1, 500).unwrap_err();
         assert!(err.contains("400 of 1000 bytes free"), "{err}");
         pins.hold(held(obj, 0, 600)).unwrap();
         assert_eq!(pins.free(), 400);
-        pins.reserve(obj, 1, 400).unwrap();
-        pins.unreserve(obj, 1);
+        pins.reserve(other, 1, 400).unwrap();
+        pins.unreserve(other, 1);
         assert_eq!(pins.free(), 400);
+        // A second shard of the same object goes elsewhere.
+        let err = pins.reserve(obj, 1, 10).unwrap_err();
+        assert!(err.contains("holds shard 0"), "{err}");
         drop(pins);
         let pins = Pins::open(dir.path(), 1000).unwrap();
         assert_eq!(pins.held(&obj).len(), 1);

@@ -26,6 +26,11 @@ pub struct HolderInfo {
     pub peer: PeerId,
     /// Where it listens (at most a few addresses).
     pub addrs: Vec<Multiaddr>,
+    /// How many times shard `index` has been moved by a repair: an entry
+    /// with a higher generation replaces one with a lower
+    /// (`storage/holders.rs`), so holders told lists in any order agree.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 /// What a peer asks a storer.

@@ -10,10 +10,16 @@
 //!   index). Every holder computes the same choice from the same holder
 //!   list, so no storm; if the chosen one is itself gone, the next closest
 //!   takes over once it is seen as gone too.
-//! - The holder list has one entry per shard index. A repair replaces the
-//!   lost holder's entry, so a holder that comes back later is no longer
-//!   listed and not counted twice; told the new list, it drops its copy
-//!   ([`Decision::Drop`]).
+//! - The holder list has one entry per shard index, with a generation
+//!   (`holders.rs`). A repair replaces the lost holder's entry with one a
+//!   generation higher, and lists heard from other holders are merged in,
+//!   never taken whole: concurrent repairs of different shards all stay,
+//!   two of the same shard agree on one winner, and a holder that comes
+//!   back later is no longer listed and not counted twice; once its list
+//!   says so, it drops its copy ([`Decision::Drop`]).
+//! - A failed repair is tried again after a short backoff (one probe
+//!   period, doubling with each failure up to `repair_after`), not a
+//!   whole grace time.
 
 use std::{
     collections::HashMap,
@@ -22,7 +28,7 @@ use std::{
 
 use libp2p::PeerId;
 
-use super::protocol::HolderInfo;
+use super::{holders, protocol::HolderInfo};
 use crate::content::Hash;
 
 /// What the repair machine wants done.
@@ -39,6 +45,10 @@ pub(crate) enum Decision {
     },
     /// This node is no longer a holder of `object`: drop its shard.
     Drop { object: Hash },
+    /// Check this node's own shard of `object` (once per probe period):
+    /// a deleted or damaged one is given up
+    /// ([`handle_released`](Repair::handle_released)).
+    Check { object: Hash },
 }
 
 /// One object whose shard this node holds.
@@ -52,8 +62,12 @@ struct Tracked {
     /// Probes not yet handed out.
     due: Vec<HolderInfo>,
     next_round: Instant,
-    /// Index being repaired by this node, since when.
-    repairing: Option<(u8, Instant)>,
+    /// Index being repaired by this node, the generation of the entry it
+    /// replaces, since when.
+    repairing: Option<(u8, u32, Instant)>,
+    /// Per shard index whose repair failed here: failures in a row, and
+    /// when to try again.
+    retry: HashMap<u8, (u32, Instant)>,
 }
 
 /// The repair state of one node.
@@ -92,11 +106,18 @@ impl Repair {
         }
     }
 
-    /// Starts (or goes on) tracking `object` with `holders`; a holder new
-    /// to the list counts as seen now. If this node is not in the list,
-    /// it is to drop its shard.
-    pub(crate) fn handle_holders(&mut self, object: Hash, holders: Vec<HolderInfo>, now: Instant) {
-        if !holders.is_empty() && !holders.iter().any(|h| h.peer == self.me) {
+    /// Starts (or goes on) tracking `object`, merging `told` (a holder
+    /// list from the owner, another holder or a probe's answer) into the
+    /// list known here; a holder new to the list counts as seen now. If
+    /// this node is no longer in the merged list, it is to drop its shard.
+    pub(crate) fn handle_holders(&mut self, object: Hash, told: Vec<HolderInfo>, now: Instant) {
+        let known = self
+            .objects
+            .get(&object)
+            .map(|t| t.holders.as_slice())
+            .unwrap_or_default();
+        let list = holders::merge(known, &told);
+        if !list.is_empty() && !holders::lists(&list, &self.me) {
             self.objects.remove(&object);
             self.out.push(Decision::Drop { object });
             return;
@@ -108,21 +129,19 @@ impl Repair {
             due: Vec::new(),
             next_round: now,
             repairing: None,
+            retry: HashMap::new(),
         });
-        for h in &holders {
+        for h in &list {
             t.seen.entry(h.peer).or_insert(now);
         }
-        t.seen.retain(|p, _| holders.iter().any(|h| h.peer == *p));
-        t.dropped.retain(|p| holders.iter().any(|h| h.peer == *p));
-        if let Some((index, _)) = t.repairing {
-            // Another holder's repair of it reached us first.
-            let same = t.holders.iter().find(|h| h.index == index);
-            let now_holder = holders.iter().find(|h| h.index == index);
-            if same.map(|h| h.peer) != now_holder.map(|h| h.peer) {
-                t.repairing = None;
-            }
-        }
-        t.holders = holders;
+        t.seen.retain(|p, _| holders::lists(&list, p));
+        t.dropped.retain(|p| holders::lists(&list, p));
+        // A shard moved since a repair of it failed here: start afresh.
+        let old = std::mem::take(&mut t.holders);
+        t.retry.retain(|i, _| {
+            old.iter().find(|h| h.index == *i) == list.iter().find(|h| h.index == *i)
+        });
+        t.holders = list;
     }
 
     /// The objects tracked.
@@ -161,8 +180,10 @@ impl Repair {
         }
     }
 
-    /// This node's repair of shard `index` ended: `placed` on a new holder,
-    /// or failed (`None`, retried after another `repair_after`).
+    /// This node's repair of shard `index` ended: `placed` on a new holder
+    /// (its entry a generation above the lost one's), or failed (`None`,
+    /// tried again after a backoff: one probe period, doubled with each
+    /// failure in a row, at most `repair_after`).
     pub(crate) fn handle_repaired(
         &mut self,
         object: Hash,
@@ -173,25 +194,29 @@ impl Repair {
         let Some(t) = self.objects.get_mut(&object) else {
             return;
         };
-        t.repairing = None;
+        let from = match t.repairing.take() {
+            Some((i, generation, _)) if i == index => generation,
+            _ => t
+                .holders
+                .iter()
+                .find(|h| h.index == index)
+                .map_or(0, |h| h.generation),
+        };
         match placed {
             Some(new) => {
+                t.retry.remove(&index);
                 t.seen.insert(new.peer, now);
-                if let Some(h) = t.holders.iter_mut().find(|h| h.index == index) {
-                    *h = new;
-                } else {
-                    t.holders.push(new);
-                }
-                t.seen.retain(|p, _| t.holders.iter().any(|h| h.peer == *p));
-                t.dropped.retain(|p| t.holders.iter().any(|h| h.peer == *p));
+                t.holders = holders::moved(&t.holders, index, from, new.peer, new.addrs);
+                t.seen.retain(|p, _| holders::lists(&t.holders, p));
+                t.dropped.retain(|p| holders::lists(&t.holders, p));
             }
             None => {
-                if let Some(lost) = t.holders.iter().find(|h| h.index == index) {
-                    // Wait a full period before trying again.
-                    t.seen.insert(lost.peer, now);
-                    let peer = lost.peer;
-                    t.dropped.retain(|p| *p != peer);
-                }
+                let failures = t.retry.get(&index).map_or(0, |r| r.0) + 1;
+                let backoff = self
+                    .probe_every
+                    .saturating_mul(1 << (failures - 1).min(16))
+                    .min(self.repair_after);
+                t.retry.insert(index, (failures, now + backoff));
             }
         }
     }
@@ -217,12 +242,12 @@ impl Repair {
         if let Some(d) = self.out.pop() {
             return Some(d);
         }
-        let mut decision = None;
         let objects: Vec<Hash> = self.objects.keys().copied().collect();
         for object in objects {
+            let mut decision = None;
             let t = &self.objects[&object];
             // One repair at a time per object, given up after 2 periods.
-            if let Some((_, since)) = t.repairing {
+            if let Some((_, _, since)) = t.repairing {
                 if now.saturating_duration_since(since) < 2 * self.repair_after {
                     continue;
                 }
@@ -231,6 +256,7 @@ impl Repair {
                 .holders
                 .iter()
                 .filter(|h| !self.alive(t, &h.peer, now))
+                .filter(|h| t.retry.get(&h.index).is_none_or(|r| now >= r.1))
                 .collect();
             let alive: Vec<PeerId> = t
                 .holders
@@ -244,25 +270,29 @@ impl Repair {
                     .min_by_key(|p| distance(&object, h.index, p))
                     .copied();
                 if chosen == Some(self.me) {
-                    decision = Some(Decision::Repair {
-                        object,
-                        index: h.index,
-                        exclude: t.holders.iter().map(|h| h.peer).collect(),
-                    });
+                    decision = Some((
+                        Decision::Repair {
+                            object,
+                            index: h.index,
+                            exclude: t.holders.iter().map(|h| h.peer).collect(),
+                        },
+                        h.index,
+                        h.generation,
+                    ));
                     break;
                 }
             }
-            if let Some(Decision::Repair { index, .. }) = &decision {
-                let index = *index;
+            if let Some((decision, index, generation)) = decision {
                 let t = self.objects.get_mut(&object).expect("tracked");
-                t.repairing = Some((index, now));
-                return decision;
+                t.repairing = Some((index, generation, now));
+                return Some(decision);
             }
             let t = self.objects.get_mut(&object).expect("tracked");
             if t.due.is_empty() && now >= t.next_round {
                 t.next_round = now + self.probe_every;
                 let me = self.me;
                 t.due = t.holders.iter().filter(|h| h.peer != me).cloned().collect();
+                return Some(Decision::Check { object });
             }
             if let Some(holder) = t.due.pop() {
                 return Some(Decision::Probe { object, holder });

@@ -22,6 +22,7 @@ fn holders(peers: &[PeerId]) -> Vec<HolderInfo> {
             index: i as u8,
             peer: *p,
             addrs: Vec::new(),
+            generation: 0,
         })
         .collect()
 }
@@ -51,6 +52,7 @@ fn run(
                     let held = alive.contains(&holder.peer).then(|| vec![holder.index]);
                     r.handle_status(object, holder.peer, held, now);
                 }
+                Decision::Check { .. } => {}
                 other => repairs.push((*me, other)),
             }
         }
@@ -77,11 +79,24 @@ fn setup(n: usize) -> (Hash, Vec<PeerId>, Vec<(PeerId, Repair)>, Instant) {
 fn holders_that_answer_are_probed_and_never_repaired() {
     let (object, peers, mut machines, t0) = setup(4);
     let first = drain(&mut machines[0].1, t0);
-    assert_eq!(first.len(), 3, "one probe per other holder: {first:?}");
+    let probes = first
+        .iter()
+        .filter(|d| matches!(d, Decision::Probe { .. }))
+        .count();
+    assert_eq!(probes, 3, "one probe per other holder: {first:?}");
+    assert_eq!(
+        first
+            .iter()
+            .filter(|d| matches!(d, Decision::Check { .. }))
+            .count(),
+        1,
+        "one check of its own shard per period: {first:?}"
+    );
     assert!(
         drain(&mut machines[0].1, t0 + EVERY / 2).is_empty(),
         "not before the period"
     );
+    assert_eq!(drain(&mut machines[0].1, t0 + EVERY).len(), 4);
     for step in 0..20 {
         let now = t0 + EVERY * step;
         assert!(run(&mut machines, object, &peers, now).is_empty());
@@ -127,6 +142,7 @@ fn a_returning_holder_is_not_counted_twice_and_drops_its_copy() {
         index: 3,
         peer: PeerId::random(),
         addrs: Vec::new(),
+        generation: 1,
     };
     let repairer = machines.iter_mut().find(|(p, _)| p == who).unwrap();
     repairer
@@ -172,14 +188,100 @@ fn a_holder_without_its_shard_is_lost_at_once_and_a_failed_repair_is_retried() {
     assert_eq!(repairs.len(), 1, "{repairs:?}");
     let (who, _) = repairs[0];
     let r = &mut machines.iter_mut().find(|(p, _)| *p == who).unwrap().1;
-    r.handle_repaired(object, 2, None, t0);
-    assert!(drain(r, t0 + EVERY)
-        .iter()
-        .all(|d| matches!(d, Decision::Probe { .. })));
-    // Silent from now on: tried again once the grace time has passed.
-    let later: Vec<Decision> = drain(r, t0 + AFTER + EVERY)
-        .into_iter()
-        .filter(|d| matches!(d, Decision::Repair { .. }))
-        .collect();
-    assert_eq!(later.len(), 1, "{later:?}");
+    let repairs_at = |r: &mut Repair, now| {
+        drain(r, now)
+            .into_iter()
+            .filter(|d| matches!(d, Decision::Repair { .. }))
+            .count()
+    };
+    // A failed repair is tried again after a short backoff (one probe
+    // period, then doubling), not a whole grace time.
+    let mut failed_at = t0;
+    for backoff in [EVERY, 2 * EVERY, 4 * EVERY] {
+        r.handle_repaired(object, 2, None, failed_at);
+        assert_eq!(repairs_at(r, failed_at + backoff / 2), 0, "too soon");
+        assert!(backoff < AFTER);
+        failed_at += backoff;
+        assert_eq!(repairs_at(r, failed_at), 1, "not retried after {backoff:?}");
+    }
+}
+
+/// Repairs that `machines` decide at `now`, each carried out at once onto
+/// a fresh peer (added to `alive`), the repairer's list kept to itself.
+fn repair_all(
+    machines: &mut [(PeerId, Repair)],
+    object: Hash,
+    alive: &mut Vec<PeerId>,
+    now: Instant,
+) -> Vec<(PeerId, u8)> {
+    let mut done = Vec::new();
+    for (who, d) in run(machines, object, alive, now) {
+        let Decision::Repair { index, .. } = d else {
+            panic!("{d:?}")
+        };
+        let new = HolderInfo {
+            index,
+            peer: PeerId::random(),
+            addrs: Vec::new(),
+            generation: 0,
+        };
+        alive.push(new.peer);
+        let r = &mut machines.iter_mut().find(|(p, _)| *p == who).unwrap().1;
+        r.handle_repaired(object, index, Some(new), now);
+        done.push((who, index));
+    }
+    done
+}
+
+#[test]
+fn n_minus_k_lost_at_once_are_each_repaired_once_and_every_list_converges() {
+    // 4-of-8 with 4 holders gone at once; the 4 survivors repair without
+    // hearing of each other's repairs until the end, then hear them in
+    // opposite orders.
+    let (object, peers, mut machines, t0) = setup(8);
+    let start = machines[0].1.holders(&object);
+    let survivors = &mut machines[..4];
+    let mut alive = peers[..4].to_vec();
+    let mut done = Vec::new();
+    let mut now = t0;
+    while done.len() < 4 {
+        now += EVERY;
+        assert!(now < t0 + 10 * AFTER, "repairs so far: {done:?}");
+        done.extend(repair_all(survivors, object, &mut alive, now));
+    }
+    let mut indexes: Vec<u8> = done.iter().map(|d| d.1).collect();
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        vec![4, 5, 6, 7],
+        "one repair per lost shard: {done:?}"
+    );
+    let lists: Vec<Vec<HolderInfo>> = survivors.iter().map(|(_, r)| r.holders(&object)).collect();
+    for (i, (_, r)) in survivors.iter_mut().enumerate() {
+        let order: Vec<&Vec<HolderInfo>> = if i % 2 == 0 {
+            lists.iter().collect()
+        } else {
+            lists.iter().rev().collect()
+        };
+        for list in order {
+            r.handle_holders(object, list.clone(), now);
+        }
+        // A stale list (the one from before the loss) changes nothing.
+        r.handle_holders(object, start.clone(), now);
+    }
+    let first = survivors[0].1.holders(&object);
+    for (_, r) in survivors.iter() {
+        assert_eq!(r.holders(&object), first, "lists differ");
+    }
+    let mut listed: Vec<PeerId> = first.iter().map(|h| h.peer).collect();
+    assert_eq!(listed.len(), 8);
+    listed.sort();
+    let mut want = alive.clone();
+    want.sort();
+    assert_eq!(listed, want, "the 4 survivors and the 4 new holders");
+    // Settled: no more repairs while everyone answers.
+    for step in 1..20 {
+        let got = repair_all(survivors, object, &mut alive, now + EVERY * step);
+        assert!(got.is_empty(), "{got:?}");
+    }
 }

@@ -1,7 +1,9 @@
 //! Running the repair machine ([`super::repair`]) on a holder: each round
-//! syncs the holder lists from the pins, probes the other holders at once,
-//! and carries out repairs (rebuild the lost shard from any K, place it on
-//! a new peer, tell every holder the new list) and drops.
+//! merges the holder lists from the pins, probes the other holders at once
+//! (merging the lists they answer with), checks this node's own shards (a
+//! deleted or damaged one is given up), and carries out repairs (check the
+//! own shard first, rebuild the lost shard from any K, place it on a new
+//! peer, tell every holder the new list) and drops.
 
 use std::{
     sync::Arc,
@@ -11,7 +13,7 @@ use std::{
 use futures::future::join_all;
 
 use super::{
-    audit, client, erasure, get,
+    audit, client, erasure, get, holders,
     manifest::{Manifest, MAX_MANIFEST_BYTES},
     network::StorageNetwork,
     pins::Pins,
@@ -52,6 +54,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
     for h in &held {
         if !h.holders.is_empty() && machine.holders(&h.object) != h.holders {
             machine.handle_holders(h.object, h.holders.clone(), now);
+            sync(pins, machine, h.object);
         }
     }
     let mut probes = Vec::new();
@@ -63,6 +66,17 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                 index,
                 exclude,
             } => {
+                if !server::intact(net, pins, object).await {
+                    // Elected, but its own shard is gone: given up, so the
+                    // others elect another repairer.
+                    machine.handle_released(&object);
+                    continue;
+                }
+                // Holders placed by repairs told here since the election
+                // are not to get a second shard.
+                let mut exclude = exclude;
+                let latest = pins.held(&object).first().map(|h| h.holders.clone());
+                exclude.extend(latest.unwrap_or_default().iter().map(|h| h.peer));
                 let before = machine.holders(&object);
                 let result = repair(net, pins, object, index, &exclude).await;
                 let placed = match result {
@@ -79,22 +93,23 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
                         None
                     }
                 };
-                machine.handle_repaired(object, index, placed.clone(), Instant::now());
-                if let Some(new) = placed {
+                let done = placed.is_some();
+                machine.handle_repaired(object, index, placed, Instant::now());
+                if done {
                     // Other holders' repairs may have been told here while
-                    // this one ran: announce the latest list with only this
-                    // index changed, or a holder they placed would be told a
-                    // list without itself and drop a good shard.
-                    let list = merged(pins, &object, machine.holders(&object), new);
-                    machine.handle_holders(object, list.clone(), Instant::now());
+                    // this one ran: the list announced is merged with them
+                    // (`holders.rs`), so a holder they placed stays listed.
+                    let told = pins.held(&object).first().map(|h| h.holders.clone());
+                    machine.handle_holders(object, told.unwrap_or_default(), Instant::now());
+                    let list = machine.holders(&object);
                     announce(net, pins, object, list, &before).await;
                 }
             }
-            Decision::Drop { object } => {
-                if let Ok(gone) = pins.release(&object) {
-                    let mut blobs: Vec<Hash> = gone.iter().map(|h| h.shard).collect();
-                    blobs.push(object);
-                    server::discard(net, pins, object, &blobs).await;
+            Decision::Drop { object } => server::drop_claim(net, pins, object).await,
+            Decision::Check { object } => {
+                // A shard file deleted or damaged here: the claim is given up.
+                if !server::intact(net, pins, object).await {
+                    machine.handle_released(&object);
                 }
             }
         }
@@ -105,9 +120,9 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             holder.addrs.clone(),
             Request::Status { object },
         );
-        let held = match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
-            Ok(Ok(Response::Holding { indexes, .. })) => Some(indexes),
-            _ => None,
+        let (held, list) = match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+            Ok(Ok(Response::Holding { indexes, holders })) => (Some(indexes), holders),
+            _ => (None, Vec::new()),
         };
         // It says it holds its shard: an audit checks a random piece.
         let held = match held {
@@ -122,12 +137,28 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             }
             other => other,
         };
-        (object, holder.peer, held)
+        (object, holder.peer, held, list)
     }))
     .await;
     let now = Instant::now();
-    for (object, peer, held) in answers {
+    for (object, peer, held, list) in answers {
+        // What other holders heard of repairs reaches this one too.
+        if !list.is_empty()
+            && holders::merge(&machine.holders(&object), &list) != machine.holders(&object)
+        {
+            machine.handle_holders(object, list, now);
+            sync(pins, machine, object);
+        }
         machine.handle_status(object, peer, held, now);
+    }
+}
+
+/// Records the machine's list of `object` in the pins (merged), so
+/// `Status` answers and getters see it.
+fn sync(pins: &Pins, machine: &Repair, object: Hash) {
+    let list = machine.holders(&object);
+    if !list.is_empty() {
+        let _ = pins.merge_holders(&object, &list);
     }
 }
 
@@ -163,28 +194,6 @@ async fn audit_one<N: StorageNetwork>(
     }
 }
 
-/// The holder list last recorded here for `object` (told by other holders'
-/// repairs or by this node's; `fallback` if none), with shard `new.index`
-/// now on `new`.
-fn merged(
-    pins: &Pins,
-    object: &Hash,
-    fallback: Vec<HolderInfo>,
-    new: HolderInfo,
-) -> Vec<HolderInfo> {
-    let mut list = pins
-        .held(object)
-        .first()
-        .map(|h| h.holders.clone())
-        .filter(|l| !l.is_empty())
-        .unwrap_or(fallback);
-    match list.iter_mut().find(|h| h.index == new.index) {
-        Some(h) => *h = new,
-        None => list.push(new),
-    }
-    list
-}
-
 /// Records the new holder list and tells every other holder, and the one
 /// it replaced (if that one still answers, it drops its copy).
 async fn announce<N: StorageNetwork>(
@@ -194,7 +203,7 @@ async fn announce<N: StorageNetwork>(
     holders: Vec<HolderInfo>,
     before: &[HolderInfo],
 ) {
-    let _ = pins.set_holders(&object, &holders);
+    let _ = pins.merge_holders(&object, &holders);
     let me = net.local_peer_id();
     let mut told: Vec<&HolderInfo> = holders.iter().collect();
     told.extend(

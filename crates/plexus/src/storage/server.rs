@@ -1,12 +1,16 @@
 //! The storer's side: answering offers, taking shards within the quota
 //! (fetched from the sender through the blob transfer, so every byte is
-//! verified against the shard's hash), telling what it holds, releasing.
+//! verified against the shard's hash), telling what it holds (after
+//! checking its own copy is still there and whole: a holder whose shard
+//! file was deleted or damaged gives up its claim, so another holder
+//! rebuilds the shard elsewhere), releasing.
 
 use std::sync::Arc;
 
 use libp2p::PeerId;
 
 use super::{
+    audit, holders,
     manifest::{Manifest, MAX_MANIFEST_BYTES},
     network::StorageNetwork,
     pins::{Held, Pins},
@@ -71,41 +75,31 @@ pub(crate) async fn handle<N: StorageNetwork>(
             if !allowed {
                 return Response::Refused("only the owner or a holder may say who holds it".into());
             }
-            if !holders.iter().any(|h| h.peer == net.local_peer_id()) {
+            // Merged, not taken whole: concurrent repairs each change one
+            // entry, and an older list must not undo a newer one.
+            let merged = match pins.merge_holders(&object, &holders) {
+                Ok(merged) => merged,
+                Err(e) => return Response::Refused(e.to_string()),
+            };
+            if !merged.is_empty() && !holders::lists(&merged, &net.local_peer_id()) {
                 // Replaced by a repair (this copy was lost or is no longer
                 // counted): the room goes back.
-                if let Ok(gone) = pins.release(&object) {
-                    let mut blobs: Vec<Hash> = gone.iter().map(|h| h.shard).collect();
-                    blobs.push(object);
-                    discard(net, pins, object, &blobs).await;
-                }
-                return Response::Done;
+                drop_claim(net, pins, object).await;
             }
-            match pins.set_holders(&object, &holders) {
-                Ok(()) => Response::Done,
-                Err(e) => Response::Refused(e.to_string()),
-            }
+            Response::Done
         }
         Request::Status { object } => {
-            let store = net.content().clone();
+            if !intact(net, pins, object).await {
+                return Response::Holding {
+                    indexes: Vec::new(),
+                    holders: Vec::new(),
+                };
+            }
             let held = pins.held(&object);
-            let holders = held.first().map(|h| h.holders.clone()).unwrap_or_default();
-            let indexes = blocking(move || {
-                Ok(held
-                    .iter()
-                    .filter(|h| {
-                        store
-                            .get(&h.shard)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|i| i.complete)
-                    })
-                    .map(|h| h.index)
-                    .collect())
-            })
-            .await
-            .unwrap_or_default();
-            Response::Holding { indexes, holders }
+            Response::Holding {
+                indexes: held.iter().map(|h| h.index).collect(),
+                holders: held.first().map(|h| h.holders.clone()).unwrap_or_default(),
+            }
         }
         Request::Release { object } => {
             let held = pins.held(&object);
@@ -125,6 +119,43 @@ pub(crate) async fn handle<N: StorageNetwork>(
                 Err(e) => Response::Refused(e.to_string()),
             }
         }
+    }
+}
+
+/// Whether every shard of `object` held here is still there and whole
+/// ([`audit::check_own`]); if one is not, this node gives up its claim
+/// ([`drop_claim`]) and says so in the log. `true` if nothing is held.
+pub(crate) async fn intact<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, object: Hash) -> bool {
+    let held = pins.held(&object);
+    if held.is_empty() {
+        return true;
+    }
+    let store = net.content().clone();
+    let broken = blocking(move || {
+        Ok(held.iter().find_map(|h| {
+            audit::check_own(&store, &h.shard)
+                .err()
+                .map(|reason| (h.index, reason))
+        }))
+    })
+    .await
+    .unwrap_or_default();
+    let Some((index, reason)) = broken else {
+        return true;
+    };
+    tracing::warn!(%object, index, "own shard is damaged ({reason}); giving it up so it is rebuilt elsewhere");
+    drop_claim(net, pins, object).await;
+    false
+}
+
+/// Stops holding `object` here: forgets its pins and removes its blobs
+/// (unless something else uses them); the other holders then see this
+/// node without the shard and one of them rebuilds it elsewhere.
+pub(crate) async fn drop_claim<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, object: Hash) {
+    if let Ok(gone) = pins.release(&object) {
+        let mut blobs: Vec<Hash> = gone.iter().map(|h| h.shard).collect();
+        blobs.push(object);
+        discard(net, pins, object, &blobs).await;
     }
 }
 
