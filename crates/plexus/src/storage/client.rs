@@ -44,35 +44,57 @@ async fn ask<N: StorageNetwork>(
         })
 }
 
-/// Peers offering storage (DHT providers of [`offer_key`] and the peers
-/// connected now) with their free room.
-pub(crate) async fn offers<N: StorageNetwork>(net: &N) -> Vec<Offer> {
-    let mut peers = tokio::time::timeout(Duration::from_secs(20), net.find_providers(offer_key()))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    for p in net.connected_peers().await.unwrap_or_default() {
-        if !peers.contains(&p) {
-            peers.push(p);
+/// Peers offering storage (the peers connected now, asked at once, and
+/// DHT providers of [`offer_key`], asked when the lookup ends) with their
+/// free room; none of `exclude`. Returns as soon as `want` of them have
+/// room for `bytes` (a repair needs one peer, not an answer from every
+/// storer, some of which may be gone), else when every one has answered
+/// or timed out.
+pub(crate) async fn offers<N: StorageNetwork>(
+    net: &N,
+    exclude: &[PeerId],
+    want: usize,
+    bytes: u64,
+) -> Vec<Offer> {
+    let mut asked: Vec<PeerId> = exclude.to_vec();
+    asked.push(net.local_peer_id());
+    let ask_offer = |peer: PeerId| async move {
+        match ask(net, peer, Vec::new(), Request::Offer, ASK_TIMEOUT).await {
+            Ok(Response::Offer { free, addrs, .. }) if free > 0 => Some(Offer {
+                peer,
+                free,
+                addrs: addrs.into_iter().take(2).collect(),
+            }),
+            _ => None,
+        }
+    };
+    let mut asks = FuturesUnordered::new();
+    for peer in net.connected_peers().await.unwrap_or_default() {
+        if !asked.contains(&peer) {
+            asked.push(peer);
+            asks.push(ask_offer(peer));
         }
     }
-    let me = net.local_peer_id();
-    peers.retain(|p| *p != me);
-    let asks: FuturesUnordered<_> = peers
-        .into_iter()
-        .map(|peer| async move {
-            match ask(net, peer, Vec::new(), Request::Offer, ASK_TIMEOUT).await {
-                Ok(Response::Offer { free, addrs, .. }) if free > 0 => Some(Offer {
-                    peer,
-                    free,
-                    addrs: addrs.into_iter().take(2).collect(),
-                }),
-                _ => None,
+    let lookup = tokio::time::timeout(Duration::from_secs(20), net.find_providers(offer_key()));
+    tokio::pin!(lookup);
+    let mut looked_up = false;
+    let mut found: Vec<Offer> = Vec::new();
+    while found.iter().filter(|o| o.free >= bytes).count() < want {
+        tokio::select! {
+            providers = &mut lookup, if !looked_up => {
+                looked_up = true;
+                for peer in providers.ok().and_then(Result::ok).unwrap_or_default() {
+                    if !asked.contains(&peer) {
+                        asked.push(peer);
+                        asks.push(ask_offer(peer));
+                    }
+                }
             }
-        })
-        .collect();
-    asks.filter_map(|o| async { o }).collect().await
+            Some(offer) = asks.next(), if !asks.is_empty() => found.extend(offer),
+            else => break,
+        }
+    }
+    found
 }
 
 /// Seals, splits and places the file at `path`; returns its ticket.
@@ -191,7 +213,8 @@ pub(crate) async fn place<N: StorageNetwork>(
 ) -> Result<Vec<HolderInfo>, Error> {
     let n = indexes.len();
     let bytes = manifest.shard_size + MAX_MANIFEST_BYTES;
-    let offers = offers(net).await;
+    // Every shard and as many spares, for storers that refuse or fail.
+    let offers = offers(net, exclude, 2 * n, bytes).await;
     let plan =
         placement::plan(offers, net.local_peer_id(), exclude, n, bytes).map_err(|found| {
             Error::Unplaceable {

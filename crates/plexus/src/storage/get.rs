@@ -29,6 +29,12 @@ use crate::{
 
 /// How long the holders in a ticket are given to say what they hold.
 pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Once one holder has answered, how much longer the others are waited
+/// for: live holders answer at about the same time, and one that is gone
+/// (its address still in the ticket) should not hold the get up for the
+/// whole [`PROBE_TIMEOUT`]. A slow holder missed here is still a source:
+/// shards are fetched from every hint when the answered ones fall short.
+const PROBE_GRACE: Duration = Duration::from_secs(1);
 
 /// A holder that answered, with the shard indexes it holds whole.
 pub(crate) type Answered = (PeerId, Vec<Multiaddr>, Vec<u8>);
@@ -36,7 +42,7 @@ pub(crate) type Answered = (PeerId, Vec<Multiaddr>, Vec<u8>);
 /// Asks `holders` at once which shards of `object` they hold, then the
 /// holders they name that were not asked yet (placed by a repair since the
 /// ticket was made); returns those that answered within [`PROBE_TIMEOUT`]
-/// each round.
+/// each round (or [`PROBE_GRACE`] after the round's first answer).
 pub(crate) async fn probe<N: StorageNetwork>(
     net: &N,
     object: Hash,
@@ -63,10 +69,12 @@ pub(crate) async fn probe<N: StorageNetwork>(
             })
             .collect();
         let mut named = Vec::new();
-        while let Some(a) = asks.next().await {
+        let mut deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+        while let Ok(Some(a)) = tokio::time::timeout_at(deadline, asks.next()).await {
             if let Some((answer, holders)) = a {
                 answered.push(answer);
                 named.extend(holders.into_iter().map(|h| (h.peer, h.addrs)));
+                deadline = deadline.min(tokio::time::Instant::now() + PROBE_GRACE);
             }
         }
         drop(asks);

@@ -3,8 +3,11 @@
 //! them every so often, and decides when a shard is lost and whether it is
 //! the one to rebuild it. Time is passed in.
 //!
-//! - A holder that has not answered for longer than `repair_after` (or
-//!   answered without the shard it should hold) has lost its shard.
+//! - A holder whose probes have gone unanswered for longer than
+//!   `repair_after` (or that answered without the shard it should hold)
+//!   has lost its shard. Counted from its first unanswered probe, not from
+//!   its last answer: while this node is busy (a repair takes seconds) and
+//!   probes no one, nobody looks lost.
 //! - Exactly one surviving holder repairs each lost shard: the alive
 //!   holder whose BLAKE3(peer id) is closest (XOR) to BLAKE3(object,
 //!   index). Every holder computes the same choice from the same holder
@@ -56,7 +59,7 @@ pub(crate) enum Decision {
 struct Tracked {
     holders: Vec<HolderInfo>,
     /// Last time each holder answered holding its shard.
-    seen: HashMap<PeerId, Instant>,
+    missed: HashMap<PeerId, Instant>,
     /// Holders that answered without their shard: lost at once.
     dropped: Vec<PeerId>,
     /// Probes not yet handed out.
@@ -108,7 +111,8 @@ impl Repair {
 
     /// Starts (or goes on) tracking `object`, merging `told` (a holder
     /// list from the owner, another holder or a probe's answer) into the
-    /// list known here; a holder new to the list counts as seen now. If
+    /// list known here; a holder new to the list is alive until its probes
+    /// go unanswered. If
     /// this node is no longer in the merged list, it is to drop its shard.
     pub(crate) fn handle_holders(&mut self, object: Hash, told: Vec<HolderInfo>, now: Instant) {
         let known = self
@@ -124,17 +128,14 @@ impl Repair {
         }
         let t = self.objects.entry(object).or_insert_with(|| Tracked {
             holders: Vec::new(),
-            seen: HashMap::new(),
+            missed: HashMap::new(),
             dropped: Vec::new(),
             due: Vec::new(),
             next_round: now,
             repairing: None,
             retry: HashMap::new(),
         });
-        for h in &list {
-            t.seen.entry(h.peer).or_insert(now);
-        }
-        t.seen.retain(|p, _| holders::lists(&list, p));
+        t.missed.retain(|p, _| holders::lists(&list, p));
         t.dropped.retain(|p| holders::lists(&list, p));
         // A shard moved since a repair of it failed here: start afresh.
         let old = std::mem::take(&mut t.holders);
@@ -166,13 +167,17 @@ impl Repair {
         let Some(t) = self.objects.get_mut(&object) else {
             return;
         };
-        let Some(held) = held else { return };
         let mut listed = t.holders.iter().filter(|h| h.peer == holder).peekable();
         if listed.peek().is_none() {
             return;
         }
+        let Some(held) = held else {
+            // Silent: lost once silent for `repair_after`.
+            t.missed.entry(holder).or_insert(now);
+            return;
+        };
         if listed.all(|h| held.contains(&h.index)) {
-            t.seen.insert(holder, now);
+            t.missed.remove(&holder);
             t.dropped.retain(|p| *p != holder);
         } else if !t.dropped.contains(&holder) {
             // It answers but has dropped (or never had) its shard: lost.
@@ -205,9 +210,9 @@ impl Repair {
         match placed {
             Some(new) => {
                 t.retry.remove(&index);
-                t.seen.insert(new.peer, now);
+                t.missed.remove(&new.peer);
                 t.holders = holders::moved(&t.holders, index, from, new.peer, new.addrs);
-                t.seen.retain(|p, _| holders::lists(&t.holders, p));
+                t.missed.retain(|p, _| holders::lists(&t.holders, p));
                 t.dropped.retain(|p| holders::lists(&t.holders, p));
             }
             None => {
@@ -232,9 +237,9 @@ impl Repair {
     fn alive(&self, t: &Tracked, peer: &PeerId, now: Instant) -> bool {
         *peer == self.me
             || !t.dropped.contains(peer)
-                && t.seen
+                && t.missed
                     .get(peer)
-                    .is_some_and(|seen| now.saturating_duration_since(*seen) <= self.repair_after)
+                    .is_none_or(|since| now.saturating_duration_since(*since) <= self.repair_after)
     }
 
     /// The next thing to do, if any.
