@@ -22,8 +22,9 @@ pub fn kill_one_at_a_time(plexus: &Path, size: u64, spread: Spread) -> Result<Re
     let (k, n) = spread.k_n();
     let shard = size.div_ceil(k as u64);
     let offer = format!("{}MiB", mib(shard * 2).ceil() as u64 + 4);
-    // Above the repairers' 5 s probe timeout: a slow answer is not a loss.
-    let repair_after = 8;
+    // Above the repairers' probe timeout (2 probe periods): one slow
+    // answer is not a loss.
+    let repair_after = 4;
     let mut bed = Bed::new(plexus, 12, |_| offer.clone(), repair_after)?;
     let src = make_file(bed.dir.path(), "stored.bin", size, 12)?;
     let mut report = Report::new(&format!("storage-kill {spread}"));

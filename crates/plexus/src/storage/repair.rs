@@ -145,6 +145,11 @@ impl Repair {
         t.holders = list;
     }
 
+    /// How often each holder is probed.
+    pub(crate) fn probe_every(&self) -> Duration {
+        self.probe_every
+    }
+
     /// The objects tracked.
     pub(crate) fn objects(&self) -> Vec<Hash> {
         self.objects.keys().copied().collect()

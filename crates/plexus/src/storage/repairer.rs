@@ -28,8 +28,16 @@ use crate::{
     Error,
 };
 
-/// How long a probed holder may take to answer.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a holder told a new list may take to take it.
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a probed holder may take to answer: two probe periods, at
+/// least 1 s and at most 5 s. A miss only starts the clock (a holder is
+/// lost after `repair_after` of misses), and a dead holder's probe must
+/// not hold the round up for long.
+fn probe_timeout(machine: &Repair) -> Duration {
+    (2 * machine.probe_every()).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
 
 /// What one repair did.
 #[derive(Debug, Clone)]
@@ -114,20 +122,22 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             }
         }
     }
+    let timeout = probe_timeout(machine);
+    let sent = Instant::now();
     let answers = join_all(probes.into_iter().map(|(object, holder)| async move {
         let asked = net.storage_request(
             holder.peer,
             holder.addrs.clone(),
             Request::Status { object },
         );
-        let (held, list) = match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        let (held, list) = match tokio::time::timeout(timeout, asked).await {
             Ok(Ok(Response::Holding { indexes, holders })) => (Some(indexes), holders),
             _ => (None, Vec::new()),
         };
         // It says it holds its shard: an audit checks a random piece.
         let held = match held {
             Some(indexes) if indexes.contains(&holder.index) => {
-                match audit_one(net, object, &holder).await {
+                match audit_one(net, object, &holder, timeout).await {
                     Ok(()) => Some(indexes),
                     Err(reason) => {
                         tracing::warn!(%object, peer = %holder.peer, index = holder.index, "audit failed: {reason}");
@@ -149,7 +159,9 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             machine.handle_holders(object, list, now);
             sync(pins, machine, object);
         }
-        machine.handle_status(object, peer, held, now);
+        // A silent holder has been silent since the probe went out.
+        let at = if held.is_some() { now } else { sent };
+        machine.handle_status(object, peer, held, at);
     }
 }
 
@@ -168,6 +180,7 @@ async fn audit_one<N: StorageNetwork>(
     net: &N,
     object: Hash,
     holder: &HolderInfo,
+    timeout: Duration,
 ) -> Result<(), String> {
     let store = net.content().clone();
     let Ok(bytes) = blocking(move || store.read_small(&object, MAX_MANIFEST_BYTES)).await else {
@@ -185,7 +198,7 @@ async fn audit_one<N: StorageNetwork>(
         ranges: ranges.clone(),
     };
     let asked = net.request(holder.peer, holder.addrs.clone(), request);
-    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+    match tokio::time::timeout(timeout, asked).await {
         Ok(Ok(blobs::Response::Data(encoded))) => {
             audit::verify(shard, manifest.shard_size, &ranges, &encoded)
         }
@@ -217,7 +230,7 @@ async fn announce<N: StorageNetwork>(
             holders: holders.clone(),
         };
         tokio::time::timeout(
-            PROBE_TIMEOUT,
+            ANNOUNCE_TIMEOUT,
             net.storage_request(h.peer, h.addrs.clone(), request),
         )
     }))
