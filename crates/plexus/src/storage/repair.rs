@@ -71,6 +71,9 @@ struct Tracked {
     /// Per shard index whose repair failed here: failures in a row, and
     /// when to try again.
     retry: HashMap<u8, (u32, Instant)>,
+    /// Peers whose shard of this object was moved away (lost, failed an
+    /// audit, gave it up): never given one of its shards again.
+    replaced: Vec<PeerId>,
 }
 
 /// The repair state of one node.
@@ -134,11 +137,17 @@ impl Repair {
             next_round: now,
             repairing: None,
             retry: HashMap::new(),
+            replaced: Vec::new(),
         });
         t.missed.retain(|p, _| holders::lists(&list, p));
         t.dropped.retain(|p| holders::lists(&list, p));
         // A shard moved since a repair of it failed here: start afresh.
         let old = std::mem::take(&mut t.holders);
+        for h in &old {
+            if !holders::lists(&list, &h.peer) && !t.replaced.contains(&h.peer) {
+                t.replaced.push(h.peer);
+            }
+        }
         t.retry.retain(|i, _| {
             old.iter().find(|h| h.index == *i) == list.iter().find(|h| h.index == *i)
         });
@@ -216,6 +225,11 @@ impl Repair {
             Some(new) => {
                 t.retry.remove(&index);
                 t.missed.remove(&new.peer);
+                if let Some(lost) = t.holders.iter().find(|h| h.index == index) {
+                    if !t.replaced.contains(&lost.peer) {
+                        t.replaced.push(lost.peer);
+                    }
+                }
                 t.holders = holders::moved(&t.holders, index, from, new.peer, new.addrs);
                 t.missed.retain(|p, _| holders::lists(&t.holders, p));
                 t.dropped.retain(|p| holders::lists(&t.holders, p));
@@ -284,7 +298,12 @@ impl Repair {
                         Decision::Repair {
                             object,
                             index: h.index,
-                            exclude: t.holders.iter().map(|h| h.peer).collect(),
+                            exclude: t
+                                .holders
+                                .iter()
+                                .map(|h| h.peer)
+                                .chain(t.replaced.iter().copied())
+                                .collect(),
                         },
                         h.index,
                         h.generation,

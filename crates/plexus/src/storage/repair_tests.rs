@@ -176,6 +176,22 @@ fn a_returning_holder_is_not_counted_twice_and_drops_its_copy() {
         let got = run(&mut machines[..3], object, &alive, now + EVERY * step);
         assert!(got.is_empty(), "{got:?}");
     }
+    // Peer 2 loses its shard next: its repair never goes back to peer 3,
+    // whose shard was moved away (it may be the peer that rots shards).
+    let later = now + EVERY * 20;
+    for (_, r) in machines[..3].iter_mut() {
+        r.handle_status(object, peers[2], Some(vec![]), later);
+    }
+    let excludes: Vec<Vec<PeerId>> = machines[..3]
+        .iter_mut()
+        .flat_map(|(_, r)| drain(r, later))
+        .filter_map(|d| match d {
+            Decision::Repair { exclude, .. } => Some(exclude),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(excludes.len(), 1, "{excludes:?}");
+    assert!(excludes[0].contains(&peers[3]), "{excludes:?}");
 }
 
 #[test]
