@@ -189,3 +189,32 @@ fn stored_3_replicas_survive_holders_killed_one_at_a_time() {
         spread,
     ));
 }
+
+#[test]
+fn a_capped_upload_holds_its_rate() {
+    use scenarios::Capped;
+    check(scenarios::cap_rate(
+        Path::new(PLEXUS),
+        Capped::Upload,
+        Mbit(16.0),
+        8 << 20,
+    ));
+}
+
+#[test]
+fn a_capped_download_holds_its_rate() {
+    use scenarios::Capped;
+    check(scenarios::cap_rate(
+        Path::new(PLEXUS),
+        Capped::Download,
+        Mbit(16.0),
+        8 << 20,
+    ));
+}
+
+/// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB.
+#[test]
+fn a_flash_crowd_finishes_near_the_fluid_bound() {
+    let crowd = scenarios::Crowd::new(8, 16 << 20);
+    check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));
+}

@@ -15,6 +15,7 @@
 pub mod host;
 pub mod nat;
 pub mod net;
+pub mod plot;
 pub mod probe;
 pub mod reach;
 pub mod report;

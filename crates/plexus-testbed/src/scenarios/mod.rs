@@ -3,7 +3,7 @@
 //! enough. Every wait is bounded.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -11,9 +11,13 @@ use anyhow::{bail, Context, Result};
 
 use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed};
 
+mod caps;
+mod crowd;
 mod faults;
 mod speed;
 
+pub use caps::{cap_rate, Capped};
+pub use crowd::{crowd, Crowd, CrowdResult};
 pub use faults::{cut_links, partition};
 pub use speed::{spread, swarm, uneven};
 
@@ -31,6 +35,8 @@ pub const ALL: &[&str] = &[
     "relay-loss",
     "storage",
     "nat-reach",
+    "caps",
+    "crowd",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -61,6 +67,35 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 storage::rot(plexus, 8 << 20, true)?,
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Replicas(3))?,
             ]
+        }
+        "caps" => vec![
+            cap_rate(plexus, Capped::Upload, Mbit(20.0), 32 << 20)?,
+            cap_rate(plexus, Capped::Download, Mbit(20.0), 32 << 20)?,
+        ],
+        // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
+        // $PLEXUS_PLOTS (default docs/).
+        "crowd" => {
+            let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
+            let plot = |name: &str| Some(dir.join(name));
+            let full = Crowd {
+                plot: plot("crowd-cdf.png"),
+                ..Crowd::new(24, 64 << 20)
+            };
+            let leave = Crowd {
+                leave: true,
+                slack: 1.3,
+                plot: plot("crowd-leave-cdf.png"),
+                ..full.clone()
+            };
+            let capped = Crowd {
+                seeder_cap: Some(Mbit(10.0)),
+                plot: plot("crowd-capped-cdf.png"),
+                ..full.clone()
+            };
+            [full, leave, capped]
+                .iter()
+                .map(|c| crowd(plexus, c).map(|r| r.report))
+                .collect::<Result<_>>()?
         }
         other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
     })

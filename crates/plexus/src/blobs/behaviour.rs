@@ -29,7 +29,7 @@ use super::{
     serve::{Admission, Serving},
     Command,
 };
-use crate::{content::Store, guard::guarded, wrap::forward_to_inner, Error};
+use crate::{bandwidth::Bandwidth, content::Store, guard::guarded, wrap::forward_to_inner, Error};
 
 type Inner = request_response::Behaviour<Codec>;
 
@@ -82,11 +82,13 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    /// Serves from `store`.
-    pub(crate) fn new(store: Arc<Store>) -> Self {
+    /// Serves from `store`, sending and reading response bodies within
+    /// the caps of `bandwidth`.
+    pub(crate) fn new(store: Arc<Store>, bandwidth: Arc<Bandwidth>) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
-            inner: Inner::new(
+            inner: Inner::with_codec(
+                Codec::limited(bandwidth),
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))

@@ -242,6 +242,9 @@ impl EventLoop {
             announce_failures: announce.failed,
             storage_repairs: 0, // filled in by `Node::status`
             storage_repair_bytes: 0,
+            rate_limits: Default::default(), // filled in by `Node::status`
+            blob_bytes_sent: 0,
+            blob_bytes_received: 0,
             uptime_secs: self.started.elapsed().as_secs(),
             nat,
         }
