@@ -88,7 +88,11 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
     /// looks for new providers too.
     fn refresh(&mut self, round: u32, options: &GetOptions) {
         // Often at first (other getters announce as they start), then less.
-        let every = if round <= DISCOVER_EVERY { 4 } else { DISCOVER_EVERY };
+        let every = if round <= DISCOVER_EVERY {
+            4
+        } else {
+            DISCOVER_EVERY
+        };
         let wide = round == 1 || round.is_multiple_of(every);
         let holders: HashSet<PeerId> = self.plan.peers().keys().copied().collect();
         let others = self.known.iter().filter(|p| wide && !holders.contains(p));

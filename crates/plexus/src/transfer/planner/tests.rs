@@ -235,7 +235,10 @@ fn a_partial_peer_does_not_duplicate_while_pieces_are_still_missing() {
     let t0 = Instant::now();
     let x = plan.next_request(seeder, t0).unwrap();
     let xi = x.ranges.boundaries()[0].0 / (PIECE_BYTES / 1024);
-    let y = group_ranges(((xi + 1) % 8) * PIECE_GROUPS, ((xi + 1) % 8 + 1) * PIECE_GROUPS);
+    let y = group_ranges(
+        ((xi + 1) % 8) * PIECE_GROUPS,
+        ((xi + 1) % 8 + 1) * PIECE_GROUPS,
+    );
     plan.add_peer(getter, Some(x.ranges.clone() | y.clone()));
     // It serves the piece only it and the seeder have, fast.
     let g = plan.next_request(getter, t0).unwrap();
