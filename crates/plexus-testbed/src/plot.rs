@@ -26,8 +26,14 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Draws the share of getters finished over time (`finishes` in seconds
-/// from the common start), with the bound and 1.2 x the bound marked.
-pub fn finish_cdf(path: &Path, title: &str, finishes: &[f64], bound: f64) -> Result<()> {
+/// from the common start), with the bound and `slack` x the bound marked.
+pub fn finish_cdf(
+    path: &Path,
+    title: &str,
+    finishes: &[f64],
+    bound: f64,
+    slack: f64,
+) -> Result<()> {
     fonts();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -35,7 +41,7 @@ pub fn finish_cdf(path: &Path, title: &str, finishes: &[f64], bound: f64) -> Res
     let mut sorted = finishes.to_vec();
     sorted.sort_by(f64::total_cmp);
     let n = sorted.len().max(1) as f64;
-    let right = sorted.last().copied().unwrap_or(0.0).max(bound * 1.3) * 1.05;
+    let right = sorted.last().copied().unwrap_or(0.0).max(bound * slack) * 1.05;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
