@@ -197,7 +197,7 @@ fn a_capped_upload_holds_its_rate() {
         Path::new(PLEXUS),
         Capped::Upload,
         Mbit(16.0),
-        8 << 20,
+        16 << 20,
     ));
 }
 
@@ -208,7 +208,7 @@ fn a_capped_download_holds_its_rate() {
         Path::new(PLEXUS),
         Capped::Download,
         Mbit(16.0),
-        8 << 20,
+        16 << 20,
     ));
 }
 
