@@ -129,6 +129,11 @@ fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
 }
 
 #[test]
+fn a_public_node_finds_a_private_one_by_peer_id_and_connects_through_its_relay() {
+    check(plexus_testbed::find::find_private(Path::new(PLEXUS)));
+}
+
+#[test]
 fn a_private_node_moves_its_reservation_when_a_relay_dies() {
     check(plexus_testbed::reach::relay_loss(Path::new(PLEXUS)));
 }

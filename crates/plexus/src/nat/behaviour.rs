@@ -12,14 +12,17 @@ use libp2p::{
     multiaddr::Protocol,
     relay,
     swarm::{
-        behaviour::toggle::Toggle, CloseConnection, ConnectionId, FromSwarm, ListenOpts,
-        NetworkBehaviour, THandler, THandlerInEvent, ToSwarm,
+        behaviour::toggle::Toggle,
+        dial_opts::{DialOpts, PeerCondition},
+        CloseConnection, ConnectionId, FromSwarm, ListenOpts, NetworkBehaviour, THandler,
+        THandlerInEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
 
 use super::{
     autonat::Prober,
+    punch_retry::Retries,
     reachability::{Decision, Reach, Reachability},
     NatConfig, NatStatus,
 };
@@ -60,6 +63,8 @@ pub(crate) struct Behaviour {
     /// Relay service status not yet given to the relay server (see
     /// [`Behaviour::apply_relay_status`]).
     relay_status: Option<relay::Status>,
+    /// Hole punches to try again on a new relayed connection.
+    retries: Retries,
 }
 
 impl Behaviour {
@@ -100,6 +105,7 @@ impl Behaviour {
             out,
             tick: None,
             relay_status: None,
+            retries: Retries::default(),
         }
     }
 
@@ -161,6 +167,9 @@ impl Behaviour {
                 Err(err) => {
                     tracing::info!(peer = %e.remote_peer_id, "hole punch failed: {err}");
                     self.punched.1 += 1;
+                    let direct = self.conns.get(&e.remote_peer_id).is_some_and(|c| c.1 > 0);
+                    self.retries
+                        .handle_failed(e.remote_peer_id, direct, Instant::now());
                 }
             },
             InnerEvent::Relay(e) => tracing::debug!("relay service: {e:?}"),
@@ -179,8 +188,13 @@ impl Behaviour {
                 let (relayed, direct) = self.conns.entry(e.peer_id).or_default();
                 if e.endpoint.is_relayed() {
                     relayed.push(e.connection_id);
+                    if e.endpoint.is_dialer() {
+                        let addr = e.endpoint.get_remote_address().clone();
+                        self.retries.handle_relayed_dialed(e.peer_id, addr);
+                    }
                 } else {
                     *direct += 1;
+                    self.retries.handle_direct(e.peer_id);
                 }
                 if *direct > 0 {
                     for connection in relayed.drain(..) {
@@ -228,7 +242,21 @@ impl Behaviour {
         }
     }
 
+    /// Dials again, through the relay, peers whose hole punch failed
+    /// ([`Retries`]).
+    fn retry(&mut self, now: Instant) {
+        while let Some((peer, addr)) = self.retries.poll(now) {
+            tracing::info!(%peer, %addr, "hole punch failed: dialing again through the relay for another one");
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr])
+                .condition(PeerCondition::Always)
+                .build();
+            self.out.push_back(ToSwarm::Dial { opts });
+        }
+    }
+
     fn decide(&mut self, now: Instant) {
+        self.retry(now);
         while let Some(decision) = self.state.poll(now) {
             match decision {
                 Decision::Changed(reach) => {
@@ -295,6 +323,8 @@ impl NetworkBehaviour for Behaviour {
             if is_loopback(c.addr) || relayed || !crate::discovery::is_dialable(c.addr) {
                 return;
             }
+            tracing::debug!(addr = %c.addr, "external address candidate");
+            self.retries.handle_candidate();
         }
         self.inner.on_swarm_event(event);
         self.observe(&event);
@@ -312,6 +342,10 @@ impl NetworkBehaviour for Behaviour {
         }
         if due {
             guarded("a NAT tick", || self.decide(Instant::now()));
+        } else {
+            // A retry waiting for an address candidate goes as soon as one
+            // came (candidates arrive as swarm events, not on a tick).
+            self.retry(Instant::now());
         }
         loop {
             if let Some(out) = self.out.pop_front() {
