@@ -102,6 +102,14 @@ fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_quic() {
 }
 
 #[test]
+fn a_relayed_get_larger_than_the_relay_limit_stops_naming_the_limit() {
+    check(traversal::limit::over_the_limit(
+        Path::new(PLEXUS),
+        Transport::Tcp,
+    ));
+}
+
+#[test]
 fn a_public_peer_gets_from_one_behind_a_nat_directly() {
     pair(PP, Side::Public, Transport::Tcp, 5, 0);
     pair(PP, Side::Public, Transport::Quic, 5, 0);

@@ -29,6 +29,7 @@ pub const ALL: &[&str] = &[
     "recover",
     "serve",
     "find-private",
+    "relay-limit",
     "relay-loss",
     "storage",
     "nat-reach",
@@ -53,6 +54,10 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "recover" => vec![crate::reach::recover(plexus)?],
         "serve" => vec![crate::reach::serve(plexus)?],
         "find-private" => vec![crate::find::find_private(plexus)?],
+        "relay-limit" => vec![
+            crate::traversal::limit::over_the_limit(plexus, Transport::Tcp)?,
+            crate::traversal::limit::over_the_limit(plexus, Transport::Quic)?,
+        ],
         "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         // The full 64 MiB of issue 12 (CI uses 8 MiB: debug builds, 2 cores).
         "storage" => {

@@ -4,6 +4,7 @@
 //! and pub/sub reach hosts behind NATs ([`reach`]); and a table of success
 //! rates per NAT kind and transport ([`table`]).
 
+pub mod limit;
 pub mod pair;
 pub mod reach;
 pub mod table;

@@ -47,6 +47,14 @@ pub(crate) struct Inner {
 pub(crate) enum Event {
     /// Reachability changed (for now only logged: see the event loop).
     Reachability(Reach),
+    /// A circuit this node opened through `relay` may carry `limit`
+    /// ("128 KiB and 120 s"), as the relay announced.
+    CircuitLimit {
+        /// The relay.
+        relay: PeerId,
+        /// Its limit per circuit, in words.
+        limit: String,
+    },
 }
 
 /// NAT traversal for one node.
@@ -157,6 +165,25 @@ impl Behaviour {
             }) => {
                 tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
                 self.state.handle_reserved(relay_peer_id);
+            }
+            InnerEvent::Client(relay::client::Event::OutboundCircuitEstablished {
+                relay_peer_id,
+                limit,
+            }) => {
+                tracing::debug!(relay = %relay_peer_id, ?limit, "relayed connection");
+                let bytes = limit.and_then(|l| l.data_in_bytes());
+                let secs = limit.and_then(|l| l.duration()).map(|d| d.as_secs());
+                let limit = match (bytes, secs) {
+                    (Some(b), Some(s)) => format!("{} KiB and {s} s", b / 1024),
+                    (Some(b), None) => format!("{} KiB", b / 1024),
+                    (None, Some(s)) => format!("{s} s"),
+                    (None, None) => "no announced limit".to_string(),
+                };
+                self.out
+                    .push_back(ToSwarm::GenerateEvent(Event::CircuitLimit {
+                        relay: relay_peer_id,
+                        limit,
+                    }));
             }
             InnerEvent::Client(e) => tracing::debug!("relay client: {e:?}"),
             InnerEvent::Dcutr(e) => match e.result {

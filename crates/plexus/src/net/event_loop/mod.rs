@@ -335,6 +335,9 @@ impl EventLoop {
                     .discovery
                     .set_private(reach == nat::Reach::Private);
             }
+            BehaviourEvent::Nat(nat::Event::CircuitLimit { relay, limit }) => {
+                behaviour.blobs.set_circuit_limit(relay, limit);
+            }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}
         }
