@@ -100,20 +100,9 @@ pub enum Error {
     },
     /// A relay ended the relayed connection a transfer ran over (it
     /// carries only so many bytes and seconds per circuit), and no other
-    /// provider was left.
-    #[error(
-        "the relay{} ended the relayed connection to {peer} at its limit ({limit} per circuit) before the transfer was done. What was verified is kept: run the same command again to resume (each run moves at most that much through this relay), or get it from a peer you can reach directly; the relay's operator can raise the limit with `plexus daemon --relay-circuit-bytes/--relay-circuit-secs`",
-        relay.map(|r| format!(" {r}")).unwrap_or_default()
-    )]
-    RelayLimit {
-        /// The peer the transfer was from.
-        peer: PeerId,
-        /// The relay, when known.
-        relay: Option<PeerId>,
-        /// The relay's limit as it announced it ("128 KiB and 120 s"),
-        /// or "unknown".
-        limit: String,
-    },
+    /// provider was left ([`Error::relay_limit`] words it).
+    #[error("{0}")]
+    RelayLimit(String),
     /// Input that cannot be used (bad name, tags, search words...).
     #[error("{0}")]
     BadInput(String),
@@ -176,4 +165,19 @@ pub enum Error {
         /// Why the download failed.
         reason: String,
     },
+}
+
+impl Error {
+    /// `relay` (when known) ended the relayed connection to `peer` a
+    /// transfer ran over, at its `limit` ("128 KiB and 120 s").
+    pub fn relay_limit(peer: PeerId, relay: Option<PeerId>, limit: &str) -> Self {
+        let relay = relay.map(|r| format!(" {r}")).unwrap_or_default();
+        Error::RelayLimit(format!(
+            "the relay{relay} ended the relayed connection to {peer} at its limit ({limit} per circuit) \
+             before the transfer was done. What was verified is kept: run the same command again to \
+             resume (each run moves at most that much through this relay), or get it from a peer you \
+             can reach directly; the relay's operator can raise the limit with \
+             `plexus daemon --relay-circuit-bytes/--relay-circuit-secs`"
+        ))
+    }
 }

@@ -289,13 +289,10 @@ impl Behaviour {
                 let err = match self.circuits.get(&connection_id) {
                     // The relay ended the circuit under a request it
                     // carried: its limit, most likely.
-                    Some(relay) if relayed && cut => Error::RelayLimit {
-                        peer,
-                        relay: *relay,
-                        limit: relay
-                            .and_then(|r| self.circuit_limits.get(&r).cloned())
-                            .unwrap_or_else(|| "unknown".to_string()),
-                    },
+                    Some(relay) if relayed && cut => {
+                        let limit = relay.and_then(|r| self.circuit_limits.get(&r));
+                        Error::relay_limit(peer, *relay, limit.map_or("unknown", |l| l))
+                    }
                     _ => Error::Request {
                         peer,
                         reason: error.to_string(),

@@ -46,14 +46,9 @@ pub enum Invalid {
     /// The value is no signed peer record, or its signature does not hold.
     #[error("not a validly signed peer record: {0}")]
     Signature(String),
-    /// The record is signed by another peer than the key names.
-    #[error("signed by {signer}, but stored under the key of {named}")]
-    WrongPeer {
-        /// The peer the key names.
-        named: PeerId,
-        /// The peer that signed.
-        signer: PeerId,
-    },
+    /// The record is signed by this peer, not the one its key names.
+    #[error("signed by {0}, not by the peer its key names")]
+    WrongPeer(PeerId),
     /// An address is no relay address of the signer, or there are none or
     /// too many.
     #[error(
@@ -100,7 +95,7 @@ pub fn verify(record: &Record) -> Result<PeerRecord, Invalid> {
         .map_err(|e| Invalid::Signature(e.to_string()))?;
     let signer = peer_record.peer_id();
     if signer != named {
-        return Err(Invalid::WrongPeer { named, signer });
+        return Err(Invalid::WrongPeer(signer));
     }
     let addrs = peer_record.addresses();
     if addrs.is_empty() || addrs.len() > MAX_ADDRS {

@@ -256,7 +256,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     .remove_peer(&peer, Instant::now(), self.blob.present());
                 return Ok(false);
             }
-            Err(e @ Error::RelayLimit { .. }) => {
+            Err(e @ Error::RelayLimit(_)) => {
                 // The relay's limit is its operator's policy: no new
                 // circuit to get around it. Another provider may finish;
                 // with none, the get stops here with the reason.
