@@ -174,10 +174,10 @@ impl Error {
         let relay = relay.map(|r| format!(" {r}")).unwrap_or_default();
         Error::RelayLimit(format!(
             "the relay{relay} ended the relayed connection to {peer} at its limit ({limit} per circuit) \
-             before the transfer was done. What was verified is kept: run the same command again to \
-             resume (each run moves at most that much through this relay), or get it from a peer you \
-             can reach directly; the relay's operator can raise the limit with \
-             `plexus daemon --relay-circuit-bytes/--relay-circuit-secs`"
+             before the transfer was done: a relay limited like this carries hole punching and small \
+             messages, not this content. Get it from a peer you can reach directly (a hole punch works \
+             unless both sides are behind symmetric NATs), or through a relay whose operator allows \
+             more (`plexus daemon --relay-circuit-bytes/--relay-circuit-secs`)"
         ))
     }
 }

@@ -4,7 +4,10 @@
 //! punch can work and the relay is the only way. The relay's limit is its
 //! operator's policy, so the get must not get around it by opening circuit
 //! after circuit: it stops with an error that names the relay's limit and
-//! what to do, and what it verified is kept for the next get to resume.
+//! what to do. What it verified before the cut is kept (`plexus ls`), but
+//! that is little: the first answer alone is larger than the circuit
+//! carries, so a second get would get no further, and the error does not
+//! promise that it would.
 
 use std::{
     path::Path,
@@ -67,7 +70,16 @@ pub fn over_the_limit(plexus: &Path, transport: Transport) -> Result<Report> {
         .rsplit_once(" failed: ")
         .map_or(error.clone(), |(_, why)| why.to_string());
     let names_limit = got.is_err() && why.contains("128 KiB") && why.contains("relay");
-    let says_what_to_do = why.contains("--relay-circuit-bytes") && why.contains("resume");
+    let says_what_to_do = why.contains("--relay-circuit-bytes") && why.contains("directly");
+    let hash = shared["hash"].as_str().context("share printed no hash")?;
+    let listed = bed.hosts[getter_i].json(&["ls"])?;
+    let kept = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["hash"].as_str() == Some(hash))
+        .and_then(|e| e["present_bytes"].as_u64())
+        .unwrap_or(0);
     let status = bed.hosts[getter_i].json(&["status"])?;
     let mut report = Report::new(&format!(
         "get --allow-relay of 1 MiB over a relay limited to 128 KiB per circuit, over {}",
@@ -86,6 +98,13 @@ pub fn over_the_limit(plexus: &Path, transport: Transport) -> Result<Report> {
         1.0,
         "yes",
         Bound::AtLeast(1.0),
+    );
+    report.row(
+        "KiB verified before the relay ended the circuit (kept)".to_string(),
+        kept as f64 / 1024.0,
+        128.0,
+        "KiB",
+        Bound::None,
     );
     report.note(format!("after {secs:.1} s: {why}"));
     report.note(format!("getter's status: {}", status["nat"]));
