@@ -102,6 +102,14 @@ fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_quic() {
 }
 
 #[test]
+fn a_relayed_get_larger_than_the_relay_limit_stops_naming_the_limit() {
+    check(traversal::limit::over_the_limit(
+        Path::new(PLEXUS),
+        Transport::Tcp,
+    ));
+}
+
+#[test]
 fn a_public_peer_gets_from_one_behind_a_nat_directly() {
     pair(PP, Side::Public, Transport::Tcp, 5, 0);
     pair(PP, Side::Public, Transport::Quic, 5, 0);
@@ -126,6 +134,11 @@ fn reachability_recovers_after_a_firewall_comes_and_goes() {
 #[test]
 fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
     check(plexus_testbed::reach::serve(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_public_node_finds_a_private_one_by_peer_id_and_connects_through_its_relay() {
+    check(plexus_testbed::find::find_private(Path::new(PLEXUS)));
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! 192.168.0.0/16 exist nowhere else) and is removed when the [`Testbed`] or
 //! [`Net`] is dropped.
 
+pub mod find;
 pub mod host;
 pub mod nat;
 pub mod net;

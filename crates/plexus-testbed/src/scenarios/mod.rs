@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed};
+use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed, Transport};
 
 mod caps;
 mod crowd;
@@ -32,6 +32,8 @@ pub const ALL: &[&str] = &[
     "punch",
     "recover",
     "serve",
+    "find-private",
+    "relay-limit",
     "relay-loss",
     "storage",
     "nat-reach",
@@ -51,10 +53,17 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "cut" => vec![cut_links(plexus, Mbit(20.0))?],
         "partition" => vec![partition(plexus, 10)?],
         "lan" => vec![lan(plexus, 6)?],
-        "punch" => crate::traversal::all_pairs(plexus, 20, 5)?,
+        "punch" => crate::traversal::all_pairs(plexus, punch_runs(20)?, 5)?,
+        "punch-tcp" => crate::traversal::punch_loop(plexus, Transport::Tcp, punch_runs(40)?)?,
+        "punch-quic" => crate::traversal::punch_loop(plexus, Transport::Quic, punch_runs(40)?)?,
         "nat-reach" => vec![crate::traversal::reach::reach(plexus)?],
         "recover" => vec![crate::reach::recover(plexus)?],
         "serve" => vec![crate::reach::serve(plexus)?],
+        "find-private" => vec![crate::find::find_private(plexus)?],
+        "relay-limit" => vec![
+            crate::traversal::limit::over_the_limit(plexus, Transport::Tcp)?,
+            crate::traversal::limit::over_the_limit(plexus, Transport::Quic)?,
+        ],
         "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         // The full 64 MiB of issue 12 (CI uses 8 MiB: debug builds, 2 cores).
         "storage" => {
@@ -97,7 +106,10 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 .map(|c| crowd(plexus, c).map(|r| r.report))
                 .collect::<Result<_>>()?
         }
-        other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
+        other => bail!(
+            "no scenario {other:?}; pick one of {}, or punch-tcp / punch-quic (the hole-punch loop alone)",
+            ALL.join(", ")
+        ),
     })
 }
 
@@ -207,4 +219,14 @@ pub fn lan(plexus: &Path, n: usize) -> Result<Report> {
         Bound::AtMost(1.0),
     );
     Ok(report)
+}
+
+/// Runs per port-preserving pair: `$PLEXUS_PUNCH_RUNS`, else `default`.
+fn punch_runs(default: usize) -> Result<usize> {
+    match std::env::var("PLEXUS_PUNCH_RUNS") {
+        Ok(n) => n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("PLEXUS_PUNCH_RUNS={n:?} is no number of runs")),
+        Err(_) => Ok(default),
+    }
 }

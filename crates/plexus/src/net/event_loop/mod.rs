@@ -141,6 +141,8 @@ impl EventLoop {
                     was_connected: false,
                     requests: 0,
                     millis: 0,
+                    from_relay_record: false,
+                    refused_records: 0,
                 }));
                 return;
             }
@@ -335,6 +337,9 @@ impl EventLoop {
                 behaviour
                     .discovery
                     .set_private(reach == nat::Reach::Private);
+            }
+            BehaviourEvent::Nat(nat::Event::CircuitLimit { relay, limit }) => {
+                behaviour.blobs.set_circuit_limit(relay, limit);
             }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}

@@ -263,6 +263,21 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     .remove_peer(&peer, Instant::now(), self.blob.present());
                 return Ok(false);
             }
+            Err(e @ Error::RelayLimit(_)) => {
+                // The relay's limit is its operator's policy: no new
+                // circuit to get around it. Another provider may finish;
+                // with none, the get stops here with the reason.
+                tracing::info!(%peer, "{e}");
+                let now = Instant::now();
+                self.plan
+                    .on_failure(id, Failure::Transient, now, self.blob.present());
+                self.plan.remove_peer(&peer, now, self.blob.present());
+                if self.plan.usable_peers().is_empty() {
+                    self.commit().await?;
+                    return Err(e);
+                }
+                return Ok(false);
+            }
             Err(e) => {
                 tracing::debug!(%peer, "request failed: {e}");
                 Failure::Transient
