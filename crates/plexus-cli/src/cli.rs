@@ -32,7 +32,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download); flags win."
     )]
-    Daemon(DaemonArgs),
+    Daemon(Box<DaemonArgs>),
 
     /// Private networks: make a swarm key that only your nodes hold.
     #[command(subcommand)]

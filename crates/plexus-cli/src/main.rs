@@ -57,7 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir();
     let json = cli.json;
     match cli.command {
-        Command::Daemon(args) => daemon::run(&data_dir, args).await,
+        Command::Daemon(args) => daemon::run(&data_dir, *args).await,
         Command::SwarmKey(SwarmKeyCommand::New { file }) => {
             commands::swarm_key_new(&data_dir, file.as_deref(), json)
         }
