@@ -19,6 +19,7 @@ pub mod probe;
 pub mod reach;
 pub mod report;
 pub mod scenarios;
+pub mod sim;
 pub mod storage;
 pub mod traversal;
 

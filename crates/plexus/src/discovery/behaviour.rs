@@ -23,6 +23,7 @@ use libp2p::{
 
 use super::{
     announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
+    hops::{Goal, HopTracer},
     peers::PeerBook,
     Command, PeerEntry,
 };
@@ -60,6 +61,8 @@ pub(crate) struct Behaviour {
     announcer: Announcer<kad::QueryId>,
     /// AutoNAT found this node cannot be dialed: Kademlia is a client.
     private: bool,
+    /// Hop counts of this node's own peer and provider lookups.
+    hops: HopTracer,
 }
 
 impl Behaviour {
@@ -95,6 +98,7 @@ impl Behaviour {
             out: VecDeque::new(),
             announcer: Announcer::new(MAX_IN_FLIGHT),
             private: false,
+            hops: HopTracer::default(),
         })
     }
 
@@ -155,7 +159,9 @@ impl Behaviour {
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
             Command::FindPeer { peer, reply } => {
+                let table = self.table_peers();
                 let query = self.inner.kad.get_closest_peers(peer);
+                self.hops.start(query, Goal::Peer(peer), table);
                 self.book.start_find(query, peer, Instant::now(), reply);
             }
             Command::Provide { hash } => self.provide(hash, Origin::Fresh),
@@ -166,8 +172,10 @@ impl Behaviour {
             }
             Command::FindProviders { hash, reply } => {
                 let key = kad::RecordKey::new(&hash.0);
+                let table = self.table_peers();
                 let query = self.inner.kad.get_providers(key);
-                self.book.start_providers(query, reply);
+                self.hops.start(query, Goal::Providers, table);
+                self.book.start_providers(query, Instant::now(), reply);
             }
         }
     }
@@ -221,6 +229,25 @@ impl Behaviour {
             }
         }
         table
+    }
+
+    /// The peer ids in the routing table.
+    fn table_peers(&mut self) -> Vec<PeerId> {
+        let mut peers = Vec::new();
+        for bucket in self.inner.kad.kbuckets() {
+            peers.extend(bucket.iter().map(|e| *e.node.key.preimage()));
+        }
+        peers
+    }
+
+    /// Reads a Kademlia handler event from `peer` for answers to traced
+    /// lookups (see [`super::hops`]).
+    fn trace_answer(&mut self, peer: PeerId, event: &impl std::fmt::Debug) {
+        let text = format!("{event:?}");
+        let traced = |t: &str| self.hops.query_named(t);
+        if let Some(response) = super::hops::parse_response(&text, traced) {
+            self.hops.on_response(peer, response);
+        }
     }
 
     /// Peers in the routing table.
@@ -300,7 +327,7 @@ impl Behaviour {
                 id,
                 result: kad::QueryResult::GetProviders(result),
                 step,
-                ..
+                stats,
             }) => {
                 let found = match result {
                     Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
@@ -318,7 +345,11 @@ impl Behaviour {
                         self.out.push_back(ToSwarm::Dial { opts });
                     }
                 }
-                self.book.handle_providers(id, found, step.last, self.me);
+                let end = step
+                    .last
+                    .then(|| (stats.num_requests(), self.hops.finish(&id)));
+                self.book
+                    .handle_providers(id, found, end, self.me, Instant::now());
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
@@ -338,8 +369,9 @@ impl Behaviour {
                     Ok(ok) => ok.peers,
                     Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
                 };
+                let hops = self.hops.finish(&id);
                 self.book
-                    .handle_closest(id, peers, stats.num_requests(), Instant::now());
+                    .handle_closest(id, peers, stats.num_requests(), hops, Instant::now());
             }
             _ => {}
         }
@@ -379,7 +411,21 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = THandler<Inner>;
     type ToSwarm = Event;
 
-    forward_to_inner!(inner, |this, event| { this.observe(event) });
+    forward_to_inner!(
+        inner,
+        |this, event| { this.observe(event) },
+        |this, peer, event| {
+            // Kademlia's handler events (third in `Inner`), read only while
+            // a lookup of this node's is traced.
+            use libp2p::swarm::derive_prelude::Either;
+            if let Either::Left(Either::Right(kad_event)) = &event {
+                if this.hops.is_active() {
+                    this.trace_answer(peer, kad_event);
+                }
+            }
+            Some(event)
+        }
+    );
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         loop {
