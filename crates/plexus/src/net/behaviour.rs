@@ -50,6 +50,7 @@ impl Behaviour {
         key: &Keypair,
         config: &NodeConfig,
         store: std::sync::Arc<Store>,
+        bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         relay_client: Option<libp2p::relay::client::Behaviour>,
     ) -> std::io::Result<Self> {
@@ -72,7 +73,7 @@ impl Behaviour {
                 bootstrap,
             )?,
             nat: nat::Behaviour::new(local, &config.nat, relay_client),
-            blobs: blobs::Behaviour::new(store),
+            blobs: blobs::Behaviour::new(store, bandwidth),
             search: search::Behaviour::new(
                 local,
                 config.flood.clone(),
