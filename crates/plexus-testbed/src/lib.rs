@@ -21,6 +21,7 @@ pub mod probe;
 pub mod reach;
 pub mod report;
 pub mod scenarios;
+pub mod sim;
 pub mod storage;
 pub mod traversal;
 

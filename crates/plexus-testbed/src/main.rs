@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
-use plexus_testbed::{net, plexus_bin, scenarios};
+use plexus_testbed::{net, plexus_bin, scenarios, sim};
 
 /// Run Plexus daemons as separate hosts (network namespaces on a bridge,
 /// tbf-capped veth links) and measure swarm downloads, link cuts,
@@ -13,7 +13,7 @@ use plexus_testbed::{net, plexus_bin, scenarios};
 #[derive(Debug, Parser)]
 #[command(
     name = "plexus-testbed",
-    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan, punch, recover, serve, find-private, relay-loss, storage, nat-reach (default: all); punch-tcp, punch-quic: the hole-punch loop alone ($PLEXUS_PUNCH_RUNS runs, default 40).\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
+    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan, punch, recover, serve, find-private, relay-loss, storage, nat-reach (default: all); punch-tcp, punch-quic: the hole-punch loop alone ($PLEXUS_PUNCH_RUNS runs, default 40).\n\nThe DHT at scale (no root needed): plexus-testbed dht-sim --help\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
 )]
 struct Args {
     /// Scenarios to run, in order.
@@ -27,7 +27,72 @@ struct Args {
     clean: bool,
 }
 
+/// Run N real Plexus nodes in this process on libp2p's memory transport
+/// and measure the DHT: random peer lookups and provider finds (success,
+/// hops, messages, time), then churn. Hops: request rounds along the chain
+/// of introductions to the answer (a routing-table peer is 1 hop, a peer
+/// first named by a d-hop peer is d+1, a target already in the table 0).
+#[derive(Debug, Parser)]
+#[command(name = "plexus-testbed dht-sim")]
+struct SimArgs {
+    /// Nodes to start.
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Churn steps: share of the original nodes gone after each, in percent.
+    #[arg(long, value_delimiter = ',', default_value = "10,30,50")]
+    churn: Vec<u32>,
+    /// Peer lookups (and provider finds) per round; also hashes provided.
+    #[arg(long, default_value_t = 200)]
+    lookups: usize,
+    /// Kademlia routing table refresh in seconds (the node's default is 300).
+    #[arg(long, default_value_t = 60)]
+    refresh: u64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write PNG plots (hop histogram, success under churn) into DIR.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+}
+
+fn dht_sim(args: impl Iterator<Item = String>) -> Result<()> {
+    let args =
+        SimArgs::parse_from(std::iter::once("plexus-testbed dht-sim".to_string()).chain(args));
+    anyhow::ensure!(
+        args.churn.windows(2).all(|w| w[0] < w[1]) && args.churn.iter().all(|&c| c < 100),
+        "--churn takes rising percentages below 100, e.g. 10,30,50"
+    );
+    // RUST_LOG=plexus=debug etc. shows what the nodes do.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let mut config = sim::SimConfig::new(args.nodes);
+    config.churn = args.churn;
+    config.lookups = args.lookups.max(1);
+    config.refresh = std::time::Duration::from_secs(args.refresh.max(1));
+    config.seed = args.seed;
+    config.plots = args.plots.clone();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(sim::run(config))?;
+    print!("{report}");
+    if let Some(dir) = args.plots {
+        println!(
+            "plots: {} and {}",
+            dir.join(sim::plot::HOPS_PNG).display(),
+            dir.join(sim::plot::CHURN_PNG).display()
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("dht-sim") {
+        return dht_sim(argv.skip(1));
+    }
     let args = Args::parse();
     if args.clean {
         net::remove_stale();

@@ -92,6 +92,13 @@ pub struct NodeConfig {
     /// How long a holder may be unreachable before its shard is rebuilt
     /// and placed elsewhere.
     pub storage_repair_after: Duration,
+    /// Run on libp2p's in-process memory transport (`/memory/PORT`
+    /// addresses) instead of TCP and QUIC: **only for tests and
+    /// simulations** of many nodes in one process ([`NodeConfig::memory`]).
+    /// Such a node binds no socket, runs no mDNS and no NAT traversal
+    /// (relay, hole punching, AutoNAT), and reaches only nodes of the same
+    /// process. Not available with a swarm key.
+    pub memory_transport: bool,
     /// Caps on blob traffic, across all peers (default: none).
     pub rate_limits: crate::RateLimits,
 }
@@ -128,6 +135,7 @@ impl NodeConfig {
             offer_storage: 0,
             storage_probe_every: Duration::from_secs(60),
             storage_repair_after: Duration::from_secs(15 * 60),
+            memory_transport: false,
             rate_limits: crate::RateLimits::default(),
         }
     }
@@ -151,6 +159,21 @@ impl NodeConfig {
         ];
         config.mdns = false;
         // Every peer of such a node is on 127.0.0.1 too.
+        config.max_inbound_per_ip = config.max_connections;
+        config
+    }
+}
+
+impl NodeConfig {
+    /// A node on libp2p's in-process memory transport (`/memory/0`: a free
+    /// port is picked), for tests and simulations only: no socket, no
+    /// mDNS, no NAT traversal, no per-IP inbound limit (see
+    /// [`NodeConfig::memory_transport`]).
+    pub fn memory(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::new(data_dir);
+        config.listen = vec!["/memory/0".parse().expect("valid")];
+        config.mdns = false;
+        config.memory_transport = true;
         config.max_inbound_per_ip = config.max_connections;
         config
     }

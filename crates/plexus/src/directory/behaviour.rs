@@ -166,7 +166,11 @@ impl Behaviour {
     /// Starts the 1 s tick (renewals, redials, index expiry) if it is not
     /// running yet, and renews or redials the directories that are due now.
     pub(crate) fn start(&mut self) {
-        if self.tick.is_none() {
+        // Nothing to renew or expire without directories or an index: no
+        // tick waking the swarm every second (it adds up with many nodes
+        // in one process).
+        let needed = self.client.is_client() || self.index.is_some();
+        if self.tick.is_none() && needed {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             self.tick = Some(tick);

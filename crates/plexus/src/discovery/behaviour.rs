@@ -24,6 +24,7 @@ use libp2p::{
 
 use super::{
     announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
+    hops::{Goal, HopTracer},
     peers::PeerBook,
     relay_publish::Publisher,
     relay_record, Command, PeerEntry,
@@ -64,6 +65,8 @@ pub(crate) struct Behaviour {
     announcer: Announcer<kad::QueryId>,
     /// AutoNAT found this node cannot be dialed: Kademlia is a client.
     private: bool,
+    /// Hop counts of this node's own peer and provider lookups.
+    hops: HopTracer,
     /// Signs this node's relay-address record.
     key: Keypair,
     /// When to put that record.
@@ -105,6 +108,7 @@ impl Behaviour {
             out: VecDeque::new(),
             announcer: Announcer::new(MAX_IN_FLIGHT),
             private: false,
+            hops: HopTracer::default(),
             key: key.clone(),
             publisher: Publisher::default(),
             publish_timer: None,
@@ -141,7 +145,9 @@ impl Behaviour {
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
             Command::FindPeer { peer, reply } => {
+                let table = self.table_peers();
                 let query = self.inner.kad.get_closest_peers(peer);
+                self.hops.start(query, Goal::Peer(peer), table);
                 let record = self.inner.kad.get_record(relay_record::key(&peer));
                 self.book
                     .start_find((query, record), peer, Instant::now(), reply);
@@ -154,8 +160,10 @@ impl Behaviour {
             }
             Command::FindProviders { hash, reply } => {
                 let key = kad::RecordKey::new(&hash.0);
+                let table = self.table_peers();
                 let query = self.inner.kad.get_providers(key);
-                self.book.start_providers(query, reply);
+                self.hops.start(query, Goal::Providers, table);
+                self.book.start_providers(query, Instant::now(), reply);
             }
         }
     }
@@ -209,6 +217,25 @@ impl Behaviour {
             }
         }
         table
+    }
+
+    /// The peer ids in the routing table.
+    fn table_peers(&mut self) -> Vec<PeerId> {
+        let mut peers = Vec::new();
+        for bucket in self.inner.kad.kbuckets() {
+            peers.extend(bucket.iter().map(|e| *e.node.key.preimage()));
+        }
+        peers
+    }
+
+    /// Reads a Kademlia handler event from `peer` for answers to traced
+    /// lookups (see [`super::hops`]).
+    fn trace_answer(&mut self, peer: PeerId, event: &impl std::fmt::Debug) {
+        let text = format!("{event:?}");
+        let traced = |t: &str| self.hops.query_named(t);
+        if let Some(response) = super::hops::parse_response(&text, traced) {
+            self.hops.on_response(peer, response);
+        }
     }
 
     /// Peers in the routing table.
@@ -288,7 +315,7 @@ impl Behaviour {
                 id,
                 result: kad::QueryResult::GetProviders(result),
                 step,
-                ..
+                stats,
             }) => {
                 let found = match result {
                     Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
@@ -306,7 +333,11 @@ impl Behaviour {
                         self.out.push_back(ToSwarm::Dial { opts });
                     }
                 }
-                self.book.handle_providers(id, found, step.last, self.me);
+                let end = step
+                    .last
+                    .then(|| (stats.num_requests(), self.hops.finish(&id)));
+                self.book
+                    .handle_providers(id, found, end, self.me, Instant::now());
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
@@ -326,8 +357,9 @@ impl Behaviour {
                     Ok(ok) => ok.peers,
                     Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
                 };
+                let hops = self.hops.finish(&id);
                 self.book
-                    .handle_closest(id, peers, stats.num_requests(), Instant::now());
+                    .handle_closest(id, peers, stats.num_requests(), hops, Instant::now());
             }
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
@@ -393,7 +425,21 @@ impl NetworkBehaviour for Behaviour {
     type ConnectionHandler = THandler<Inner>;
     type ToSwarm = Event;
 
-    forward_to_inner!(inner, |this, event| { this.observe(event) });
+    forward_to_inner!(
+        inner,
+        |this, event| { this.observe(event) },
+        |this, peer, event| {
+            // Kademlia's handler events (third in `Inner`), read only while
+            // a lookup of this node's is traced.
+            use libp2p::swarm::derive_prelude::Either;
+            if let Either::Left(Either::Right(kad_event)) = &event {
+                if this.hops.is_active() {
+                    this.trace_answer(peer, kad_event);
+                }
+            }
+            Some(event)
+        }
+    );
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
         loop {

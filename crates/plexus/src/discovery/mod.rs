@@ -7,6 +7,7 @@
 
 pub(crate) mod announce;
 pub(crate) mod behaviour;
+pub(crate) mod hops;
 pub(crate) mod peers;
 pub(crate) mod relay_publish;
 pub(crate) mod relay_record;
@@ -20,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::{content::Hash, Error};
 pub(crate) use behaviour::Behaviour;
-pub use peers::{FoundPeer, PeerEntry};
+pub use peers::{FoundPeer, PeerEntry, ProviderLookup};
 pub(crate) use store::ProviderStore;
 
 /// What the node asks of discovery.
@@ -38,7 +39,7 @@ pub(crate) enum Command {
     /// Peers that announced `hash`.
     FindProviders {
         hash: Hash,
-        reply: oneshot::Sender<Vec<PeerId>>,
+        reply: oneshot::Sender<peers::ProviderLookup>,
     },
 }
 
@@ -101,6 +102,8 @@ pub fn is_dialable(addr: &Multiaddr) -> bool {
         Some(Protocol::Ip4(ip)) => !ip.is_unspecified(),
         Some(Protocol::Ip6(ip)) => !ip.is_unspecified(),
         Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_)) => true,
+        // The in-process memory transport of tests and simulations.
+        Some(Protocol::Memory(port)) => port != 0,
         _ => false,
     }
 }
@@ -182,6 +185,8 @@ mod tests {
         assert!(!is_dialable(&"/ip4/0.0.0.0/tcp/1".parse().unwrap()));
         assert!(is_dialable(&"/ip4/127.0.0.2/tcp/1".parse().unwrap()));
         assert!(!is_dialable(&"/p2p-circuit".parse().unwrap()));
+        assert!(is_dialable(&"/memory/17".parse().unwrap()));
+        assert!(!is_dialable(&"/memory/0".parse().unwrap()));
     }
 
     #[test]

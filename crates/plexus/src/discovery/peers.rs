@@ -59,6 +59,25 @@ pub struct FoundPeer {
     /// signature, another signer, foreign addresses): some peer lied.
     #[serde(default)]
     pub refused_records: u32,
+    /// Request rounds along the chain of peers that led to the answer (see
+    /// the `hops` definition in the docs; 0: the peer was in the routing
+    /// table); `None` when not known.
+    #[serde(default)]
+    pub hops: Option<u32>,
+}
+
+/// The answer to a DHT provider lookup, with what it cost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProviderLookup {
+    /// Peers that announced the key (never this node).
+    pub providers: Vec<PeerId>,
+    /// How many requests the lookup sent.
+    pub requests: u32,
+    /// How long the whole lookup took, in milliseconds.
+    pub millis: u64,
+    /// Request rounds along the chain of peers that led to the first
+    /// record holder that named a provider; `None` when none did.
+    pub hops: Option<u32>,
 }
 
 #[derive(Default)]
@@ -86,6 +105,8 @@ struct PendingFind {
     /// The newest valid relay-address record found so far.
     record: Option<PeerRecord>,
     refused: u32,
+    /// Hops of the closest-peers query (see `hops.rs`).
+    hops: Option<u32>,
 }
 
 impl PendingFind {
@@ -98,6 +119,7 @@ impl PendingFind {
             millis: now.saturating_duration_since(self.started).as_millis() as u64,
             from_relay_record,
             refused_records: self.refused,
+            hops: self.hops,
         }
     }
 }
@@ -105,7 +127,8 @@ impl PendingFind {
 /// A provider lookup collecting peers until its query ends.
 struct PendingProviders {
     found: HashSet<PeerId>,
-    reply: oneshot::Sender<Vec<PeerId>>,
+    started: Instant,
+    reply: oneshot::Sender<ProviderLookup>,
 }
 
 /// Peers' addresses, agents and round-trip times, and open lookups.
@@ -191,6 +214,7 @@ impl PeerBook {
             requests: 0,
             record: None,
             refused: 0,
+            hops: None,
         };
         self.finds.insert(query, pending);
         self.record_finds.insert(record_query, query);
@@ -204,12 +228,14 @@ impl PeerBook {
         query: kad::QueryId,
         closest: Vec<kad::PeerInfo>,
         requests: u32,
+        hops: Option<u32>,
         now: Instant,
     ) {
         let Some(pending) = self.finds.get_mut(&query) else {
             return;
         };
         pending.requests += requests;
+        pending.hops = hops;
         pending.closest_done = true;
         let found = closest
             .into_iter()
@@ -293,33 +319,39 @@ impl PeerBook {
     pub(crate) fn start_providers(
         &mut self,
         query: kad::QueryId,
-        reply: oneshot::Sender<Vec<PeerId>>,
+        now: Instant,
+        reply: oneshot::Sender<ProviderLookup>,
     ) {
         let pending = PendingProviders {
             found: HashSet::new(),
+            started: now,
             reply,
         };
         self.providers.insert(query, pending);
     }
 
-    /// Providers found by `query`; `last` ends it and replies (without
-    /// `me`).
+    /// Providers found by `query`; `end` (the requests sent and the hops,
+    /// once the query is over) ends it and replies (without `me`).
     pub(crate) fn handle_providers(
         &mut self,
         query: kad::QueryId,
         found: impl IntoIterator<Item = PeerId>,
-        last: bool,
+        end: Option<(u32, Option<u32>)>,
         me: PeerId,
+        now: Instant,
     ) {
         let Some(pending) = self.providers.get_mut(&query) else {
             return;
         };
         pending.found.extend(found);
-        if last {
+        if let Some((requests, hops)) = end {
             let pending = self.providers.remove(&query).expect("present");
-            let _ = pending
-                .reply
-                .send(pending.found.into_iter().filter(|p| *p != me).collect());
+            let _ = pending.reply.send(ProviderLookup {
+                providers: pending.found.into_iter().filter(|p| *p != me).collect(),
+                requests,
+                millis: now.saturating_duration_since(pending.started).as_millis() as u64,
+                hops,
+            });
         }
     }
 

@@ -358,14 +358,18 @@ impl NetworkBehaviour for Behaviour {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
-        let tick = self.tick.get_or_insert_with(|| {
-            let mut t = tokio::time::interval(TICK);
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            t
-        });
         let mut due = false;
-        while tick.poll_tick(cx).is_ready() {
-            due = true;
+        // Without a relay client (swarm key, memory transport) nothing here
+        // runs: no tick waking the swarm every second.
+        if self.inner.client.is_enabled() {
+            let tick = self.tick.get_or_insert_with(|| {
+                let mut t = tokio::time::interval(TICK);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
+            while tick.poll_tick(cx).is_ready() {
+                due = true;
+            }
         }
         if due {
             guarded("a NAT tick", || self.decide(Instant::now()));

@@ -66,7 +66,12 @@ impl Behaviour {
             memory: memory_connection_limits::Behaviour::with_max_percentage(
                 config.max_memory_fraction,
             ),
-            discovery: discovery::Behaviour::new(key, config.dht_refresh, config.mdns, bootstrap)?,
+            discovery: discovery::Behaviour::new(
+                key,
+                config.dht_refresh,
+                config.mdns && !config.memory_transport,
+                bootstrap,
+            )?,
             nat: nat::Behaviour::new(local, &config.nat, relay_client),
             blobs: blobs::Behaviour::new(store, bandwidth),
             search: search::Behaviour::new(

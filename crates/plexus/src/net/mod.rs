@@ -30,7 +30,7 @@ pub use subscription::Subscription;
 
 use crate::{
     content::{Hash, Store},
-    discovery::{self, FoundPeer, PeerEntry},
+    discovery::{self, FoundPeer, PeerEntry, ProviderLookup},
     identity, Error, NodeConfig,
 };
 
@@ -104,7 +104,8 @@ impl Node {
         behaviour
             .directory
             .set_own_records(behaviour.search.own_records());
-        let mut event_loop = EventLoop::new(swarm, config.mdns, config.swarm_key.is_some(), lock);
+        let mdns = config.mdns && !config.memory_transport;
+        let mut event_loop = EventLoop::new(swarm, mdns, config.swarm_key.is_some(), lock);
         event_loop.listen(&listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -141,6 +142,12 @@ impl Node {
 
     /// Peers that announced `hash` in the DHT.
     pub async fn find_providers(&self, hash: Hash) -> Result<Vec<PeerId>, Error> {
+        Ok(self.lookup_providers(hash).await?.providers)
+    }
+
+    /// Peers that announced `hash` in the DHT, with the requests, time and
+    /// hops the lookup took.
+    pub async fn lookup_providers(&self, hash: Hash) -> Result<ProviderLookup, Error> {
         self.ask(|reply| Command::Discovery(discovery::Command::FindProviders { hash, reply }))
             .await
     }

@@ -68,6 +68,21 @@ pub(super) fn build_swarm(
     };
     let idle = config.idle_timeout;
     let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
+    if config.memory_transport {
+        if psk.is_some() {
+            return Err(Error::BadInput(
+                "a swarm key needs TCP: turn the memory transport off".into(),
+            ));
+        }
+        return Ok(builder
+            .with_other_transport(memory_transport)
+            .map_err(|e| setup(&e))?
+            .with_behaviour(|key| behaviour(key, None))
+            .map_err(|e| setup(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .with_connection_timeout(DIAL_TIMEOUT)
+            .build());
+    }
     let swarm = match psk {
         Some(psk) => {
             tracing::info!(fingerprint = %psk.fingerprint(), "private network (swarm key): TCP only");
@@ -123,6 +138,20 @@ fn private_transport(
             .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
             .boxed(),
     )
+}
+
+/// libp2p's in-process memory transport with the usual Noise and Yamux
+/// upgrades (tests and simulations: see [`NodeConfig::memory_transport`]).
+fn memory_transport(
+    key: &libp2p::identity::Keypair,
+) -> Result<Boxed<(libp2p::PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(libp2p::core::transport::MemoryTransport::default()
+        .upgrade(upgrade::Version::V1Lazy)
+        .authenticate(noise::Config::new(key)?)
+        .multiplex(yamux::Config::default())
+        .timeout(PNET_UPGRADE_TIMEOUT)
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .boxed())
 }
 
 /// Adds what a failed connection most likely means for a private network

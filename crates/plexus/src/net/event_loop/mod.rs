@@ -141,6 +141,7 @@ impl EventLoop {
                     was_connected: false,
                     requests: 0,
                     millis: 0,
+                    hops: Some(0),
                     from_relay_record: false,
                     refused_records: 0,
                 }));
