@@ -34,13 +34,17 @@ async fn an_exported_file_is_linked_and_an_edit_stops_it_being_served() {
     share::export(b.store(), &hash, BlobFormat::Raw, &out2, false).unwrap();
     std::fs::remove_file(&out2).unwrap();
     assert!(b.store().get(&hash).unwrap().unwrap().complete);
+    // Nothing was read back to check it: the blob was verified as it
+    // arrived and its link stamp never changed.
+    assert_eq!(b.store().full_verifications(), 0);
 
     // The user edits the output in place (same size, one byte).
     let f = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&f, b"X", 1000).unwrap();
     drop(f);
-    // The node no longer offers it...
+    // The node no longer offers it (it checked the changed file)...
     assert_eq!(b.store().get(&hash).unwrap(), None);
+    assert_eq!(b.store().full_verifications(), 1);
     // ...a third node fetching from it only gets a clean refusal...
     let err = c
         .get(hash, Some(BlobFormat::Raw), from(&b))
