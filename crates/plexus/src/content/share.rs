@@ -234,7 +234,7 @@ fn copy_blob(
         set_mode(&tmp, mode).map_err(io)?;
         return fs::rename(&tmp, target).map_err(io);
     }
-    if sealed::is_sealed_blob(store, hash)? {
+    if sealed::is_sealed_blob(store, hash, size)? {
         return Err(Error::Encrypted(*hash));
     }
     let _ = fs::remove_file(&tmp);
