@@ -274,6 +274,10 @@ pub enum Command {
         /// the same bytes as one file; 0 skips it.
         #[arg(long, default_value_t = 10_000)]
         files: usize,
+        /// Only the whole `get` between two daemons, with their peak memory
+        /// (for large sizes: the other figures hold the file in memory).
+        #[arg(long)]
+        only_get: bool,
     },
 }
 

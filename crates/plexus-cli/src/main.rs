@@ -2,7 +2,9 @@
 
 mod api;
 mod bench;
+mod bench_daemon;
 mod bench_files;
+mod bench_link;
 mod bench_pubsub;
 mod cli;
 mod commands;
@@ -115,8 +117,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             size_mib,
             runs,
             files,
+            only_get,
             ..
-        } => bench::run(size_mib, runs, files).await,
+        } => bench::run(size_mib, runs, files, only_get).await,
         Command::Bench {
             kind: BenchKind::Pubsub,
             nodes,

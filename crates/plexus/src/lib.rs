@@ -72,6 +72,7 @@ pub mod search;
 pub mod storage;
 pub mod swarm_key;
 pub mod transfer;
+pub mod transport;
 mod wrap;
 
 pub use bandwidth::RateLimits;

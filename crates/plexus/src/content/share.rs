@@ -126,10 +126,13 @@ pub fn export_with(
     let link = key.is_none();
     match format {
         BlobFormat::Raw => {
+            // Looked up before the mark: a blob marked but not yet stamped
+            // counts as changed and would be verified in full.
+            let size = complete_size(store, hash)?;
             if link {
                 store.mark_linked(&[*hash])?;
             }
-            copy_blob(store, hash, key, out, 0o644, link)?;
+            copy_blob(store, hash, size, key, out, 0o644, link)?;
             if link {
                 store.stamp_linked(&[*hash])?;
             }
@@ -140,6 +143,10 @@ pub fn export_with(
             let mut hashes: Vec<Hash> = collection.entries.iter().map(|e| e.hash).collect();
             hashes.sort();
             hashes.dedup();
+            let sizes = hashes
+                .iter()
+                .map(|h| Ok((*h, complete_size(store, h)?)))
+                .collect::<Result<std::collections::HashMap<Hash, u64>, Error>>()?;
             if link {
                 store.mark_linked(&hashes)?;
             }
@@ -156,7 +163,8 @@ pub fn export_with(
                 // A second file with the same content is copied: one inode
                 // has one mode.
                 let link = link && linked.insert(entry.hash);
-                copy_blob(store, &entry.hash, key, &target, entry.mode, link)?;
+                let size = sizes[&entry.hash];
+                copy_blob(store, &entry.hash, size, key, &target, entry.mode, link)?;
             }
             if link {
                 store.stamp_linked(&hashes)?;
@@ -179,21 +187,27 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.plexus-{tag}"))
 }
 
-/// Copies a blob out of the store, opening it with `key` if given; with
-/// `link`, hard-links it instead when the file system allows (and the mode
-/// lets the store still read it).
+/// The size of `hash` if the store has all of it.
+fn complete_size(store: &Store, hash: &Hash) -> Result<u64, Error> {
+    store
+        .get(hash)?
+        .filter(|i| i.complete)
+        .map(|i| i.size)
+        .ok_or(Error::NotFound(*hash))
+}
+
+/// Copies the complete blob `hash` of `size` bytes out of the store,
+/// opening it with `key` if given; with `link`, hard-links it instead when
+/// the file system allows (and the mode lets the store still read it).
 fn copy_blob(
     store: &Store,
     hash: &Hash,
+    size: u64,
     key: Option<&Key>,
     target: &Path,
     mode: u32,
     link: bool,
 ) -> Result<(), Error> {
-    let info = store
-        .get(hash)?
-        .filter(|i| i.complete)
-        .ok_or(Error::NotFound(*hash))?;
     let tmp = sibling(target, "part");
     let io = |source| Error::Io {
         path: target.to_path_buf(),
@@ -207,7 +221,7 @@ fn copy_blob(
         set_mode(&tmp, mode).map_err(io)?;
         return fs::rename(&tmp, target).map_err(io);
     }
-    if sealed::is_sealed_blob(store, hash)? {
+    if sealed::is_sealed_blob(store, hash, size)? {
         return Err(Error::Encrypted(*hash));
     }
     let _ = fs::remove_file(&tmp);
@@ -216,11 +230,10 @@ fn copy_blob(
         return fs::rename(&tmp, target).map_err(io);
     }
     let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
-    if copied != info.size {
+    if copied != size {
         let _ = fs::remove_file(&tmp);
         return Err(Error::Store(format!(
-            "blob {hash} has {copied} bytes on disk, expected {}",
-            info.size
+            "blob {hash} has {copied} bytes on disk, expected {size}"
         )));
     }
     set_mode(&tmp, mode).map_err(io)?;

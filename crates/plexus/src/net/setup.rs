@@ -7,7 +7,7 @@ use libp2p::{
     core::{muxing::StreamMuxerBox, transport::Boxed, upgrade},
     noise,
     pnet::{PnetConfig, PreSharedKey},
-    tcp, yamux, Transport,
+    tcp, Transport,
 };
 
 use super::Behaviour;
@@ -97,21 +97,14 @@ pub(super) fn build_swarm(
         }
         None => builder
             .with_tcp(
-                tcp::Config::default().nodelay(true),
+                crate::transport::tcp_config(),
                 noise::Config::new,
-                yamux::Config::default,
+                crate::transport::yamux_config,
             )
             .map_err(|e| setup(&e))?
-            // Larger QUIC flow-control windows than the defaults so one connection
-            // can carry a bulk transfer at loopback speed (checked by the
-            // transfer benchmark).
-            .with_quic_config(|mut quic| {
-                quic.max_stream_data = 16 * 1024 * 1024;
-                quic.max_connection_data = 64 * 1024 * 1024;
-                quic
-            })
+            .with_quic_config(crate::transport::quic_config)
             // Relayed connections (circuit relay v2) for NAT traversal.
-            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .with_relay_client(noise::Config::new, crate::transport::yamux_config)
             .map_err(|e| setup(&e))?
             .with_behaviour(|key, client| behaviour(key, Some(client)))
             .map_err(|e| setup(&e))?
@@ -128,16 +121,14 @@ fn private_transport(
     key: &libp2p::identity::Keypair,
     psk: PreSharedKey,
 ) -> Result<Boxed<(libp2p::PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(
-        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-            .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
-            .upgrade(upgrade::Version::V1Lazy)
-            .authenticate(noise::Config::new(key)?)
-            .multiplex(yamux::Config::default())
-            .timeout(PNET_UPGRADE_TIMEOUT)
-            .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-            .boxed(),
-    )
+    Ok(tcp::tokio::Transport::new(crate::transport::tcp_config())
+        .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+        .upgrade(upgrade::Version::V1Lazy)
+        .authenticate(noise::Config::new(key)?)
+        .multiplex(crate::transport::yamux_config())
+        .timeout(PNET_UPGRADE_TIMEOUT)
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .boxed())
 }
 
 /// libp2p's in-process memory transport with the usual Noise and Yamux

@@ -101,6 +101,8 @@ impl Store {
 
     /// Reads the whole blob, checking it against the hash tree.
     fn verify_all(&self, hash: &Hash, size: u64) -> Result<(), Error> {
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let outboard = PreOrderOutboard {
             root: hash.to_blake3(),
             tree: BaoTree::new(size, BLOCK_SIZE),
@@ -111,6 +113,14 @@ impl Store {
             return Err(Error::Store(format!("blob {hash} changed size")));
         }
         encode_ranges_validated(data, outboard, &ChunkRanges::all(), io::sink()).map_err(store_err)
+    }
+
+    /// How many times a linked blob was read and checked in full since the
+    /// store was opened (each costs a read of the whole blob).
+    #[doc(hidden)]
+    pub fn full_verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The recorded stamp of `hash`, if it was ever linked out.

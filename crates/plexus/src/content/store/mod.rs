@@ -105,6 +105,8 @@ pub struct Store {
     /// `None` once closed, so a stopped node releases the database lock
     /// even while handles to it remain.
     db: std::sync::RwLock<Option<Database>>,
+    /// Blobs read and checked in full (see `linked.rs`), for tests.
+    verifications: std::sync::atomic::AtomicU64,
 }
 
 fn store_err(e: impl std::fmt::Display) -> Error {
@@ -138,6 +140,7 @@ impl Store {
         Ok(Arc::new(Self {
             dir,
             db: std::sync::RwLock::new(Some(db)),
+            verifications: Default::default(),
         }))
     }
 
