@@ -139,7 +139,7 @@ fn memory_transport(
     Ok(libp2p::core::transport::MemoryTransport::default()
         .upgrade(upgrade::Version::V1Lazy)
         .authenticate(noise::Config::new(key)?)
-        .multiplex(yamux::Config::default())
+        .multiplex(crate::transport::yamux_config())
         .timeout(PNET_UPGRADE_TIMEOUT)
         .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
         .boxed())
