@@ -105,9 +105,9 @@ fn looks_sealed(prefix: &[u8], len: u64) -> bool {
     seal::is_sealed(prefix) && seal::plain_len(len).is_some()
 }
 
-/// Whether the complete blob `hash` is sealed content (by its header and size).
-pub(crate) fn is_sealed_blob(store: &Store, hash: &Hash) -> Result<bool, Error> {
-    let size = store.get(hash)?.map_or(0, |i| i.size);
+/// Whether the complete blob `hash` of `size` bytes is sealed content (by
+/// its header and size).
+pub(crate) fn is_sealed_data(store: &Store, hash: &Hash, size: u64) -> Result<bool, Error> {
     let mut head = [0u8; seal::MAGIC.len() + 1];
     let got = File::open(store.blob_path(hash))
         .and_then(|f| f.take(head.len() as u64).read(&mut head))

@@ -7,7 +7,9 @@ use std::{
 
 use super::{
     collection::{safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
-    sealed, BlobFormat, Collection, CollectionEntry, Hash, Store,
+    sealed,
+    store::BlobInfo,
+    BlobFormat, Collection, CollectionEntry, Hash, Store,
 };
 use crate::{seal::Key, Error};
 
@@ -139,10 +141,13 @@ pub fn export_with(
     let link = key.is_none();
     match format {
         BlobFormat::Raw => {
+            // Read before the mark: a marked blob is verified in full on
+            // its next lookup (its stamp is not known yet).
+            let info = complete_info(store, hash)?;
             if link {
                 store.mark_linked(&[*hash])?;
             }
-            copy_blob(store, hash, key, out, 0o644, link)?;
+            copy_blob(store, hash, &info, key, out, 0o644, link)?;
             if link {
                 store.stamp_linked(&[*hash])?;
             }
@@ -153,6 +158,10 @@ pub fn export_with(
             let mut hashes: Vec<Hash> = collection.entries.iter().map(|e| e.hash).collect();
             hashes.sort();
             hashes.dedup();
+            let infos = hashes
+                .iter()
+                .map(|h| Ok((*h, complete_info(store, h)?)))
+                .collect::<Result<std::collections::HashMap<Hash, BlobInfo>, Error>>()?;
             if link {
                 store.mark_linked(&hashes)?;
             }
@@ -169,7 +178,8 @@ pub fn export_with(
                 // A second file with the same content is copied: one inode
                 // has one mode.
                 let link = link && linked.insert(entry.hash);
-                copy_blob(store, &entry.hash, key, &target, entry.mode, link)?;
+                let info = &infos[&entry.hash];
+                copy_blob(store, &entry.hash, info, key, &target, entry.mode, link)?;
             }
             if link {
                 store.stamp_linked(&hashes)?;
@@ -198,15 +208,12 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
 fn copy_blob(
     store: &Store,
     hash: &Hash,
+    info: &BlobInfo,
     key: Option<&Key>,
     target: &Path,
     mode: u32,
     link: bool,
 ) -> Result<(), Error> {
-    let info = store
-        .get(hash)?
-        .filter(|i| i.complete)
-        .ok_or(Error::NotFound(*hash))?;
     let tmp = sibling(target, "part");
     let io = |source| Error::Io {
         path: target.to_path_buf(),
@@ -220,7 +227,7 @@ fn copy_blob(
         set_mode(&tmp, mode).map_err(io)?;
         return fs::rename(&tmp, target).map_err(io);
     }
-    if sealed::is_sealed_blob(store, hash)? {
+    if sealed::is_sealed_data(store, hash, info.size)? {
         return Err(Error::Encrypted(*hash));
     }
     let _ = fs::remove_file(&tmp);
@@ -238,6 +245,14 @@ fn copy_blob(
     }
     set_mode(&tmp, mode).map_err(io)?;
     fs::rename(&tmp, target).map_err(io)
+}
+
+/// What the store has of the complete blob `hash`.
+fn complete_info(store: &Store, hash: &Hash) -> Result<BlobInfo, Error> {
+    store
+        .get(hash)?
+        .filter(|i| i.complete)
+        .ok_or(Error::NotFound(*hash))
 }
 
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
