@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download); flags win."
     )]
     Daemon(DaemonArgs),
 
@@ -45,6 +45,19 @@ pub enum Command {
     /// Show counts: connected peers, DHT routing table size, uptime.
     #[command(after_help = "Example:\n  plexus status")]
     Status,
+
+    /// Show or change the caps on blob traffic of the running daemon.
+    #[command(
+        after_help = "The caps apply to blob data sent to (upload) and read from (download) all\npeers together; upload is shared in turn among the peers asking. They take\neffect at once, also for transfers under way, and last until the daemon\nstops (set them for good with `plexus daemon --max-upload` or in config.toml).\nRATE: e.g. 20Mbit, 2.5MB/s, 500KiB/s; off for no cap.\n\nExamples:\n  plexus limits                          show the caps\n  plexus limits --max-upload 10Mbit\n  plexus limits --max-upload off --max-download 50Mbit"
+    )]
+    Limits {
+        /// Cap on blob uploads, e.g. 10Mbit or 1.5MB/s; off for none.
+        #[arg(long, value_name = "RATE", value_parser = plexus::bandwidth::parse_rate)]
+        max_upload: Option<u64>,
+        /// Cap on blob downloads, e.g. 50Mbit; off for none.
+        #[arg(long, value_name = "RATE", value_parser = plexus::bandwidth::parse_rate)]
+        max_download: Option<u64>,
+    },
 
     /// List connected peers and peers in the DHT routing table.
     #[command(after_help = "Example:\n  plexus peers --json")]
@@ -385,6 +398,16 @@ pub struct DaemonArgs {
     /// (default: none). Shards over the free room are refused.
     #[arg(long, value_name = "SIZE", value_parser = plexus::config::parse_size)]
     pub offer_storage: Option<u64>,
+
+    /// Cap on blob uploads to all peers together, e.g. 20Mbit or 2.5MB/s
+    /// (default: none). Change it later with `plexus limits`.
+    #[arg(long, value_name = "RATE", value_parser = plexus::bandwidth::parse_rate)]
+    pub max_upload: Option<u64>,
+
+    /// Cap on blob downloads from all peers together, e.g. 50Mbit
+    /// (default: none).
+    #[arg(long, value_name = "RATE", value_parser = plexus::bandwidth::parse_rate)]
+    pub max_download: Option<u64>,
 }
 
 impl Cli {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::api::{
     client::Client,
-    types::{ConnectRequest, ConnectResponse, IdResponse},
+    types::{ConnectRequest, ConnectResponse, IdResponse, LimitsRequest},
 };
 
 /// Prints `value` as pretty JSON.
@@ -66,6 +66,12 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         "announcing       {} ({} under way; {} done, {} failed)",
         status.announcing, status.announcing_now, status.announced, status.announce_failures
     );
+    print_limits(&status.rate_limits);
+    println!(
+        "blob traffic     {:.1} MiB sent, {:.1} MiB received",
+        status.blob_bytes_sent as f64 / (1024.0 * 1024.0),
+        status.blob_bytes_received as f64 / (1024.0 * 1024.0)
+    );
     println!("uptime           {}s", status.uptime_secs);
     let nat = &status.nat;
     println!(
@@ -93,6 +99,36 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         println!("listening on     {addr}");
     }
     Ok(())
+}
+
+/// `plexus limits`: shows the caps, after changing those given.
+pub async fn limits(
+    data_dir: &Path,
+    max_upload: Option<u64>,
+    max_download: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    let client = Client::for_data_dir(data_dir)?;
+    let limits: plexus::RateLimits = if max_upload.is_some() || max_download.is_some() {
+        let body = LimitsRequest {
+            max_upload,
+            max_download,
+        };
+        client.post("/v1/limits", &body).await?
+    } else {
+        client.get("/v1/limits").await?
+    };
+    if json {
+        return print_json(&limits);
+    }
+    print_limits(&limits);
+    Ok(())
+}
+
+fn print_limits(limits: &plexus::RateLimits) {
+    use plexus::bandwidth::format_rate;
+    println!("max upload       {}", format_rate(limits.max_upload));
+    println!("max download     {}", format_rate(limits.max_download));
 }
 
 /// `plexus peers`

@@ -52,6 +52,12 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if let Some(bytes) = args.offer_storage {
         config.offer_storage = bytes;
     }
+    if let Some(up) = args.max_upload {
+        config.rate_limits.max_upload = (up > 0).then_some(up);
+    }
+    if let Some(down) = args.max_download {
+        config.rate_limits.max_download = (down > 0).then_some(down);
+    }
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }

@@ -64,6 +64,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Id => commands::id(&data_dir, json).await,
         Command::Status => commands::status(&data_dir, json).await,
         Command::Peers => commands::peers(&data_dir, json).await,
+        Command::Limits {
+            max_upload,
+            max_download,
+        } => commands::limits(&data_dir, max_upload, max_download, json).await,
         Command::Dht(DhtCommand::FindPeer { peer }) => {
             commands::find_peer(&data_dir, peer, json).await
         }

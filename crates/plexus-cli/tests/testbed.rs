@@ -102,6 +102,14 @@ fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_quic() {
 }
 
 #[test]
+fn a_relayed_get_larger_than_the_relay_limit_stops_naming_the_limit() {
+    check(traversal::limit::over_the_limit(
+        Path::new(PLEXUS),
+        Transport::Tcp,
+    ));
+}
+
+#[test]
 fn a_public_peer_gets_from_one_behind_a_nat_directly() {
     pair(PP, Side::Public, Transport::Tcp, 5, 0);
     pair(PP, Side::Public, Transport::Quic, 5, 0);
@@ -126,6 +134,11 @@ fn reachability_recovers_after_a_firewall_comes_and_goes() {
 #[test]
 fn a_private_node_serves_a_dht_lookup_to_a_public_one() {
     check(plexus_testbed::reach::serve(Path::new(PLEXUS)));
+}
+
+#[test]
+fn a_public_node_finds_a_private_one_by_peer_id_and_connects_through_its_relay() {
+    check(plexus_testbed::find::find_private(Path::new(PLEXUS)));
 }
 
 #[test]
@@ -188,4 +201,41 @@ fn stored_3_replicas_survive_holders_killed_one_at_a_time() {
         STORED,
         spread,
     ));
+}
+
+#[test]
+fn a_capped_upload_holds_its_rate() {
+    use scenarios::Capped;
+    check(scenarios::cap_rate(
+        Path::new(PLEXUS),
+        Capped::Upload,
+        Mbit(16.0),
+        16 << 20,
+    ));
+}
+
+#[test]
+fn a_capped_download_holds_its_rate() {
+    use scenarios::Capped;
+    check(scenarios::cap_rate(
+        Path::new(PLEXUS),
+        Capped::Download,
+        Mbit(16.0),
+        16 << 20,
+    ));
+}
+
+/// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB, every
+/// link 20 Mbit/s. The aim is 1.2 x the fluid bound (`plexus-testbed
+/// crowd`); this debug build on a loaded 2-core machine measured 2.0-3.0 x,
+/// so CI holds it to 3.5 x: a crowd that stopped trading among itself
+/// (every getter served by the seeder alone) takes 8 x, and its seeder
+/// uploads 8 copies, not fewer than 2.
+#[test]
+fn a_flash_crowd_finishes_near_the_fluid_bound() {
+    let crowd = scenarios::Crowd {
+        slack: 3.5,
+        ..scenarios::Crowd::new(8, 16 << 20)
+    };
+    check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));
 }

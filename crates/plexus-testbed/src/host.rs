@@ -121,7 +121,7 @@ impl Host {
             .args(["--api", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(log_file(&data_dir))
+            .stderr(log_file(&data_dir, port))
             .spawn()
             .context("cannot start plexus daemon")?;
         let line = first_line(&mut child, Duration::from_secs(20)).unwrap_or_default();
@@ -225,14 +225,16 @@ impl Host {
     }
 }
 
-/// The daemon's stderr: `$PLEXUS_TESTBED_LOGS/<data dir name>.log` when that
-/// variable names a folder (set `RUST_LOG` too), else nowhere.
-fn log_file(data_dir: &Path) -> Stdio {
+/// The daemon's stderr: `$PLEXUS_TESTBED_LOGS/<data dir name>-<port>.log`
+/// when that variable names a folder (set `RUST_LOG` too), else nowhere. A
+/// daemon restarted on another port (each run of a pair scenario) gets a
+/// log of its own.
+fn log_file(data_dir: &Path, port: u16) -> Stdio {
     let Some(dir) = std::env::var_os("PLEXUS_TESTBED_LOGS") else {
         return Stdio::null();
     };
     let name = data_dir.file_name().unwrap_or_default().to_string_lossy();
-    std::fs::File::create(Path::new(&dir).join(format!("{name}.log")))
+    std::fs::File::create(Path::new(&dir).join(format!("{name}-{port}.log")))
         .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 

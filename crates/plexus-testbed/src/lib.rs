@@ -12,9 +12,11 @@
 //! 192.168.0.0/16 exist nowhere else) and is removed when the [`Testbed`] or
 //! [`Net`] is dropped.
 
+pub mod find;
 pub mod host;
 pub mod nat;
 pub mod net;
+pub mod plot;
 pub mod probe;
 pub mod reach;
 pub mod report;

@@ -13,7 +13,7 @@ use plexus_testbed::{net, plexus_bin, scenarios};
 #[derive(Debug, Parser)]
 #[command(
     name = "plexus-testbed",
-    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan (default: all).\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
+    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan, punch, recover, serve, find-private, relay-loss, storage, nat-reach (default: all); punch-tcp, punch-quic: the hole-punch loop alone ($PLEXUS_PUNCH_RUNS runs, default 40).\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
 )]
 struct Args {
     /// Scenarios to run, in order.

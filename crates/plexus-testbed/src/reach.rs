@@ -61,7 +61,7 @@ fn firewall(ns: &str, on: bool) -> Result<()> {
 /// Flags making host 0 a declared public node (bootstrap, relay, AutoNAT
 /// server) and, with `recheck`, every host retest its reachability every
 /// [`RECHECK`].
-fn flags(i: usize, first_ip: std::net::Ipv4Addr, recheck: bool) -> Vec<String> {
+pub(crate) fn flags(i: usize, first_ip: std::net::Ipv4Addr, recheck: bool) -> Vec<String> {
     let mut f = Vec::new();
     if recheck {
         f.extend([

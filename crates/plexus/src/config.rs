@@ -92,6 +92,8 @@ pub struct NodeConfig {
     /// How long a holder may be unreachable before its shard is rebuilt
     /// and placed elsewhere.
     pub storage_repair_after: Duration,
+    /// Caps on blob traffic, across all peers (default: none).
+    pub rate_limits: crate::RateLimits,
 }
 
 impl NodeConfig {
@@ -126,6 +128,7 @@ impl NodeConfig {
             offer_storage: 0,
             storage_probe_every: Duration::from_secs(60),
             storage_repair_after: Duration::from_secs(15 * 60),
+            rate_limits: crate::RateLimits::default(),
         }
     }
 
@@ -204,6 +207,10 @@ pub struct FileConfig {
     pub storage_probe_secs: Option<u64>,
     /// Seconds a holder may be unreachable before its shard is repaired.
     pub storage_repair_after_secs: Option<u64>,
+    /// Cap on blob uploads, e.g. `"20Mbit"` or `"2.5MB/s"`.
+    pub max_upload: Option<String>,
+    /// Cap on blob downloads, e.g. `"50Mbit"`.
+    pub max_download: Option<String>,
 }
 
 impl FileConfig {
@@ -230,6 +237,14 @@ impl FileConfig {
         let file: Self = toml::from_str(text).map_err(|e| e.to_string())?;
         if let Some(size) = &file.offer_storage {
             parse_size(size).map_err(|e| format!("offer_storage: {e}"))?;
+        }
+        for (key, rate) in [
+            ("max_upload", &file.max_upload),
+            ("max_download", &file.max_download),
+        ] {
+            if let Some(rate) = rate {
+                crate::bandwidth::parse_rate(rate).map_err(|e| format!("{key}: {e}"))?;
+            }
         }
         Ok(file)
     }
@@ -290,6 +305,17 @@ impl FileConfig {
         }
         if let Some(secs) = self.storage_repair_after_secs {
             config.storage_repair_after = Duration::from_secs(secs.max(1));
+        }
+        // Checked by `parse`; 0 ("off") means no cap.
+        let rate = |r: &Option<String>| {
+            r.as_deref()
+                .and_then(|r| crate::bandwidth::parse_rate(r).ok())
+        };
+        if let Some(up) = rate(&self.max_upload) {
+            config.rate_limits.max_upload = (up > 0).then_some(up);
+        }
+        if let Some(down) = rate(&self.max_download) {
+            config.rate_limits.max_download = (down > 0).then_some(down);
         }
     }
 }
@@ -391,6 +417,16 @@ mod tests {
         assert_eq!(config.offer_storage, 2 << 20);
         assert_eq!(config.storage_probe_every, Duration::from_secs(5));
         assert_eq!(config.storage_repair_after, Duration::from_secs(30));
+        let file =
+            FileConfig::parse("max_upload = \"20Mbit\"\nmax_download = \"2.5MB/s\"\n").unwrap();
+        file.apply(&mut config);
+        assert_eq!(config.rate_limits.max_upload, Some(2_500_000));
+        assert_eq!(config.rate_limits.max_download, Some(2_500_000));
+        let err = FileConfig::parse("max_upload = \"fast\"\n").unwrap_err();
+        assert!(
+            err.contains("max_upload") && err.contains("20Mbit"),
+            "{err}"
+        );
         let err = FileConfig::parse("offer_storage = \"lots\"\n").unwrap_err();
         assert!(
             err.contains("offer_storage") && err.contains("20GiB"),

@@ -98,6 +98,11 @@ pub enum Error {
         /// Why the request failed.
         reason: String,
     },
+    /// A relay ended the relayed connection a transfer ran over (it
+    /// carries only so many bytes and seconds per circuit), and no other
+    /// provider was left ([`Error::relay_limit`] words it).
+    #[error("{0}")]
+    RelayLimit(String),
     /// Input that cannot be used (bad name, tags, search words...).
     #[error("{0}")]
     BadInput(String),
@@ -160,4 +165,19 @@ pub enum Error {
         /// Why the download failed.
         reason: String,
     },
+}
+
+impl Error {
+    /// `relay` (when known) ended the relayed connection to `peer` a
+    /// transfer ran over, at its `limit` ("128 KiB and 120 s").
+    pub fn relay_limit(peer: PeerId, relay: Option<PeerId>, limit: &str) -> Self {
+        let relay = relay.map(|r| format!(" {r}")).unwrap_or_default();
+        Error::RelayLimit(format!(
+            "the relay{relay} ended the relayed connection to {peer} at its limit ({limit} per circuit) \
+             before the transfer was done: a relay limited like this carries hole punching and small \
+             messages, not this content. Get it from a peer you can reach directly (a hole punch works \
+             unless both sides are behind symmetric NATs), or through a relay whose operator allows \
+             more (`plexus daemon --relay-circuit-bytes/--relay-circuit-secs`)"
+        ))
+    }
 }

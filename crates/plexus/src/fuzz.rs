@@ -56,14 +56,14 @@ pub fn blob_frame(data: &[u8]) {
     };
     let mut io = Cursor::new(stream);
     if which & 1 == 0 {
-        if let Ok(req) = block_on(Codec.read_request(&PROTOCOL, &mut io)) {
+        if let Ok(req) = block_on(Codec::default().read_request(&PROTOCOL, &mut io)) {
             check_request(&req);
         }
         if let Ok(req) = Request::decode(stream) {
             check_request(&req);
         }
     } else {
-        if let Ok(res) = block_on(Codec.read_response(&PROTOCOL, &mut io)) {
+        if let Ok(res) = block_on(Codec::default().read_response(&PROTOCOL, &mut io)) {
             check_response(&res);
         }
         if let Ok(res) = Response::decode(stream.to_vec()) {

@@ -50,6 +50,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bandwidth;
 pub mod blobs;
 pub mod config;
 pub mod content;
@@ -73,6 +74,7 @@ pub mod swarm_key;
 pub mod transfer;
 mod wrap;
 
+pub use bandwidth::RateLimits;
 pub use config::NodeConfig;
 pub use discovery::{FoundPeer, PeerEntry};
 pub use error::Error;

@@ -21,6 +21,18 @@ pub struct IdResponse {
     pub listen_addrs: Vec<Multiaddr>,
 }
 
+/// Body of `POST /v1/limits`: the caps to change, in bytes per second
+/// (0: no cap); those left out stay as they are.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LimitsRequest {
+    /// New cap on blob uploads.
+    #[serde(default)]
+    pub max_upload: Option<u64>,
+    /// New cap on blob downloads.
+    #[serde(default)]
+    pub max_download: Option<u64>,
+}
+
 /// Body of `POST /v1/connect`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ConnectRequest {

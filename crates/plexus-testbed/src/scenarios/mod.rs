@@ -3,17 +3,21 @@
 //! enough. Every wait is bounded.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
 
-use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed};
+use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed, Transport};
 
+mod caps;
+mod crowd;
 mod faults;
 mod speed;
 
+pub use caps::{cap_rate, Capped};
+pub use crowd::{crowd, Crowd, CrowdResult};
 pub use faults::{cut_links, partition};
 pub use speed::{spread, swarm, uneven};
 
@@ -28,9 +32,13 @@ pub const ALL: &[&str] = &[
     "punch",
     "recover",
     "serve",
+    "find-private",
+    "relay-limit",
     "relay-loss",
     "storage",
     "nat-reach",
+    "caps",
+    "crowd",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -45,10 +53,17 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         "cut" => vec![cut_links(plexus, Mbit(20.0))?],
         "partition" => vec![partition(plexus, 10)?],
         "lan" => vec![lan(plexus, 6)?],
-        "punch" => crate::traversal::all_pairs(plexus, 20, 5)?,
+        "punch" => crate::traversal::all_pairs(plexus, punch_runs(20)?, 5)?,
+        "punch-tcp" => crate::traversal::punch_loop(plexus, Transport::Tcp, punch_runs(40)?)?,
+        "punch-quic" => crate::traversal::punch_loop(plexus, Transport::Quic, punch_runs(40)?)?,
         "nat-reach" => vec![crate::traversal::reach::reach(plexus)?],
         "recover" => vec![crate::reach::recover(plexus)?],
         "serve" => vec![crate::reach::serve(plexus)?],
+        "find-private" => vec![crate::find::find_private(plexus)?],
+        "relay-limit" => vec![
+            crate::traversal::limit::over_the_limit(plexus, Transport::Tcp)?,
+            crate::traversal::limit::over_the_limit(plexus, Transport::Quic)?,
+        ],
         "relay-loss" => vec![crate::reach::relay_loss(plexus)?],
         // The full 64 MiB of issue 12 (CI uses 8 MiB: debug builds, 2 cores).
         "storage" => {
@@ -62,7 +77,39 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Replicas(3))?,
             ]
         }
-        other => bail!("no scenario {other:?}; pick one of {}", ALL.join(", ")),
+        "caps" => vec![
+            cap_rate(plexus, Capped::Upload, Mbit(20.0), 32 << 20)?,
+            cap_rate(plexus, Capped::Download, Mbit(20.0), 32 << 20)?,
+        ],
+        // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
+        // $PLEXUS_PLOTS (default docs/).
+        "crowd" => {
+            let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
+            let plot = |name: &str| Some(dir.join(name));
+            let full = Crowd {
+                plot: plot("crowd-cdf.png"),
+                ..Crowd::new(24, 64 << 20)
+            };
+            let leave = Crowd {
+                leave: true,
+                slack: 1.3,
+                plot: plot("crowd-leave-cdf.png"),
+                ..full.clone()
+            };
+            let capped = Crowd {
+                seeder_cap: Some(Mbit(10.0)),
+                plot: plot("crowd-capped-cdf.png"),
+                ..full.clone()
+            };
+            [full, leave, capped]
+                .iter()
+                .map(|c| crowd(plexus, c).map(|r| r.report))
+                .collect::<Result<_>>()?
+        }
+        other => bail!(
+            "no scenario {other:?}; pick one of {}, or punch-tcp / punch-quic (the hole-punch loop alone)",
+            ALL.join(", ")
+        ),
     })
 }
 
@@ -172,4 +219,14 @@ pub fn lan(plexus: &Path, n: usize) -> Result<Report> {
         Bound::AtMost(1.0),
     );
     Ok(report)
+}
+
+/// Runs per port-preserving pair: `$PLEXUS_PUNCH_RUNS`, else `default`.
+fn punch_runs(default: usize) -> Result<usize> {
+    match std::env::var("PLEXUS_PUNCH_RUNS") {
+        Ok(n) => n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("PLEXUS_PUNCH_RUNS={n:?} is no number of runs")),
+        Err(_) => Ok(default),
+    }
 }

@@ -4,6 +4,7 @@
 //! and pub/sub reach hosts behind NATs ([`reach`]); and a table of success
 //! rates per NAT kind and transport ([`table`]).
 
+pub mod limit;
 pub mod pair;
 pub mod reach;
 pub mod table;
@@ -130,6 +131,27 @@ pub fn relay_flags(net: &Net, transport: Transport, extra: &[String]) -> Vec<Str
     flags
 }
 
+/// Gets between two port-preserving NATs on `transport`, `runs` of them
+/// (the hole-punch loop, a manual command: `plexus-testbed punch-quic`),
+/// then the table. `$PLEXUS_TESTBED_LOGS` keeps each daemon's log, the
+/// getter's one per run.
+pub fn punch_loop(
+    plexus: &std::path::Path,
+    transport: Transport,
+    runs: usize,
+) -> Result<Vec<crate::Report>> {
+    let pp = Side::Behind(NatKind::PortPreserving);
+    let pair = Pair {
+        sharer: pp,
+        getter: pp,
+        transport,
+        runs,
+        relayed_runs: 0,
+    };
+    let outcome = pair::pair(plexus, pair)?;
+    Ok(vec![outcome.report.clone(), table(&[outcome])])
+}
+
 /// Every pair on TCP and on QUIC: `runs` gets between two port-preserving
 /// NATs, `few` plain and `few` `--allow-relay` gets between two symmetric
 /// NATs, `few` gets each way between a public host and one behind a
@@ -188,6 +210,14 @@ pub fn restart(bed: &mut crate::Testbed, i: usize, port: u16) -> Result<()> {
         &extra,
     )?;
     Ok(())
+}
+
+/// The 90th percentile of `values` (nearest rank; 0 when empty).
+pub fn p90(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = (v.len() * 9).div_ceil(10);
+    v.get(rank.saturating_sub(1)).copied().unwrap_or(0.0)
 }
 
 /// The median and the largest of `values` (0 when empty).

@@ -30,6 +30,7 @@ use super::{
     Command,
 };
 use crate::{
+    bandwidth::Bandwidth,
     content::{ChunkNum, ChunkRanges, Hash, Store},
     guard::guarded,
     wrap::forward_to_inner,
@@ -43,6 +44,9 @@ type Inner = request_response::Behaviour<Codec>;
 /// and this node's own requests (a download keeps a few in flight). Each
 /// inbound one holds at most a request frame while it is read.
 const MAX_STREAMS_PER_CONNECTION: usize = 64;
+
+/// Closed relayed connections remembered for their requests' failures.
+const CLOSED_CIRCUITS_KEPT: usize = 64;
 
 /// Nothing the rest of the node must react to: the component answers
 /// peers and its callers by itself.
@@ -82,16 +86,24 @@ pub(crate) struct Behaviour {
     direct: DirectFirst<Held>,
     /// Requests sent over a relayed connection (allowed by the getter).
     relayed: HashSet<OutboundRequestId>,
+    /// Relayed connections and the relay each runs through; closed ones
+    /// stay a while (their requests' failures come after the close).
+    circuits: HashMap<ConnectionId, Option<PeerId>>,
+    closed_circuits: VecDeque<ConnectionId>,
+    /// Each relay's limit per circuit, as it announced it.
+    circuit_limits: HashMap<PeerId, String>,
     dials: VecDeque<DialOpts>,
     tick: Option<tokio::time::Interval>,
 }
 
 impl Behaviour {
-    /// Serves from `store`.
-    pub(crate) fn new(store: Arc<Store>) -> Self {
+    /// Serves from `store`, sending and reading response bodies within
+    /// the caps of `bandwidth`.
+    pub(crate) fn new(store: Arc<Store>, bandwidth: Arc<Bandwidth>) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
-            inner: Inner::new(
+            inner: Inner::with_codec(
+                Codec::limited(bandwidth),
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))
@@ -106,9 +118,17 @@ impl Behaviour {
             to_close: VecDeque::new(),
             direct: DirectFirst::default(),
             relayed: HashSet::new(),
+            circuits: HashMap::new(),
+            closed_circuits: VecDeque::new(),
+            circuit_limits: HashMap::new(),
             dials: VecDeque::new(),
             tick: None,
         }
+    }
+
+    /// Circuits through `relay` carry at most `limit` (in words).
+    pub(crate) fn set_circuit_limit(&mut self, relay: PeerId, limit: String) {
+        self.circuit_limits.insert(relay, limit);
     }
 
     /// Bytes of responses being encoded or waiting to be sent.
@@ -209,10 +229,21 @@ impl Behaviour {
             FromSwarm::ConnectionEstablished(e) => {
                 self.direct
                     .handle_established(e.peer_id, e.endpoint.is_relayed());
+                if e.endpoint.is_relayed() {
+                    let relay = relay_of(e.endpoint.get_remote_address());
+                    self.circuits.insert(e.connection_id, relay);
+                }
             }
             FromSwarm::ConnectionClosed(e) => {
                 self.direct
                     .handle_closed(e.peer_id, e.endpoint.is_relayed());
+                if self.circuits.contains_key(&e.connection_id) {
+                    self.closed_circuits.push_back(e.connection_id);
+                    if self.closed_circuits.len() > CLOSED_CIRCUITS_KEPT {
+                        let old = self.closed_circuits.pop_front().expect("not empty");
+                        self.circuits.remove(&old);
+                    }
+                }
             }
             // A dial refused because another one to the peer runs is no failure.
             FromSwarm::DialFailure(e)
@@ -255,18 +286,28 @@ impl Behaviour {
                 request_id,
                 error,
                 peer,
-                ..
+                connection_id,
             } => {
-                let mut reason = error.to_string();
-                if self.relayed.remove(&request_id) {
-                    reason.push_str(
-                        " (sent over a relayed connection: the relay may have cut the circuit at its \
-                         byte or time limit, 128 KiB and 2 minutes by default; its operator raises \
-                         them with `plexus daemon --relay-circuit-bytes/--relay-circuit-secs`)",
-                    );
-                }
+                let relayed = self.relayed.remove(&request_id);
+                let cut = matches!(
+                    error,
+                    request_response::OutboundFailure::ConnectionClosed
+                        | request_response::OutboundFailure::Io(_)
+                );
+                let err = match self.circuits.get(&connection_id) {
+                    // The relay ended the circuit under a request it
+                    // carried: its limit, most likely.
+                    Some(relay) if relayed && cut => {
+                        let limit = relay.and_then(|r| self.circuit_limits.get(&r));
+                        Error::relay_limit(peer, *relay, limit.map_or("unknown", |l| l))
+                    }
+                    _ => Error::Request {
+                        peer,
+                        reason: error.to_string(),
+                    },
+                };
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(Error::Request { peer, reason }));
+                    let _ = reply.send(Err(err));
                 }
             }
             request_response::Event::InboundFailure {
@@ -405,4 +446,18 @@ impl NetworkBehaviour for Behaviour {
             }
         }
     }
+}
+
+/// The relay a relayed address runs through: the peer id before
+/// `/p2p-circuit`.
+fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut last = None;
+    for p in addr.iter() {
+        match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => last = Some(peer),
+            libp2p::multiaddr::Protocol::P2pCircuit => return last,
+            _ => {}
+        }
+    }
+    None
 }

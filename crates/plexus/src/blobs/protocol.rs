@@ -3,13 +3,16 @@
 //! proofs (bao encoding). Frames are length-prefixed binary, small and
 //! bounded, never a whole file.
 
-use std::io;
+use std::{io, sync::Arc};
 
 use bao_tree::{ChunkNum, ChunkRanges};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
-use crate::content::Hash;
+use crate::{
+    bandwidth::{Bandwidth, Direction, CHUNK},
+    content::Hash,
+};
 
 /// Protocol name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/blobs/1.0.0");
@@ -82,8 +85,47 @@ pub enum Response {
 }
 
 /// Length-prefixed binary codec for [`Request`] and [`Response`].
-#[derive(Debug, Clone, Default)]
-pub struct Codec;
+///
+/// A codec made with [`Codec::limited`] writes and reads response bodies
+/// in [`CHUNK`]s, each after a grant of the node's [`Bandwidth`] caps.
+/// libp2p clones the behaviour's codec once per connection and that one
+/// once per stream: a clone of the first gets a flow id of its own, clones
+/// of those keep it, so each connection is one flow the caps serve in turn.
+#[derive(Debug, Default)]
+pub struct Codec {
+    bandwidth: Option<Arc<Bandwidth>>,
+    /// 0 for the behaviour's own codec; a connection's flow id otherwise.
+    flow: u64,
+}
+
+impl Clone for Codec {
+    fn clone(&self) -> Self {
+        let flow = match (&self.bandwidth, self.flow) {
+            (Some(bw), 0) => bw.new_flow(),
+            (_, flow) => flow,
+        };
+        Self {
+            bandwidth: self.bandwidth.clone(),
+            flow,
+        }
+    }
+}
+
+impl Codec {
+    /// A codec whose response bodies go at most as fast as `bandwidth` allows.
+    pub fn limited(bandwidth: Arc<Bandwidth>) -> Self {
+        Self {
+            bandwidth: Some(bandwidth),
+            flow: 0,
+        }
+    }
+
+    async fn grant(&self, dir: Direction, bytes: usize) {
+        if let Some(bw) = &self.bandwidth {
+            bw.acquire(dir, self.flow, bytes as u64).await;
+        }
+    }
+}
 
 fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
@@ -346,7 +388,10 @@ impl libp2p::request_response::Codec for Codec {
             )));
         }
         let mut body = vec![0u8; len - 1];
-        io.read_exact(&mut body).await?;
+        for chunk in body.chunks_mut(CHUNK) {
+            self.grant(Direction::Down, chunk.len()).await;
+            io.read_exact(chunk).await?;
+        }
         Response::from_parts(head[4], body)
     }
 
@@ -375,7 +420,10 @@ impl libp2p::request_response::Codec for Codec {
         let mut head = ((body.len() + 1) as u32).to_le_bytes().to_vec();
         head.push(kind);
         io.write_all(&head).await?;
-        io.write_all(&body).await?;
+        for chunk in body.chunks(CHUNK) {
+            self.grant(Direction::Up, chunk.len()).await;
+            io.write_all(chunk).await?;
+        }
         io.close().await
     }
 }

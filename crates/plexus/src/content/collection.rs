@@ -139,6 +139,21 @@ pub(crate) fn walk_files(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>>
     Ok(out)
 }
 
+/// A file's permission bits for its collection entry (0o644 if unknown).
+#[cfg(unix)]
+pub(crate) fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o644)
+}
+
+/// A file's permission bits for its collection entry (0o644 if unknown).
+#[cfg(not(unix))]
+pub(crate) fn file_mode(_: &Path) -> u32 {
+    0o644
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

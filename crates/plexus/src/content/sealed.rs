@@ -49,7 +49,7 @@ pub(crate) fn import_path(
             path: rel,
             hash,
             size,
-            mode: super::share::file_mode(&full),
+            mode: super::collection::file_mode(&full),
         });
     }
     let files: Vec<Hash> = entries.iter().map(|e| e.hash).collect();

@@ -6,7 +6,7 @@ use std::{
 };
 
 use super::{
-    collection::{safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
+    collection::{self, safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
     sealed,
     store::BlobInfo,
     BlobFormat, Collection, CollectionEntry, Hash, Store,
@@ -35,7 +35,7 @@ pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobForma
             path: rel,
             hash,
             size,
-            mode: file_mode(&full),
+            mode: collection::file_mode(&full),
         });
     }
     let collection = Collection::new(entries);
@@ -82,19 +82,6 @@ pub(crate) fn remove(store: &Store, hash: &Hash) -> Result<Vec<Hash>, Error> {
         }
     }
     Ok(removed)
-}
-
-#[cfg(unix)]
-pub(crate) fn file_mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o644)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn file_mode(_: &Path) -> u32 {
-    0o644
 }
 
 /// Writes complete content from the store to `out`: a file for a blob, a

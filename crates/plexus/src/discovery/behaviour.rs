@@ -5,6 +5,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    pin::Pin,
     task::{Context, Poll},
     time::Instant,
 };
@@ -24,9 +25,12 @@ use libp2p::{
 use super::{
     announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
     peers::PeerBook,
-    Command, PeerEntry,
+    relay_publish::Publisher,
+    relay_record, Command, PeerEntry,
 };
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
+
+mod relay;
 
 /// The libp2p behaviours discovery is made of, in the order they were
 /// composed before (events and connection set-up go in this order).
@@ -60,6 +64,12 @@ pub(crate) struct Behaviour {
     announcer: Announcer<kad::QueryId>,
     /// AutoNAT found this node cannot be dialed: Kademlia is a client.
     private: bool,
+    /// Signs this node's relay-address record.
+    key: Keypair,
+    /// When to put that record.
+    publisher: Publisher,
+    /// Wakes the behaviour when the publisher's next decision is due.
+    publish_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
 }
 
 impl Behaviour {
@@ -95,6 +105,9 @@ impl Behaviour {
             out: VecDeque::new(),
             announcer: Announcer::new(MAX_IN_FLIGHT),
             private: false,
+            key: key.clone(),
+            publisher: Publisher::default(),
+            publish_timer: None,
         })
     }
 
@@ -124,39 +137,14 @@ impl Behaviour {
         }
     }
 
-    /// Follows reachability: Kademlia is a client while `private`, a server
-    /// otherwise ([`super::kad_mode`]).
-    pub(crate) fn set_private(&mut self, private: bool) {
-        if private != self.private {
-            tracing::info!(private, "Kademlia mode follows reachability");
-        }
-        self.private = private;
-        self.inner.kad.set_mode(Some(super::kad_mode(private)));
-    }
-
-    /// A private node's records must carry its relay addresses (Kademlia
-    /// puts the node's confirmed external addresses in each announcement,
-    /// and nobody else knows where a client is): each new relay address
-    /// announces the node's own records again.
-    fn reannounce(&mut self) {
-        let hashes: Vec<Hash> = kad::store::RecordStore::provided(self.inner.kad.store_mut())
-            .filter_map(|r| r.key.as_ref().try_into().ok().map(Hash))
-            .collect();
-        tracing::debug!(
-            records = hashes.len(),
-            "new relay address: announcing again"
-        );
-        for hash in hashes {
-            self.announcer.push(hash, Origin::Stored);
-        }
-    }
-
     /// Handles a command from the node.
     pub(crate) fn on_command(&mut self, command: Command) {
         match command {
             Command::FindPeer { peer, reply } => {
                 let query = self.inner.kad.get_closest_peers(peer);
-                self.book.start_find(query, peer, Instant::now(), reply);
+                let record = self.inner.kad.get_record(relay_record::key(&peer));
+                self.book
+                    .start_find((query, record), peer, Instant::now(), reply);
             }
             Command::Provide { hash } => self.provide(hash, Origin::Fresh),
             Command::ProvideStored { hashes } => {
@@ -341,6 +329,27 @@ impl Behaviour {
                 self.book
                     .handle_closest(id, peers, stats.num_requests(), Instant::now());
             }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetRecord(result),
+                stats,
+                step,
+            }) => {
+                if let Ok(kad::GetRecordOk::FoundRecord(found)) = &result {
+                    self.book.handle_record(id, &found.record);
+                }
+                if step.last {
+                    self.book
+                        .handle_record_done(id, stats.num_requests(), Instant::now());
+                }
+            }
+            InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::PutRecord(result),
+                ..
+            }) => match result {
+                Ok(_) => tracing::info!("relay-address record stored in the DHT"),
+                Err(e) => tracing::info!("relay-address record not stored: {e}"),
+            },
             _ => {}
         }
     }
@@ -362,13 +371,18 @@ impl Behaviour {
                     self.book.handle_disconnected(e.peer_id);
                 }
             }
-            FromSwarm::ExternalAddrConfirmed(e)
-                if self.private
-                    && e.addr
-                        .iter()
-                        .any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit) =>
-            {
-                self.reannounce();
+            FromSwarm::ExternalAddrConfirmed(e) => {
+                self.publisher.handle_confirmed(e.addr, Instant::now());
+                let circuit = e
+                    .addr
+                    .iter()
+                    .any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit);
+                if self.private && circuit {
+                    self.reannounce();
+                }
+            }
+            FromSwarm::ExternalAddrExpired(e) => {
+                self.publisher.handle_expired(e.addr, Instant::now());
             }
             _ => {}
         }
@@ -387,6 +401,7 @@ impl NetworkBehaviour for Behaviour {
                 return Poll::Ready(out);
             }
             guarded("starting announcements", || self.start_announcements());
+            guarded("the relay-address record", || self.publish(cx));
             match self.inner.poll(cx) {
                 Poll::Ready(ToSwarm::GenerateEvent(event)) => {
                     guarded("a discovery event", || self.on_inner_event(event));

@@ -8,6 +8,8 @@
 pub(crate) mod announce;
 pub(crate) mod behaviour;
 pub(crate) mod peers;
+pub(crate) mod relay_publish;
+pub(crate) mod relay_record;
 pub(crate) mod store;
 
 use std::time::Duration;
@@ -71,6 +73,10 @@ pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStor
     // forgotten 6 h after a provider stops announcing.
     config.set_provider_publication_interval(Some(Duration::from_secs(60 * 60)));
     config.set_provider_record_ttl(Some(Duration::from_secs(6 * 60 * 60)));
+    // The only plain records are private nodes' relay addresses
+    // (relay_record): short-lived, republished while held.
+    config.set_record_ttl(Some(relay_publish::RECORD_TTL));
+    config.set_publication_interval(Some(relay_publish::REPUBLISH));
     let mut kad = kad::Behaviour::with_config(local, ProviderStore::new(local), config);
     kad.set_mode(Some(kad_mode(false)));
     kad

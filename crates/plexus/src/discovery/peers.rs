@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use libp2p::{kad, swarm::ConnectionId, Multiaddr, PeerId};
+use libp2p::{core::PeerRecord, kad, swarm::ConnectionId, Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -50,6 +50,15 @@ pub struct FoundPeer {
     pub requests: u32,
     /// How long the lookup took, in milliseconds.
     pub millis: u64,
+    /// Whether the addresses came from the peer's signed relay-address
+    /// record (a private peer, in no routing table: its `/p2p-circuit`
+    /// addresses) rather than from a routing table.
+    #[serde(default)]
+    pub from_relay_record: bool,
+    /// Relay-address records for the peer that were refused (a bad
+    /// signature, another signer, foreign addresses): some peer lied.
+    #[serde(default)]
+    pub refused_records: u32,
 }
 
 #[derive(Default)]
@@ -61,12 +70,36 @@ struct PeerInfo {
     rtt: Option<Duration>,
 }
 
-/// A peer lookup waiting for its query to finish.
+/// A peer lookup waiting for its queries to finish: one for the closest
+/// peers (a public peer is among them), one for the peer's relay-address
+/// record (a private one has it).
 struct PendingFind {
     peer: PeerId,
     was_connected: bool,
     started: Instant,
     reply: oneshot::Sender<Result<FoundPeer, Error>>,
+    /// The record query, while it runs.
+    record_query: Option<kad::QueryId>,
+    /// Whether the closest-peers query has ended (without the peer).
+    closest_done: bool,
+    requests: u32,
+    /// The newest valid relay-address record found so far.
+    record: Option<PeerRecord>,
+    refused: u32,
+}
+
+impl PendingFind {
+    fn answer(&self, addrs: Vec<Multiaddr>, from_relay_record: bool, now: Instant) -> FoundPeer {
+        FoundPeer {
+            peer_id: self.peer,
+            addrs,
+            was_connected: self.was_connected,
+            requests: self.requests,
+            millis: now.saturating_duration_since(self.started).as_millis() as u64,
+            from_relay_record,
+            refused_records: self.refused,
+        }
+    }
 }
 
 /// A provider lookup collecting peers until its query ends.
@@ -80,7 +113,10 @@ struct PendingProviders {
 pub(crate) struct PeerBook {
     peers: HashMap<PeerId, PeerInfo>,
     connected: HashSet<PeerId>,
+    /// By the closest-peers query.
     finds: HashMap<kad::QueryId, PendingFind>,
+    /// Record query to its closest-peers query.
+    record_finds: HashMap<kad::QueryId, kad::QueryId>,
     providers: HashMap<kad::QueryId, PendingProviders>,
 }
 
@@ -135,10 +171,11 @@ impl PeerBook {
         self.peers.entry(peer).or_default().rtt = Some(rtt);
     }
 
-    /// A peer lookup started as `query`.
+    /// A peer lookup started as `query` (closest peers) and
+    /// `record_query` (its relay-address record).
     pub(crate) fn start_find(
         &mut self,
-        query: kad::QueryId,
+        (query, record_query): (kad::QueryId, kad::QueryId),
         peer: PeerId,
         now: Instant,
         reply: oneshot::Sender<Result<FoundPeer, Error>>,
@@ -149,11 +186,19 @@ impl PeerBook {
             was_connected,
             started: now,
             reply,
+            record_query: Some(record_query),
+            closest_done: false,
+            requests: 0,
+            record: None,
+            refused: 0,
         };
         self.finds.insert(query, pending);
+        self.record_finds.insert(record_query, query);
     }
 
-    /// A peer lookup ended with `closest` peers after `requests` requests.
+    /// A peer lookup's closest-peers query ended with `closest` peers after
+    /// `requests` requests: the answer if the peer is among them, else the
+    /// record query decides.
     pub(crate) fn handle_closest(
         &mut self,
         query: kad::QueryId,
@@ -161,20 +206,86 @@ impl PeerBook {
         requests: u32,
         now: Instant,
     ) {
-        let Some(pending) = self.finds.remove(&query) else {
+        let Some(pending) = self.finds.get_mut(&query) else {
             return;
         };
-        let answer = closest
+        pending.requests += requests;
+        pending.closest_done = true;
+        let found = closest
             .into_iter()
-            .find(|p| p.peer_id == pending.peer)
-            .map(|p| FoundPeer {
-                peer_id: p.peer_id,
-                addrs: p.addrs,
-                was_connected: pending.was_connected,
-                requests,
-                millis: now.saturating_duration_since(pending.started).as_millis() as u64,
-            })
-            .ok_or(Error::PeerNotFound(pending.peer));
+            .find(|p| p.peer_id == pending.peer && !p.addrs.is_empty());
+        let record_running = pending.record_query.is_some();
+        if let Some(found) = found {
+            let pending = self.finds.remove(&query).expect("present");
+            if let Some(q) = pending.record_query {
+                self.record_finds.remove(&q);
+            }
+            let answer = pending.answer(found.addrs, false, now);
+            let _ = pending.reply.send(Ok(answer));
+        } else if !record_running {
+            self.finish(query, now);
+        }
+    }
+
+    /// A lookup's record query `query` returned `record`: kept if it is a
+    /// valid relay-address record of the peer looked up and the newest yet.
+    pub(crate) fn handle_record(&mut self, query: kad::QueryId, record: &kad::Record) {
+        let Some(pending) = self
+            .record_finds
+            .get(&query)
+            .and_then(|q| self.finds.get_mut(q))
+        else {
+            return;
+        };
+        let checked = super::relay_record::verify(record).and_then(|r| {
+            if r.peer_id() == pending.peer {
+                Ok(r)
+            } else {
+                Err(super::relay_record::Invalid::Key)
+            }
+        });
+        match checked {
+            Ok(r) => {
+                if pending
+                    .record
+                    .as_ref()
+                    .is_none_or(|old| super::relay_record::replaces(&r, old))
+                {
+                    pending.record = Some(r);
+                }
+            }
+            Err(why) => {
+                tracing::info!(peer = %pending.peer, publisher = ?record.publisher, "refused a relay-address record: {why}");
+                pending.refused += 1;
+            }
+        }
+    }
+
+    /// A lookup's record query `query` ended after `requests` requests.
+    pub(crate) fn handle_record_done(&mut self, query: kad::QueryId, requests: u32, now: Instant) {
+        let Some(closest) = self.record_finds.remove(&query) else {
+            return;
+        };
+        let Some(pending) = self.finds.get_mut(&closest) else {
+            return;
+        };
+        pending.record_query = None;
+        pending.requests += requests;
+        if pending.closest_done {
+            self.finish(closest, now);
+        }
+    }
+
+    /// Both queries of lookup `query` ended without the peer among the
+    /// closest: its record's addresses, or not found.
+    fn finish(&mut self, query: kad::QueryId, now: Instant) {
+        let Some(mut pending) = self.finds.remove(&query) else {
+            return;
+        };
+        let answer = match pending.record.take() {
+            Some(record) => Ok(pending.answer(record.addresses().to_vec(), true, now)),
+            None => Err(Error::PeerNotFound(pending.peer)),
+        };
         let _ = pending.reply.send(answer);
     }
 

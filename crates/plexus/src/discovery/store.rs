@@ -20,7 +20,8 @@
 //!   remote providers per key; beyond a limit `add_provider` refuses with
 //!   [`store::Error::MaxProvidedKeys`] and nothing already stored is evicted;
 //! - **plain records** in a `MemoryStore` with its usual bounds (1,024
-//!   records of under 65 KiB).
+//!   records of under 65 KiB), only valid signed relay-address records
+//!   ([`super::relay_record`]): nobody can store anything else here.
 //!
 //! The per-peer cap means a peer holds at most 1,024 of another node's keys:
 //! in a small network, a node sharing more than that is still found through
@@ -226,7 +227,24 @@ impl RecordStore for ProviderStore {
         self.records.get(k)
     }
 
+    /// Only valid relay-address records ([`super::relay_record`]), and of
+    /// those only one no older than the one held: libp2p's store errors
+    /// have no kind for an invalid record, so a refused one is reported as
+    /// too large (Kademlia only logs it and resets the putter's stream).
     fn put(&mut self, r: Record) -> store::Result<()> {
+        let new = match super::relay_record::verify(&r) {
+            Ok(new) => new,
+            Err(why) => {
+                tracing::info!(publisher = ?r.publisher, "refused a DHT record: {why}");
+                return Err(store::Error::ValueTooLarge);
+            }
+        };
+        let held = self.records.get(&r.key);
+        let old = held.and_then(|old| super::relay_record::verify(&old).ok());
+        if old.is_some_and(|old| !super::relay_record::replaces(&new, &old)) {
+            tracing::debug!(peer = %new.peer_id(), "kept the newer relay-address record");
+            return Ok(());
+        }
         self.records.put(r)
     }
 

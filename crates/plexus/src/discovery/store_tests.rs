@@ -169,6 +169,18 @@ fn expired_remote_records_make_room() {
     }
 }
 
+/// A valid relay-address record of a new peer (the only plain records
+/// the store takes).
+fn relay_record() -> (libp2p::identity::Keypair, Record) {
+    let keypair = libp2p::identity::Keypair::generate_ed25519();
+    let relay = PeerId::random();
+    let addr = format!("/ip4/192.0.2.1/tcp/4001/p2p/{relay}/p2p-circuit")
+        .parse()
+        .unwrap();
+    let record = super::super::relay_record::signed(&keypair, &[addr]).unwrap();
+    (keypair, record)
+}
+
 #[test]
 fn plain_records_keep_their_bounds() {
     let me = PeerId::random();
@@ -176,19 +188,29 @@ fn plain_records_keep_their_bounds() {
         me,
         StoreLimits {
             max_records: 3,
-            max_value_bytes: 100,
             ..small()
         },
     );
-    for i in 0..3 {
-        store.put(Record::new(key(i), vec![1; 10])).unwrap();
+    let held: Vec<Record> = (0..3).map(|_| relay_record().1).collect();
+    for r in &held {
+        store.put(r.clone()).unwrap();
     }
-    assert!(store.put(Record::new(key(3), vec![1; 10])).is_err());
-    assert!(store.put(Record::new(key(0), vec![1; 200])).is_err());
+    assert!(store.put(relay_record().1).is_err(), "full");
     assert_eq!(store.records().count(), 3);
-    store.remove(&key(0));
-    assert!(store.get(&key(0)).is_none());
+    store.remove(&held[0].key);
+    assert!(store.get(&held[0].key).is_none());
     // Provider records do not count against plain records, nor the reverse.
     store.add_provider(record(50, me)).unwrap();
-    store.put(Record::new(key(9), vec![2; 10])).unwrap();
+    store.put(relay_record().1).unwrap();
+}
+
+#[test]
+fn plain_records_other_than_signed_relay_addresses_are_refused() {
+    let mut store = ProviderStore::with_limits(PeerId::random(), small());
+    assert!(store.put(Record::new(key(1), vec![1; 10])).is_err());
+    let (_, mut forged) = relay_record();
+    // Someone else's key over a valid record of its own.
+    forged.key = super::super::relay_record::key(&PeerId::random());
+    assert!(store.put(forged).is_err());
+    assert_eq!(store.records().count(), 0);
 }

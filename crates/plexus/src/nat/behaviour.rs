@@ -12,14 +12,17 @@ use libp2p::{
     multiaddr::Protocol,
     relay,
     swarm::{
-        behaviour::toggle::Toggle, CloseConnection, ConnectionId, FromSwarm, ListenOpts,
-        NetworkBehaviour, THandler, THandlerInEvent, ToSwarm,
+        behaviour::toggle::Toggle,
+        dial_opts::{DialOpts, PeerCondition},
+        CloseConnection, ConnectionId, FromSwarm, ListenOpts, NetworkBehaviour, THandler,
+        THandlerInEvent, ToSwarm,
     },
     Multiaddr, PeerId,
 };
 
 use super::{
     autonat::Prober,
+    punch_retry::Retries,
     reachability::{Decision, Reach, Reachability},
     NatConfig, NatStatus,
 };
@@ -44,6 +47,14 @@ pub(crate) struct Inner {
 pub(crate) enum Event {
     /// Reachability changed (for now only logged: see the event loop).
     Reachability(Reach),
+    /// A circuit this node opened through `relay` may carry `limit`
+    /// ("128 KiB and 120 s"), as the relay announced.
+    CircuitLimit {
+        /// The relay.
+        relay: PeerId,
+        /// Its limit per circuit, in words.
+        limit: String,
+    },
 }
 
 /// NAT traversal for one node.
@@ -60,6 +71,8 @@ pub(crate) struct Behaviour {
     /// Relay service status not yet given to the relay server (see
     /// [`Behaviour::apply_relay_status`]).
     relay_status: Option<relay::Status>,
+    /// Hole punches to try again on a new relayed connection.
+    retries: Retries,
 }
 
 impl Behaviour {
@@ -100,6 +113,7 @@ impl Behaviour {
             out,
             tick: None,
             relay_status: None,
+            retries: Retries::default(),
         }
     }
 
@@ -152,6 +166,25 @@ impl Behaviour {
                 tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
                 self.state.handle_reserved(relay_peer_id);
             }
+            InnerEvent::Client(relay::client::Event::OutboundCircuitEstablished {
+                relay_peer_id,
+                limit,
+            }) => {
+                tracing::debug!(relay = %relay_peer_id, ?limit, "relayed connection");
+                let bytes = limit.and_then(|l| l.data_in_bytes());
+                let secs = limit.and_then(|l| l.duration()).map(|d| d.as_secs());
+                let limit = match (bytes, secs) {
+                    (Some(b), Some(s)) => format!("{} KiB and {s} s", b / 1024),
+                    (Some(b), None) => format!("{} KiB", b / 1024),
+                    (None, Some(s)) => format!("{s} s"),
+                    (None, None) => "no announced limit".to_string(),
+                };
+                self.out
+                    .push_back(ToSwarm::GenerateEvent(Event::CircuitLimit {
+                        relay: relay_peer_id,
+                        limit,
+                    }));
+            }
             InnerEvent::Client(e) => tracing::debug!("relay client: {e:?}"),
             InnerEvent::Dcutr(e) => match e.result {
                 Ok(_) => {
@@ -161,6 +194,9 @@ impl Behaviour {
                 Err(err) => {
                     tracing::info!(peer = %e.remote_peer_id, "hole punch failed: {err}");
                     self.punched.1 += 1;
+                    let direct = self.conns.get(&e.remote_peer_id).is_some_and(|c| c.1 > 0);
+                    self.retries
+                        .handle_failed(e.remote_peer_id, direct, Instant::now());
                 }
             },
             InnerEvent::Relay(e) => tracing::debug!("relay service: {e:?}"),
@@ -179,8 +215,13 @@ impl Behaviour {
                 let (relayed, direct) = self.conns.entry(e.peer_id).or_default();
                 if e.endpoint.is_relayed() {
                     relayed.push(e.connection_id);
+                    if e.endpoint.is_dialer() {
+                        let addr = e.endpoint.get_remote_address().clone();
+                        self.retries.handle_relayed_dialed(e.peer_id, addr);
+                    }
                 } else {
                     *direct += 1;
+                    self.retries.handle_direct(e.peer_id);
                 }
                 if *direct > 0 {
                     for connection in relayed.drain(..) {
@@ -228,7 +269,21 @@ impl Behaviour {
         }
     }
 
+    /// Dials again, through the relay, peers whose hole punch failed
+    /// ([`Retries`]).
+    fn retry(&mut self, now: Instant) {
+        while let Some((peer, addr)) = self.retries.poll(now) {
+            tracing::info!(%peer, %addr, "hole punch failed: dialing again through the relay for another one");
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr])
+                .condition(PeerCondition::Always)
+                .build();
+            self.out.push_back(ToSwarm::Dial { opts });
+        }
+    }
+
     fn decide(&mut self, now: Instant) {
+        self.retry(now);
         while let Some(decision) = self.state.poll(now) {
             match decision {
                 Decision::Changed(reach) => {
@@ -295,6 +350,8 @@ impl NetworkBehaviour for Behaviour {
             if is_loopback(c.addr) || relayed || !crate::discovery::is_dialable(c.addr) {
                 return;
             }
+            tracing::debug!(addr = %c.addr, "external address candidate");
+            self.retries.handle_candidate();
         }
         self.inner.on_swarm_event(event);
         self.observe(&event);
@@ -312,6 +369,10 @@ impl NetworkBehaviour for Behaviour {
         }
         if due {
             guarded("a NAT tick", || self.decide(Instant::now()));
+        } else {
+            // A retry waiting for an address candidate goes as soon as one
+            // came (candidates arrive as swarm events, not on a tick).
+            self.retry(Instant::now());
         }
         loop {
             if let Some(out) = self.out.pop_front() {

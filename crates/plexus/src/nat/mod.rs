@@ -2,7 +2,9 @@
 //! service for others when it can (circuit relay v2 with limits), relay
 //! reservations when it cannot (at least two, on relays that identify shows
 //! offering the hop protocol), and hole punching (DCUtR) to turn relayed
-//! connections into direct ones.
+//! connections into direct ones; a hole punch that failed over a relayed
+//! connection this node dialed is tried again on a new one
+//! ([`punch_retry`]).
 //!
 //! The policy is the sans-IO [`reachability::Reachability`]; the behaviour
 //! ([`behaviour::Behaviour`]) wraps libp2p's relay server and client, DCUtR
@@ -16,6 +18,7 @@
 
 pub(crate) mod autonat;
 pub(crate) mod behaviour;
+pub(crate) mod punch_retry;
 pub(crate) mod reachability;
 
 use std::time::Duration;

@@ -18,6 +18,12 @@
 //! private at the next recheck that reaches an AutoNAT server, or unknown
 //! once its results are [`STALE_AFTER`] rechecks old (cut off: no server
 //! answers).
+//!
+//! A private verdict is retested sooner: while no address is confirmed,
+//! rounds come [`DOUBT_RECHECK`] after the first failure, then twice as
+//! far apart each time, up to `recheck`. One dial-back that failed in a
+//! passing outage (a server reached just before a partition) would
+//! otherwise make a public node a Kademlia client for a whole `recheck`.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -34,6 +40,9 @@ pub(crate) const RESERVE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// A probe result counts for this many rechecks; older, it is dropped.
 pub(crate) const STALE_AFTER: u32 = 3;
+/// The first retest after a node finds itself private (doubled each
+/// round it stays private, up to the normal recheck).
+pub(crate) const DOUBT_RECHECK: Duration = Duration::from_secs(15);
 
 /// What the node knows about being dialable from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +102,9 @@ pub(crate) struct Reachability {
     recheck: Duration,
     /// When the next round of probes is due; `None` before any result.
     next_recheck: Option<Instant>,
+    /// The gap to the next round while private: [`DOUBT_RECHECK`],
+    /// doubled each private round, at most `recheck`.
+    doubt: Duration,
     out: VecDeque<Decision>,
 }
 
@@ -109,6 +121,7 @@ impl Reachability {
             wanted,
             recheck,
             next_recheck: None,
+            doubt: DOUBT_RECHECK.min(recheck),
             out: VecDeque::new(),
         }
     }
@@ -146,6 +159,16 @@ impl Reachability {
         }
         self.next_recheck.get_or_insert(now + self.recheck);
         self.update();
+        match self.reach {
+            // Doubt a private verdict: retest soon (see the module docs).
+            Reach::Private => {
+                let soon = now + self.doubt;
+                if self.next_recheck.is_some_and(|due| due > soon) {
+                    self.next_recheck = Some(soon);
+                }
+            }
+            _ => self.doubt = DOUBT_RECHECK.min(self.recheck),
+        }
     }
 
     /// `addr` is no longer an external address (expired or removed).
@@ -173,7 +196,13 @@ impl Reachability {
         self.update();
         if let Some(due) = self.next_recheck {
             if now >= due {
-                self.next_recheck = Some(now + self.recheck);
+                let gap = if self.reach == Reach::Private {
+                    self.doubt = (self.doubt * 2).min(self.recheck);
+                    self.doubt
+                } else {
+                    self.recheck
+                };
+                self.next_recheck = Some(now + gap);
                 self.out.push_back(Decision::Reprobe);
             }
         }

@@ -28,6 +28,11 @@ fn drain(r: &mut Reachability, now: Instant) -> Vec<Decision> {
     panic!("poll never ends: {out:?}");
 }
 
+/// The decisions but the retests a private node asks for now and then.
+fn no_reprobes(d: Vec<Decision>) -> Vec<Decision> {
+    d.into_iter().filter(|d| *d != Decision::Reprobe).collect()
+}
+
 #[test]
 fn starts_unknown_and_asks_nothing() {
     let mut r = Reachability::new(2, RECHECK);
@@ -92,7 +97,7 @@ fn private_reserves_on_two_relays_and_replaces_a_failed_one_later() {
         Decision::Reserve { relay, .. } => *relay != asked[1] && *relay != third,
         _ => true,
     }));
-    let later = drain(&mut r, t0 + RETRY_AFTER);
+    let later = no_reprobes(drain(&mut r, t0 + RETRY_AFTER));
     assert_eq!(later.len(), 1, "{later:?}");
 }
 
@@ -106,7 +111,7 @@ fn an_unanswered_reservation_times_out_and_another_relay_is_asked() {
     assert_eq!(drain(&mut r, t0).len(), 2);
     r.handle_relay(b, addr("/ip4/10.0.0.2/tcp/1"));
     assert!(drain(&mut r, t0 + Duration::from_secs(1)).is_empty());
-    let d = drain(&mut r, t0 + RESERVE_TIMEOUT);
+    let d = no_reprobes(drain(&mut r, t0 + RESERVE_TIMEOUT));
     assert_eq!(
         d,
         vec![Decision::Reserve {
@@ -136,18 +141,72 @@ fn a_failed_address_is_probed_again_and_the_node_turns_public() {
     assert!(drain(&mut r, t0 + RECHECK * 10).is_empty());
     r.handle_probe(a.clone(), false, t0);
     assert_eq!(drain(&mut r, t0), vec![Decision::Changed(Reach::Private)]);
-    assert!(drain(&mut r, t0 + RECHECK / 2).is_empty());
-    // One recheck is due, not two.
-    assert_eq!(drain(&mut r, t0 + RECHECK), vec![Decision::Reprobe]);
-    assert!(drain(&mut r, t0 + RECHECK + RECHECK / 2).is_empty());
+    assert!(drain(&mut r, t0 + DOUBT_RECHECK / 2).is_empty());
+    // A private verdict is doubted: one retest soon, not two.
+    assert_eq!(drain(&mut r, t0 + DOUBT_RECHECK), vec![Decision::Reprobe]);
+    assert!(drain(&mut r, t0 + DOUBT_RECHECK * 2).is_empty());
     // The outage is over: the retest reaches it.
-    r.handle_probe(a, true, t0 + RECHECK + Duration::from_secs(5));
+    let back = t0 + DOUBT_RECHECK + Duration::from_secs(5);
+    r.handle_probe(a, true, back);
     assert_eq!(r.reach(), Reach::Public);
+    assert_eq!(drain(&mut r, back), vec![Decision::Changed(Reach::Public)]);
+    // Public: the normal recheck again.
     assert_eq!(
-        drain(&mut r, t0 + RECHECK + Duration::from_secs(5)),
+        drain(&mut r, t0 + DOUBT_RECHECK * 3),
+        vec![Decision::Reprobe]
+    );
+    assert!(drain(&mut r, t0 + DOUBT_RECHECK * 3 + RECHECK / 2).is_empty());
+    assert_eq!(
+        drain(&mut r, t0 + DOUBT_RECHECK * 3 + RECHECK),
+        vec![Decision::Reprobe]
+    );
+}
+
+#[test]
+fn a_public_node_failed_once_in_an_outage_is_retested_soon_not_after_a_whole_recheck() {
+    // The healed-partition flake: a node's first dial-backs came from a
+    // server across a fresh partition and failed; it must not stay a
+    // Kademlia client for a whole recheck.
+    let (a, b) = (
+        addr("/ip4/1.2.3.4/tcp/4001"),
+        addr("/ip4/1.2.3.4/udp/4001/quic-v1"),
+    );
+    let mut r = Reachability::new(2, RECHECK);
+    let t0 = start();
+    r.handle_probe(a.clone(), false, t0);
+    r.handle_probe(b.clone(), false, t0);
+    assert_eq!(drain(&mut r, t0), vec![Decision::Changed(Reach::Private)]);
+    assert_eq!(drain(&mut r, t0 + DOUBT_RECHECK), vec![Decision::Reprobe]);
+    r.handle_probe(a, true, t0 + DOUBT_RECHECK);
+    assert_eq!(
+        drain(&mut r, t0 + DOUBT_RECHECK),
         vec![Decision::Changed(Reach::Public)]
     );
-    assert_eq!(drain(&mut r, t0 + RECHECK * 2), vec![Decision::Reprobe]);
+}
+
+#[test]
+fn a_node_that_stays_private_is_retested_ever_less_often_up_to_the_recheck() {
+    let a = addr("/ip4/1.2.3.4/tcp/4001");
+    let mut r = Reachability::new(0, RECHECK);
+    let t0 = start();
+    r.handle_probe(a.clone(), false, t0);
+    drain(&mut r, t0);
+    let mut gaps = Vec::new();
+    let (mut last, mut t) = (t0, t0);
+    for _ in 0..2_000 {
+        t += Duration::from_secs(1);
+        if drain(&mut r, t).contains(&Decision::Reprobe) {
+            gaps.push((t - last).as_secs());
+            last = t;
+            // The retest fails again.
+            r.handle_probe(a.clone(), false, t);
+            drain(&mut r, t);
+            if gaps.len() == 6 {
+                break;
+            }
+        }
+    }
+    assert_eq!(gaps, vec![15, 30, 60, 120, 120, 120]);
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Behaviour {
         key: &Keypair,
         config: &NodeConfig,
         store: std::sync::Arc<Store>,
+        bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         relay_client: Option<libp2p::relay::client::Behaviour>,
     ) -> std::io::Result<Self> {
@@ -67,7 +68,7 @@ impl Behaviour {
             ),
             discovery: discovery::Behaviour::new(key, config.dht_refresh, config.mdns, bootstrap)?,
             nat: nat::Behaviour::new(local, &config.nat, relay_client),
-            blobs: blobs::Behaviour::new(store),
+            blobs: blobs::Behaviour::new(store, bandwidth),
             search: search::Behaviour::new(
                 local,
                 config.flood.clone(),

@@ -49,6 +49,8 @@ pub struct Node {
     private: bool,
     /// Storage pins and quota.
     pins: std::sync::Arc<crate::storage::pins::Pins>,
+    /// Caps on blob traffic and its counters.
+    bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -85,7 +87,15 @@ impl Node {
             &config.data_dir,
             config.offer_storage,
         )?);
-        let mut swarm = setup::build_swarm(key.clone(), &config, psk, store.clone(), bootstrap)?;
+        let bandwidth = crate::bandwidth::Bandwidth::new(config.rate_limits);
+        let mut swarm = setup::build_swarm(
+            key.clone(),
+            &config,
+            psk,
+            store.clone(),
+            bandwidth.clone(),
+            bootstrap,
+        )?;
         let behaviour = swarm.behaviour_mut();
         let inbound = behaviour.storage.take_inbound().expect("taken once");
         for record in store.records()? {
@@ -108,6 +118,7 @@ impl Node {
             listen_addrs,
             private: config.swarm_key.is_some(),
             pins,
+            bandwidth,
             commands,
         };
         node.start_storage(
@@ -148,7 +159,20 @@ impl Node {
     pub async fn status(&self) -> Result<NodeStatus, Error> {
         let mut status: NodeStatus = self.ask(|reply| Command::Status { reply }).await?;
         (status.storage_repairs, status.storage_repair_bytes) = self.pins.repairs();
+        status.rate_limits = self.bandwidth.limits();
+        (status.blob_bytes_sent, status.blob_bytes_received) = self.bandwidth.totals();
         Ok(status)
+    }
+
+    /// The caps on blob traffic now.
+    pub fn rate_limits(&self) -> crate::RateLimits {
+        self.bandwidth.limits()
+    }
+
+    /// Changes the caps on blob traffic; transfers under way follow at once.
+    pub fn set_rate_limits(&self, limits: crate::RateLimits) {
+        tracing::info!(?limits, "blob traffic caps changed");
+        self.bandwidth.set_limits(limits);
     }
 
     /// Every peer the node is connected to or has in its routing table.

@@ -51,12 +51,20 @@ pub(super) fn build_swarm(
     config: &NodeConfig,
     psk: Option<PreSharedKey>,
     store: std::sync::Arc<Store>,
+    bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
     let behaviour = |key: &libp2p::identity::Keypair, client| {
-        Behaviour::new(key, config, store.clone(), bootstrap.clone(), client)
-            .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
+        Behaviour::new(
+            key,
+            config,
+            store.clone(),
+            bandwidth.clone(),
+            bootstrap.clone(),
+            client,
+        )
+        .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
     };
     let idle = config.idle_timeout;
     let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();

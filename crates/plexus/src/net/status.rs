@@ -57,6 +57,15 @@ pub struct NodeStatus {
     /// shard the new holder fetched.
     #[serde(default)]
     pub storage_repair_bytes: u64,
+    /// Caps on blob traffic (bytes per second; none: no cap).
+    #[serde(default)]
+    pub rate_limits: crate::RateLimits,
+    /// Blob response bytes sent to peers since start.
+    #[serde(default)]
+    pub blob_bytes_sent: u64,
+    /// Blob response bytes read from peers since start.
+    #[serde(default)]
+    pub blob_bytes_received: u64,
     /// Seconds since the node started.
     pub uptime_secs: u64,
     /// Reachability, external addresses, relay reservations, hole punches.

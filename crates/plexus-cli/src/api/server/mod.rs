@@ -35,6 +35,7 @@ pub fn router(node: Node, token: String) -> Router {
         .route("/v1/peers", get(node::peers))
         .route("/v1/dht/find-peer/{peer}", get(node::find_peer))
         .route("/v1/connect", post(node::connect))
+        .route("/v1/limits", get(node::limits).post(node::set_limits))
         .route("/v1/share", post(content::share))
         .route("/v1/publish", post(content::publish_meta))
         .route("/v1/search", post(search::search))

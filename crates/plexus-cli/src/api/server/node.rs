@@ -9,7 +9,7 @@ use axum::{
 use plexus::PeerId;
 
 use super::{ApiError, AppState};
-use crate::api::types::{ConnectRequest, ConnectResponse, IdResponse};
+use crate::api::types::{ConnectRequest, ConnectResponse, IdResponse, LimitsRequest};
 
 pub(super) async fn id(State(s): State<AppState>) -> Json<IdResponse> {
     Json(IdResponse {
@@ -48,4 +48,24 @@ pub(super) async fn connect(
     })?;
     let peer_id = s.node.connect(addr).await?;
     Ok(Json(ConnectResponse { peer_id }))
+}
+
+pub(super) async fn limits(State(s): State<AppState>) -> Json<plexus::RateLimits> {
+    Json(s.node.rate_limits())
+}
+
+/// Changes the caps named in the body (0: no cap); returns them all.
+pub(super) async fn set_limits(
+    State(s): State<AppState>,
+    Json(body): Json<LimitsRequest>,
+) -> Json<plexus::RateLimits> {
+    let mut limits = s.node.rate_limits();
+    if let Some(up) = body.max_upload {
+        limits.max_upload = (up > 0).then_some(up);
+    }
+    if let Some(down) = body.max_download {
+        limits.max_download = (down > 0).then_some(down);
+    }
+    s.node.set_rate_limits(limits);
+    Json(limits)
 }

@@ -141,6 +141,8 @@ impl EventLoop {
                     was_connected: false,
                     requests: 0,
                     millis: 0,
+                    from_relay_record: false,
+                    refused_records: 0,
                 }));
                 return;
             }
@@ -242,6 +244,9 @@ impl EventLoop {
             announce_failures: announce.failed,
             storage_repairs: 0, // filled in by `Node::status`
             storage_repair_bytes: 0,
+            rate_limits: Default::default(), // filled in by `Node::status`
+            blob_bytes_sent: 0,
+            blob_bytes_received: 0,
             uptime_secs: self.started.elapsed().as_secs(),
             nat,
         }
@@ -332,6 +337,9 @@ impl EventLoop {
                 behaviour
                     .discovery
                     .set_private(reach == nat::Reach::Private);
+            }
+            BehaviourEvent::Nat(nat::Event::CircuitLimit { relay, limit }) => {
+                behaviour.blobs.set_circuit_limit(relay, limit);
             }
             BehaviourEvent::Blobs(event) => match event {},
             _ => {}

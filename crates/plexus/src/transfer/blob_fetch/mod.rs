@@ -54,7 +54,9 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             have_timeout: Duration::from_secs(10),
-            refresh_every: Duration::from_secs(1),
+            // Other getters' new pieces are news for a flash crowd: the
+            // sooner they are known, the sooner they are passed on.
+            refresh_every: Duration::from_millis(250),
             stall_limit: Duration::from_secs(20),
         }
     }

@@ -25,12 +25,13 @@ use crate::{
 };
 
 /// Bytes written between two commits of the present ranges.
-const COMMIT_BYTES: u64 = 4 * 1024 * 1024;
-/// Longest time between two commits (others see new ranges after a commit).
-const COMMIT_EVERY: Duration = Duration::from_millis(500);
+const COMMIT_BYTES: u64 = 1024 * 1024;
+/// Longest time between two commits (others see new ranges after a
+/// commit, so a flash crowd wants them often).
+const COMMIT_EVERY: Duration = Duration::from_millis(150);
 /// Every how many refreshes new providers are looked up (the first
-/// refresh always looks).
-const DISCOVER_EVERY: u32 = 3;
+/// refresh always looks): about every 3 s, every second for the first 3 s.
+const DISCOVER_EVERY: u32 = 12;
 
 /// The state of one blob's download.
 pub(super) struct BlobFetch<'a, N> {
@@ -86,7 +87,13 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
     /// the peers that had nothing (they may have started fetching) and
     /// looks for new providers too.
     fn refresh(&mut self, round: u32, options: &GetOptions) {
-        let wide = round == 1 || round.is_multiple_of(DISCOVER_EVERY);
+        // Often at first (other getters announce as they start), then less.
+        let every = if round <= DISCOVER_EVERY {
+            4
+        } else {
+            DISCOVER_EVERY
+        };
+        let wide = round == 1 || round.is_multiple_of(every);
         let holders: HashSet<PeerId> = self.plan.peers().keys().copied().collect();
         let others = self.known.iter().filter(|p| wide && !holders.contains(p));
         let again: Vec<PeerId> = self
@@ -259,6 +266,21 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     .on_failure(id, Failure::Transient, Instant::now(), self.blob.present());
                 self.plan
                     .remove_peer(&peer, Instant::now(), self.blob.present());
+                return Ok(false);
+            }
+            Err(e @ Error::RelayLimit(_)) => {
+                // The relay's limit is its operator's policy: no new
+                // circuit to get around it. Another provider may finish;
+                // with none, the get stops here with the reason.
+                tracing::info!(%peer, "{e}");
+                let now = Instant::now();
+                self.plan
+                    .on_failure(id, Failure::Transient, now, self.blob.present());
+                self.plan.remove_peer(&peer, now, self.blob.present());
+                if self.plan.usable_peers().is_empty() {
+                    self.commit().await?;
+                    return Err(e);
+                }
                 return Ok(false);
             }
             Err(e) => {

@@ -8,9 +8,12 @@
 //! data at that rate, in about two requests: small requests to slow peers,
 //! up to 4 MiB to fast ones. A window caps the requests in flight; it grows
 //! while the peer answers and halves when it fails. When no
-//! missing piece is left, an idle peer duplicates an in-flight piece it
-//! would deliver sooner than the peer holding it (end game), so neither a
-//! slow peer nor a stalled one (a cut link) holds up the end. A peer that
+//! missing piece is left that any peer has, an idle peer duplicates an
+//! in-flight piece it would deliver sooner than the peer holding it (end
+//! game), so neither a slow peer nor a stalled one (a cut link) holds up
+//! the end. Before that, a partial peer (another getter) with nothing new
+//! is left idle: duplicating what the seeder is sending would only waste
+//! the seeder's upload, the scarcest link of a flash crowd. A peer that
 //! sends data failing verification is banned for this download.
 
 use std::{
@@ -197,6 +200,10 @@ impl Planner {
         }
         let pieces = match self.rarest_missing(&peer) {
             Some(start) => start..self.run_end(&peer, start, now),
+            // End game only once nothing missing is left that anyone
+            // could send: a partial peer with nothing new must not
+            // duplicate what others (the seeder) are sending.
+            None if self.fetchable_missing() => return None,
             None => {
                 let i = self.end_game_piece(&peer, now)?;
                 i..i + 1
@@ -250,6 +257,14 @@ impl Planner {
                 (n, p.rank, *i)
             })
             .map(|(i, _)| i)
+    }
+
+    /// Whether a missing piece is left that some usable peer has.
+    fn fetchable_missing(&self) -> bool {
+        let usable: Vec<&PeerStats> = self.peers.values().filter(|s| !s.banned).collect();
+        self.pieces.iter().any(|p| {
+            p.state == State::Missing && usable.iter().any(|s| Self::peer_has(s, &p.needed))
+        })
     }
 
     /// End of a run of missing pieces from `start` that `peer` has: half

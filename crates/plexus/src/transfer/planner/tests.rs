@@ -223,3 +223,41 @@ fn getters_with_different_seeds_start_at_different_pieces() {
         starts.len()
     );
 }
+
+#[test]
+fn a_partial_peer_does_not_duplicate_while_pieces_are_still_missing() {
+    // A flash crowd: the seeder has everything; another getter has two
+    // pieces, one of which this getter already has in flight from the seeder.
+    let size = 8 * PIECE_BYTES;
+    let mut plan = Planner::with_seed(size, &ChunkRanges::empty(), 3);
+    let (seeder, getter) = (PeerId::random(), PeerId::random());
+    plan.add_peer(seeder, None);
+    let t0 = Instant::now();
+    let x = plan.next_request(seeder, t0).unwrap();
+    let xi = x.ranges.boundaries()[0].0 / (PIECE_BYTES / 1024);
+    let y = group_ranges(
+        ((xi + 1) % 8) * PIECE_GROUPS,
+        ((xi + 1) % 8 + 1) * PIECE_GROUPS,
+    );
+    plan.add_peer(getter, Some(x.ranges.clone() | y.clone()));
+    // It serves the piece only it and the seeder have, fast.
+    let g = plan.next_request(getter, t0).unwrap();
+    assert_eq!(g.ranges, y);
+    plan.on_success(g.id, PIECE_BYTES, ms(t0, 10), &y);
+    // Six pieces are still missing (only the seeder has them): duplicating
+    // the seeder's piece would only waste the seeder's upload.
+    assert!(
+        plan.next_request(getter, ms(t0, 3000)).is_none(),
+        "no end game while the seeder still has missing pieces to send"
+    );
+    // Once every other piece is in, the overdue one may be duplicated.
+    let mut stored = y.clone();
+    while let Some(r) = plan.next_request(seeder, ms(t0, 3000)) {
+        stored |= r.ranges.clone();
+        plan.on_success(r.id, PIECE_BYTES, ms(t0, 3010), &stored);
+    }
+    let dup = plan
+        .next_request(getter, ms(t0, 9000))
+        .expect("end game: the seeder's piece is long overdue");
+    assert_eq!(dup.ranges, x.ranges);
+}

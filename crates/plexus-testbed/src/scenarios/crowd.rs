@@ -1,0 +1,249 @@
+//! A flash crowd: one seeder and many getters, every link capped, all
+//! asking for the same file at once; some leave half way; the seeder's
+//! upload capped by Plexus itself (`--max-upload`). Each getter's finish
+//! time is held against the fluid lower bound on the last finish:
+//!
+//! `max(F / u_seeder, N F / (u_seeder + sum of the getters' uploads), F / d_min)`
+//!
+//! (the seeder must send every byte once, all N copies must come from
+//! somewhere, the slowest getter must receive F).
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use super::{mib, same_bytes, share};
+use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
+
+/// One flash crowd run.
+#[derive(Debug, Clone)]
+pub struct Crowd {
+    /// Getters (the seeder is one more host).
+    pub getters: usize,
+    /// File size in bytes.
+    pub size: u64,
+    /// Every host's link, up and down (tc tbf).
+    pub link: Mbit,
+    /// The seeder's own upload cap (`plexus daemon --max-upload`), if any.
+    pub seeder_cap: Option<Mbit>,
+    /// A third of the getters leave (their daemons stop) once they are
+    /// half way.
+    pub leave: bool,
+    /// The last survivor must finish within this multiple of the bound.
+    pub slack: f64,
+    /// Where to draw the CDF of finish times (PNG), if anywhere.
+    pub plot: Option<PathBuf>,
+}
+
+impl Crowd {
+    /// The crowd of issue 16 scaled to `getters` and `size`: 20 Mbit/s
+    /// links, no leavers, no seeder cap, within 1.2 x the bound.
+    pub fn new(getters: usize, size: u64) -> Self {
+        Self {
+            getters,
+            size,
+            link: Mbit(20.0),
+            seeder_cap: None,
+            leave: false,
+            slack: 1.2,
+            plot: None,
+        }
+    }
+
+    /// The seeder's upload rate in bytes per second: its link or its cap.
+    fn seeder_rate(&self) -> f64 {
+        let link = self.link.bytes_per_sec();
+        self.seeder_cap
+            .map_or(link, |c| c.bytes_per_sec().min(link))
+    }
+
+    /// The fluid lower bound on the last finish for `n` getters.
+    pub fn bound(&self, n: usize) -> f64 {
+        let f = self.size as f64;
+        let (us, link) = (self.seeder_rate(), self.link.bytes_per_sec());
+        (f / us)
+            .max(n as f64 * f / (us + n as f64 * link))
+            .max(f / link)
+    }
+
+    fn name(&self) -> String {
+        let mut name = format!("crowd {}x{:.0}MiB", self.getters, mib(self.size));
+        if self.leave {
+            name.push_str(" leave");
+        }
+        if let Some(c) = self.seeder_cap {
+            name.push_str(&format!(" seeder-cap {}", c.0));
+        }
+        name
+    }
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct CrowdResult {
+    /// The report with its bounds.
+    pub report: Report,
+    /// Survivors' finish times in seconds from the common start, sorted.
+    pub finishes: Vec<f64>,
+    /// The bound for the survivors.
+    pub bound: f64,
+}
+
+/// Runs the crowd `c`.
+pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
+    let n = c.getters;
+    let seeder_flags: Vec<String> = c
+        .seeder_cap
+        .map(|cap| vec!["--max-upload".into(), format!("{}Mbit", cap.0)])
+        .unwrap_or_default();
+    let mut bed = Testbed::on_with(
+        plexus,
+        Net::new(n + 1)?,
+        Discovery::BootstrapFromFirst,
+        |i| {
+            if i == 0 {
+                seeder_flags.clone()
+            } else {
+                Vec::new()
+            }
+        },
+    )?;
+    for i in 0..=n {
+        bed.net.cap(i, Some(c.link), Some(c.link))?;
+    }
+    let file = bed.make_file("crowd.bin", c.size, 16)?;
+    let hash = share(&bed.hosts[0], &file)?;
+    bed.wait_for_routing(n.min(8) as u64, Duration::from_secs(60))?;
+    let sent_before = blob_sent(&bed, 0)?;
+    let leavers: Vec<usize> = if c.leave {
+        (1..=n).step_by(3).collect()
+    } else {
+        Vec::new()
+    };
+    let survivors = n - leavers.len();
+    let bound = c.bound(survivors);
+    let full_bound = c.bound(n);
+    let started = Instant::now();
+    let mut children: Vec<(usize, PathBuf, Option<Child>)> = Vec::new();
+    for i in 1..=n {
+        let out = bed.dir.path().join(format!("out{i}"));
+        let child = bed.hosts[i]
+            .command(&["get", &hash, "-o", out.to_str().expect("utf-8"), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("plexus get starts")?;
+        children.push((i, out, Some(child)));
+    }
+    // Leavers stop when the crowd is half way: at half the bound with
+    // everyone in.
+    let leave_at = Duration::from_secs_f64(full_bound / 2.0);
+    let limit = Duration::from_secs_f64(bound * 3.0 + 30.0);
+    let mut left = false;
+    let mut finishes: Vec<(usize, f64)> = Vec::new();
+    let mut outs: Vec<PathBuf> = Vec::new();
+    while children.iter().any(|(_, _, ch)| ch.is_some()) {
+        if started.elapsed() > limit {
+            bail!(
+                "getters still running after {limit:?} ({:.1} s bound)",
+                bound
+            );
+        }
+        if c.leave && !left && started.elapsed() >= leave_at {
+            for &i in &leavers {
+                bed.hosts[i].stop();
+            }
+            left = true;
+        }
+        for (i, out, slot) in &mut children {
+            let Some(child) = slot else { continue };
+            if child.try_wait()?.is_none() {
+                continue;
+            }
+            let at = started.elapsed().as_secs_f64();
+            let output = slot.take().expect("running").wait_with_output()?;
+            if leavers.contains(i) {
+                continue;
+            }
+            if !output.status.success() {
+                bail!(
+                    "getter {i} failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+            }
+            // Checked once all are done: reading two files here would
+            // delay noticing the next getters' ends.
+            finishes.push((*i, at));
+            outs.push(out.clone());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let copies = (blob_sent(&bed, 0)? - sent_before) as f64 / c.size as f64;
+    for out in &outs {
+        same_bytes(&file, out)?;
+    }
+    finishes.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let last = finishes.last().map_or(0.0, |f| f.1);
+    let mut report = Report::new(&c.name());
+    report.row(
+        format!("last of {survivors} getters (s) vs fluid bound"),
+        last,
+        bound,
+        "s",
+        Bound::AtMost(c.slack),
+    );
+    if !c.leave {
+        report.row(
+            "copies the seeder uploaded (< 2)",
+            copies,
+            2.0,
+            "x",
+            Bound::AtMost(0.999),
+        );
+    } else {
+        report.note(format!(
+            "{} getters left at {:.1} s; the seeder uploaded {copies:.2} copies",
+            leavers.len(),
+            leave_at.as_secs_f64()
+        ));
+    }
+    report.note(format!(
+        "bound {bound:.1} s = max(F/u_seeder {:.1}, N F/(u_seeder + N u) {:.1}, F/d {:.1}); F {:.0} MiB, links {} Mbit/s",
+        c.size as f64 / c.seeder_rate(),
+        survivors as f64 * c.size as f64
+            / (c.seeder_rate() + survivors as f64 * c.link.bytes_per_sec()),
+        c.size as f64 / c.link.bytes_per_sec(),
+        mib(c.size),
+        c.link.0
+    ));
+    report.note(format!(
+        "finish / bound per getter: {}",
+        finishes
+            .iter()
+            .map(|(i, t)| format!("g{i} {t:.1}s {:.2}", t / bound))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let times: Vec<f64> = finishes.iter().map(|f| f.1).collect();
+    if let Some(path) = &c.plot {
+        crate::plot::finish_cdf(path, &c.name(), &times, bound, c.slack)?;
+        report.note(format!("plot: {}", path.display()));
+    }
+    Ok(CrowdResult {
+        report,
+        finishes: times,
+        bound,
+    })
+}
+
+/// Blob bytes host `i` has sent since its daemon started.
+fn blob_sent(bed: &Testbed, i: usize) -> Result<u64> {
+    let status = bed.hosts[i].json(&["status"])?;
+    status["blob_bytes_sent"]
+        .as_u64()
+        .context("status has no blob_bytes_sent (an old plexus binary?)")
+}
