@@ -101,6 +101,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             hash,
             ranges: ranges.clone(),
         },
+        Request::GetMany(vec![(hash, 4096), (Hash::of(b"other"), 300)]),
     ];
     let responses = [
         Response::Have {
@@ -113,6 +114,11 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         Response::Missing,
         Response::Busy,
         Response::Refused("busy".into()),
+        Response::Many(vec![
+            Response::Data(vec![7; 100]),
+            Response::NotFound,
+            Response::Missing,
+        ]),
     ];
     let mut blob = Vec::new();
     for r in &requests {

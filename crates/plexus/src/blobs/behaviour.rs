@@ -29,7 +29,13 @@ use super::{
     serve::{Admission, Serving},
     Command,
 };
-use crate::{bandwidth::Bandwidth, content::Store, guard::guarded, wrap::forward_to_inner, Error};
+use crate::{
+    bandwidth::Bandwidth,
+    content::{ChunkNum, ChunkRanges, Hash, Store},
+    guard::guarded,
+    wrap::forward_to_inner,
+    Error,
+};
 
 type Inner = request_response::Behaviour<Codec>;
 
@@ -338,18 +344,14 @@ impl Behaviour {
             tracing::debug!(%peer, "closing {} connections with unread blob responses", close.len());
         }
         self.to_close.extend(close);
-        let (hash, ranges) = match admission {
-            Admission::Answer(response) => {
-                let _ = self.inner.send_response(channel, response);
-                return;
-            }
-            Admission::Have(hash) => (hash, None),
-            Admission::Encode { hash, ranges } => (hash, Some(ranges)),
-        };
+        if let Admission::Answer(response) = admission {
+            let _ = self.inner.send_response(channel, response);
+            return;
+        }
         let (store, served) = (self.store.clone(), self.served_tx.clone());
         tokio::task::spawn_blocking(move || {
-            let read = || match &ranges {
-                None => match store.get(&hash) {
+            let read = || match admission {
+                Admission::Have(hash) => match store.get(&hash) {
                     Ok(Some(info)) => Response::Have {
                         size: info.size,
                         complete: info.complete,
@@ -357,15 +359,17 @@ impl Behaviour {
                     },
                     _ => Response::NotFound,
                 },
-                Some(ranges) => match store.encode(&hash, ranges) {
-                    Ok(bytes) => Response::Data(bytes),
-                    Err(Error::NotFound(_)) => Response::NotFound,
-                    Err(Error::RangeMissing(_)) => Response::Missing,
-                    Err(e) => {
-                        tracing::warn!(%hash, "cannot serve: {e}");
-                        Response::Missing
-                    }
-                },
+                Admission::Encode { hash, ranges } => encode(&store, &hash, &ranges),
+                Admission::EncodeMany(items) => Response::Many(
+                    items
+                        .iter()
+                        .map(|(hash, size)| {
+                            let chunks = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(*size));
+                            encode(&store, hash, &chunks)
+                        })
+                        .collect(),
+                ),
+                Admission::Answer(response) => response,
             };
             // A panic while reading must still hand the channel back, or
             // the peer's serving slot would leak.
@@ -377,6 +381,19 @@ impl Behaviour {
                 response,
             });
         });
+    }
+}
+
+/// `ranges` of `hash` from `store` as an answer.
+fn encode(store: &Store, hash: &Hash, ranges: &ChunkRanges) -> Response {
+    match store.encode(hash, ranges) {
+        Ok(bytes) => Response::Data(bytes),
+        Err(Error::NotFound(_)) => Response::NotFound,
+        Err(Error::RangeMissing(_)) => Response::Missing,
+        Err(e) => {
+            tracing::warn!(%hash, "cannot serve: {e}");
+            Response::Missing
+        }
     }
 }
 

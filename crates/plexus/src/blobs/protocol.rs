@@ -31,6 +31,12 @@ pub const MAX_CHUNK: u64 = 1 << 54;
 pub const MAX_REQUEST_FRAME: usize = 1 + 32 + 4 + MAX_BOUNDARIES * 8;
 /// Largest frame accepted: a full range plus its proof nodes.
 pub const MAX_FRAME: usize = MAX_REQUEST_BYTES as usize + 512 * 1024;
+/// Most blobs one `GetMany` may ask for (it fits [`MAX_REQUEST_FRAME`]).
+pub const MAX_BATCH: usize = 48;
+/// Most bytes (the sizes the getter gives, summed) one `GetMany` may ask
+/// for: with each blob's last chunk group and proof its answer stays far
+/// below [`MAX_FRAME`].
+pub const MAX_BATCH_BYTES: u64 = 1024 * 1024;
 
 /// A getter's question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +50,11 @@ pub enum Request {
         /// The chunk ranges wanted.
         ranges: ChunkRanges,
     },
+    /// Send these whole blobs, each given with the size the getter expects
+    /// (each answered as a `Get` of all its chunks would be): at most
+    /// [`MAX_BATCH`] of them and [`MAX_BATCH_BYTES`] in all. A collection's
+    /// small files in one round trip.
+    GetMany(Vec<(Hash, u64)>),
 }
 
 /// A provider's answer.
@@ -68,6 +79,9 @@ pub enum Response {
     Busy,
     /// The request was malformed or too large.
     Refused(String),
+    /// One answer per blob of a `GetMany`, in its order: each `Data`,
+    /// `NotFound` or `Missing`.
+    Many(Vec<Response>),
 }
 
 /// Length-prefixed binary codec for [`Request`] and [`Response`].
@@ -172,12 +186,24 @@ impl Request {
                 put_ranges(&mut out, ranges);
                 out
             }
+            Request::GetMany(items) => {
+                let mut out = vec![2u8];
+                out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+                for (hash, size) in items {
+                    out.extend_from_slice(&hash.0);
+                    out.extend_from_slice(&size.to_le_bytes());
+                }
+                out
+            }
         }
     }
 
     /// Parses the binary form; malformed input is an error, never a panic.
     pub fn decode(buf: &[u8]) -> io::Result<Self> {
         let (&kind, rest) = buf.split_first().ok_or_else(|| bad("empty request"))?;
+        if kind == 2 {
+            return get_many(rest);
+        }
         let hash = hash_at(rest)?;
         match kind {
             0 => Ok(Request::Have(hash)),
@@ -188,6 +214,30 @@ impl Request {
             k => Err(bad(format!("unknown request kind {k}"))),
         }
     }
+}
+
+/// The body of a `GetMany`: a count, then each hash and size.
+fn get_many(buf: &[u8]) -> io::Result<Request> {
+    let n = u32::from_le_bytes(
+        buf.get(..4)
+            .ok_or_else(|| bad("truncated batch"))?
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    if n == 0 || n > MAX_BATCH {
+        return Err(bad(format!("{n} blobs in a batch, 1 to {MAX_BATCH}")));
+    }
+    if buf.len() != 4 + n * 40 {
+        return Err(bad("batch length does not match its count"));
+    }
+    let items = buf[4..]
+        .chunks_exact(40)
+        .map(|c| {
+            let hash = Hash(c[..32].try_into().unwrap());
+            (hash, u64::from_le_bytes(c[32..].try_into().unwrap()))
+        })
+        .collect();
+    Ok(Request::GetMany(items))
 }
 
 impl Response {
@@ -210,6 +260,16 @@ impl Response {
             Response::Missing => (3, Cow::Borrowed(&[])),
             Response::Busy => (4, Cow::Borrowed(&[])),
             Response::Refused(why) => (5, Cow::Borrowed(why.as_bytes())),
+            Response::Many(items) => {
+                let mut out = (items.len() as u32).to_le_bytes().to_vec();
+                for item in items {
+                    let (kind, body) = item.parts();
+                    out.push(kind);
+                    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                    out.extend_from_slice(&body);
+                }
+                (6, Cow::Owned(out))
+            }
         }
     }
 
@@ -247,9 +307,40 @@ impl Response {
             3 => Response::Missing,
             4 => Response::Busy,
             5 => Response::Refused(String::from_utf8_lossy(&body).into_owned()),
+            6 => Response::Many(many(&body)?),
             k => return Err(bad(format!("unknown response kind {k}"))),
         })
     }
+}
+
+/// The items of a `Many`: a count, then each kind, length and body; only
+/// `Data`, `NotFound` and `Missing`, at most [`MAX_BATCH`].
+fn many(mut buf: &[u8]) -> io::Result<Vec<Response>> {
+    let take = |buf: &mut &[u8], n: usize| -> io::Result<Vec<u8>> {
+        if buf.len() < n {
+            return Err(bad("truncated batch answer"));
+        }
+        let (head, rest) = buf.split_at(n);
+        *buf = rest;
+        Ok(head.to_vec())
+    };
+    let n = u32::from_le_bytes(take(&mut buf, 4)?.try_into().unwrap()) as usize;
+    if n > MAX_BATCH {
+        return Err(bad(format!("{n} answers in a batch, at most {MAX_BATCH}")));
+    }
+    let mut items = Vec::with_capacity(n);
+    for _ in 0..n {
+        let kind = take(&mut buf, 1)?[0];
+        let len = u32::from_le_bytes(take(&mut buf, 4)?.try_into().unwrap()) as usize;
+        if !(1..=3).contains(&kind) {
+            return Err(bad(format!("answer kind {kind} in a batch")));
+        }
+        items.push(Response::from_parts(kind, take(&mut buf, len)?)?);
+    }
+    if !buf.is_empty() {
+        return Err(bad("bytes after a batch answer"));
+    }
+    Ok(items)
 }
 
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
@@ -338,70 +429,5 @@ impl libp2p::request_response::Codec for Codec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_largest_request_fits_the_request_frame() {
-        let bounds: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64)
-            .map(|i| ChunkNum(2 * i))
-            .collect();
-        let request = Request::Get {
-            hash: Hash::of(b"a"),
-            ranges: ChunkRanges::new(bounds.into()).unwrap(),
-        };
-        assert_eq!(request.encode().len(), MAX_REQUEST_FRAME);
-    }
-
-    #[test]
-    fn messages_round_trip() {
-        let hash = Hash::of(b"a");
-        let ranges =
-            ChunkRanges::from(ChunkNum(16)..ChunkNum(64)) | ChunkRanges::from(ChunkNum(128)..);
-        for req in [
-            Request::Have(hash),
-            Request::Get {
-                hash,
-                ranges: ranges.clone(),
-            },
-        ] {
-            assert_eq!(Request::decode(&req.encode()).unwrap(), req);
-        }
-        for res in [
-            Response::Have {
-                size: 5,
-                complete: false,
-                present: ranges,
-            },
-            Response::Data(vec![1, 2, 3]),
-            Response::NotFound,
-            Response::Missing,
-            Response::Busy,
-            Response::Refused("no".into()),
-        ] {
-            assert_eq!(Response::decode(res.encode()).unwrap(), res);
-        }
-    }
-
-    #[test]
-    fn malformed_messages_are_errors() {
-        assert!(Request::decode(&[]).is_err());
-        assert!(Request::decode(&[9; 40]).is_err());
-        assert!(Request::decode(&[1; 33]).is_err());
-        let mut unsorted = [&[1u8][..], &[0; 32]].concat();
-        unsorted.extend_from_slice(&2u32.to_le_bytes());
-        unsorted.extend_from_slice(&9u64.to_le_bytes());
-        unsorted.extend_from_slice(&3u64.to_le_bytes());
-        assert!(Request::decode(&unsorted).is_err());
-        let mut huge = [&[1u8][..], &[0; 32]].concat();
-        huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(Request::decode(&huge).is_err());
-        assert!(Response::decode(vec![]).is_err());
-        assert!(Response::decode(vec![0, 1]).is_err());
-        let mut past = [&[1u8][..], &[0; 32]].concat();
-        past.extend_from_slice(&1u32.to_le_bytes());
-        past.extend_from_slice(&(MAX_CHUNK + 1).to_le_bytes());
-        let err = Request::decode(&past).unwrap_err().to_string();
-        assert!(err.contains("past the largest"), "{err}");
-    }
-}
+#[path = "protocol_tests.rs"]
+mod tests;

@@ -28,7 +28,7 @@ use std::{
 
 use libp2p::{swarm::ConnectionId, PeerId};
 
-use super::protocol::{Request, Response, MAX_FRAME, MAX_REQUEST_BYTES};
+use super::protocol::{Request, Response, MAX_BATCH_BYTES, MAX_FRAME, MAX_REQUEST_BYTES};
 use crate::content::{range_bytes, ChunkRanges, Hash};
 
 /// Requests one peer may have being served at once; more get `Busy`.
@@ -69,6 +69,10 @@ pub(crate) enum Admission {
     Have(Hash),
     /// Encode these ranges from the store (holds a serving slot).
     Encode { hash: Hash, ranges: ChunkRanges },
+    /// Encode each of these whole blobs (hash and the size asked for)
+    /// from the store, into one answer (holds one serving slot and the
+    /// bytes of all of them).
+    EncodeMany(Vec<(Hash, u64)>),
 }
 
 /// One admitted request, until it is done.
@@ -127,6 +131,7 @@ impl<K> Default for Serving<K> {
 pub(crate) fn response_bytes(response: &Response) -> u64 {
     match response {
         Response::Data(bytes) => bytes.len() as u64,
+        Response::Many(items) => items.iter().map(|i| 5 + response_bytes(i)).sum(),
         Response::Have { present, .. } => 16 + 8 * present.boundaries().len() as u64,
         Response::Refused(why) => why.len() as u64,
         _ => 0,
@@ -161,6 +166,23 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
                 bytes + bytes / 128 + ranges * 64 * 64 + 8 * 1024
             }
             Request::Have(_) => HAVE_COST,
+            Request::GetMany(items) => {
+                let asked = items
+                    .iter()
+                    .fold(0u64, |sum, (_, size)| sum.saturating_add(*size));
+                if asked > MAX_BATCH_BYTES {
+                    let why = format!("ask for at most {MAX_BATCH_BYTES} bytes in one batch");
+                    return (Admission::Answer(Response::Refused(why)), Vec::new());
+                }
+                // Each blob's chunks rounded up to whole 16 KiB groups (a
+                // blob larger than asked answers with whole groups), its
+                // proof nodes (at most 64 levels) and its item header.
+                let each: u64 = items
+                    .iter()
+                    .map(|(_, size)| size.div_ceil(16 * 1024) * 16 * 1024 + 64 * 64 + 5)
+                    .sum();
+                each + asked / 128 + 8 * 1024
+            }
         };
         let busy = (Admission::Answer(Response::Busy), Vec::new());
         let (slots, held) = self
@@ -217,6 +239,7 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
         let admission = match request {
             Request::Have(hash) => Admission::Have(hash),
             Request::Get { hash, ranges } => Admission::Encode { hash, ranges },
+            Request::GetMany(items) => Admission::EncodeMany(items),
         };
         (admission, close)
     }

@@ -331,3 +331,67 @@ fn a_flood_of_identities_stays_under_the_hard_total() {
         "the reader was served {reader_served} of {reader_asked} times"
     );
 }
+
+#[test]
+fn a_batch_counts_its_bytes_against_the_peer() {
+    use super::protocol::{MAX_BATCH, MAX_BATCH_BYTES};
+    let mut serving = Serving::default();
+    let (peer, other) = (PeerId::random(), PeerId::random());
+    let now = Instant::now();
+    let batch = |size: u64, n: usize| Request::GetMany(vec![(Hash([2; 32]), size); n]);
+    // Over the byte cap, or sizes whose sum overflows: refused, nothing held.
+    for request in [
+        batch(MAX_BATCH_BYTES / 2 + 1, 2),
+        batch(u64::MAX / 2 + 1, 2),
+    ] {
+        assert!(matches!(
+            serving.handle_request(peer, conn(0), 0, request, now).0,
+            Admission::Answer(Response::Refused(_))
+        ));
+    }
+    assert_eq!(serving.total_bytes(), 0);
+    // A full batch of 4 KiB blobs holds a whole 16 KiB group per blob (a
+    // blob larger than asked answers with whole groups), not one slot's
+    // worth: the peer's byte cap, not its slots, is what runs out.
+    // Three 4 MiB `Get`s first: the batches after them run out of bytes
+    // long before they run out of slots.
+    for id in 100..103 {
+        assert!(is_admitted(
+            &serving.handle_request(peer, conn(0), id, full(), now).0
+        ));
+    }
+    let before = serving.total_bytes();
+    let full = || batch(4096, MAX_BATCH);
+    let mut admitted = 0;
+    for id in 0..MAX_SERVING_PER_PEER {
+        match serving.handle_request(peer, conn(0), id, full(), now).0 {
+            Admission::EncodeMany(items) => {
+                assert_eq!(items.len(), MAX_BATCH);
+                admitted += 1;
+            }
+            Admission::Answer(Response::Busy) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let each = (serving.total_bytes() - before) / admitted;
+    assert!(each >= MAX_BATCH as u64 * 16 * 1024, "{each} bytes held");
+    assert!(serving.total_bytes() <= MAX_PEER_BYTES);
+    assert!(
+        admitted < MAX_SERVING_PER_PEER as u64 - 3,
+        "{admitted} batches admitted: bytes must limit them"
+    );
+    assert_eq!(
+        serving.handle_request(other, conn(1), 99, full(), now).0,
+        Admission::EncodeMany(vec![(Hash([2; 32]), 4096); MAX_BATCH]),
+        "another peer is not held back"
+    );
+    // Once encoded, the answer's real size counts.
+    let answer = Response::Many(vec![Response::Data(vec![0; 4096]); MAX_BATCH]);
+    assert!(serving.handle_encoded(0, &answer));
+    serving.handle_sent(0, now);
+    for id in (1..admitted as usize).chain(100..103) {
+        serving.handle_done(id);
+    }
+    serving.handle_done(99);
+    assert_eq!(serving.total_bytes(), 0);
+}

@@ -11,7 +11,7 @@ use libp2p::{Multiaddr, PeerId};
 use super::network::BlobNetwork;
 use crate::{
     blobs::protocol::{Request, Response},
-    content::{Hash, Store},
+    content::{ChunkNum, ChunkRanges, Hash, Store},
     Error,
 };
 
@@ -82,6 +82,17 @@ impl FakeNetwork {
             }
         }
         match request {
+            Request::GetMany(items) => {
+                drop(peers);
+                let answers = items
+                    .into_iter()
+                    .map(|(hash, size)| {
+                        let ranges = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(size));
+                        self.answer(peer, Request::Get { hash, ranges })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(Response::Many(answers))
+            }
             Request::Have(hash) => Ok(match p.store.get(&hash)? {
                 Some(info) => Response::Have {
                     size: info.size + u64::from(p.mode == Mode::WrongSize),

@@ -200,6 +200,8 @@ impl Liar {
                     continue;
                 };
                 let response = match request {
+                    // Batches (a folder's small files) are not its game.
+                    protocol::Request::GetMany(_) => protocol::Response::Refused("no".into()),
                     protocol::Request::Have(_) => protocol::Response::Have {
                         size: self.size,
                         complete: true,

@@ -7,6 +7,7 @@
 //!
 //! [`Planner`]: super::planner::Planner
 
+pub(super) mod many;
 mod session;
 mod size_proof;
 mod small;

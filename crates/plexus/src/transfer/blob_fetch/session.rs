@@ -261,7 +261,12 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                 return Ok(false);
             }
             Ok(Response::Busy) => Failure::Transient,
-            Ok(Response::NotFound | Response::Refused(_) | Response::Have { .. }) => {
+            Ok(
+                Response::NotFound
+                | Response::Refused(_)
+                | Response::Have { .. }
+                | Response::Many(_),
+            ) => {
                 self.plan
                     .on_failure(id, Failure::Transient, Instant::now(), self.blob.present());
                 self.plan

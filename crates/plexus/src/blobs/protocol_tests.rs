@@ -1,0 +1,100 @@
+//! The wire format: round trips, the frame caps, malformed input.
+
+use super::*;
+
+#[test]
+fn the_largest_request_fits_the_request_frame() {
+    let bounds: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64)
+        .map(|i| ChunkNum(2 * i))
+        .collect();
+    let request = Request::Get {
+        hash: Hash::of(b"a"),
+        ranges: ChunkRanges::new(bounds.into()).unwrap(),
+    };
+    assert_eq!(request.encode().len(), MAX_REQUEST_FRAME);
+}
+
+#[test]
+fn the_largest_batch_fits_the_request_frame() {
+    let items = vec![(Hash::of(b"a"), u64::MAX); MAX_BATCH];
+    let request = Request::GetMany(items);
+    assert!(request.encode().len() <= MAX_REQUEST_FRAME);
+    assert_eq!(Request::decode(&request.encode()).unwrap(), request);
+}
+
+#[test]
+fn malformed_batches_are_errors() {
+    let many = |n: usize| Request::GetMany(vec![(Hash::of(b"a"), 4096); n]).encode();
+    assert!(Request::decode(&many(0)).is_err());
+    assert!(Request::decode(&many(MAX_BATCH + 1)).is_err());
+    let mut short = many(3);
+    short.pop();
+    assert!(Request::decode(&short).is_err());
+    let nested = Response::Many(vec![Response::Many(Vec::new())]).encode();
+    assert!(Response::decode(nested).is_err());
+    let busy = Response::Many(vec![Response::Busy]).encode();
+    assert!(Response::decode(busy).is_err());
+    let mut long = Response::Many(vec![Response::Data(vec![1; 9])]).encode();
+    long.push(0);
+    assert!(Response::decode(long.clone()).is_err());
+    long.truncate(long.len() - 3);
+    assert!(Response::decode(long).is_err());
+}
+
+#[test]
+fn messages_round_trip() {
+    let hash = Hash::of(b"a");
+    let ranges = ChunkRanges::from(ChunkNum(16)..ChunkNum(64)) | ChunkRanges::from(ChunkNum(128)..);
+    for req in [
+        Request::Have(hash),
+        Request::Get {
+            hash,
+            ranges: ranges.clone(),
+        },
+        Request::GetMany(vec![(hash, 4096), (Hash::of(b"b"), 0)]),
+    ] {
+        assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+    }
+    for res in [
+        Response::Have {
+            size: 5,
+            complete: false,
+            present: ranges,
+        },
+        Response::Data(vec![1, 2, 3]),
+        Response::NotFound,
+        Response::Missing,
+        Response::Busy,
+        Response::Refused("no".into()),
+        Response::Many(vec![
+            Response::Data(vec![4, 5]),
+            Response::NotFound,
+            Response::Missing,
+            Response::Data(Vec::new()),
+        ]),
+    ] {
+        assert_eq!(Response::decode(res.encode()).unwrap(), res);
+    }
+}
+
+#[test]
+fn malformed_messages_are_errors() {
+    assert!(Request::decode(&[]).is_err());
+    assert!(Request::decode(&[9; 40]).is_err());
+    assert!(Request::decode(&[1; 33]).is_err());
+    let mut unsorted = [&[1u8][..], &[0; 32]].concat();
+    unsorted.extend_from_slice(&2u32.to_le_bytes());
+    unsorted.extend_from_slice(&9u64.to_le_bytes());
+    unsorted.extend_from_slice(&3u64.to_le_bytes());
+    assert!(Request::decode(&unsorted).is_err());
+    let mut huge = [&[1u8][..], &[0; 32]].concat();
+    huge.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(Request::decode(&huge).is_err());
+    assert!(Response::decode(vec![]).is_err());
+    assert!(Response::decode(vec![0, 1]).is_err());
+    let mut past = [&[1u8][..], &[0; 32]].concat();
+    past.extend_from_slice(&1u32.to_le_bytes());
+    past.extend_from_slice(&(MAX_CHUNK + 1).to_le_bytes());
+    let err = Request::decode(&past).unwrap_err().to_string();
+    assert!(err.contains("past the largest"), "{err}");
+}
