@@ -24,11 +24,19 @@ use crate::{
     Error,
 };
 
-/// Bytes written between two commits of the present ranges. Each commit
-/// syncs the data and commits redb; every 4 MiB, a fast link spent most of
-/// its time waiting for the disk (`plexus bench`). A crash loses at most
-/// this much (or [`COMMIT_EVERY`] of) verified data, fetched again on resume.
+/// Most bytes written between two commits of the present ranges. Each
+/// commit syncs the data and commits redb; every 4 MiB, a fast link spent
+/// most of its time waiting for the disk (`plexus bench`). Fewer bytes while
+/// little is verified ([`commit_bytes`]): a crash or a full disk (where the
+/// last commit fails too) loses at most this much verified data, fetched
+/// again on resume.
 const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Bytes between commits when `verified` bytes are present: a quarter of
+/// them, from 4 MiB up to [`COMMIT_BYTES`].
+fn commit_bytes(verified: u64) -> u64 {
+    (verified / 4).clamp(4 * 1024 * 1024, COMMIT_BYTES)
+}
 /// Longest time between two commits: others see new ranges only after a
 /// commit, so a flash crowd on slow links wants them often (at 20 Mbit/s a
 /// commit every ~370 KiB); on a fast link the byte bound above is reached
@@ -195,7 +203,8 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
             }
             let written = range_bytes(self.blob.present(), self.size) - present_bytes;
             since_commit += written;
-            if since_commit >= COMMIT_BYTES || last_commit.elapsed() > COMMIT_EVERY {
+            let verified = range_bytes(self.blob.present(), self.size);
+            if since_commit >= commit_bytes(verified) || last_commit.elapsed() > COMMIT_EVERY {
                 self.commit().await?;
                 since_commit = 0;
                 last_commit = Instant::now();
