@@ -33,9 +33,9 @@ use crate::{
 const COMMIT_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Bytes between commits when `verified` bytes are present: a quarter of
-/// them, from 4 MiB up to [`COMMIT_BYTES`].
+/// them, from 1 MiB up to [`COMMIT_BYTES`].
 fn commit_bytes(verified: u64) -> u64 {
-    (verified / 4).clamp(4 * 1024 * 1024, COMMIT_BYTES)
+    (verified / 4).clamp(1024 * 1024, COMMIT_BYTES)
 }
 /// Longest time between two commits: others see new ranges only after a
 /// commit, so a flash crowd on slow links wants them often (at 20 Mbit/s a
