@@ -9,7 +9,8 @@ use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (1000, 620);
 
-fn fonts() {
+/// Registers the built-in DejaVu font once (shared by every plot).
+pub(crate) fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The font ships with the `dejavu` crate: it always parses.
@@ -21,7 +22,8 @@ fn fonts() {
     });
 }
 
-fn err(e: impl std::fmt::Display) -> anyhow::Error {
+/// A plotting error as an `anyhow` error.
+pub(crate) fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("plot: {e}")
 }
 

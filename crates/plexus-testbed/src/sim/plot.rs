@@ -2,12 +2,13 @@
 //! and provider-find success over time after each churn step. Text is
 //! drawn with DejaVu Sans compiled into the binary (no system fonts).
 
-use std::{path::Path, sync::Once};
+use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use plotters::prelude::*;
 
 use super::SimReport;
+use crate::plot::{err, fonts};
 
 /// File name of the hop histogram.
 pub const HOPS_PNG: &str = "dht-hops.png";
@@ -22,22 +23,6 @@ pub fn write_all(report: &SimReport, dir: &Path) -> Result<()> {
     hops(report, &dir.join(HOPS_PNG))?;
     churn(report, &dir.join(CHURN_PNG))?;
     Ok(())
-}
-
-fn fonts() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The font ships with the `dejavu` crate: it always parses.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-    });
-}
-
-fn err(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!("plot: {e}")
 }
 
 /// Share of each hop count, peer lookups and provider finds side by side.
