@@ -31,6 +31,7 @@ use super::{
 };
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
+mod lookups;
 mod relay;
 
 /// The libp2p behaviours discovery is made of, in the order they were
@@ -73,6 +74,8 @@ pub(crate) struct Behaviour {
     publisher: Publisher,
     /// Wakes the behaviour when the publisher's next decision is due.
     publish_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+    /// Wakes it when a provider lookup is due its answer.
+    lookup_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
 }
 
 impl Behaviour {
@@ -112,6 +115,7 @@ impl Behaviour {
             key: key.clone(),
             publisher: Publisher::default(),
             publish_timer: None,
+            lookup_timer: None,
         })
     }
 
@@ -121,11 +125,19 @@ impl Behaviour {
     }
 
     /// Dials the bootstrap peers and starts a Kademlia bootstrap.
+    ///
+    /// One connection per bootstrap peer: the bootstrap query dials the
+    /// same peers, and a second connection each (as before) counted
+    /// against the per-peer cap, which then refused the AutoNAT dial-backs
+    /// of a busy bootstrap node, so it found itself private.
     pub(crate) fn bootstrap(&mut self) {
         for (peer, addr) in self.bootstrap.clone() {
             self.inner.kad.add_address(&peer, addr.clone());
             self.out.push_back(ToSwarm::Dial {
-                opts: DialOpts::from(addr),
+                opts: DialOpts::peer_id(peer)
+                    .addresses(vec![addr])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build(),
             });
         }
         if !self.bootstrap.is_empty() {
@@ -158,13 +170,7 @@ impl Behaviour {
                     self.provide(hash, Origin::Stored);
                 }
             }
-            Command::FindProviders { hash, reply } => {
-                let key = kad::RecordKey::new(&hash.0);
-                let table = self.table_peers();
-                let query = self.inner.kad.get_providers(key);
-                self.hops.start(query, Goal::Providers, table);
-                self.book.start_providers(query, Instant::now(), reply);
-            }
+            Command::FindProviders { hash, reply } => self.find_providers(hash, reply),
         }
     }
 
@@ -316,29 +322,7 @@ impl Behaviour {
                 result: kad::QueryResult::GetProviders(result),
                 step,
                 stats,
-            }) => {
-                let found = match result {
-                    Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
-                    _ => Default::default(),
-                };
-                // Dialed now, while the lookup still holds the addresses the
-                // providers announced: a private provider (a Kademlia client)
-                // is in no routing table, and these (its relay addresses)
-                // are the only ones anybody has.
-                for peer in &found {
-                    if *peer != self.me && !self.book.is_connected(peer) {
-                        let opts = DialOpts::peer_id(*peer)
-                            .condition(PeerCondition::DisconnectedAndNotDialing)
-                            .build();
-                        self.out.push_back(ToSwarm::Dial { opts });
-                    }
-                }
-                let end = step
-                    .last
-                    .then(|| (stats.num_requests(), self.hops.finish(&id)));
-                self.book
-                    .handle_providers(id, found, end, self.me, Instant::now());
-            }
+            }) => self.on_providers(id, result, step.last, stats),
             InnerEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
                 result: kad::QueryResult::StartProviding(result),
@@ -448,6 +432,7 @@ impl NetworkBehaviour for Behaviour {
             }
             guarded("starting announcements", || self.start_announcements());
             guarded("the relay-address record", || self.publish(cx));
+            guarded("provider lookups", || self.answer_due_lookups(cx));
             match self.inner.poll(cx) {
                 Poll::Ready(ToSwarm::GenerateEvent(event)) => {
                     guarded("a discovery event", || self.on_inner_event(event));

@@ -155,7 +155,7 @@ impl Behaviour {
     fn on_inner_event(&mut self, event: InnerEvent) {
         match event {
             InnerEvent::Autonat(e) => {
-                tracing::debug!(addr = %e.tested_addr, server = %e.server, ok = e.result.is_ok(), "autonat test");
+                tracing::debug!(addr = %e.tested_addr, server = %e.server, ok = e.result.is_ok(), error = ?e.result.as_ref().err(), "autonat test");
                 self.state
                     .handle_probe(e.tested_addr, e.result.is_ok(), Instant::now());
             }

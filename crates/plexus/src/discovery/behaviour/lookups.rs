@@ -1,0 +1,92 @@
+//! Provider lookups: started on a command, answered when Kademlia's query
+//! ends or [`PROVIDER_GRACE`](super::super::peers::PROVIDER_GRACE) after it found a first provider, whichever
+//! comes first (the query is then stopped).
+
+use std::{future::Future, task::Context, time::Instant};
+
+use libp2p::{
+    kad,
+    swarm::{
+        dial_opts::{DialOpts, PeerCondition},
+        ToSwarm,
+    },
+};
+use tokio::sync::oneshot;
+
+use super::{
+    super::{hops::Goal, ProviderLookup},
+    Behaviour,
+};
+use crate::content::Hash;
+
+impl Behaviour {
+    /// Starts a provider lookup of `hash`, answered on `reply`.
+    pub(super) fn find_providers(&mut self, hash: Hash, reply: oneshot::Sender<ProviderLookup>) {
+        let key = kad::RecordKey::new(&hash.0);
+        let table = self.table_peers();
+        let query = self.inner.kad.get_providers(key);
+        self.hops.start(query, Goal::Providers, table);
+        self.book.start_providers(query, Instant::now(), reply);
+    }
+
+    /// A step of provider lookup `id`: its providers are dialed and kept;
+    /// `last` ends it.
+    pub(super) fn on_providers(
+        &mut self,
+        id: kad::QueryId,
+        result: kad::GetProvidersResult,
+        last: bool,
+        stats: kad::QueryStats,
+    ) {
+        let found = match result {
+            Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => providers,
+            _ => Default::default(),
+        };
+        // Dialed now, while the lookup still holds the addresses the
+        // providers announced: a private provider (a Kademlia client) is in
+        // no routing table, and these (its relay addresses) are the only
+        // ones anybody has.
+        for peer in &found {
+            if *peer != self.me && !self.book.is_connected(peer) {
+                let opts = DialOpts::peer_id(*peer)
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                self.out.push_back(ToSwarm::Dial { opts });
+            }
+        }
+        let end = last.then(|| (stats.num_requests(), self.hops.finish(&id)));
+        self.book
+            .handle_providers(id, found, end, self.me, Instant::now());
+    }
+
+    /// Answers the lookups [`PROVIDER_GRACE`](super::super::peers::PROVIDER_GRACE) past their first provider and
+    /// stops their queries; wakes the behaviour when the next one is due.
+    pub(super) fn answer_due_lookups(&mut self, cx: &mut Context<'_>) {
+        let now = Instant::now();
+        for id in self.book.providers_due(now) {
+            let requests = match self.inner.kad.query_mut(&id) {
+                Some(mut query) => {
+                    let requests = query.stats().num_requests();
+                    query.finish();
+                    requests
+                }
+                None => 0,
+            };
+            let end = Some((requests, self.hops.finish(&id)));
+            self.book.handle_providers(id, [], end, self.me, now);
+        }
+        let Some(due) = self.book.next_providers_due() else {
+            self.lookup_timer = None;
+            return;
+        };
+        if self.lookup_timer.as_ref().is_none_or(|(at, _)| *at != due) {
+            let sleep = tokio::time::sleep_until(due.into());
+            self.lookup_timer = Some((due, Box::pin(sleep)));
+        }
+        if let Some((_, sleep)) = self.lookup_timer.as_mut() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                cx.waker().wake_by_ref();
+            }
+        }
+    }
+}
