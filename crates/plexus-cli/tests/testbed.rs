@@ -183,7 +183,6 @@ fn a_zeroed_shard_is_caught_by_an_audit_and_rebuilt_elsewhere() {
 }
 
 #[test]
-#[ignore = "flaky (1 of ~7 runs): the deleted shard's holder is sometimes still listed after 90 s; issue 12 open"]
 fn a_zeroed_and_a_deleted_shard_are_caught_and_rebuilt_elsewhere() {
     check(plexus_testbed::storage::rot(
         Path::new(PLEXUS),
