@@ -23,6 +23,9 @@ fn binary(name: &str) -> PathBuf {
         .expect("tests run from target/<profile>/deps");
     let mut cargo = Command::new(env!("CARGO"));
     cargo.args(["build", "--quiet", "-p", "plexus", "--example", name]);
+    cargo
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("target/"));
     let profile = profile_dir.file_name().and_then(|p| p.to_str());
     if let Some(profile) = profile.filter(|p| *p != "debug") {
         cargo.args(["--profile", profile]);
