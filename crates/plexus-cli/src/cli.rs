@@ -279,6 +279,12 @@ pub enum Command {
         #[arg(long)]
         only_get: bool,
     },
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::completions::CompletionsArgs),
+
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(crate::completions::ManArgs),
 }
 
 /// What `plexus bench` measures.

@@ -8,6 +8,7 @@ mod bench_link;
 mod bench_pubsub;
 mod cli;
 mod commands;
+mod completions;
 mod content;
 mod daemon;
 mod demo;
@@ -126,6 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             messages,
             ..
         } => bench_pubsub::run(nodes.into(), messages).await,
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 

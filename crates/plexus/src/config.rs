@@ -19,7 +19,9 @@ pub const DEFAULT_TCP_LISTEN: &str = "/ip4/0.0.0.0/tcp/4001";
 /// Default QUIC listen address.
 pub const DEFAULT_QUIC_LISTEN: &str = "/ip4/0.0.0.0/udp/4001/quic-v1";
 
-/// Everything a [`crate::Node`] needs to start.
+/// Everything a [`crate::Node`] needs to start ([`crate::Node::start`]):
+/// [`NodeConfig::new`] for a node on the network, [`NodeConfig::loopback`]
+/// for one on 127.0.0.1 (tests, examples).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// Where the identity (and later the store) live.

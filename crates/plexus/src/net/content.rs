@@ -10,7 +10,7 @@ use crate::{
     Error,
 };
 
-/// Content that was shared: its ticket, name and size.
+/// Content that was shared ([`Node::share`]): its ticket, name and size.
 #[derive(Debug, Clone)]
 pub struct Shared {
     /// Everything a peer needs to fetch it.
@@ -23,7 +23,8 @@ pub struct Shared {
     pub tags: Vec<String>,
 }
 
-/// A download under way: watch [`Download::progress`], await [`Download::finish`].
+/// A download under way, from [`Node::get`]: watch [`Download::progress`]
+/// ([`Progress`]), await [`Download::finish`] ([`DownloadStats`]).
 pub struct Download {
     /// Live figures.
     pub progress: tokio::sync::watch::Receiver<Progress>,

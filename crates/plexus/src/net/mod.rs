@@ -39,6 +39,15 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handle to a running node; clone it freely. The node stops when
 /// [`Node::shutdown`] is called or every handle is dropped.
+///
+/// [`Node::start`] takes a [`NodeConfig`]. Content: [`Node::share`] gives a
+/// [`Shared`] with its [`Ticket`](crate::content::Ticket); [`Node::get`] a
+/// [`Download`]; what is held is in [`Node::store`] ([`Store`]). Topics:
+/// [`Node::subscribe`] gives a [`Subscription`] of
+/// [`Message`](crate::Message)s; [`Node::publish`] sends one. Search:
+/// [`Node::search`] streams [`SearchHit`](crate::search::SearchHit)s.
+/// Figures: [`Node::status`] gives a [`NodeStatus`]. Every failure is an
+/// [`Error`].
 #[derive(Debug, Clone)]
 pub struct Node {
     peer_id: PeerId,

@@ -57,7 +57,9 @@ pub struct Hit {
     pub addrs: Vec<Multiaddr>,
 }
 
-/// A checked search result, as handed to the caller.
+/// A checked search result, as [`Node::search`](crate::Node::search) hands
+/// it to the caller; [`SearchHit::ticket`] fetches the content with
+/// [`Node::get`](crate::Node::get).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SearchHit {
     /// What the record says.
