@@ -11,6 +11,7 @@ mod commands;
 mod content;
 mod daemon;
 mod demo;
+mod metrics;
 mod pubsub;
 mod search;
 mod signal;
