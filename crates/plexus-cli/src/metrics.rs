@@ -20,7 +20,10 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 
 /// Binds `addr` and serves `GET /metrics` for `node` in a task of its own;
 /// returns the bound address and the task (abort it to stop).
-pub async fn spawn(node: Node, addr: SocketAddr) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn spawn(
+    node: Node,
+    addr: SocketAddr,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot serve metrics on {addr} (pick another with --metrics HOST:PORT, port 0 for any)")
     })?;

@@ -67,11 +67,7 @@ impl Counters {
     }
 
     /// Counts a finished download and the liars it blamed.
-    pub(crate) fn download_finished<T>(
-        &self,
-        result: &Result<T, crate::Error>,
-        liars: usize,
-    ) {
+    pub(crate) fn download_finished<T>(&self, result: &Result<T, crate::Error>, liars: usize) {
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         self.downloads_finished
             .get_or_create(&[("outcome", outcome)])
