@@ -26,9 +26,10 @@ async fn dht_lookups_stay_short_and_survive_churn() {
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     let breaches = report.breaches(3);
     assert!(breaches.is_empty(), "bounds broken: {breaches:?}");
-    // The hop counts were really read from Kademlia's answers: a provider
-    // record is never in the asker's routing table, so at least one hop.
-    assert!(report.finds.hops.0 >= 1, "{:?}", report.find_hops);
+    // The hop counts were really read from Kademlia's answers: with k = 20
+    // about half of 40 nodes hold each provider record themselves (0 hops),
+    // the others need at least one.
+    assert!(report.finds.hops.2 >= 1, "{:?}", report.find_hops);
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].left, NODES - NODES * 30 / 100);
 }

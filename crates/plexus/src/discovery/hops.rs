@@ -9,7 +9,8 @@
 //! when several name it). A lookup's *hops* is the depth of the shallowest
 //! peer whose answer carried the result: the target's address for a peer
 //! lookup, a provider record for a provider lookup. A peer lookup whose
-//! target is already in the routing table needs no hop (0). A lookup that
+//! target is already in the routing table, or a provider lookup that finds
+//! a record in this node's own store, needs no hop (0). A lookup that
 //! never got its result has no hop count.
 //!
 //! libp2p-kad keeps its handler events (the answers) in a private type, so
@@ -104,6 +105,13 @@ impl HopTracer {
         };
         if answered {
             trace.hops = Some(trace.hops.map_or(depth, |h| h.min(depth)));
+        }
+    }
+
+    /// `query` found its result in this node's own store: no hop.
+    pub(crate) fn found_locally(&mut self, query: &kad::QueryId) {
+        if let Some(trace) = self.traces.get_mut(query) {
+            trace.hops = Some(0);
         }
     }
 

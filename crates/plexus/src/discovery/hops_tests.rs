@@ -126,3 +126,12 @@ fn providers_count_at_the_depth_of_the_record_holder() {
     );
     assert_eq!(tracer.finish(&ids[0]), Some(2));
 }
+
+#[test]
+fn a_provider_record_in_the_own_store_needs_no_hop() {
+    let ids = query_ids(1);
+    let mut tracer = HopTracer::default();
+    tracer.start(ids[0], Goal::Providers, [PeerId::random()]);
+    tracer.found_locally(&ids[0]);
+    assert_eq!(tracer.finish(&ids[0]), Some(0));
+}

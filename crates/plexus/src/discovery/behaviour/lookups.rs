@@ -54,6 +54,11 @@ impl Behaviour {
                 self.out.push_back(ToSwarm::Dial { opts });
             }
         }
+        // Kademlia reports the providers in this node's own store first,
+        // before it sends any request.
+        if found.iter().any(|p| *p != self.me) && stats.num_requests() == 0 {
+            self.hops.found_locally(&id);
+        }
         let end = last.then(|| (stats.num_requests(), self.hops.finish(&id)));
         self.book
             .handle_providers(id, found, end, self.me, Instant::now());
