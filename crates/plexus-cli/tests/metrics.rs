@@ -91,7 +91,10 @@ fn write_data(path: &Path, len: usize) {
 fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
     let root = tempfile::tempdir().unwrap();
     let metrics = ["--metrics", "127.0.0.1:0"];
-    let a = Daemon::start(&root.path().join("a"), &metrics);
+    // A's upload capped so the transfer lasts seconds and can be watched.
+    let mut a_args = metrics.to_vec();
+    a_args.extend(["--max-upload", "8Mbit"]);
+    let a = Daemon::start(&root.path().join("a"), &a_args);
     let mut b_args = metrics.to_vec();
     let a_tcp = a.tcp_addr();
     b_args.extend(["--bootstrap", &a_tcp]);
@@ -131,8 +134,24 @@ fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
     let ticket = String::from_utf8(share.stdout).unwrap();
     let ticket = ticket.lines().last().unwrap().trim().to_string();
     let out = root.path().join("out.bin");
-    let get = b.cli(&["get", &ticket, "-o", out.to_str().unwrap()]);
-    assert!(get.status.success(), "{}", stderr(&get));
+    let mut get = std::process::Command::new(common::PLEXUS)
+        .arg("--data-dir")
+        .arg(&b.data_dir)
+        .args(["get", &ticket, "-o", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Scraped during the transfer: one download under way, bytes moving.
+    let mut during = HashMap::new();
+    let watched = wait_until(Duration::from_secs(20), || {
+        during = scrape(&b_metrics);
+        during["plexus_downloads_active"] == 1.0 && during[fetched] > 0.0
+    });
+    assert!(watched, "no transfer under way seen: {}", plexus_only(&during));
+    assert!(during[fetched] < SIZE as f64, "{}", plexus_only(&during));
+    let status = get.wait().unwrap();
+    assert!(status.success(), "plexus get failed");
     assert_eq!(std::fs::metadata(&out).unwrap().len(), SIZE as u64);
 
     let a_after = scrape(&a_metrics);
