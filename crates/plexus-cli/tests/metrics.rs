@@ -148,7 +148,11 @@ fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
         during = scrape(&b_metrics);
         during["plexus_downloads_active"] == 1.0 && during[fetched] > 0.0
     });
-    assert!(watched, "no transfer under way seen: {}", plexus_only(&during));
+    assert!(
+        watched,
+        "no transfer under way seen: {}",
+        plexus_only(&during)
+    );
     assert!(during[fetched] < SIZE as f64, "{}", plexus_only(&during));
     let status = get.wait().unwrap();
     assert!(status.success(), "plexus get failed");
