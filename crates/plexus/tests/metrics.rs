@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::{node, wait_until};
-use futures::StreamExt;
 use plexus::Node;
 
 /// The value of the sample named exactly `name` (labels included).
