@@ -12,6 +12,7 @@ mod completions;
 mod content;
 mod daemon;
 mod demo;
+mod metrics;
 mod pubsub;
 mod search;
 mod signal;

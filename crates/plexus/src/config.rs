@@ -199,6 +199,9 @@ pub struct FileConfig {
     pub bootstrap: Option<Vec<Multiaddr>>,
     /// Local API address of the daemon, `HOST:PORT`.
     pub api: Option<String>,
+    /// Where the daemon serves `GET /metrics` (Prometheus), `HOST:PORT`;
+    /// none: no metrics listener.
+    pub metrics: Option<String>,
     /// Whether mDNS discovery is on.
     pub mdns: Option<bool>,
     /// Idle connection timeout in seconds.

@@ -62,6 +62,8 @@
 //! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers;
 //! - `nat`: reachability (AutoNAT v2), relay service and reservations
 //!   (circuit relay v2), hole punching (DCUtR) ([`NatConfig`], [`NatStatus`]);
+//! - `metrics`: the Prometheus registry ([`Node::metrics_text`]): libp2p's
+//!   metrics and Plexus's counters;
 //! - `inbound`: inbound connection limits per IP and in total, kept below
 //!   the overall cap so the node can always dial out.
 //!
@@ -95,6 +97,7 @@ mod guard;
 mod hash;
 pub mod identity;
 mod inbound;
+mod metrics;
 mod nat;
 mod net;
 pub mod pubsub;

@@ -218,13 +218,18 @@ impl Node {
     ) -> Download {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
+        let active = self.metrics.counters().download_started();
         let task = tokio::spawn(async move {
+            let _active = active;
             let getter = super::blob_network::Getter {
                 node: node.clone(),
                 allow_relay: options.allow_relay,
             };
             let (store, key) = (&node.store, key.as_ref());
-            let stats = download::fetch(&getter, store, hash, format, key, &options, &tx).await?;
+            let result = download::fetch(&getter, store, hash, format, key, &options, &tx).await;
+            let liars = result.as_ref().map_or(0, |s| s.liars.len());
+            node.metrics.counters().download_finished(&result, liars);
+            let stats = result?;
             // Remember what was fetched so it is served and listed by name
             // (and an encrypted folder's files, so removing it takes them).
             let (store, format) = (node.store.clone(), stats.format);

@@ -95,6 +95,9 @@ impl SearchHit {
 pub struct SearchStats {
     /// Distinct queries handled (answered and forwarded).
     pub queries_handled: u64,
+    /// Copies of handled queries sent on to neighbours.
+    #[serde(default)]
+    pub queries_forwarded: u64,
     /// Copies of already-seen queries dropped.
     pub duplicates: u64,
     /// Queries refused by the rate limit or the open-query cap.
