@@ -68,7 +68,16 @@ pub(crate) struct Pins {
     inner: Mutex<(State, Reserved)>,
     /// Repairs this node carried out since start, and the bytes they moved.
     repairs: (AtomicU64, AtomicU64),
+    /// Objects whose shard this node gave up as deleted or damaged on its
+    /// disk, and when: not taken back for [`REFUSE_LOST_FOR`].
+    lost: Mutex<HashMap<Hash, std::time::Instant>>,
 }
+
+/// How long a node that lost its copy of an object (deleted or damaged on
+/// its disk) refuses a shard of it: a disk that rots shards is not a home
+/// for the rebuilt one. Seen in the test bed: a repair placed the rebuilt
+/// shard back on the holder that had just given it up.
+pub(crate) const REFUSE_LOST_FOR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
@@ -98,6 +107,7 @@ impl Pins {
             offered,
             inner: Mutex::new((state, HashMap::new())),
             repairs: (AtomicU64::new(0), AtomicU64::new(0)),
+            lost: Mutex::new(HashMap::new()),
         })
     }
 
@@ -139,6 +149,13 @@ impl Pins {
     pub(crate) fn reserve(&self, object: Hash, index: u8, bytes: u64) -> Result<(), String> {
         if self.offered == 0 {
             return Err("this node offers no storage (start it with --offer-storage SIZE)".into());
+        }
+        if let Some(at) = self.lost_at(&object) {
+            return Err(format!(
+                "this node lost its copy of {object} {} s ago (deleted or damaged on its disk); \
+                 place it elsewhere",
+                at.elapsed().as_secs()
+            ));
         }
         let free = self.free();
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -250,6 +267,21 @@ impl Pins {
         Ok(gone)
     }
 
+    /// This node's shard of `object` was deleted or damaged on its disk: it
+    /// refuses the object for [`REFUSE_LOST_FOR`].
+    pub(crate) fn mark_lost(&self, object: Hash) {
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        lost.retain(|_, at| at.elapsed() < REFUSE_LOST_FOR);
+        lost.insert(object, std::time::Instant::now());
+    }
+
+    fn lost_at(&self, object: &Hash) -> Option<std::time::Instant> {
+        let lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        lost.get(object)
+            .copied()
+            .filter(|at| at.elapsed() < REFUSE_LOST_FOR)
+    }
+
     /// Records an object this node stored.
     pub(crate) fn add_own(&self, own: Own) -> Result<(), Error> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -335,5 +367,21 @@ mod tests {
             .reserve(obj, 0, 1)
             .unwrap_err()
             .contains("--offer-storage"));
+    }
+
+    #[test]
+    fn an_object_whose_copy_was_lost_here_is_refused_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = Pins::open(dir.path(), 1000).unwrap();
+        let (obj, other) = (Hash::of(b"o"), Hash::of(b"p"));
+        pins.hold(held(obj, 2, 100)).unwrap();
+        pins.mark_lost(obj);
+        pins.release(&obj).unwrap();
+        let err = pins.reserve(obj, 2, 100).unwrap_err();
+        assert!(
+            err.contains("lost its copy") && err.contains("elsewhere"),
+            "{err}"
+        );
+        pins.reserve(other, 2, 100).unwrap();
     }
 }

@@ -144,6 +144,7 @@ pub(crate) async fn intact<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, object:
         return true;
     };
     tracing::warn!(%object, index, "own shard is damaged ({reason}); giving it up so it is rebuilt elsewhere");
+    pins.mark_lost(object);
     drop_claim(net, pins, object).await;
     false
 }
