@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod content;
 mod daemon;
+mod dashboard;
 mod demo;
 mod pubsub;
 mod search;
@@ -65,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Id => commands::id(&data_dir, json).await,
         Command::Status => commands::status(&data_dir, json).await,
+        Command::Open { print } => commands::open(&data_dir, print).await,
         Command::Peers => commands::peers(&data_dir, json).await,
         Command::Limits {
             max_upload,
