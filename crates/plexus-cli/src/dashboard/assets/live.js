@@ -21,30 +21,33 @@ async function* ndjson(response) {
   }
 }
 
-/** Throughput samples (bytes/s) over the last minute, drawn as a line. */
+/** Throughput samples (bytes/s) of the last minute, drawn as a filled line. */
 function drawGraph(canvas, samples) {
   const ctx = canvas.getContext('2d');
   const { width, height } = canvas;
   ctx.clearRect(0, 0, width, height);
   if (samples.length < 2) return;
-  const t0 = samples[samples.length - 1].t - 60000;
+  // The last minute, or the whole download when it was shorter.
+  const end = samples[samples.length - 1].t;
+  const span = Math.min(Math.max(end - samples[0].t, 1), 60000);
+  const t0 = end - span;
   const peak = Math.max(...samples.map((s) => s.rate), 1);
   ctx.strokeStyle = '#2563eb';
   ctx.fillStyle = 'rgba(37, 99, 235, 0.15)';
   ctx.lineWidth = 1.5;
   ctx.beginPath();
   samples.forEach((s, i) => {
-    const x = ((s.t - t0) / 60000) * width;
+    const x = (Math.max(s.t - t0, 0) / span) * width;
     const y = height - 12 - (s.rate / peak) * (height - 16);
     if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
   });
   ctx.stroke();
   ctx.lineTo(width, height - 12);
-  ctx.lineTo(((samples[0].t - t0) / 60000) * width, height - 12);
+  ctx.lineTo((Math.max(samples[0].t - t0, 0) / span) * width, height - 12);
   ctx.fill();
   ctx.fillStyle = '#6b7480';
   ctx.font = '10px sans-serif';
-  ctx.fillText(`peak ${rate(peak)}, last minute`, 4, height - 2);
+  ctx.fillText(`peak ${rate(peak)} over ${(span / 1000).toFixed(1)} s`, 4, height - 2);
 }
 
 /** Starts a download in the daemon and shows its progress until the end. */
@@ -53,7 +56,8 @@ async function startDownload(target, label) {
   const bar = el('progress', { max: 1, value: 0 });
   const figures = el('div', { class: 'figures' }, 'starting…');
   const canvas = el('canvas', { class: 'graph', width: 300, height: 60 });
-  const card = el('div', { class: 'download' }, el('div', { class: 'name' }, label), canvas, bar, figures);
+  const name = el('div', { class: 'name' }, label);
+  const card = el('div', { class: 'download' }, name, canvas, bar, figures);
   $('downloads').prepend(card);
   const samples = [];
   let last = null;
@@ -79,8 +83,14 @@ async function startDownload(target, label) {
         figures.textContent = `${Math.floor(fraction * 100)}% of ${bytes(event.total)}, ` +
           `${rate(speed)} from ${event.peers} peer${event.peers === 1 ? '' : 's'}`;
       } else if (event.event === 'done') {
+        // Close the graph with the last stretch (a short download has no other).
+        const from = last || { t: started, done: 0 };
+        if (now > from.t) samples.push({ t: from.t, rate: ((event.size - from.done) * 1000) / (now - from.t) });
+        samples.push({ t: now, rate: samples[samples.length - 1].rate });
+        drawGraph(canvas, samples);
         bar.value = 1;
         card.classList.add('done');
+        name.textContent = String(event.out).split('/').pop();
         const secs = Math.max(event.secs, (now - started) / 1000);
         figures.textContent = `100%: ${bytes(event.size)} in ${secs.toFixed(1)} s ` +
           `(${rate(event.size / Math.max(secs, 0.001))}), saved to ${event.out}`;
