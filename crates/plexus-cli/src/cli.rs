@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n  plexus daemon --metrics 127.0.0.1:9464     Prometheus scrapes http://127.0.0.1:9464/metrics\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, metrics, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download); flags win."
     )]
     Daemon(Box<DaemonArgs>),
 
@@ -289,6 +289,12 @@ pub enum Command {
         #[arg(long)]
         only_get: bool,
     },
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::completions::CompletionsArgs),
+
+    /// Print the man page (roff), or write one per command with --dir.
+    Man(crate::completions::ManArgs),
 }
 
 /// What `plexus bench` measures.
@@ -350,6 +356,15 @@ pub struct DaemonArgs {
     /// Where the local HTTP API listens; port 0 picks a free port.
     #[arg(long, value_name = "HOST:PORT")]
     pub api: Option<std::net::SocketAddr>,
+
+    /// Also serve `GET /metrics` (Prometheus text format: libp2p's metrics
+    /// and Plexus's counters) on this address, without the API token: it is
+    /// read-only, so Prometheus can scrape it with no secret, and nothing
+    /// else is served there. Off by default; keep it on 127.0.0.1 or a
+    /// private network (it shows traffic figures and peer counts).
+    /// Port 0 picks a free port (printed at start).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 
     /// Do not look for peers on the local network with mDNS.
     #[arg(long)]

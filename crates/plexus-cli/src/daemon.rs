@@ -82,6 +82,20 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
                 )
             })?,
     };
+    let metrics_addr = match args.metrics {
+        Some(addr) => Some(addr),
+        None => file
+            .metrics
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .with_context(|| {
+                format!(
+                    "bad metrics address in {} (give HOST:PORT, e.g. 127.0.0.1:9464)",
+                    data_dir.join("config.toml").display()
+                )
+            })?,
+    };
 
     let swarm_key = config.swarm_key.clone();
     let node = Node::start(config).await?;
@@ -91,6 +105,16 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
             node.shutdown().await;
             anyhow::bail!("cannot start the API on {api_addr}: {e} (pick another with --api HOST:PORT, port 0 for any)");
         }
+    };
+    let metrics = match metrics_addr {
+        Some(addr) => match crate::metrics::spawn(node.clone(), addr).await {
+            Ok(served) => Some(served),
+            Err(e) => {
+                node.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
     };
     let info = ApiInfo {
         addr: listener.local_addr()?,
@@ -104,8 +128,12 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     // One write, whose failure is ignored: whoever started the daemon may
     // have read the first line and closed our stdout, and a daemon must not
     // die of that (println! panics on a broken pipe).
+    let metrics_note = metrics
+        .as_ref()
+        .map(|(addr, _)| format!(", metrics http://{addr}/metrics"))
+        .unwrap_or_default();
     let mut banner = format!(
-        "Plexus node {} listening on {} (API http://{})\n",
+        "Plexus node {} listening on {} (API http://{}{metrics_note})\n",
         node.peer_id(),
         addrs.join(" "),
         info.addr
@@ -133,6 +161,9 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     let result = server.await.context("API server failed");
     tracing::info!("shutting down");
+    if let Some((_, task)) = metrics {
+        task.abort();
+    }
     node.shutdown().await;
     // Only remove the API file if it is still ours.
     if ApiInfo::read(data_dir).is_some_and(|i| i.token == info.token) {

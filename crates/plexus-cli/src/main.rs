@@ -8,10 +8,12 @@ mod bench_link;
 mod bench_pubsub;
 mod cli;
 mod commands;
+mod completions;
 mod content;
 mod daemon;
 mod dashboard;
 mod demo;
+mod metrics;
 mod pubsub;
 mod search;
 mod signal;
@@ -128,6 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             messages,
             ..
         } => bench_pubsub::run(nodes.into(), messages).await,
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 

@@ -19,7 +19,9 @@ pub const DEFAULT_TCP_LISTEN: &str = "/ip4/0.0.0.0/tcp/4001";
 /// Default QUIC listen address.
 pub const DEFAULT_QUIC_LISTEN: &str = "/ip4/0.0.0.0/udp/4001/quic-v1";
 
-/// Everything a [`crate::Node`] needs to start.
+/// Everything a [`crate::Node`] needs to start ([`crate::Node::start`]):
+/// [`NodeConfig::new`] for a node on the network, [`NodeConfig::loopback`]
+/// for one on 127.0.0.1 (tests, examples).
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// Where the identity (and later the store) live.
@@ -197,6 +199,9 @@ pub struct FileConfig {
     pub bootstrap: Option<Vec<Multiaddr>>,
     /// Local API address of the daemon, `HOST:PORT`.
     pub api: Option<String>,
+    /// Where the daemon serves `GET /metrics` (Prometheus), `HOST:PORT`;
+    /// none: no metrics listener.
+    pub metrics: Option<String>,
     /// Whether mDNS discovery is on.
     pub mdns: Option<bool>,
     /// Idle connection timeout in seconds.

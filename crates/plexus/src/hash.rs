@@ -4,7 +4,9 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-/// The BLAKE3 root hash that names a blob.
+/// The BLAKE3 root hash that names a blob: the key of the
+/// [`Store`](crate::content::Store), of [`Node::get`](crate::Node::get) and
+/// of a [`Ticket`](crate::content::Ticket). Shown as 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Hash(pub [u8; 32]);
 

@@ -4,13 +4,45 @@
 //! task and is driven through a cheap, cloneable handle. Discovery mixes
 //! Kademlia (with Plexus's own protocol name), bootstrap peers and mDNS.
 //!
+//! # Quick start
+//!
+//! Start a node from a [`NodeConfig`], share a file, and fetch it on
+//! another node with the [`Ticket`](content::Ticket) the first one printed:
+//!
 //! ```no_run
-//! # async fn run() -> Result<(), plexus::Error> {
-//! let config = plexus::NodeConfig::new("/tmp/plexus-a");
-//! let node = plexus::Node::start(config).await?;
-//! println!("{} listening on {:?}", node.peer_id(), node.listen_addrs());
-//! node.shutdown().await;
+//! use plexus::{content::{share, Ticket}, transfer::GetOptions, Node, NodeConfig};
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! // On one machine: share a file; the ticket names the content and this node.
+//! let a = Node::start(NodeConfig::new("/tmp/plexus-a")).await?;
+//! let shared = a.share("photo.jpg".as_ref()).await?;
+//! println!("{}", shared.ticket); // plexus1...
+//!
+//! // On another: fetch it by ticket, verified chunk by chunk, and write it out.
+//! let b = Node::start(NodeConfig::new("/tmp/plexus-b")).await?;
+//! let ticket: Ticket = "plexus1...".parse().map_err(anyhow::Error::msg)?;
+//! let options = GetOptions {
+//!     providers: vec![(ticket.provider, ticket.addrs.clone())],
+//!     use_dht: true,
+//!     ..GetOptions::default()
+//! };
+//! let stats = b.get(ticket.hash, Some(ticket.format), options).finish().await?;
+//! share::export(b.store(), &ticket.hash, stats.format, "copy.jpg".as_ref(), false)?;
 //! # Ok(()) }
+//! ```
+//!
+//! [`NodeConfig::new`] listens on every interface with mDNS on;
+//! [`NodeConfig::loopback`] keeps a node on 127.0.0.1, as the examples do.
+//! Topics: [`Node::subscribe`] gives a [`Subscription`] of [`Message`]s,
+//! [`Node::publish`] sends one. Search: [`Node::share_with`] records a name
+//! and tags, [`Node::search`] streams [`search::SearchHit`]s, each with a
+//! ticket. Runnable programs, two nodes in one process each, are in
+//! `crates/plexus/examples/`:
+//!
+//! ```sh
+//! cargo run -p plexus --example share_and_get   # share, then get by ticket and by hash
+//! cargo run -p plexus --example chat            # a message each way on a topic
+//! cargo run -p plexus --example search          # share with tags, search, get the hit
 //! ```
 //!
 //! # Layout
@@ -30,6 +62,8 @@
 //! - `discovery`: Kademlia, mDNS, identify, ping and bootstrap peers;
 //! - `nat`: reachability (AutoNAT v2), relay service and reservations
 //!   (circuit relay v2), hole punching (DCUtR) ([`NatConfig`], [`NatStatus`]);
+//! - `metrics`: the Prometheus registry ([`Node::metrics_text`]): libp2p's
+//!   metrics and Plexus's counters;
 //! - `inbound`: inbound connection limits per IP and in total, kept below
 //!   the overall cap so the node can always dial out.
 //!
@@ -63,6 +97,7 @@ mod guard;
 mod hash;
 pub mod identity;
 mod inbound;
+mod metrics;
 mod nat;
 mod net;
 pub mod pubsub;

@@ -16,6 +16,8 @@ pub struct Daemon {
     pub data_dir: PathBuf,
     pub peer_id: String,
     pub addrs: Vec<String>,
+    /// The line the daemon printed when it started.
+    pub banner: String,
 }
 
 impl Daemon {
@@ -60,6 +62,7 @@ impl Daemon {
             data_dir: data_dir.to_path_buf(),
             peer_id: words[2].to_string(),
             addrs,
+            banner: line.clone(),
         }
     }
 

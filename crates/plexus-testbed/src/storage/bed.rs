@@ -192,6 +192,11 @@ impl Bed {
             .arg("--force")
             .output()?;
         let secs = started.elapsed().as_secs_f64();
+        // Kept like the daemons' logs (see `host.rs`) when asked for.
+        if let Some(dir) = std::env::var_os("PLEXUS_TESTBED_LOGS") {
+            let log = Path::new(&dir).join(format!("newcomer{}.log", self.newcomers));
+            let _ = std::fs::write(log, &output.stderr);
+        }
         if !output.status.success() {
             bail!(
                 "the newcomer's get failed: {}",

@@ -23,7 +23,11 @@ const VERSION: u8 = 1;
 /// A ticket with the key of encrypted content.
 const VERSION_KEYED: u8 = 2;
 
-/// Hash, format and one provider (peer id and addresses).
+/// Hash, format and one provider (peer id and addresses): what
+/// [`Node::share`](crate::Node::share) returns (in [`crate::Shared`]) and
+/// [`Node::get`](crate::Node::get) needs (as
+/// [`GetOptions::providers`](crate::transfer::GetOptions::providers)).
+/// Printed with `Display` (`plexus1...`), read back with `FromStr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
     /// The content's root hash.

@@ -32,6 +32,7 @@ use super::{
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
 mod lookups;
+mod metrics;
 mod relay;
 
 /// The libp2p behaviours discovery is made of, in the order they were
@@ -76,6 +77,8 @@ pub(crate) struct Behaviour {
     publish_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
     /// Wakes it when a provider lookup is due its answer.
     lookup_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+    /// libp2p's metrics: identify, ping and Kademlia events are recorded.
+    pub(crate) metrics: Option<std::sync::Arc<libp2p::metrics::Metrics>>,
 }
 
 impl Behaviour {
@@ -116,6 +119,7 @@ impl Behaviour {
             publisher: Publisher::default(),
             publish_timer: None,
             lookup_timer: None,
+            metrics: None,
         })
     }
 
@@ -276,6 +280,7 @@ impl Behaviour {
     }
 
     fn on_inner_event(&mut self, event: InnerEvent) {
+        self.record(&event);
         match event {
             InnerEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 // Kademlia does not learn addresses from identify by itself.

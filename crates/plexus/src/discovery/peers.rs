@@ -74,7 +74,7 @@ pub struct ProviderLookup {
     /// How many requests the lookup sent until it was answered.
     pub requests: u32,
     /// How long the lookup took until it was answered (at the end of the
-    /// query, or [`PROVIDER_GRACE`] after a first provider was found), in
+    /// query, or 500 ms (`PROVIDER_GRACE`) after a first provider was found), in
     /// milliseconds.
     pub millis: u64,
     /// Request rounds along the chain of peers that led to the first

@@ -36,6 +36,10 @@ impl BlobNetwork for Getter {
         self.peer_id
     }
 
+    fn counters(&self) -> Option<&crate::metrics::Counters> {
+        Some(self.metrics.counters())
+    }
+
     async fn request(
         &self,
         peer: PeerId,

@@ -10,7 +10,7 @@ use crate::{
     Error,
 };
 
-/// Content that was shared: its ticket, name and size.
+/// Content that was shared ([`Node::share`]): its ticket, name and size.
 #[derive(Debug, Clone)]
 pub struct Shared {
     /// Everything a peer needs to fetch it.
@@ -23,7 +23,8 @@ pub struct Shared {
     pub tags: Vec<String>,
 }
 
-/// A download under way: watch [`Download::progress`], await [`Download::finish`].
+/// A download under way, from [`Node::get`]: watch [`Download::progress`]
+/// ([`Progress`]), await [`Download::finish`] ([`DownloadStats`]).
 pub struct Download {
     /// Live figures.
     pub progress: tokio::sync::watch::Receiver<Progress>,
@@ -217,13 +218,18 @@ impl Node {
     ) -> Download {
         let (tx, rx) = tokio::sync::watch::channel(Progress::default());
         let node = self.clone();
+        let active = self.metrics.counters().download_started();
         let task = tokio::spawn(async move {
+            let _active = active;
             let getter = super::blob_network::Getter {
                 node: node.clone(),
                 allow_relay: options.allow_relay,
             };
             let (store, key) = (&node.store, key.as_ref());
-            let stats = download::fetch(&getter, store, hash, format, key, &options, &tx).await?;
+            let result = download::fetch(&getter, store, hash, format, key, &options, &tx).await;
+            let liars = result.as_ref().map_or(0, |s| s.liars.len());
+            node.metrics.counters().download_finished(&result, liars);
+            let stats = result?;
             // Remember what was fetched so it is served and listed by name
             // (and an encrypted folder's files, so removing it takes them).
             let (store, format) = (node.store.clone(), stats.format);

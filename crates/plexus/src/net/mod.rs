@@ -39,6 +39,15 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handle to a running node; clone it freely. The node stops when
 /// [`Node::shutdown`] is called or every handle is dropped.
+///
+/// [`Node::start`] takes a [`NodeConfig`]. Content: [`Node::share`] gives a
+/// [`Shared`] with its [`Ticket`](crate::content::Ticket); [`Node::get`] a
+/// [`Download`]; what is held is in [`Node::store`] ([`Store`]). Topics:
+/// [`Node::subscribe`] gives a [`Subscription`] of
+/// [`Message`](crate::Message)s; [`Node::publish`] sends one. Search:
+/// [`Node::search`] streams [`SearchHit`](crate::search::SearchHit)s.
+/// Figures: [`Node::status`] gives a [`NodeStatus`]. Every failure is an
+/// [`Error`].
 #[derive(Debug, Clone)]
 pub struct Node {
     peer_id: PeerId,
@@ -51,6 +60,8 @@ pub struct Node {
     pins: std::sync::Arc<crate::storage::pins::Pins>,
     /// Caps on blob traffic and its counters.
     bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
+    /// The node's metrics registry.
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -88,6 +99,7 @@ impl Node {
             config.offer_storage,
         )?);
         let bandwidth = crate::bandwidth::Bandwidth::new(config.rate_limits);
+        let mut metrics = crate::metrics::Metrics::new();
         let mut swarm = setup::build_swarm(
             key.clone(),
             &config,
@@ -95,8 +107,12 @@ impl Node {
             store.clone(),
             bandwidth.clone(),
             bootstrap,
+            metrics.registry_mut(),
         )?;
+        let metrics = std::sync::Arc::new(metrics);
         let behaviour = swarm.behaviour_mut();
+        behaviour.discovery.metrics = Some(metrics.recorders().libp2p.clone());
+        behaviour.pubsub.metrics = Some(metrics.recorders().clone());
         let inbound = behaviour.storage.take_inbound().expect("taken once");
         for record in store.records()? {
             behaviour.search.set_own_record(record);
@@ -106,6 +122,7 @@ impl Node {
             .set_own_records(behaviour.search.own_records());
         let mdns = config.mdns && !config.memory_transport;
         let mut event_loop = EventLoop::new(swarm, mdns, config.swarm_key.is_some(), lock);
+        event_loop.record_to(metrics.recorders().libp2p.clone());
         event_loop.listen(&listen, LISTEN_TIMEOUT).await?;
         event_loop.bootstrap();
         let peer_id = event_loop.peer_id();
@@ -120,6 +137,7 @@ impl Node {
             private: config.swarm_key.is_some(),
             pins,
             bandwidth,
+            metrics,
             commands,
         };
         node.start_storage(
@@ -169,6 +187,28 @@ impl Node {
         status.rate_limits = self.bandwidth.limits();
         (status.blob_bytes_sent, status.blob_bytes_received) = self.bandwidth.totals();
         Ok(status)
+    }
+
+    /// Every metric in the Prometheus text format: libp2p's (connections,
+    /// Kademlia, gossipsub, identify, ping, bytes per transport) and
+    /// Plexus's (bytes served and fetched, verified and corrupt data,
+    /// liars, downloads, store size, search, topics). See the README's
+    /// "Metrics" section.
+    pub async fn metrics_text(&self) -> Result<String, Error> {
+        let (blob_bytes_served, blob_bytes_fetched) = self.bandwidth.totals();
+        let store = self.store.clone();
+        let blobs = crate::content::blocking(move || store.list()).await?;
+        let search = self.search_stats().await?;
+        Ok(self.metrics.encode(crate::metrics::Snapshot {
+            blob_bytes_served,
+            blob_bytes_fetched,
+            store_bytes: blobs.iter().map(|b| b.present_bytes).sum(),
+            store_blobs: blobs.len() as u64,
+            search_handled: search.queries_handled,
+            search_forwarded: search.queries_forwarded,
+            search_duplicates: search.duplicates,
+            search_refused: search.refused,
+        }))
     }
 
     /// The caps on blob traffic now.

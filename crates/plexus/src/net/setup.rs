@@ -53,6 +53,7 @@ pub(super) fn build_swarm(
     store: std::sync::Arc<Store>,
     bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
+    registry: &mut prometheus_client::registry::Registry,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
     let behaviour = |key: &libp2p::identity::Keypair, client| {
@@ -77,6 +78,7 @@ pub(super) fn build_swarm(
         return Ok(builder
             .with_other_transport(memory_transport)
             .map_err(|e| setup(&e))?
+            .with_bandwidth_metrics(registry)
             .with_behaviour(|key| behaviour(key, None))
             .map_err(|e| setup(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
@@ -89,6 +91,7 @@ pub(super) fn build_swarm(
             builder
                 .with_other_transport(|key| private_transport(key, psk))
                 .map_err(|e| setup(&e))?
+                .with_bandwidth_metrics(registry)
                 .with_behaviour(|key| behaviour(key, None))
                 .map_err(|e| setup(&e))?
                 .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
@@ -106,6 +109,8 @@ pub(super) fn build_swarm(
             // Relayed connections (circuit relay v2) for NAT traversal.
             .with_relay_client(noise::Config::new, crate::transport::yamux_config)
             .map_err(|e| setup(&e))?
+            // Bytes per transport (relayed ones say p2p-circuit).
+            .with_bandwidth_metrics(registry)
             .with_behaviour(|key, client| behaviour(key, Some(client)))
             .map_err(|e| setup(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))

@@ -3,7 +3,7 @@
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
-/// A snapshot of the node's state.
+/// A snapshot of the node's state, from [`Node::status`](crate::Node::status).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// This node's peer id.

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use super::event_loop::Command;
 use crate::pubsub::{self, Message};
 
-/// Messages arriving on one topic, in arrival order. Also a
+/// Messages arriving on one topic ([`Node::subscribe`](crate::Node::subscribe)),
+/// in arrival order, the node's own included. Also a
 /// [`futures::Stream`]. Dropping it unsubscribes (the node leaves the topic
 /// when its last subscription goes).
 #[derive(Debug)]

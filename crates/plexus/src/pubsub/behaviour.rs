@@ -32,6 +32,9 @@ pub(crate) struct Behaviour {
     gossip: Gossip,
     delivery: Delivery,
     local: PeerId,
+    /// Where gossipsub events and message counts are recorded (the node's
+    /// metrics; none until the node sets it).
+    pub(crate) metrics: Option<crate::metrics::Recorders>,
 }
 
 impl Behaviour {
@@ -54,6 +57,7 @@ impl Behaviour {
             gossip: Gossip(gossip),
             delivery: Delivery::new(author_rate, peer_rate),
             local: key.public().to_peer_id(),
+            metrics: None,
         })
     }
 
@@ -157,6 +161,9 @@ impl Behaviour {
                 })
             }
         }
+        if let Some(m) = &self.metrics {
+            m.counters.pubsub_published.inc();
+        }
         let peers = self.topic_peers(&name).len();
         // Other subscribers on this node see it too.
         self.deliver(Message {
@@ -170,12 +177,18 @@ impl Behaviour {
     }
 
     fn deliver(&mut self, message: Message) {
+        if let Some(m) = &self.metrics {
+            m.counters.pubsub_delivered.inc();
+        }
         if let Some(hash) = self.delivery.deliver(message) {
             self.leave(hash);
         }
     }
 
     fn on_gossip_event(&mut self, event: gossipsub::Event) {
+        if let Some(m) = &self.metrics {
+            libp2p::metrics::Recorder::record(&*m.libp2p, &event);
+        }
         match event {
             gossipsub::Event::Message {
                 propagation_source,

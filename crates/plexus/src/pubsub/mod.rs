@@ -52,7 +52,9 @@ pub const MAX_TRANSMIT_BYTES: usize = 64 * 1024;
 /// Longest topic name.
 pub const MAX_TOPIC_LEN: usize = 64;
 
-/// One message received on a topic.
+/// One message received on a topic, from a
+/// [`Subscription`](crate::Subscription); sent with
+/// [`Node::publish`](crate::Node::publish).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// The topic name (without the wire prefix).

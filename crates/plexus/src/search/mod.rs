@@ -57,7 +57,9 @@ pub struct Hit {
     pub addrs: Vec<Multiaddr>,
 }
 
-/// A checked search result, as handed to the caller.
+/// A checked search result, as [`Node::search`](crate::Node::search) hands
+/// it to the caller; [`SearchHit::ticket`] fetches the content with
+/// [`Node::get`](crate::Node::get).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SearchHit {
     /// What the record says.
@@ -93,6 +95,9 @@ impl SearchHit {
 pub struct SearchStats {
     /// Distinct queries handled (answered and forwarded).
     pub queries_handled: u64,
+    /// Copies of handled queries sent on to neighbours.
+    #[serde(default)]
+    pub queries_forwarded: u64,
     /// Copies of already-seen queries dropped.
     pub duplicates: u64,
     /// Queries refused by the rate limit or the open-query cap.

@@ -389,6 +389,7 @@ impl SearchState {
             }
         };
         self.stats.queries_handled += 1;
+        self.stats.queries_forwarded += forward.len() as u64;
         let hits = self.matches(&words, &self.listen_addrs);
         for chunk in hits.chunks(MAX_HITS_PER_MESSAGE) {
             self.send_search(

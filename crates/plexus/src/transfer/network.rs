@@ -34,4 +34,10 @@ pub(crate) trait BlobNetwork: Clone + Send + Sync + 'static {
 
     /// Announces that this node holds (part of) `hash`; best effort.
     fn provide(&self, hash: Hash) -> impl Future<Output = ()> + Send;
+
+    /// Where the download counts verified and corrupt data (the node's
+    /// metrics); none by default (tests).
+    fn counters(&self) -> Option<&crate::metrics::Counters> {
+        None
+    }
 }

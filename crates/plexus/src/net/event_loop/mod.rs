@@ -53,6 +53,8 @@ pub(crate) struct EventLoop {
     /// Listeners that have reported an address, and the first one that failed.
     listeners_up: HashSet<ListenerId>,
     listener_failed: Option<(ListenerId, String)>,
+    /// libp2p's metrics, where swarm events are recorded (see [`crate::metrics`]).
+    metrics: Option<std::sync::Arc<libp2p::metrics::Metrics>>,
     /// Held for the node's lifetime: the data directory's exclusive lock.
     _lock: File,
 }
@@ -67,8 +69,14 @@ impl EventLoop {
             dials: Default::default(),
             listeners_up: HashSet::new(),
             listener_failed: None,
+            metrics: None,
             _lock: lock,
         }
+    }
+
+    /// Records swarm events (connections, dials, listeners) to `metrics`.
+    pub(crate) fn record_to(&mut self, metrics: std::sync::Arc<libp2p::metrics::Metrics>) {
+        self.metrics = Some(metrics);
     }
 
     pub(crate) fn peer_id(&self) -> PeerId {
@@ -264,6 +272,9 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let Some(m) = &self.metrics {
+            libp2p::metrics::Recorder::record(&**m, &event);
+        }
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             SwarmEvent::NewListenAddr {

@@ -100,6 +100,7 @@ pub(in crate::transfer) async fn fetch_batch<N: BlobNetwork>(
     .await?;
     if stored > 0 {
         tally.add(peer, stored);
+        net.counters().inspect(|c| c.verified(stored));
     }
     Ok(Batch {
         items: checked,

@@ -230,6 +230,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
     if let Some(peer) = prover {
         let new = range_bytes(blob.present(), size) - before;
         tally.add(peer, new);
+        net.counters().inspect(|c| c.verified(new));
     }
     let plan = Planner::new(size, blob.present());
     progress.send_modify(|p| p.total = p.total.max(base + size));

@@ -239,6 +239,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                 let new = range_bytes(self.blob.present(), self.size) - before;
                 tracing::debug!(%peer, id, new, "answer");
                 self.tally.add(peer, new);
+                self.net.counters().inspect(|c| c.verified(new));
                 match result {
                     Ok(()) => {
                         self.plan
@@ -248,6 +249,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     Err(ApplyError::Invalid(reason)) => {
                         tracing::warn!(%peer, %hash, "dropping provider: its data failed verification ({reason})");
                         self.tally.blame(peer);
+                        self.net.counters().inspect(|c| c.corrupt());
                         Failure::Lied
                     }
                     Err(ApplyError::Write(e)) => {

@@ -56,6 +56,7 @@ pub(super) async fn fetch_whole<N: BlobNetwork>(
         match blob.apply(ranges.clone(), bytes).await? {
             (_, Ok(())) if blob.is_complete() => {
                 tally.fetched += size;
+                net.counters().inspect(|c| c.verified(size));
                 *tally.per_peer.entry(*peer).or_default() += size;
                 return Ok(Some(size));
             }
