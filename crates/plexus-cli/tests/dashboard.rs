@@ -124,6 +124,12 @@ async fn the_token_in_the_url_becomes_a_strict_httponly_cookie_and_leaves_the_ur
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get(header::SET_COOKIE).is_none());
+    // Paths that do not exist: 401 without the token, 404 with it.
+    let nowhere = format!("{base}/v1/nowhere");
+    let answer = http.get(&nowhere).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let answer = http.get(&nowhere).header(header::COOKIE, cookie).send();
+    assert_eq!(answer.await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread")]

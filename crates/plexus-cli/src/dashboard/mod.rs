@@ -63,6 +63,7 @@ pub fn router(auth: Arc<Auth>, downloads_dir: PathBuf) -> Router {
         .route("/ui/app.js", get(|| asset("text/javascript", APP_JS)))
         .route("/ui/live.js", get(|| asset("text/javascript", LIVE_JS)))
         .route("/ui/style.css", get(|| asset("text/css", STYLE_CSS)))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -138,6 +139,15 @@ fn login_page() -> impl IntoResponse {
 async fn info_route(State(s): State<DashState>, headers: HeaderMap) -> Response {
     match s.auth.check(&Method::GET, &headers) {
         Ok(()) => Json(s.info.as_ref().clone()).into_response(),
+        Err(refusal) => refusal.answer().into_response(),
+    }
+}
+
+/// Any other path: 401 without the token (as the API always answered),
+/// else 404.
+async fn not_found(State(s): State<DashState>, method: Method, headers: HeaderMap) -> Response {
+    match s.auth.check(&method, &headers) {
+        Ok(()) => (StatusCode::NOT_FOUND, "no such page or API route").into_response(),
         Err(refusal) => refusal.answer().into_response(),
     }
 }
