@@ -272,6 +272,26 @@ async fn two_pages_share_get_with_progress_and_chat() {
         assert!(p["done"].as_u64() <= p["total"].as_u64(), "{p}");
     }
 
+    // The routing table's buckets, as the page charts them: A is in one.
+    let mut status = Value::Null;
+    for _ in 0..50 {
+        let answer = page_b
+            .request(Method::GET, "/v1/status")
+            .send()
+            .await
+            .unwrap();
+        status = answer.json().await.unwrap();
+        if status["routing_table_peers"] != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let buckets = status["routing_buckets"].as_array().unwrap();
+    let in_buckets: u64 = buckets.iter().map(|b| b["peers"].as_u64().unwrap()).sum();
+    assert_eq!(in_buckets, 1, "{status}");
+    assert_eq!(status["routing_table_peers"], 1);
+    assert!(buckets.iter().all(|b| b["bucket"].as_u64().unwrap() < 256));
+
     // Chat: B's page subscribes (a stream on its cookie), A's page sends.
     let topic = "dash-lobby";
     let sub = page_b.request(Method::GET, &format!("/v1/pubsub/{topic}"));

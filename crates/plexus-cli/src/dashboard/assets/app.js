@@ -99,6 +99,32 @@ function renderStatus(status) {
   $('peer-counts').textContent =
     `${status.connected_peers} connected, ${status.routing_table_peers} in the DHT routing table, ` +
     `${status.search_neighbours} search neighbours`;
+  drawBuckets($('bucket-chart'), status.routing_buckets || []);
+}
+
+/** A bar per k-bucket from the nearest non-empty one to the farthest (255). */
+function drawBuckets(canvas, buckets) {
+  const ctx = canvas.getContext('2d');
+  const { width, height } = canvas;
+  ctx.clearRect(0, 0, width, height);
+  ctx.fillStyle = '#6b7480';
+  ctx.font = '10px sans-serif';
+  if (!buckets.length) {
+    ctx.fillText('empty: no peers in the routing table yet', 6, height / 2);
+    return;
+  }
+  const first = Math.min(...buckets.map((b) => b.bucket), 250);
+  const slot = width / (256 - first);
+  for (const b of buckets) {
+    const h = (Math.min(b.peers, 20) / 20) * (height - 24);
+    ctx.fillStyle = '#2563eb';
+    ctx.fillRect((b.bucket - first) * slot + 1, height - 14 - h, Math.max(slot - 2, 1), h);
+    ctx.fillStyle = '#1d232a';
+    ctx.fillText(String(b.peers), (b.bucket - first) * slot + 2, height - 16 - h);
+  }
+  ctx.fillStyle = '#6b7480';
+  ctx.fillText(`bucket ${first}`, 2, height - 2);
+  ctx.fillText('255', width - 18, height - 2);
 }
 
 function renderPeers(peers) {
