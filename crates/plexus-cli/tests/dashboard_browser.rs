@@ -1,7 +1,8 @@
 //! The dashboard in a real browser (headless system Chromium driven by
 //! Playwright for Python; `tests/browser/dashboard.py`): share a file
 //! through one daemon's page, get it through a second daemon's page by
-//! ticket to 100%, chat, and see a page of another origin refused.
+//! ticket to 100%, find a second by search and get it with the hit's
+//! button, chat, and see a page of another origin refused.
 //!
 //! Ignored by default as it needs Chromium and Playwright; `.ci/run`
 //! installs both and runs it. By hand:
@@ -30,11 +31,16 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let file = root.path().join("browser-test.bin");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
     std::fs::write(&file, &data).unwrap();
+    let file2 = root.path().join("holiday-photos.bin");
+    let data2: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 241) as u8).collect();
+    std::fs::write(&file2, &data2).unwrap();
 
     let args = serde_json::json!({
         "url_a": login_url(&a),
         "url_b": login_url(&b),
+        "addr_a": a.tcp_addr(),
         "share_path": file,
+        "share_path2": file2,
         "topic": "browser-lobby",
         "screenshots": std::env::var("PLEXUS_SCREENSHOTS").ok(),
     });
@@ -56,4 +62,6 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
     // What B's page fetched is on B's disk, byte for byte.
     let fetched = b.data_dir.join("downloads").join("browser-test.bin");
     assert_eq!(std::fs::read(&fetched).unwrap(), data);
+    let found = b.data_dir.join("downloads").join("holiday-photos.bin");
+    assert_eq!(std::fs::read(&found).unwrap(), data2);
 }

@@ -91,6 +91,31 @@ with sync_playwright() as p:
     expect(b.locator("#blob-rows")).to_contain_text(name)
     log("B's page fetched it by ticket: progress 100%")
 
+    # A's page shares a second file with tags; B's page connects to A,
+    # searches, and fetches the hit with its Get button.
+    a.fill("#share-path", args["share_path2"])
+    a.fill("#share-tags", "holiday, beach")
+    a.click("#share-form button")
+    expect(a.locator("#share-result")).not_to_have_text(ticket)
+    expect(a.locator("#share-result")).to_have_text(re.compile("^plexus1"))
+    b.fill("#connect-addr", args["addr_a"])
+    b.click("#connect-form button")
+    expect(b.locator("#connect-state")).to_contain_text("connected to")
+    name2 = os.path.basename(args["share_path2"])
+    hit = b.locator("#hit-rows tr", has_text=name2)
+    for attempt in range(4):
+        b.fill("#search-words", "holiday")
+        b.click("#search-form button")
+        expect(b.locator("#search-state")).to_contain_text("result", timeout=TIMEOUT)
+        if hit.count() > 0:
+            break
+    expect(hit).to_have_count(1)
+    hit.locator("button", has_text="Get").click()
+    card = b.locator(".download", has_text=name2)
+    expect(card).to_have_class(re.compile("done"))
+    expect(card.locator(".figures")).to_contain_text("100%")
+    log(f"B's page found {name2} by search and fetched it with Get: 100%")
+
     # Chat: both pages subscribe; A's page sends, B's page shows it.
     topic = args["topic"]
     box_a, box_b = subscribe(a, topic), subscribe(b, topic)

@@ -198,6 +198,17 @@ async function share(event) {
   }
 }
 
+async function connect(event) {
+  event.preventDefault();
+  $('connect-state').textContent = 'dialing…';
+  try {
+    const answer = await api('POST', '/v1/connect', { addr: $('connect-addr').value.trim() });
+    $('connect-state').textContent = `connected to ${short((await answer.json()).peer_id)}`;
+    $('connect-addr').value = '';
+    poll();
+  } catch (e) { $('connect-state').textContent = `not connected: ${e.message}`; }
+}
+
 async function start() {
   try {
     const info = await getJson('/ui/info');
@@ -205,6 +216,7 @@ async function start() {
     $('get-dir').value = info.downloads_dir;
   } catch (e) { showError(e); }
   $('share-form').addEventListener('submit', share);
+  $('connect-form').addEventListener('submit', connect);
   await poll();
   setInterval(poll, 1000);
 }

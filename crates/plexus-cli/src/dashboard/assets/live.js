@@ -47,7 +47,8 @@ function drawGraph(canvas, samples) {
   ctx.fill();
   ctx.fillStyle = '#6b7480';
   ctx.font = '10px sans-serif';
-  ctx.fillText(`peak ${rate(peak)} over ${(span / 1000).toFixed(1)} s`, 4, height - 2);
+  const over = span < 1000 ? `${Math.round(span)} ms` : `${(span / 1000).toFixed(1)} s`;
+  ctx.fillText(`peak ${rate(peak)} over ${over}`, 4, height - 2);
 }
 
 /** Starts a download in the daemon and shows its progress until the end. */
