@@ -318,3 +318,32 @@ async fn two_pages_share_get_with_progress_and_chat() {
     assert_eq!(got["text"], "hello from the page");
     assert_eq!(got["from"], a.peer_id.as_str());
 }
+
+#[test]
+fn plexus_open_hands_the_login_url_to_the_browser() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a");
+    // No daemon yet: a clear error, no browser.
+    let out = common::plexus(&dir, &["open"]);
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("plexus daemon --data-dir"));
+
+    let daemon = Daemon::start(&dir, &[]);
+    let browser = root.path().join("browser.sh");
+    let seen = root.path().join("seen-url");
+    let script = format!("#!/bin/sh\necho \"$1\" > '{}'\n", seen.display());
+    std::fs::write(&browser, script).unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(common::PLEXUS)
+        .arg("--data-dir")
+        .arg(&daemon.data_dir)
+        .arg("open")
+        .env("BROWSER", &browser)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let url = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(url.trim(), login_url(&daemon));
+    assert!(url.contains("/?token="), "{url}");
+}
