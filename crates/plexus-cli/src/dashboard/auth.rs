@@ -2,8 +2,10 @@
 //! bearer header (the commands) or as the dashboard's cookie (a browser).
 //! A request that carries an `Origin` must come from the dashboard's own
 //! origin, and a state-changing request authorised by the cookie must carry
-//! one: so a page on another site can neither read nor drive the node, even
-//! in a browser that holds the cookie.
+//! one; with the cookie, a browser's `Sec-Fetch-Site` must say the request
+//! comes from the page itself (or from the user). So a page on another site
+//! can neither read nor drive the node, even in a browser that holds the
+//! cookie.
 
 use axum::http::{header, HeaderMap, Method, StatusCode};
 
@@ -74,6 +76,13 @@ impl Auth {
         if !bearer && !cookie {
             return Err(Refusal::NoToken);
         }
+        // Browsers say where a request comes from; with the cookie, reads
+        // too (a topic stream joins the topic) come only from the page
+        // itself or from the user (a typed or opened URL).
+        let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+        if cookie && site.is_some_and(|s| s != b"same-origin" && s != b"none") {
+            return Err(Refusal::ForeignOrigin);
+        }
         match headers.get(header::ORIGIN) {
             Some(origin) if Some(origin.as_bytes()) != own_origin(headers).as_deref() => {
                 Err(Refusal::ForeignOrigin)
@@ -115,7 +124,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderName, HeaderValue};
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -154,6 +163,18 @@ mod tests {
             auth.check(&Method::POST, &headers(&[other, own])),
             Err(Refusal::NoToken)
         );
+        // A read made by another page of the same site (another port).
+        let cookie = (header::COOKIE, "plexus_token_5101=t0k");
+        let fetch_site = HeaderName::from_static("sec-fetch-site");
+        for (site, ok) in [
+            ("same-origin", true),
+            ("none", true),
+            ("same-site", false),
+            ("cross-site", false),
+        ] {
+            let h = headers(&[cookie.clone(), (fetch_site.clone(), site)]);
+            assert_eq!(auth.check(&Method::GET, &h).is_ok(), ok, "{site}");
+        }
         // The commands: bearer header, no Origin.
         let bearer = (header::AUTHORIZATION, "Bearer t0k");
         assert_eq!(

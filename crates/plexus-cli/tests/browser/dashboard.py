@@ -134,7 +134,15 @@ with sync_playwright() as p:
             target,
         )
     assert answer.value.status == 403, answer.value.status
-    log("a page of another origin got 403 posting through A")
+    # Nor may it read (or, for a topic, join) with the cookie.
+    for path in ["/v1/status", f"/v1/pubsub/{topic}"]:
+        with evil.expect_response(lambda r: r.url.endswith(path)) as answer:
+            evil.evaluate(
+                "url => fetch(url, {mode: 'no-cors', credentials: 'include'})",
+                origin(args["url_a"]) + path,
+            )
+        assert answer.value.status == 403, (path, answer.value.status)
+    log("a page of another origin got 403 posting, reading and subscribing through A")
 
     box_a.locator("input").fill("hello from the browser")
     box_a.locator("button", has_text="Send").click()
