@@ -46,6 +46,16 @@ pub enum Command {
     #[command(after_help = "Example:\n  plexus status")]
     Status,
 
+    /// Open the running daemon's web dashboard in a browser.
+    #[command(
+        after_help = "Examples:\n  plexus open\n  plexus open --print     only print the URL (it holds the token once)"
+    )]
+    Open {
+        /// Print the URL instead of starting a browser.
+        #[arg(long)]
+        print: bool,
+    },
+
     /// Show or change the caps on blob traffic of the running daemon.
     #[command(
         after_help = "The caps apply to blob data sent to (upload) and read from (download) all\npeers together; upload is shared in turn among the peers asking. They take\neffect at once, also for transfers under way, and last until the daemon\nstops (set them for good with `plexus daemon --max-upload` or in config.toml).\nRATE: e.g. 20Mbit, 2.5MB/s, 500KiB/s; off for no cap.\n\nExamples:\n  plexus limits                          show the caps\n  plexus limits --max-upload 10Mbit\n  plexus limits --max-upload off --max-download 50Mbit"

@@ -244,3 +244,38 @@ pub fn swarm_key_new(data_dir: &Path, file: Option<&Path>, json: bool) -> Result
     }
     Ok(())
 }
+
+/// `plexus open`: the dashboard of the running daemon, through the URL
+/// that logs the browser in once ($BROWSER, else xdg-open or open).
+pub async fn open(data_dir: &Path, print: bool) -> Result<()> {
+    // Only a daemon that answers: a stale api.json would open a dead page.
+    Client::running(data_dir)
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no Plexus daemon answers for data dir {} (start one with: plexus daemon --data-dir {})", data_dir.display(), data_dir.display()))?;
+    let info = crate::api::ApiInfo::read(data_dir).context("the daemon's api.json went away")?;
+    let url = crate::dashboard::login_url(info.addr, &info.token);
+    if print {
+        println!("{url}");
+        return Ok(());
+    }
+    let browser = std::env::var("BROWSER").ok().filter(|b| !b.is_empty());
+    let opener = browser.as_deref().unwrap_or(if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    });
+    let started = std::process::Command::new(opener)
+        .arg(&url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match started {
+        Ok(status) if status.success() => {
+            println!("Opened the dashboard of the daemon at http://{}", info.addr);
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "could not start a browser with {opener} (set $BROWSER); open this URL yourself (it logs you in once): {url}"
+        ),
+    }
+}

@@ -182,6 +182,7 @@ async fn get_via_daemon(
     let request = GetRequest {
         target: target.to_string(),
         out: Some(out.to_path_buf()),
+        out_dir: None,
         force,
         allow_relay,
     };

@@ -9,6 +9,7 @@ use rand::RngCore;
 use crate::{
     api::{self, ApiInfo, API_FILE},
     cli::DaemonArgs,
+    dashboard::auth::Auth,
     signal::shutdown_signal,
 };
 
@@ -144,13 +145,19 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
             plexus::swarm_key::fingerprint(&path)?
         ));
     }
+    banner.push_str(&format!(
+        "Dashboard: {}\n",
+        crate::dashboard::login_url(info.addr, &info.token)
+    ));
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
 
-    let app = api::server::router(node.clone(), info.token.clone());
+    let auth = std::sync::Arc::new(Auth::new(info.token.clone(), info.addr.port()));
+    let app = api::server::router(node.clone(), auth.clone())
+        .merge(crate::dashboard::router(auth, data_dir.join("downloads")));
     let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     let result = server.await.context("API server failed");
     tracing::info!("shutting down");

@@ -11,6 +11,7 @@ mod commands;
 mod completions;
 mod content;
 mod daemon;
+mod dashboard;
 mod demo;
 mod metrics;
 mod pubsub;
@@ -67,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Id => commands::id(&data_dir, json).await,
         Command::Status => commands::status(&data_dir, json).await,
+        Command::Open { print } => commands::open(&data_dir, print).await,
         Command::Peers => commands::peers(&data_dir, json).await,
         Command::Limits {
             max_upload,

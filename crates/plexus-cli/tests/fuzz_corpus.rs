@@ -71,6 +71,7 @@ fn write_seeds() {
             GetRequest {
                 target: ticket,
                 out: Some("/tmp/out".into()),
+                out_dir: None,
                 force: false,
                 allow_relay: false,
             },
@@ -80,6 +81,7 @@ fn write_seeds() {
             GetRequest {
                 target: hash.to_string(),
                 out: None,
+                out_dir: Some("/tmp/downloads".into()),
                 force: true,
                 allow_relay: false,
             },

@@ -112,7 +112,7 @@ mod wrap;
 
 pub use bandwidth::RateLimits;
 pub use config::NodeConfig;
-pub use discovery::{FoundPeer, PeerEntry, ProviderLookup};
+pub use discovery::{BucketFill, FoundPeer, PeerEntry, ProviderLookup};
 pub use error::Error;
 pub use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 pub use nat::{NatConfig, NatStatus, Reach};

@@ -109,6 +109,10 @@ pub struct GetRequest {
     pub target: String,
     /// Output path (absolute).
     pub out: Option<PathBuf>,
+    /// Without `out`: the folder (absolute) to write into, under the
+    /// ticket's name or the hash (the dashboard's downloads folder).
+    #[serde(default)]
+    pub out_dir: Option<PathBuf>,
     /// Replace an existing path.
     pub force: bool,
     /// Fetch over a relayed connection when no direct one comes.

@@ -27,7 +27,7 @@ use super::{
     hops::{Goal, HopTracer},
     peers::PeerBook,
     relay_publish::Publisher,
-    relay_record, Command, PeerEntry,
+    relay_record, BucketFill, Command, PeerEntry,
 };
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
@@ -248,9 +248,13 @@ impl Behaviour {
         }
     }
 
-    /// Peers in the routing table.
-    pub(crate) fn routing_table_size(&mut self) -> usize {
-        self.routing_table().len()
+    /// The routing table's non-empty buckets and their peers.
+    pub(crate) fn routing_buckets(&mut self) -> Vec<BucketFill> {
+        let fill = |b: kad::KBucketRef<'_, _, _>| BucketFill {
+            bucket: b.range().0.ilog2().unwrap_or(0),
+            peers: b.num_entries(),
+        };
+        self.inner.kad.kbuckets().map(fill).collect()
     }
 
     /// Every peer connected or in the routing table (without pub/sub

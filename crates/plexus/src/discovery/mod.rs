@@ -24,6 +24,16 @@ pub(crate) use behaviour::Behaviour;
 pub use peers::{FoundPeer, PeerEntry, ProviderLookup};
 pub(crate) use store::ProviderStore;
 
+/// One k-bucket of the Kademlia routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BucketFill {
+    /// Its index `i`: the peers' XOR distance from this node is at least
+    /// 2^i and below 2^(i+1) (255 is the farthest half of the key space).
+    pub bucket: u32,
+    /// Peers in it (at most K, 20).
+    pub peers: usize,
+}
+
 /// What the node asks of discovery.
 pub(crate) enum Command {
     /// Look `peer` up in the DHT.

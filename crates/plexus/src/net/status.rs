@@ -20,6 +20,9 @@ pub struct NodeStatus {
     pub outbound_connections: usize,
     /// Peers in the Kademlia routing table.
     pub routing_table_peers: usize,
+    /// Its non-empty buckets, nearest first.
+    #[serde(default)]
+    pub routing_buckets: Vec<crate::discovery::BucketFill>,
     /// Whether mDNS discovery is on.
     pub mdns: bool,
     /// Flooding-search neighbours.

@@ -47,7 +47,16 @@ pub(super) async fn get(
 ) -> Result<Response, ApiError> {
     let mut target = Target::parse(&body.target).map_err(bad_request)?;
     target.options.allow_relay = body.allow_relay;
-    let out = body.out.unwrap_or_else(|| target.out_path(None));
+    let out = match (body.out, body.out_dir) {
+        (Some(out), _) => out,
+        (None, Some(dir)) if dir.is_absolute() => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                bad_request(format!("cannot make the folder {}: {e}", dir.display()))
+            })?;
+            dir.join(target.out_path(None))
+        }
+        (None, _) => target.out_path(None),
+    };
     if !out.is_absolute() {
         return Err(bad_request(format!(
             "output path {} must be absolute",

@@ -1,6 +1,6 @@
-//! The API server: axum routes over a [`plexus::Node`] handle, behind a
-//! bearer-token check. It depends only on the library and on `api`'s types,
-//! operations and stream format.
+//! The API server: axum routes over a [`plexus::Node`] handle, behind the
+//! token and origin check of [`crate::dashboard::auth`]. It depends only on
+//! the library, that check and `api`'s types, operations and stream format.
 
 mod content;
 mod node;
@@ -10,25 +10,27 @@ mod storage;
 
 use axum::{
     extract::{Request, State},
-    http::{header, StatusCode},
+    http::StatusCode,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
     Json, Router,
 };
 use plexus::{Error, Node};
+use std::sync::Arc;
 
 use super::types::ErrorBody;
+use crate::dashboard::auth::Auth;
 
 #[derive(Clone)]
 struct AppState {
     node: Node,
-    token: String,
+    auth: Arc<Auth>,
 }
 
-/// The API's routes for `node`, refusing requests without `token`.
-pub fn router(node: Node, token: String) -> Router {
-    let state = AppState { node, token };
+/// The API's routes for `node`, refusing requests that `auth` refuses.
+pub fn router(node: Node, auth: Arc<Auth>) -> Router {
+    let state = AppState { node, auth };
     Router::new()
         .route("/v1/id", get(node::id))
         .route("/v1/status", get(node::status))
@@ -87,24 +89,11 @@ fn bad_request(e: impl std::fmt::Display) -> ApiError {
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
-        next.run(request).await
-    } else {
-        ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong API token".into(),
-        )
-        .into_response()
+    match state.auth.check(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            let (code, message) = refusal.answer();
+            ApiError(code, message.into()).into_response()
+        }
     }
-}
-
-/// Compares without an early exit, so timing does not leak the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

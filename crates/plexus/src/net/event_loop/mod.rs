@@ -234,13 +234,15 @@ impl EventLoop {
         let nat = behaviour.nat.status(external);
         let stats = behaviour.search.stats();
         let announce = behaviour.discovery.announce_counts();
+        let routing_buckets = behaviour.discovery.routing_buckets();
         NodeStatus {
             peer_id,
             listen_addrs,
             connected_peers,
             inbound_connections: inbound as usize,
             outbound_connections: outbound as usize,
-            routing_table_peers: behaviour.discovery.routing_table_size(),
+            routing_table_peers: routing_buckets.iter().map(|b| b.peers).sum(),
+            routing_buckets,
             mdns: self.mdns,
             search_neighbours: stats.neighbours,
             super_peer: behaviour.search.super_peer(),

@@ -1,0 +1,67 @@
+//! The dashboard in a real browser (headless system Chromium driven by
+//! Playwright for Python; `tests/browser/dashboard.py`): share a file
+//! through one daemon's page, get it through a second daemon's page by
+//! ticket to 100%, find a second by search and get it with the hit's
+//! button, chat, and see a page of another origin refused.
+//!
+//! Ignored by default as it needs Chromium and Playwright; `.ci/run`
+//! installs both and runs it. By hand:
+//! `apt-get install chromium; python3 -m venv /tmp/pw; /tmp/pw/bin/pip install playwright==1.65.2;
+//! PLEXUS_BROWSER_PYTHON=/tmp/pw/bin/python cargo nextest run -p plexus-cli --test dashboard_browser --run-ignored all`.
+//! `PLEXUS_SCREENSHOTS=DIR` also saves a screenshot of the page there.
+
+mod common;
+
+use std::process::Command;
+
+use common::Daemon;
+
+fn login_url(daemon: &Daemon) -> String {
+    let out = daemon.cli(&["open", "--print"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+#[ignore = "needs Chromium and Playwright (.ci/run installs them)"]
+fn share_get_and_chat_through_two_dashboards_in_chromium() {
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    let b = Daemon::start(&root.path().join("b"), &[]);
+    let file = root.path().join("browser-test.bin");
+    let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let file2 = root.path().join("holiday-photos.bin");
+    let data2: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 241) as u8).collect();
+    std::fs::write(&file2, &data2).unwrap();
+
+    let args = serde_json::json!({
+        "url_a": login_url(&a),
+        "url_b": login_url(&b),
+        "addr_a": a.tcp_addr(),
+        "share_path": file,
+        "share_path2": file2,
+        "topic": "browser-lobby",
+        "screenshots": std::env::var("PLEXUS_SCREENSHOTS").ok(),
+    });
+    let python = std::env::var("PLEXUS_BROWSER_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/dashboard.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(args.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set PLEXUS_BROWSER_PYTHON): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("browser test passed"));
+    // What B's page fetched is on B's disk, byte for byte.
+    let fetched = b.data_dir.join("downloads").join("browser-test.bin");
+    assert_eq!(std::fs::read(&fetched).unwrap(), data);
+    let found = b.data_dir.join("downloads").join("holiday-photos.bin");
+    assert_eq!(std::fs::read(&found).unwrap(), data2);
+}
