@@ -5,7 +5,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    pin::Pin,
     task::{Context, Poll},
     time::Instant,
 };
@@ -23,6 +22,7 @@ use libp2p::{
 };
 
 use super::{
+    alarm::Alarm,
     announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
     hops::{Goal, HopTracer},
     peers::PeerBook,
@@ -74,9 +74,9 @@ pub(crate) struct Behaviour {
     /// When to put that record.
     publisher: Publisher,
     /// Wakes the behaviour when the publisher's next decision is due.
-    publish_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+    publish_timer: Alarm,
     /// Wakes it when a provider lookup is due its answer.
-    lookup_timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+    lookup_timer: Alarm,
     /// libp2p's metrics: identify, ping and Kademlia events are recorded.
     pub(crate) metrics: Option<std::sync::Arc<libp2p::metrics::Metrics>>,
 }
@@ -117,8 +117,8 @@ impl Behaviour {
             hops: HopTracer::default(),
             key: key.clone(),
             publisher: Publisher::default(),
-            publish_timer: None,
-            lookup_timer: None,
+            publish_timer: Alarm::default(),
+            lookup_timer: Alarm::default(),
             metrics: None,
         })
     }

@@ -5,6 +5,7 @@
 //! keeping); its [`behaviour::Behaviour`] applies them, and [`peers`] keeps
 //! what was learned.
 
+mod alarm;
 pub(crate) mod announce;
 pub(crate) mod behaviour;
 pub(crate) mod hops;

@@ -2,7 +2,7 @@
 //! ends or [`PROVIDER_GRACE`](super::super::peers::PROVIDER_GRACE) after it found a first provider, whichever
 //! comes first (the query is then stopped).
 
-use std::{future::Future, task::Context, time::Instant};
+use std::{task::Context, time::Instant};
 
 use libp2p::{
     kad,
@@ -80,18 +80,6 @@ impl Behaviour {
             let end = Some((requests, self.hops.finish(&id)));
             self.book.handle_providers(id, [], end, self.me, now);
         }
-        let Some(due) = self.book.next_providers_due() else {
-            self.lookup_timer = None;
-            return;
-        };
-        if self.lookup_timer.as_ref().is_none_or(|(at, _)| *at != due) {
-            let sleep = tokio::time::sleep_until(due.into());
-            self.lookup_timer = Some((due, Box::pin(sleep)));
-        }
-        if let Some((_, sleep)) = self.lookup_timer.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                cx.waker().wake_by_ref();
-            }
-        }
+        self.lookup_timer.set(self.book.next_providers_due(), cx);
     }
 }

@@ -2,7 +2,7 @@
 //! records announced again and the relay-address record put, as they
 //! change.
 
-use std::{future::Future, task::Context, time::Instant};
+use std::{task::Context, time::Instant};
 
 use libp2p::kad;
 
@@ -27,7 +27,7 @@ impl Behaviour {
     }
 
     /// Puts or withdraws this node's relay-address record when due
-    /// ([`Publisher`]); returns whether the timer is pending.
+    /// ([`Publisher`]); wakes the behaviour when the next one is due.
     pub(super) fn publish(&mut self, cx: &mut Context<'_>) {
         let now = Instant::now();
         match self.publisher.poll(now) {
@@ -46,20 +46,7 @@ impl Behaviour {
             }
             None => {}
         }
-        let Some(due) = self.publisher.due() else {
-            self.publish_timer = None;
-            return;
-        };
-        if self.publish_timer.as_ref().is_none_or(|(at, _)| *at != due) {
-            let sleep = tokio::time::sleep_until(due.into());
-            self.publish_timer = Some((due, Box::pin(sleep)));
-        }
-        if let Some((_, sleep)) = self.publish_timer.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                // Due now: decided on the next poll.
-                cx.waker().wake_by_ref();
-            }
-        }
+        self.publish_timer.set(self.publisher.due(), cx);
     }
 
     /// A private node's records must carry its relay addresses (Kademlia
