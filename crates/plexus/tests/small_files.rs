@@ -11,7 +11,7 @@ use common::{data, node, raw};
 use futures::StreamExt;
 use libp2p::{request_response, swarm::SwarmEvent, Multiaddr};
 use plexus::{
-    blobs::protocol::{self, Request, Response},
+    blobs::protocol::{Request, Response},
     content::{share, BlobFormat, Hash, Store},
     transfer::GetOptions,
     PeerId,
@@ -31,21 +31,7 @@ enum Lie {
 
 /// Starts the attacker on 127.0.0.1; returns its id and address.
 async fn attacker(store: Arc<Store>, lie: Lie) -> (PeerId, Multiaddr) {
-    let mut swarm = raw::swarm(|_| {
-        request_response::Behaviour::<protocol::Codec>::new(
-            [(protocol::PROTOCOL, request_response::ProtocolSupport::Full)],
-            request_response::Config::default(),
-        )
-    });
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            break address;
-        }
-    };
-    let peer = *swarm.local_peer_id();
+    let (mut swarm, peer, addr) = raw::blob_peer().await;
     tokio::spawn(async move {
         loop {
             let SwarmEvent::Behaviour(request_response::Event::Message {

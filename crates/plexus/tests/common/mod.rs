@@ -170,21 +170,7 @@ pub struct Liar {
 impl Liar {
     /// Starts the liar on 127.0.0.1; returns its id and address.
     pub async fn spawn(self) -> (PeerId, Multiaddr) {
-        let mut swarm = raw::swarm(|_| {
-            request_response::Behaviour::<protocol::Codec>::new(
-                [(protocol::PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default(),
-            )
-        });
-        swarm
-            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-            .unwrap();
-        let addr = loop {
-            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-                break address;
-            }
-        };
-        let peer = *swarm.local_peer_id();
+        let (mut swarm, peer, addr) = raw::blob_peer().await;
         tokio::spawn(async move {
             // Requests never answered stay open here.
             let mut held = Vec::new();

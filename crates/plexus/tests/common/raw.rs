@@ -8,6 +8,36 @@ pub fn swarm<B: NetworkBehaviour>(behaviour: impl FnOnce(&Keypair) -> B) -> Swar
     swarm_with_key(Keypair::generate_ed25519(), behaviour)
 }
 
+/// A swarm speaking only the blob protocol (answered by hand), listening
+/// on 127.0.0.1: the swarm, its peer id and its address.
+pub async fn blob_peer() -> (
+    Swarm<libp2p::request_response::Behaviour<plexus::blobs::protocol::Codec>>,
+    libp2p::PeerId,
+    libp2p::Multiaddr,
+) {
+    use futures::StreamExt;
+    use libp2p::request_response;
+    use plexus::blobs::protocol;
+    let mut swarm = swarm(|_| {
+        request_response::Behaviour::<protocol::Codec>::new(
+            [(protocol::PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default(),
+        )
+    });
+    swarm
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .unwrap();
+    let addr = loop {
+        if let libp2p::swarm::SwarmEvent::NewListenAddr { address, .. } =
+            swarm.select_next_some().await
+        {
+            break address;
+        }
+    };
+    let peer = *swarm.local_peer_id();
+    (swarm, peer, addr)
+}
+
 /// A swarm with the identity `key` on TCP+Noise+Yamux running `behaviour`.
 pub fn swarm_with_key<B: NetworkBehaviour>(
     key: Keypair,
