@@ -6,12 +6,11 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
 
-use common::{json, plexus, stderr, Daemon, PLEXUS};
+use common::{json, plexus, stderr, wait_for_percent, Daemon, PLEXUS};
 use plexus::{content::Ticket, seal::Key};
 
 const MARKER: &[u8] = b"PLAINTEXT-MARKER-q7Wz-do-not-leak|";
@@ -248,19 +247,7 @@ fn an_encrypted_get_killed_with_sigkill_resumes_and_opens() {
         .spawn()
         .unwrap();
     // Kill -9 once at least 30% is verified.
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.map_while(Result::ok) {
-        let percent: u64 = line
-            .strip_prefix("progress")
-            .and_then(|r| r.trim_start().split('%').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        seen.push(line);
-        if percent >= 30 {
-            break;
-        }
-    }
+    let seen = wait_for_percent(&mut child, 30);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(

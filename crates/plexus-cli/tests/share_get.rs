@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::{json, plexus, stderr, Daemon, PLEXUS};
+use common::{json, plexus, stderr, wait_for_percent, Daemon, PLEXUS};
 
 fn write_data(path: &Path, len: usize, seed: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
@@ -248,24 +248,6 @@ fn a_folder_get_killed_with_sigkill_resumes_and_comes_out_intact() {
         );
     }
     drop(a);
-}
-
-/// Reads `plexus get` progress lines from `child` until `percent` is reached.
-fn wait_for_percent(child: &mut std::process::Child, percent: u64) -> Vec<String> {
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.map_while(Result::ok) {
-        seen.push(line.clone());
-        let p: u64 = line
-            .strip_prefix("progress")
-            .and_then(|r| r.trim_start().split('%').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if p >= percent {
-            break;
-        }
-    }
-    seen
 }
 
 #[test]

@@ -138,3 +138,22 @@ pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Reads `plexus get` progress lines from `child` until `percent` is reached.
+pub fn wait_for_percent(child: &mut std::process::Child, percent: u64) -> Vec<String> {
+    use std::io::BufRead;
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.map_while(Result::ok) {
+        seen.push(line.clone());
+        let p: u64 = line
+            .strip_prefix("progress")
+            .and_then(|r| r.trim_start().split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if p >= percent {
+            break;
+        }
+    }
+    seen
+}
