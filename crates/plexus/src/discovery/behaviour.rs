@@ -27,13 +27,14 @@ use super::{
     hops::{Goal, HopTracer},
     peers::PeerBook,
     relay_publish::Publisher,
-    relay_record, BucketFill, Command, PeerEntry,
+    relay_record, Command,
 };
 use crate::{content::Hash, guard::guarded, wrap::forward_to_inner};
 
 mod lookups;
 mod metrics;
 mod relay;
+mod table;
 
 /// The libp2p behaviours discovery is made of, in the order they were
 /// composed before (events and connection set-up go in this order).
@@ -215,53 +216,6 @@ impl Behaviour {
     /// Announcements waiting or under way, and those finished since start.
     pub(crate) fn announce_counts(&self) -> Counts {
         self.announcer.counts()
-    }
-
-    /// Every peer in the Kademlia routing table, with its addresses.
-    fn routing_table(&mut self) -> HashMap<PeerId, Vec<Multiaddr>> {
-        let mut table = HashMap::new();
-        for bucket in self.inner.kad.kbuckets() {
-            for entry in bucket.iter() {
-                let addrs = entry.node.value.iter().cloned().collect();
-                table.insert(*entry.node.key.preimage(), addrs);
-            }
-        }
-        table
-    }
-
-    /// The peer ids in the routing table.
-    fn table_peers(&mut self) -> Vec<PeerId> {
-        let mut peers = Vec::new();
-        for bucket in self.inner.kad.kbuckets() {
-            peers.extend(bucket.iter().map(|e| *e.node.key.preimage()));
-        }
-        peers
-    }
-
-    /// Reads a Kademlia handler event from `peer` for answers to traced
-    /// lookups (see [`super::hops`]).
-    fn trace_answer(&mut self, peer: PeerId, event: &impl std::fmt::Debug) {
-        let text = format!("{event:?}");
-        let traced = |t: &str| self.hops.query_named(t);
-        if let Some(response) = super::hops::parse_response(&text, traced) {
-            self.hops.on_response(peer, response);
-        }
-    }
-
-    /// The routing table's non-empty buckets and their peers.
-    pub(crate) fn routing_buckets(&mut self) -> Vec<BucketFill> {
-        let fill = |b: kad::KBucketRef<'_, _, _>| BucketFill {
-            bucket: b.range().0.ilog2().unwrap_or(0),
-            peers: b.num_entries(),
-        };
-        self.inner.kad.kbuckets().map(fill).collect()
-    }
-
-    /// Every peer connected or in the routing table (without pub/sub
-    /// scores, which the pub/sub component knows).
-    pub(crate) fn peer_entries(&mut self) -> Vec<PeerEntry> {
-        let table = self.routing_table();
-        self.book.entries(&table)
     }
 
     /// Reports `peer` as a relay when it offers the hop protocol and is

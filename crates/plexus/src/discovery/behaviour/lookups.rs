@@ -1,6 +1,7 @@
 //! Provider lookups: started on a command, answered when Kademlia's query
 //! ends or [`PROVIDER_GRACE`](super::super::peers::PROVIDER_GRACE) after it found a first provider, whichever
-//! comes first (the query is then stopped).
+//! comes first (the query is then stopped); and Kademlia's answers read
+//! for the hop counts of traced lookups.
 
 use std::{task::Context, time::Instant};
 
@@ -10,6 +11,7 @@ use libp2p::{
         dial_opts::{DialOpts, PeerCondition},
         ToSwarm,
     },
+    PeerId,
 };
 use tokio::sync::oneshot;
 
@@ -81,5 +83,15 @@ impl Behaviour {
             self.book.handle_providers(id, [], end, self.me, now);
         }
         self.lookup_timer.set(self.book.next_providers_due(), cx);
+    }
+
+    /// Reads a Kademlia handler event from `peer` for answers to traced
+    /// lookups (see [`super::super::hops`]).
+    pub(super) fn trace_answer(&mut self, peer: PeerId, event: &impl std::fmt::Debug) {
+        let text = format!("{event:?}");
+        let traced = |t: &str| self.hops.query_named(t);
+        if let Some(response) = super::super::hops::parse_response(&text, traced) {
+            self.hops.on_response(peer, response);
+        }
     }
 }
