@@ -55,6 +55,9 @@ pub(crate) enum Event {
     /// A peer reached over a direct connection at `addr` offers relay
     /// service (identify lists the relay hop protocol): for NAT traversal.
     Relay { peer: PeerId, addr: Multiaddr },
+    /// Identify says `peer` listens at `addrs` (for NAT traversal's
+    /// connection reversal).
+    Identified { peer: PeerId, addrs: Vec<Multiaddr> },
 }
 
 /// Peer discovery and routing: Kademlia, identify, ping, mDNS.
@@ -258,6 +261,11 @@ impl Behaviour {
                 }
                 self.relay_offered(peer_id, &info.protocols);
                 self.book.handle_agent(peer_id, info.agent_version);
+                self.out
+                    .push_back(ToSwarm::GenerateEvent(Event::Identified {
+                        peer: peer_id,
+                        addrs: info.listen_addrs,
+                    }));
             }
             InnerEvent::Ping(ping::Event {
                 peer,

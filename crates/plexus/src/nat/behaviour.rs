@@ -24,6 +24,7 @@ use super::{
     autonat::Prober,
     punch_retry::Retries,
     reachability::{Decision, Reach, Reachability},
+    reversal::Reversals,
     NatConfig, NatStatus,
 };
 use crate::{guard::guarded, wrap::forward_to_inner};
@@ -73,6 +74,8 @@ pub(crate) struct Behaviour {
     relay_status: Option<relay::Status>,
     /// Hole punches to try again on a new relayed connection.
     retries: Retries,
+    /// Peers that came through a relay, to dial directly.
+    reversals: Reversals,
 }
 
 impl Behaviour {
@@ -114,6 +117,7 @@ impl Behaviour {
             tick: None,
             relay_status: None,
             retries: Retries::default(),
+            reversals: Reversals::default(),
         }
     }
 
@@ -131,6 +135,24 @@ impl Behaviour {
         if let (Some(status), Some(relay)) = (self.relay_status, self.inner.relay.as_mut()) {
             relay.set_status(Some(status));
             self.relay_status = None;
+        }
+    }
+
+    /// Identify says `peer` listens at `addrs`: a peer that reached this
+    /// node only through a relay is dialed there ([`Reversals`]).
+    pub(crate) fn handle_identified(&mut self, peer: PeerId, addrs: &[Multiaddr]) {
+        if !self.inner.client.is_enabled() {
+            return;
+        }
+        self.reversals.handle_identified(peer, addrs);
+        while let Some((peer, addrs)) = self.reversals.poll() {
+            tracing::debug!(%peer, ?addrs, "came through a relay: dialing it directly too");
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(PeerCondition::Always)
+                .allocate_new_port()
+                .build();
+            self.out.push_back(ToSwarm::Dial { opts });
         }
     }
 
@@ -218,10 +240,14 @@ impl Behaviour {
                     if e.endpoint.is_dialer() {
                         let addr = e.endpoint.get_remote_address().clone();
                         self.retries.handle_relayed_dialed(e.peer_id, addr);
+                    } else {
+                        self.reversals
+                            .handle_relayed_inbound(e.peer_id, *direct > 0);
                     }
                 } else {
                     *direct += 1;
                     self.retries.handle_direct(e.peer_id);
+                    self.reversals.handle_gone(e.peer_id);
                 }
                 if *direct > 0 {
                     for connection in relayed.drain(..) {
@@ -239,6 +265,9 @@ impl Behaviour {
                         relayed.retain(|c| *c != e.connection_id);
                     } else {
                         *direct = direct.saturating_sub(1);
+                    }
+                    if relayed.is_empty() {
+                        self.reversals.handle_gone(e.peer_id);
                     }
                     if relayed.is_empty() && *direct == 0 {
                         self.conns.remove(&e.peer_id);

@@ -4,7 +4,8 @@
 //! offering the hop protocol), and hole punching (DCUtR) to turn relayed
 //! connections into direct ones; a hole punch that failed over a relayed
 //! connection this node dialed is tried again on a new one
-//! ([`punch_retry`]).
+//! ([`punch_retry`]), and a peer that came through a relay is also dialed
+//! directly at the addresses it lists ([`reversal`]).
 //!
 //! The policy is the sans-IO [`reachability::Reachability`]; the behaviour
 //! ([`behaviour::Behaviour`]) wraps libp2p's relay server and client, DCUtR
@@ -20,6 +21,7 @@ pub(crate) mod autonat;
 pub(crate) mod behaviour;
 pub(crate) mod punch_retry;
 pub(crate) mod reachability;
+pub(crate) mod reversal;
 
 use std::time::Duration;
 

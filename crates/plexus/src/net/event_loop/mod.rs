@@ -347,6 +347,9 @@ impl EventLoop {
             BehaviourEvent::Discovery(discovery::behaviour::Event::Relay { peer, addr }) => {
                 behaviour.nat.add_relay(peer, addr);
             }
+            BehaviourEvent::Discovery(discovery::behaviour::Event::Identified { peer, addrs }) => {
+                behaviour.nat.handle_identified(peer, &addrs);
+            }
             BehaviourEvent::Nat(nat::Event::Reachability(reach)) => {
                 behaviour
                     .discovery
