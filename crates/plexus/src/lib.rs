@@ -86,6 +86,7 @@
 
 pub mod bandwidth;
 pub mod blobs;
+pub mod compute;
 pub mod config;
 pub mod content;
 pub mod directory;
