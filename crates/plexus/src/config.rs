@@ -103,6 +103,8 @@ pub struct NodeConfig {
     pub memory_transport: bool,
     /// Caps on blob traffic, across all peers (default: none).
     pub rate_limits: crate::RateLimits,
+    /// Compute for others (off by default) and its limits.
+    pub compute: crate::compute::ComputeConfig,
 }
 
 impl NodeConfig {
@@ -139,6 +141,7 @@ impl NodeConfig {
             storage_repair_after: Duration::from_secs(15 * 60),
             memory_transport: false,
             rate_limits: crate::RateLimits::default(),
+            compute: crate::compute::ComputeConfig::default(),
         }
     }
 

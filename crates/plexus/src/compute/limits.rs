@@ -30,11 +30,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The defaults: 10 s of fuel, 64 MiB of memory, 16 MiB of output.
+    /// The defaults: 10 s of fuel, 64 MiB of memory, 1 MiB of output.
     pub const DEFAULT: Self = Self {
         fuel: 10 * FUEL_PER_SECOND,
         memory_bytes: 64 << 20,
-        output_bytes: 16 << 20,
+        output_bytes: 1 << 20,
     };
 
     /// The fuel for a time limit of `time` (see [`FUEL_PER_SECOND`]).

@@ -40,6 +40,8 @@ pub(crate) struct Behaviour {
     pub(crate) pubsub: pubsub::Behaviour,
     /// Storage for others: offers, shards handed over, releases.
     pub(crate) storage: storage::Behaviour,
+    /// Compute for others: units asked of workers and answered.
+    pub(crate) compute: crate::compute::Behaviour,
 }
 
 impl Behaviour {
@@ -98,6 +100,7 @@ impl Behaviour {
                 },
             )?,
             storage: storage::Behaviour::new(),
+            compute: crate::compute::Behaviour::new(),
         })
     }
 }

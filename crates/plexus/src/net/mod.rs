@@ -8,6 +8,7 @@
 
 mod behaviour;
 mod blob_network;
+mod compute;
 mod content;
 mod event_loop;
 mod pubsub;
@@ -62,6 +63,8 @@ pub struct Node {
     bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     /// The node's metrics registry.
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Compute for others, and jobs this node runs.
+    compute: std::sync::Arc<crate::compute::service::Service>,
     commands: mpsc::Sender<Command>,
 }
 
@@ -114,6 +117,7 @@ impl Node {
         behaviour.discovery.metrics = Some(metrics.recorders().libp2p.clone());
         behaviour.pubsub.metrics = Some(metrics.recorders().clone());
         let inbound = behaviour.storage.take_inbound().expect("taken once");
+        let compute_inbound = behaviour.compute.take_inbound().expect("taken once");
         for record in store.records()? {
             behaviour.search.set_own_record(record);
         }
@@ -138,8 +142,10 @@ impl Node {
             pins,
             bandwidth,
             metrics,
+            compute: crate::compute::service::Service::new(config.compute.clone()),
             commands,
         };
+        node.start_compute(compute_inbound).await;
         node.start_storage(
             inbound,
             config.storage_probe_every,
@@ -186,6 +192,7 @@ impl Node {
         (status.storage_repairs, status.storage_repair_bytes) = self.pins.repairs();
         status.rate_limits = self.bandwidth.limits();
         (status.blob_bytes_sent, status.blob_bytes_received) = self.bandwidth.totals();
+        status.compute = self.compute.status();
         Ok(status)
     }
 

@@ -69,6 +69,9 @@ pub struct NodeStatus {
     /// Blob response bytes read from peers since start.
     #[serde(default)]
     pub blob_bytes_received: u64,
+    /// Compute for others: on or off, the units running now, counts.
+    #[serde(default)]
+    pub compute: crate::compute::ComputeStatus,
     /// Seconds since the node started.
     pub uptime_secs: u64,
     /// Reachability, external addresses, relay reservations, hole punches.

@@ -160,13 +160,13 @@ impl Node {
 }
 
 /// A handle that does not keep the node running.
-struct WeakNode {
+pub(super) struct WeakNode {
     node: Node,
     commands: mpsc::WeakSender<Command>,
 }
 
 impl WeakNode {
-    fn new(node: &Node) -> Self {
+    pub(super) fn new(node: &Node) -> Self {
         let (dead, _) = mpsc::channel(1);
         Self {
             commands: node.commands.downgrade(),
@@ -177,7 +177,7 @@ impl WeakNode {
         }
     }
 
-    fn upgrade(&self) -> Option<Node> {
+    pub(super) fn upgrade(&self) -> Option<Node> {
         Some(Node {
             commands: self.commands.upgrade()?,
             ..self.node.clone()

@@ -57,4 +57,6 @@ pub(crate) enum Command {
     Pubsub(crate::pubsub::Command),
     /// Storage protocol requests, handled by the storage component.
     Storage(crate::storage::Command),
+    /// Compute protocol requests, handled by the compute component.
+    Compute(crate::compute::Command),
 }

@@ -164,6 +164,7 @@ impl EventLoop {
             Command::Pubsub(c) => behaviour.pubsub.on_command(c),
             Command::Discovery(c) => behaviour.discovery.on_command(c),
             Command::Storage(c) => behaviour.storage.on_command(c),
+            Command::Compute(c) => behaviour.compute.on_command(c),
             Command::StartSearch {
                 words,
                 ttl,
@@ -258,6 +259,7 @@ impl EventLoop {
             rate_limits: Default::default(), // filled in by `Node::status`
             blob_bytes_sent: 0,
             blob_bytes_received: 0,
+            compute: Default::default(), // filled in by `Node::status`
             uptime_secs: self.started.elapsed().as_secs(),
             nat,
         }

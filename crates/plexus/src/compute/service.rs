@@ -1,0 +1,186 @@
+//! What the compute component keeps on a node: its settings
+//! ([`ComputeConfig`]), the units it runs for others now, the jobs it runs
+//! as a runner, and the marks of workers that lost votes (kept across
+//! jobs, so a cheater gets fewer units next time too).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use super::{job::JobProgress, limits::Limits};
+use crate::content::Hash;
+
+/// A node's compute settings (`plexus daemon --compute`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputeConfig {
+    /// Run units for others (off by default: a node without it refuses).
+    pub enabled: bool,
+    /// Units run at once, each on its own blocking thread.
+    pub threads: usize,
+    /// The most a unit may ask for; a unit asking more is refused.
+    pub limits: Limits,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            threads: 1,
+            limits: Limits::DEFAULT,
+        }
+    }
+}
+
+/// A unit this node runs for another now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunningUnit {
+    /// Who asked.
+    pub runner: PeerId,
+    /// The job's module.
+    pub module: Hash,
+    /// The unit's input.
+    pub input: Hash,
+    /// Seconds since it arrived (fetching and waiting for a thread count).
+    pub secs: f64,
+}
+
+/// The compute part of a node's status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ComputeStatus {
+    /// Runs units for others.
+    pub enabled: bool,
+    /// Units run at once.
+    pub threads: usize,
+    /// Units it runs (or fetches for) now.
+    pub running: Vec<RunningUnit>,
+    /// Units it ran to an output.
+    pub units_done: u64,
+    /// Units it ran that ended in an error (out of fuel, trap...).
+    pub units_failed: u64,
+    /// Units it refused.
+    pub units_refused: u64,
+}
+
+/// The node's compute state, shared by its worker and its runner.
+#[derive(Debug)]
+pub(crate) struct Service {
+    pub(crate) config: ComputeConfig,
+    pub(crate) threads: Semaphore,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: u64,
+    running: HashMap<u64, (PeerId, Hash, Hash, Instant)>,
+    done: u64,
+    failed: u64,
+    refused: u64,
+    jobs: HashMap<u64, JobProgress>,
+    marks: HashMap<PeerId, u64>,
+}
+
+/// How a unit this node ran for another ended, for the counters.
+pub(crate) enum Ended {
+    Done,
+    Failed,
+    Refused,
+}
+
+impl Service {
+    pub(crate) fn new(config: ComputeConfig) -> Arc<Self> {
+        Arc::new(Self {
+            threads: Semaphore::new(config.threads.max(1)),
+            config,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a unit that arrived; returns its id for [`Service::end`].
+    pub(crate) fn begin(&self, runner: PeerId, module: Hash, input: Hash) -> u64 {
+        let mut s = self.state();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.running
+            .insert(id, (runner, module, input, Instant::now()));
+        id
+    }
+
+    pub(crate) fn end(&self, id: Option<u64>, how: Ended) {
+        let mut s = self.state();
+        if let Some(id) = id {
+            s.running.remove(&id);
+        }
+        match how {
+            Ended::Done => s.done += 1,
+            Ended::Failed => s.failed += 1,
+            Ended::Refused => s.refused += 1,
+        }
+    }
+
+    pub(crate) fn status(&self) -> ComputeStatus {
+        let s = self.state();
+        let mut running: Vec<RunningUnit> = s
+            .running
+            .values()
+            .map(|(runner, module, input, at)| RunningUnit {
+                runner: *runner,
+                module: *module,
+                input: *input,
+                secs: at.elapsed().as_secs_f64(),
+            })
+            .collect();
+        running.sort_by(|a, b| b.secs.total_cmp(&a.secs));
+        ComputeStatus {
+            enabled: self.config.enabled,
+            threads: self.config.threads,
+            running,
+            units_done: s.done,
+            units_failed: s.failed,
+            units_refused: s.refused,
+        }
+    }
+
+    /// A new job id, its progress registered.
+    pub(crate) fn new_job(&self, progress: JobProgress) -> u64 {
+        let mut s = self.state();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.jobs.insert(id, JobProgress { id, ..progress });
+        id
+    }
+
+    pub(crate) fn update_job(&self, progress: &JobProgress) {
+        self.state().jobs.insert(progress.id, progress.clone());
+    }
+
+    pub(crate) fn end_job(&self, id: u64) {
+        self.state().jobs.remove(&id);
+    }
+
+    pub(crate) fn jobs(&self) -> Vec<JobProgress> {
+        let mut jobs: Vec<_> = self.state().jobs.values().cloned().collect();
+        jobs.sort_by_key(|j| j.id);
+        jobs
+    }
+
+    pub(crate) fn mark(&self, peer: &PeerId) -> u64 {
+        self.state().marks.get(peer).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn set_mark(&self, peer: PeerId, lost: u64) {
+        if lost > 0 {
+            self.state().marks.insert(peer, lost);
+        }
+    }
+}
