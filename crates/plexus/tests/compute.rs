@@ -243,7 +243,14 @@ async fn a_worker_killed_mid_unit_leaves_a_job_that_completes() {
     }
     assert!(saw_unit, "the victim got a unit");
     victim.shutdown().await;
+    let killed = std::time::Instant::now();
     let result = running.await.unwrap().expect("the job completes");
+    // Re-assigned at once, not after the copy's 90 s deadline.
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        killed.elapsed()
+    );
     let expected = tokio::task::spawn_blocking(move || local(&wasm, &inputs, &Limits::DEFAULT))
         .await
         .unwrap();

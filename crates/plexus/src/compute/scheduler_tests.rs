@@ -69,8 +69,9 @@ fn copies_of_a_unit_never_share_an_address() {
     for p in &same {
         s.add_worker(*p, ip(1), 4, 0);
     }
+    // Marked, so it sorts last: only the address rule picks it.
     let other = PeerId::random();
-    s.add_worker(other, ip(2), 4, 0);
+    s.add_worker(other, ip(2), 4, 1);
     let a = assigned(&s.poll(Instant::now()));
     assert_eq!(a.len(), 2);
     assert!(a.iter().any(|(_, p)| *p == other), "{a:?}");
