@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a node in the foreground until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n  plexus daemon --metrics 127.0.0.1:9464     Prometheus scrapes http://127.0.0.1:9464/metrics\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, metrics, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download); flags win."
+        after_help = "Examples:\n  plexus daemon\n  plexus daemon --listen /ip4/0.0.0.0/tcp/0 --api 127.0.0.1:0 --no-mdns\n  plexus daemon --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...\n  plexus daemon --directory /ip4/192.0.2.7/tcp/4100/p2p/12D3KooW... --super-peer\n  plexus daemon --swarm-key ~/plexus-team.key     a private network (see `plexus swarm-key --help`)\n  plexus daemon --max-upload 20Mbit --max-download 50Mbit     caps on blob traffic\n  plexus daemon --metrics 127.0.0.1:9464     Prometheus scrapes http://127.0.0.1:9464/metrics\n  plexus daemon --compute --compute-threads 2     run compute units for others (see `plexus job --help`)\n\nEvery flag can also be set in DIR/config.toml (listen, bootstrap, api, metrics, mdns,\nidle_timeout_secs, max_connections, max_connections_per_peer, max_inbound,\nmax_inbound_per_ip, directories, super_peer, pubsub_rate, pubsub_burst,\npubsub_peer_rate, pubsub_peer_burst, swarm_key, offer_storage, storage_probe_secs,\nstorage_repair_after_secs, max_upload, max_download, and a [compute] table with\nenabled, threads, memory, time_secs); flags win."
     )]
     Daemon(Box<DaemonArgs>),
 
@@ -290,6 +290,11 @@ pub enum Command {
         only_get: bool,
     },
 
+    /// Compute jobs: run a WebAssembly job on peers that compute for
+    /// others, list running jobs, or try it on nodes on this machine.
+    #[command(subcommand)]
+    Job(crate::job::JobCommand),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(crate::completions::CompletionsArgs),
 
@@ -452,6 +457,10 @@ pub struct DaemonArgs {
     /// (default: none).
     #[arg(long, value_name = "RATE", value_parser = plexus::bandwidth::parse_rate)]
     pub max_download: Option<u64>,
+
+    /// Compute for others (`--compute` and its limits).
+    #[command(flatten)]
+    pub compute: crate::job::ComputeArgs,
 }
 
 impl Cli {

@@ -73,6 +73,25 @@ pub async fn status(data_dir: &Path, json: bool) -> Result<()> {
         status.blob_bytes_received as f64 / (1024.0 * 1024.0)
     );
     println!("uptime           {}s", status.uptime_secs);
+    let compute = &status.compute;
+    if compute.enabled {
+        println!(
+            "compute          on, {} threads: {} units running, {} done, {} failed, {} refused",
+            compute.threads,
+            compute.running.len(),
+            compute.units_done,
+            compute.units_failed,
+            compute.units_refused
+        );
+        for unit in &compute.running {
+            println!(
+                "  unit           module {} input {} for {} ({:.1}s)",
+                unit.module, unit.input, unit.runner, unit.secs
+            );
+        }
+    } else {
+        println!("compute          off (plexus daemon --compute runs units for others)");
+    }
     let nat = &status.nat;
     println!(
         "reachability     {}",

@@ -65,6 +65,7 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     if let Some(down) = args.max_download {
         config.rate_limits.max_download = (down > 0).then_some(down);
     }
+    crate::job::apply(&args.compute, &mut config.compute);
     if let Some(secs) = args.idle_timeout {
         config.idle_timeout = Duration::from_secs(secs);
     }

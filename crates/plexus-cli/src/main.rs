@@ -13,6 +13,7 @@ mod content;
 mod daemon;
 mod dashboard;
 mod demo;
+mod job;
 mod metrics;
 mod pubsub;
 mod search;
@@ -130,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             messages,
             ..
         } => bench_pubsub::run(nodes.into(), messages).await,
+        Command::Job(command) => job::run(&data_dir, command, json).await,
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     }

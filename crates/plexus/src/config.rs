@@ -242,6 +242,8 @@ pub struct FileConfig {
     pub max_upload: Option<String>,
     /// Cap on blob downloads, e.g. `"50Mbit"`.
     pub max_download: Option<String>,
+    /// The `[compute]` table: compute for others.
+    pub compute: Option<crate::compute::ComputeFile>,
 }
 
 impl FileConfig {
@@ -266,6 +268,9 @@ impl FileConfig {
     /// Parses the text of a `config.toml`.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let file: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(compute) = &file.compute {
+            compute.check()?;
+        }
         if let Some(size) = &file.offer_storage {
             parse_size(size).map_err(|e| format!("offer_storage: {e}"))?;
         }
@@ -330,6 +335,9 @@ impl FileConfig {
         // Checked by `parse`.
         if let Some(Ok(bytes)) = self.offer_storage.as_deref().map(parse_size) {
             config.offer_storage = bytes;
+        }
+        if let Some(compute) = &self.compute {
+            compute.apply(&mut config.compute);
         }
         if let Some(secs) = self.storage_probe_secs {
             config.storage_probe_every = Duration::from_secs(secs.max(1));

@@ -354,3 +354,35 @@ pub struct UnstoreRequest {
     /// The object (its manifest's hash).
     pub object: Hash,
 }
+
+/// Body of `POST /v1/jobs`: run a compute job (the daemon reads the files).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobRequest {
+    /// The module (`.wasm` or WebAssembly text), an absolute path.
+    pub module: PathBuf,
+    /// A directory (one unit per file) or a file (cut into `units`).
+    pub inputs: PathBuf,
+    /// Units to cut a file into.
+    pub units: Option<u32>,
+    /// Workers that must agree on each unit.
+    pub quorum: usize,
+    /// What each unit may use.
+    pub limits: plexus::compute::Limits,
+}
+
+/// Answer of `POST /v1/jobs`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobStarted {
+    /// The job's id on the daemon.
+    pub id: u64,
+}
+
+/// Answer of `GET /v1/jobs/{id}`: its progress while it runs, its result
+/// (once) when it ended.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobState {
+    /// How it goes (none: it ended).
+    pub progress: Option<plexus::compute::JobProgress>,
+    /// How it ended: the result or the error.
+    pub result: Option<Result<plexus::compute::JobResult, String>>,
+}

@@ -20,6 +20,7 @@
 
 pub(crate) mod behaviour;
 pub mod examples;
+pub mod files;
 pub mod job;
 pub mod limits;
 pub(crate) mod network;
@@ -41,10 +42,11 @@ use libp2p::PeerId;
 use tokio::sync::oneshot;
 
 pub(crate) use behaviour::Behaviour;
+pub use files::{read_module, split_inputs};
 pub use job::{Job, JobProgress, JobResult, WorkerReport};
 pub use limits::{Limits, UnitError};
 pub use sandbox::{check, run_unit};
-pub use service::{ComputeConfig, ComputeStatus, RunningUnit};
+pub use service::{ComputeConfig, ComputeFile, ComputeStatus, RunningUnit};
 
 use crate::{content::Hash, Error};
 

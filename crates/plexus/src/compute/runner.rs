@@ -66,6 +66,7 @@ fn unit_timeout(limits: &Limits) -> Duration {
 pub(crate) async fn run<N: ComputeNetwork>(
     net: &N,
     service: &Arc<Service>,
+    id: u64,
     job: Job,
     progress: watch::Sender<JobProgress>,
 ) -> Result<JobResult, Error> {
@@ -94,13 +95,12 @@ pub(crate) async fn run<N: ComputeNetwork>(
         .await?
     };
     let mut state = JobProgress::new(module.0, inputs.len());
-    state.id = service.new_job(state.clone());
-    let result = drive(
+    state.id = id;
+    service.update_job(&state);
+    drive(
         net, service, &job, module, &inputs, &mut state, &progress, started,
     )
-    .await;
-    service.end_job(state.id);
-    result
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -13,7 +13,10 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::{job::JobProgress, limits::Limits};
+use super::{
+    job::{JobProgress, JobResult},
+    limits::Limits,
+};
 use crate::content::Hash;
 
 /// A node's compute settings (`plexus daemon --compute`).
@@ -33,6 +36,53 @@ impl Default for ComputeConfig {
             enabled: false,
             threads: 1,
             limits: Limits::DEFAULT,
+        }
+    }
+}
+
+/// The `[compute]` table of `config.toml`:
+///
+/// ```toml
+/// [compute]
+/// enabled = true
+/// threads = 2
+/// memory = "64MiB"   # per unit
+/// time_secs = 10     # per unit, as fuel (see `limits.rs`)
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeFile {
+    /// Run units for others.
+    pub enabled: Option<bool>,
+    /// Units at once.
+    pub threads: Option<usize>,
+    /// Memory per unit, e.g. `"64MiB"`.
+    pub memory: Option<String>,
+    /// Time limit per unit in seconds.
+    pub time_secs: Option<u64>,
+}
+
+impl ComputeFile {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if let Some(m) = &self.memory {
+            crate::config::parse_size(m).map_err(|e| format!("compute.memory: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Applies the table on top of `config`.
+    pub fn apply(&self, config: &mut ComputeConfig) {
+        if let Some(on) = self.enabled {
+            config.enabled = on;
+        }
+        if let Some(n) = self.threads {
+            config.threads = n.max(1);
+        }
+        if let Some(Ok(bytes)) = self.memory.as_deref().map(crate::config::parse_size) {
+            config.limits.memory_bytes = bytes;
+        }
+        if let Some(secs) = self.time_secs {
+            config.limits.fuel = Limits::fuel_for(std::time::Duration::from_secs(secs.max(1)));
         }
     }
 }
@@ -83,6 +133,7 @@ struct State {
     failed: u64,
     refused: u64,
     jobs: HashMap<u64, JobProgress>,
+    finished: HashMap<u64, Result<JobResult, String>>,
     marks: HashMap<PeerId, u64>,
 }
 
@@ -164,8 +215,25 @@ impl Service {
         self.state().jobs.insert(progress.id, progress.clone());
     }
 
-    pub(crate) fn end_job(&self, id: u64) {
-        self.state().jobs.remove(&id);
+    /// The job ended; `result` (of a job started in the background) is
+    /// kept for [`Service::take_result`].
+    pub(crate) fn end_job(&self, id: u64, result: Option<Result<JobResult, String>>) {
+        let mut s = self.state();
+        s.jobs.remove(&id);
+        if let Some(result) = result {
+            // Taken by whoever started the job; a few are kept at most.
+            if s.finished.len() >= 16 {
+                if let Some(&oldest) = s.finished.keys().min() {
+                    s.finished.remove(&oldest);
+                }
+            }
+            s.finished.insert(id, result);
+        }
+    }
+
+    /// The result of background job `id`, once (none: unknown or running).
+    pub(crate) fn take_result(&self, id: u64) -> Option<Result<JobResult, String>> {
+        self.state().finished.remove(&id)
     }
 
     pub(crate) fn jobs(&self) -> Vec<JobProgress> {

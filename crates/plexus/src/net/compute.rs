@@ -86,7 +86,44 @@ impl Node {
         job: Job,
         progress: watch::Sender<JobProgress>,
     ) -> Result<JobResult, Error> {
-        let result = compute::runner::run(self, &self.compute, job, progress).await?;
+        let id = self.register(&job);
+        let result = self.run_registered(id, job, progress).await;
+        self.compute.end_job(id, None);
+        result
+    }
+
+    /// Starts `job` in the background and returns its id: follow it with
+    /// [`Node::jobs`], collect it with [`Node::job_result`].
+    pub fn start_job(&self, job: Job) -> u64 {
+        let id = self.register(&job);
+        let node = self.clone();
+        tokio::spawn(async move {
+            let (tx, _) = watch::channel(JobProgress::new(Hash::of(&job.wasm), job.inputs.len()));
+            let result = node.run_registered(id, job, tx).await;
+            node.compute
+                .end_job(id, Some(result.map_err(|e| e.to_string())));
+        });
+        id
+    }
+
+    /// The result of a job [`Node::start_job`] started, once it ended
+    /// (then it is forgotten); none while it runs or if unknown.
+    pub fn job_result(&self, id: u64) -> Option<Result<JobResult, String>> {
+        self.compute.take_result(id)
+    }
+
+    fn register(&self, job: &Job) -> u64 {
+        self.compute
+            .new_job(JobProgress::new(Hash::of(&job.wasm), job.inputs.len()))
+    }
+
+    async fn run_registered(
+        &self,
+        id: u64,
+        job: Job,
+        progress: watch::Sender<JobProgress>,
+    ) -> Result<JobResult, Error> {
+        let result = compute::runner::run(self, &self.compute, id, job, progress).await?;
         for worker in &result.workers {
             let before = self.compute.mark(&worker.peer);
             self.compute.set_mark(worker.peer, before.max(worker.lost));

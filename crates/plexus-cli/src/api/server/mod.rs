@@ -3,6 +3,7 @@
 //! the library, that check and `api`'s types, operations and stream format.
 
 mod content;
+mod jobs;
 mod node;
 mod pubsub;
 mod search;
@@ -48,6 +49,8 @@ pub fn router(node: Node, auth: Arc<Auth>) -> Router {
         .route("/v1/storage/get", post(storage::get))
         .route("/v1/storage/pins", get(storage::pins))
         .route("/v1/storage/unstore", post(storage::unstore))
+        .route("/v1/jobs", get(jobs::list).post(jobs::start))
+        .route("/v1/jobs/{id}", get(jobs::state))
         .route(
             "/v1/pubsub/{topic}",
             post(pubsub::publish).get(pubsub::subscribe),
