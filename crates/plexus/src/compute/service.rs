@@ -252,3 +252,27 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::FileConfig, NodeConfig};
+
+    #[test]
+    fn the_compute_table_of_config_toml_applies_and_bad_sizes_are_refused() {
+        let file = FileConfig::parse(
+            "[compute]\nenabled = true\nthreads = 3\nmemory = \"32MiB\"\ntime_secs = 2\n",
+        )
+        .unwrap();
+        let mut config = NodeConfig::new("/tmp/x");
+        assert!(!config.compute.enabled, "off by default");
+        file.apply(&mut config);
+        assert!(config.compute.enabled);
+        assert_eq!(config.compute.threads, 3);
+        assert_eq!(config.compute.limits.memory_bytes, 32 << 20);
+        assert_eq!(config.compute.limits.fuel, 2_000_000_000);
+        let err = FileConfig::parse("[compute]\nmemory = \"lots\"\n").unwrap_err();
+        assert!(err.contains("compute.memory"), "{err}");
+        assert!(FileConfig::parse("[compute]\nthreds = 2\n").is_err());
+    }
+}
