@@ -91,14 +91,17 @@ fn peers_behind_two_nats_fetch_over_a_hole_punched_quic_connection() {
     pair(PP, PP, Transport::Quic, 20, 0);
 }
 
+/// One plain get (refused with the reason) and one `--allow-relay` get
+/// (over the relay) per transport: each waits out the 8 s hole-punch wait,
+/// so CI runs one of each; `plexus-testbed punch` runs 5 of each.
 #[test]
 fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_tcp() {
-    pair(SYM, SYM, Transport::Tcp, 2, 2);
+    pair(SYM, SYM, Transport::Tcp, 1, 1);
 }
 
 #[test]
 fn symmetric_nats_refuse_with_the_reason_or_relay_when_allowed_quic() {
-    pair(SYM, SYM, Transport::Quic, 2, 2);
+    pair(SYM, SYM, Transport::Quic, 1, 1);
 }
 
 #[test]
@@ -224,15 +227,21 @@ fn a_capped_download_holds_its_rate() {
 }
 
 /// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB, every
-/// link 20 Mbit/s. The aim is 1.2 x the fluid bound (`plexus-testbed
-/// crowd`); this debug build on a loaded 2-core machine measured 2.0-3.0 x,
-/// so CI holds it to 3.5 x: a crowd that stopped trading among itself
-/// (every getter served by the seeder alone) takes 8 x, and its seeder
-/// uploads 8 copies, not fewer than 2.
+/// link 20 Mbit/s. The aim is 1.2 x the fluid bound and fewer than 2
+/// copies from the seeder (`plexus-testbed crowd`); this debug build on a
+/// loaded 2-core machine measured 1.9-3.0 x, so CI holds it to 3.5 x: a
+/// crowd that stopped trading among itself (every getter served by the
+/// seeder alone) takes 8 x. The seeder is busy almost to the end, so it
+/// uploads nearly `last finish / (F / u_seeder)` copies, and F / u_seeder
+/// is this crowd's bound: 1.76-1.79 copies at 1.92-1.95 x (three runs),
+/// 2.01 at 2.14 x (one CI run). So "< 2" here would be a time bound of
+/// about 2.1 x in disguise; CI holds the copies to 3, in step with the
+/// 3.5 x. A crowd that stopped trading makes the seeder upload 8.
 #[test]
 fn a_flash_crowd_finishes_near_the_fluid_bound() {
     let crowd = scenarios::Crowd {
         slack: 3.5,
+        max_copies: 3.0,
         ..scenarios::Crowd::new(8, 16 << 20)
     };
     check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));
