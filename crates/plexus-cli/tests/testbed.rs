@@ -246,3 +246,8 @@ fn a_flash_crowd_finishes_near_the_fluid_bound() {
     };
     check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));
 }
+
+#[test]
+fn compute_on_six_cpu_limited_workers_speeds_up_and_equals_the_local_run() {
+    check(scenarios::compute(Path::new(PLEXUS), 6, 60, 0.25));
+}

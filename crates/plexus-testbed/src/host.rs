@@ -169,6 +169,11 @@ impl Host {
         c
     }
 
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
     /// Runs the CLI against this host's daemon.
     pub fn cli(&self, args: &[&str]) -> Result<Output> {
         self.command(args).output().context("plexus runs")

@@ -12,11 +12,13 @@ use anyhow::{bail, Context, Result};
 use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed, Transport};
 
 mod caps;
+mod compute;
 mod crowd;
 mod faults;
 mod speed;
 
 pub use caps::{cap_rate, Capped};
+pub use compute::compute;
 pub use crowd::{crowd, Crowd, CrowdResult};
 pub use faults::{cut_links, partition};
 pub use speed::{spread, swarm, uneven};
@@ -39,6 +41,7 @@ pub const ALL: &[&str] = &[
     "nat-reach",
     "caps",
     "crowd",
+    "compute",
 ];
 
 /// Runs the scenario called `name` with its default figures.
@@ -77,6 +80,7 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Replicas(3))?,
             ]
         }
+        "compute" => vec![compute(plexus, 6, 60, 0.25)?],
         "caps" => vec![
             cap_rate(plexus, Capped::Upload, Mbit(20.0), 32 << 20)?,
             cap_rate(plexus, Capped::Download, Mbit(20.0), 32 << 20)?,

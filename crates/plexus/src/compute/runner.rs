@@ -227,7 +227,10 @@ async fn find_workers<N: ComputeNetwork>(
     for (peer, answer, ips) in futures::future::join_all(hellos).await {
         match answer {
             Ok(Ok(Response::Offer { threads, limits })) if job.limits.within(&limits) => {
-                scheduler.add_worker(peer, ips, threads as usize, service.mark(&peer));
+                // One unit more than its threads: the next one is fetched
+                // while the last runs, so no thread waits on the network.
+                let slots = threads as usize + 1;
+                scheduler.add_worker(peer, ips, slots, service.mark(&peer));
             }
             Ok(Ok(Response::Offer { limits, .. })) => refusals.push(format!(
                 "{peer}: grants at most {limits:?}, less than the job asks"

@@ -255,7 +255,6 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::{config::FileConfig, NodeConfig};
 
     #[test]
