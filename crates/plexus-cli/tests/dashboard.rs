@@ -217,6 +217,11 @@ async fn the_html_css_and_scripts_are_served_from_the_binary() {
     for (path, kind, marker) in [
         ("/ui/app.js", "text/javascript", "async function poll()"),
         ("/ui/live.js", "text/javascript", "async function* ndjson("),
+        (
+            "/ui/downloads.js",
+            "text/javascript",
+            "function renderDownloads(",
+        ),
         ("/ui/style.css", "text/css", "progress {"),
     ] {
         assert!(

@@ -2,7 +2,8 @@
 //! Playwright for Python; `tests/browser/dashboard.py`): share a file
 //! through one daemon's page, get it through a second daemon's page by
 //! ticket to 100%, find a second by search and get it with the hit's
-//! button, chat, and see a page of another origin refused.
+//! button, see a `plexus get` started from the command line in B's list of
+//! downloads, chat, and see a page of another origin refused.
 //!
 //! Ignored by default as it needs Chromium and Playwright; `.ci/run`
 //! installs both and runs it. By hand:
@@ -35,12 +36,30 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let data2: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 241) as u8).collect();
     std::fs::write(&file2, &data2).unwrap();
 
+    // A `plexus get` on B from the command line, not from the page, from a
+    // third daemon with its upload capped so it runs for seconds.
+    let c = Daemon::start(&root.path().join("c"), &["--max-upload", "4Mbit"]);
+    let file3 = root.path().join("cli-started.bin");
+    std::fs::write(&file3, &data[..3_000_000]).unwrap();
+    let shared = common::json(c.cli(&["share", file3.to_str().unwrap(), "--json"]));
+    let cli_out = root.path().join("cli-copy.bin");
+    let cli_get = Command::new(env!("CARGO_BIN_EXE_plexus"))
+        .arg("--data-dir")
+        .arg(&b.data_dir)
+        .args(["get", shared["ticket"].as_str().unwrap(), "-o"])
+        .arg(&cli_out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
     let args = serde_json::json!({
         "url_a": login_url(&a),
         "url_b": login_url(&b),
         "addr_a": a.tcp_addr(),
         "share_path": file,
         "share_path2": file2,
+        "cli_name": "cli-started.bin",
         "topic": "browser-lobby",
         "screenshots": std::env::var("PLEXUS_SCREENSHOTS").ok(),
     });
@@ -59,6 +78,9 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("browser test passed"));
+    let got = cli_get.wait_with_output().unwrap();
+    assert!(got.status.success(), "{}", common::stderr(&got));
+    assert_eq!(std::fs::read(&cli_out).unwrap(), &data[..3_000_000]);
     // What B's page fetched is on B's disk, byte for byte.
     let fetched = b.data_dir.join("downloads").join("browser-test.bin");
     assert_eq!(std::fs::read(&fetched).unwrap(), data);

@@ -84,7 +84,7 @@ with sync_playwright() as p:
     # Get it on B's page by ticket; progress reaches 100%.
     b.fill("#get-target", ticket)
     b.click("#get-form button")
-    card = b.locator(".download").first
+    card = b.locator(".download", has_text=name)
     expect(card).to_have_class(re.compile("done"))
     expect(card.locator(".figures")).to_contain_text("100%")
     assert card.locator("progress").evaluate("p => p.value") == 1
@@ -115,6 +115,14 @@ with sync_playwright() as p:
     expect(card).to_have_class(re.compile("done"))
     expect(card.locator(".figures")).to_contain_text("100%")
     log(f"B's page found {name2} by search and fetched it with Get: 100%")
+
+    # A get started on B from the command line is in B's list too.
+    cli_card = b.locator(".download", has_text=args["cli_name"])
+    expect(cli_card).to_have_count(1)
+    expect(cli_card).to_have_class(re.compile("done"), timeout=60_000)
+    expect(cli_card.locator(".figures")).to_contain_text("100%")
+    expect(b.locator("#download-counts")).to_contain_text("3 ended")
+    log(f"B's page lists {args['cli_name']}, fetched by `plexus get`: 100%")
 
     # Chat: both pages subscribe; A's page sends, B's page shows it.
     topic = args["topic"]
