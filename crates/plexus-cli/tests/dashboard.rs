@@ -222,6 +222,11 @@ async fn the_html_css_and_scripts_are_served_from_the_binary() {
             "text/javascript",
             "function renderDownloads(",
         ),
+        (
+            "/ui/storage.js",
+            "text/javascript",
+            "async function pollPins()",
+        ),
         ("/ui/style.css", "text/css", "progress {"),
     ] {
         assert!(

@@ -3,7 +3,8 @@
 //! through one daemon's page, get it through a second daemon's page by
 //! ticket to 100%, find a second by search and get it with the hit's
 //! button, see a `plexus get` started from the command line in B's list of
-//! downloads, chat, and see a page of another origin refused.
+//! downloads, store a file from B's Storage section on A and C and unstore
+//! it, chat, and see a page of another origin refused.
 //!
 //! Ignored by default as it needs Chromium and Playwright; `.ci/run`
 //! installs both and runs it. By hand:
@@ -27,7 +28,8 @@ fn login_url(daemon: &Daemon) -> String {
 #[ignore = "needs Chromium and Playwright (.ci/run installs them)"]
 fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let root = tempfile::tempdir().unwrap();
-    let a = Daemon::start(&root.path().join("a"), &[]);
+    // A and C offer storage, for B's page to store a file on both.
+    let a = Daemon::start(&root.path().join("a"), &["--offer-storage", "16MiB"]);
     let b = Daemon::start(&root.path().join("b"), &[]);
     let file = root.path().join("browser-test.bin");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
@@ -38,7 +40,10 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
 
     // A `plexus get` on B from the command line, not from the page, from a
     // third daemon with its upload capped so it runs for seconds.
-    let c = Daemon::start(&root.path().join("c"), &["--max-upload", "4Mbit"]);
+    let c = Daemon::start(
+        &root.path().join("c"),
+        &["--max-upload", "4Mbit", "--offer-storage", "16MiB"],
+    );
     let file3 = root.path().join("cli-started.bin");
     std::fs::write(&file3, &data[..3_000_000]).unwrap();
     let shared = common::json(c.cli(&["share", file3.to_str().unwrap(), "--json"]));

@@ -53,6 +53,13 @@ class Elsewhere(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def shoot(page, name, selector):
+    """Saves a screenshot of one section as SCREENSHOTS/dashboard-NAME.png."""
+    shots = args.get("screenshots")
+    if shots:
+        page.locator(selector).screenshot(path=os.path.join(shots, f"dashboard-{name}.png"))
+
+
 def subscribe(page, topic):
     page.fill("#sub-topic", topic)
     page.click("#sub-form button")
@@ -123,6 +130,25 @@ with sync_playwright() as p:
     expect(cli_card.locator(".figures")).to_contain_text("100%")
     expect(b.locator("#download-counts")).to_contain_text("3 ended")
     log(f"B's page lists {args['cli_name']}, fetched by `plexus get`: 100%")
+
+    # Storage: B's page stores a file on two holders (A and C, both
+    # connected by now), lists it with its health, and unstores it.
+    expect(b.locator("#no-pins")).to_be_visible()
+    b.fill("#store-path", args["share_path2"])
+    b.fill("#store-redundancy", "2")
+    b.click("#store-form button")
+    expect(b.locator("#store-result")).to_have_text(re.compile("^plexusstore1"))
+    row = b.locator("#pin-rows tr.own", has_text=name2)
+    expect(row).to_contain_text("2/2 alive, 1 needed")
+    expect(row).to_contain_text("2 replicas")
+    expect(b.locator("#pin-counts")).to_contain_text("1 stored by this node")
+    log(f"B's Storage section stored {name2} on 2 holders: 2/2 alive")
+    shoot(b, "storage", "#storage")
+    b.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button", has_text="Unstore").click()
+    expect(b.locator("#store-state")).to_contain_text("2 holders released it")
+    expect(b.locator("#pin-rows tr")).to_have_count(0)
+    log("B's page unstored it: both holders released it")
 
     # Chat: both pages subscribe; A's page sends, B's page shows it.
     topic = args["topic"]
