@@ -10,7 +10,8 @@
 //! installs both and runs it. By hand:
 //! `apt-get install chromium; python3 -m venv /tmp/pw; /tmp/pw/bin/pip install playwright==1.65.2;
 //! PLEXUS_BROWSER_PYTHON=/tmp/pw/bin/python cargo nextest run -p plexus-cli --test dashboard_browser --run-ignored all`.
-//! `PLEXUS_SCREENSHOTS=DIR` also saves a screenshot of the page there.
+//! `PLEXUS_SCREENSHOTS=DIR` also saves screenshots there: the whole page
+//! (`dashboard.png`) and each section (`dashboard-SECTION.png`), as in `docs/`.
 
 mod common;
 

@@ -17,6 +17,8 @@ import threading
 from playwright.sync_api import expect, sync_playwright
 
 args = json.loads(sys.argv[1])
+# Screenshots (docs/dashboard*.png come from here): one per section, and
+# the whole page, in the folder `screenshots` names.
 chromium = os.environ.get("PLEXUS_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT = 30_000
 
@@ -57,7 +59,10 @@ def shoot(page, name, selector):
     """Saves a screenshot of one section as SCREENSHOTS/dashboard-NAME.png."""
     shots = args.get("screenshots")
     if shots:
+        # The sticky header would cover the top of a tall section.
+        page.evaluate("document.querySelector('header').style.position = 'static'")
         page.locator(selector).screenshot(path=os.path.join(shots, f"dashboard-{name}.png"))
+        page.evaluate("document.querySelector('header').style.position = ''")
 
 
 def subscribe(page, topic):
@@ -117,6 +122,7 @@ with sync_playwright() as p:
         if hit.count() > 0:
             break
     expect(hit).to_have_count(1)
+    shoot(b, "search", "#search")
     hit.locator("button", has_text="Get").click()
     card = b.locator(".download", has_text=name2)
     expect(card).to_have_class(re.compile("done"))
@@ -130,6 +136,7 @@ with sync_playwright() as p:
     expect(cli_card.locator(".figures")).to_contain_text("100%")
     expect(b.locator("#download-counts")).to_contain_text("3 ended")
     log(f"B's page lists {args['cli_name']}, fetched by `plexus get`: 100%")
+    shoot(b, "content", "#content")
 
     # Storage: B's page stores a file on two holders (A and C, both
     # connected by now), lists it with its health, and unstores it.
@@ -184,6 +191,9 @@ with sync_playwright() as p:
     expect(box_b.locator(".log")).to_contain_text("hello from the browser")
     assert "forged" not in box_b.locator(".log").text_content()
     log("A's page sent a chat message; B's page showed it")
+    shoot(b, "topics", "#topics")
+    shoot(b, "node", "#node")
+    shoot(b, "peers", "#peers")
 
     shots = args.get("screenshots")
     if shots:
