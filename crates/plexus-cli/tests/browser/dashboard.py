@@ -140,7 +140,9 @@ with sync_playwright() as p:
 
     # Storage: B's page stores a file on two holders (A and C, both
     # connected by now), lists it with its health, and unstores it.
+    expect(b.locator("#pins-state")).to_contain_text("as of")
     expect(b.locator("#no-pins")).to_be_visible()
+    expect(b.locator("#pin-rows tr")).to_have_count(0)
     b.fill("#store-path", args["share_path2"])
     b.fill("#store-redundancy", "2")
     b.click("#store-form button")
