@@ -60,15 +60,14 @@ async fn a_cli_get_is_in_the_daemons_downloads_while_it_runs_and_done_after() {
         .spawn()
         .unwrap();
 
-    // While it runs: active, with bytes moving and the total known.
+    // While it runs (a quarter in): active, with its rate and the total known.
     let deadline = Instant::now() + Duration::from_secs(30);
     let running = loop {
         let list = downloads(&http, &base, &token).await;
-        if let Some(d) = list.iter().find(|d| {
-            d["state"] == "active"
-                && d["done"].as_u64().unwrap() > 0
-                && d["rate"].as_f64() > Some(0.0)
-        }) {
+        if let Some(d) = list
+            .iter()
+            .find(|d| d["state"] == "active" && d["done"].as_u64().unwrap() >= 1_000_000)
+        {
             break d.clone();
         }
         assert!(
@@ -87,6 +86,16 @@ async fn a_cli_get_is_in_the_daemons_downloads_while_it_runs_and_done_after() {
         "{running}"
     );
     assert!(running["ended_unix_ms"].is_null());
+    let running_rate = running["rate"].as_f64().unwrap();
+    // The cap's 1 MB/s, measured over the last seconds.
+    assert!(
+        running_rate > 300_000.0 && running_rate < 3_000_000.0,
+        "{running}"
+    );
+    eprintln!(
+        "running: {} of {} bytes at {running_rate:.0} B/s",
+        running["done"], running["total"]
+    );
 
     let got = get.wait_with_output().unwrap();
     assert!(got.status.success(), "{}", common::stderr(&got));
@@ -108,6 +117,10 @@ async fn a_cli_get_is_in_the_daemons_downloads_while_it_runs_and_done_after() {
     assert!(ended.unwrap() > started.unwrap(), "{done}");
     // 4 MB through an 8 Mbit/s cap: about 1 MB/s (the cap allows a burst).
     let rate = done["rate"].as_f64().unwrap();
+    eprintln!(
+        "CLI get of 4 MB under an 8 Mbit/s cap: {rate:.0} B/s, {} ms",
+        ended.unwrap() - started.unwrap()
+    );
     assert!(rate > 100_000.0 && rate < 3_000_000.0, "rate {rate}");
 
     // A get that fails (a hash nobody has) is listed too, with its error.
