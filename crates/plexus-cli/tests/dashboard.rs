@@ -217,6 +217,16 @@ async fn the_html_css_and_scripts_are_served_from_the_binary() {
     for (path, kind, marker) in [
         ("/ui/app.js", "text/javascript", "async function poll()"),
         ("/ui/live.js", "text/javascript", "async function* ndjson("),
+        (
+            "/ui/downloads.js",
+            "text/javascript",
+            "function renderDownloads(",
+        ),
+        (
+            "/ui/storage.js",
+            "text/javascript",
+            "async function pollPins()",
+        ),
         ("/ui/style.css", "text/css", "progress {"),
     ] {
         assert!(

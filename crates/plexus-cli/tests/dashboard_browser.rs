@@ -2,13 +2,16 @@
 //! Playwright for Python; `tests/browser/dashboard.py`): share a file
 //! through one daemon's page, get it through a second daemon's page by
 //! ticket to 100%, find a second by search and get it with the hit's
-//! button, chat, and see a page of another origin refused.
+//! button, see a `plexus get` started from the command line in B's list of
+//! downloads, store a file from B's Storage section on A and C and unstore
+//! it, chat, and see a page of another origin refused.
 //!
 //! Ignored by default as it needs Chromium and Playwright; `.ci/run`
 //! installs both and runs it. By hand:
 //! `apt-get install chromium; python3 -m venv /tmp/pw; /tmp/pw/bin/pip install playwright==1.65.2;
 //! PLEXUS_BROWSER_PYTHON=/tmp/pw/bin/python cargo nextest run -p plexus-cli --test dashboard_browser --run-ignored all`.
-//! `PLEXUS_SCREENSHOTS=DIR` also saves a screenshot of the page there.
+//! `PLEXUS_SCREENSHOTS=DIR` also saves screenshots there: the whole page
+//! (`dashboard.png`) and each section (`dashboard-SECTION.png`), as in `docs/`.
 
 mod common;
 
@@ -26,7 +29,8 @@ fn login_url(daemon: &Daemon) -> String {
 #[ignore = "needs Chromium and Playwright (.ci/run installs them)"]
 fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let root = tempfile::tempdir().unwrap();
-    let a = Daemon::start(&root.path().join("a"), &[]);
+    // A and C offer storage, for B's page to store a file on both.
+    let a = Daemon::start(&root.path().join("a"), &["--offer-storage", "16MiB"]);
     let b = Daemon::start(&root.path().join("b"), &[]);
     let file = root.path().join("browser-test.bin");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
@@ -35,12 +39,33 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let data2: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 241) as u8).collect();
     std::fs::write(&file2, &data2).unwrap();
 
+    // A `plexus get` on B from the command line, not from the page, from a
+    // third daemon with its upload capped so it runs for seconds.
+    let c = Daemon::start(
+        &root.path().join("c"),
+        &["--max-upload", "4Mbit", "--offer-storage", "16MiB"],
+    );
+    let file3 = root.path().join("cli-started.bin");
+    std::fs::write(&file3, &data[..3_000_000]).unwrap();
+    let shared = common::json(c.cli(&["share", file3.to_str().unwrap(), "--json"]));
+    let cli_out = root.path().join("cli-copy.bin");
+    let cli_get = Command::new(env!("CARGO_BIN_EXE_plexus"))
+        .arg("--data-dir")
+        .arg(&b.data_dir)
+        .args(["get", shared["ticket"].as_str().unwrap(), "-o"])
+        .arg(&cli_out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
     let args = serde_json::json!({
         "url_a": login_url(&a),
         "url_b": login_url(&b),
         "addr_a": a.tcp_addr(),
         "share_path": file,
         "share_path2": file2,
+        "cli_name": "cli-started.bin",
         "topic": "browser-lobby",
         "screenshots": std::env::var("PLEXUS_SCREENSHOTS").ok(),
     });
@@ -59,6 +84,9 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("browser test passed"));
+    let got = cli_get.wait_with_output().unwrap();
+    assert!(got.status.success(), "{}", common::stderr(&got));
+    assert_eq!(std::fs::read(&cli_out).unwrap(), &data[..3_000_000]);
     // What B's page fetched is on B's disk, byte for byte.
     let fetched = b.data_dir.join("downloads").join("browser-test.bin");
     assert_eq!(std::fs::read(&fetched).unwrap(), data);

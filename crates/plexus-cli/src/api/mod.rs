@@ -4,6 +4,7 @@
 //! the commands without a daemon share; streams are NDJSON ([`stream`]).
 
 pub mod client;
+pub mod downloads;
 pub mod ops;
 pub mod server;
 pub mod stream;

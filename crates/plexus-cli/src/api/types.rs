@@ -386,3 +386,58 @@ pub struct JobState {
     /// How it ended: the result or the error.
     pub result: Option<Result<plexus::compute::JobResult, String>>,
 }
+
+/// Which daemon path a download took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadKind {
+    /// `POST /v1/get`: content by ticket or hash (`plexus get`, the page).
+    Get,
+    /// `POST /v1/storage/get`: a stored object (`plexus get plexusstore1...`);
+    /// no byte progress until it ends.
+    Stored,
+}
+
+/// Where a download is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadState {
+    /// Still running.
+    Active,
+    /// Finished and written out.
+    Done,
+    /// Ended with an error.
+    Failed,
+}
+
+/// One entry of `GET /v1/downloads`: a download the daemon runs or ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownloadEntry {
+    /// The daemon's number for it (unique while the daemon runs).
+    pub id: u64,
+    /// Which path it took.
+    pub kind: DownloadKind,
+    /// The content hash, or for a stored object its manifest's hash.
+    pub hash: Hash,
+    /// Name from the ticket, when it had one.
+    pub name: Option<String>,
+    /// Where it is written.
+    pub out: Option<PathBuf>,
+    /// Bytes present and verified.
+    pub done: u64,
+    /// Bytes in all (0 while unknown).
+    pub total: u64,
+    /// Bytes per second over the last few seconds (the average, once ended).
+    pub rate: f64,
+    /// Providers being asked (while active) or that sent bytes (once done),
+    /// when known.
+    pub peers: Option<usize>,
+    /// Active, done or failed.
+    pub state: DownloadState,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started, Unix milliseconds.
+    pub started_unix_ms: u64,
+    /// When it ended, Unix milliseconds.
+    pub ended_unix_ms: Option<u64>,
+}

@@ -26,6 +26,8 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const LOGIN_HTML: &str = include_str!("assets/login.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const LIVE_JS: &str = include_str!("assets/live.js");
+const DOWNLOADS_JS: &str = include_str!("assets/downloads.js");
+const STORAGE_JS: &str = include_str!("assets/storage.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// The page may load only its own scripts and styles, talk only to this
@@ -62,6 +64,14 @@ pub fn router(auth: Arc<Auth>, downloads_dir: PathBuf) -> Router {
         .route("/ui/info", get(info_route))
         .route("/ui/app.js", get(|| asset("text/javascript", APP_JS)))
         .route("/ui/live.js", get(|| asset("text/javascript", LIVE_JS)))
+        .route(
+            "/ui/downloads.js",
+            get(|| asset("text/javascript", DOWNLOADS_JS)),
+        )
+        .route(
+            "/ui/storage.js",
+            get(|| asset("text/javascript", STORAGE_JS)),
+        )
         .route("/ui/style.css", get(|| asset("text/css", STYLE_CSS)))
         .fallback(not_found)
         .with_state(state)

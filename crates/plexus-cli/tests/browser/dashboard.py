@@ -17,6 +17,8 @@ import threading
 from playwright.sync_api import expect, sync_playwright
 
 args = json.loads(sys.argv[1])
+# Screenshots (docs/dashboard*.png come from here): one per section, and
+# the whole page, in the folder `screenshots` names.
 chromium = os.environ.get("PLEXUS_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT = 30_000
 
@@ -53,6 +55,16 @@ class Elsewhere(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def shoot(page, name, selector):
+    """Saves a screenshot of one section as SCREENSHOTS/dashboard-NAME.png."""
+    shots = args.get("screenshots")
+    if shots:
+        # The sticky header would cover the top of a tall section.
+        page.evaluate("document.querySelector('header').style.position = 'static'")
+        page.locator(selector).screenshot(path=os.path.join(shots, f"dashboard-{name}.png"))
+        page.evaluate("document.querySelector('header').style.position = ''")
+
+
 def subscribe(page, topic):
     page.fill("#sub-topic", topic)
     page.click("#sub-form button")
@@ -84,7 +96,7 @@ with sync_playwright() as p:
     # Get it on B's page by ticket; progress reaches 100%.
     b.fill("#get-target", ticket)
     b.click("#get-form button")
-    card = b.locator(".download").first
+    card = b.locator(".download", has_text=name)
     expect(card).to_have_class(re.compile("done"))
     expect(card.locator(".figures")).to_contain_text("100%")
     assert card.locator("progress").evaluate("p => p.value") == 1
@@ -110,11 +122,42 @@ with sync_playwright() as p:
         if hit.count() > 0:
             break
     expect(hit).to_have_count(1)
+    shoot(b, "search", "#search")
     hit.locator("button", has_text="Get").click()
     card = b.locator(".download", has_text=name2)
     expect(card).to_have_class(re.compile("done"))
     expect(card.locator(".figures")).to_contain_text("100%")
     log(f"B's page found {name2} by search and fetched it with Get: 100%")
+
+    # A get started on B from the command line is in B's list too.
+    cli_card = b.locator(".download", has_text=args["cli_name"])
+    expect(cli_card).to_have_count(1)
+    expect(cli_card).to_have_class(re.compile("done"), timeout=60_000)
+    expect(cli_card.locator(".figures")).to_contain_text("100%")
+    expect(b.locator("#download-counts")).to_contain_text("3 ended")
+    log(f"B's page lists {args['cli_name']}, fetched by `plexus get`: 100%")
+    shoot(b, "content", "#content")
+
+    # Storage: B's page stores a file on two holders (A and C, both
+    # connected by now), lists it with its health, and unstores it.
+    expect(b.locator("#pins-state")).to_contain_text("as of")
+    expect(b.locator("#no-pins")).to_be_visible()
+    expect(b.locator("#pin-rows tr")).to_have_count(0)
+    b.fill("#store-path", args["share_path2"])
+    b.fill("#store-redundancy", "2")
+    b.click("#store-form button")
+    expect(b.locator("#store-result")).to_have_text(re.compile("^plexusstore1"))
+    row = b.locator("#pin-rows tr.own", has_text=name2)
+    expect(row).to_contain_text("2/2 alive, 1 needed")
+    expect(row).to_contain_text("2 replicas")
+    expect(b.locator("#pin-counts")).to_contain_text("1 stored by this node")
+    log(f"B's Storage section stored {name2} on 2 holders: 2/2 alive")
+    shoot(b, "storage", "#storage")
+    b.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button", has_text="Unstore").click()
+    expect(b.locator("#store-state")).to_contain_text("2 holders released it")
+    expect(b.locator("#pin-rows tr")).to_have_count(0)
+    log("B's page unstored it: both holders released it")
 
     # Chat: both pages subscribe; A's page sends, B's page shows it.
     topic = args["topic"]
@@ -150,6 +193,9 @@ with sync_playwright() as p:
     expect(box_b.locator(".log")).to_contain_text("hello from the browser")
     assert "forged" not in box_b.locator(".log").text_content()
     log("A's page sent a chat message; B's page showed it")
+    shoot(b, "topics", "#topics")
+    shoot(b, "node", "#node")
+    shoot(b, "peers", "#peers")
 
     shots = args.get("screenshots")
     if shots:

@@ -1,5 +1,5 @@
 //! `/v1/share`, `/v1/publish`, `/v1/get` (progress streamed as NDJSON),
-//! `/v1/blobs`.
+//! `/v1/downloads`, `/v1/blobs`.
 
 use std::time::Duration;
 
@@ -13,9 +13,10 @@ use tokio::{sync::oneshot, time::Instant};
 
 use super::{bad_request, ApiError, AppState};
 use crate::api::{
+    downloads::{Ended, Started},
     ops::{self, Target},
     stream::ndjson,
-    types::{GetEvent, GetRequest, PublishRequest, ShareRequest, ShareResponse},
+    types::{DownloadKind, GetEvent, GetRequest, PublishRequest, ShareRequest, ShareResponse},
 };
 
 /// Shortest time between two progress lines of one download.
@@ -40,7 +41,8 @@ pub(super) async fn publish_meta(
 
 /// Starts a download in the daemon and streams [`GetEvent`]s: progress
 /// (at most every 100 ms), then one `done` or `failed`. The download runs
-/// in a task of its own: a client that goes away does not cancel it.
+/// in a task of its own: a client that goes away does not cancel it. It is
+/// in the daemon's list of downloads (`/v1/downloads`) from start to end.
 pub(super) async fn get(
     State(s): State<AppState>,
     Json(body): Json<GetRequest>,
@@ -66,10 +68,24 @@ pub(super) async fn get(
     ops::check_out(&out, body.force).map_err(bad_request)?;
     let download = target.start(&s.node);
     let progress = download.progress.clone();
+    let started = Started {
+        kind: DownloadKind::Get,
+        hash: target.hash,
+        name: target.name.clone(),
+        out: Some(out.clone()),
+    };
+    let tracked = s.downloads.start(started, Some(progress.clone()));
     let (done_tx, done_rx) = oneshot::channel();
     let node = s.node.clone();
     tokio::spawn(async move {
         let result = ops::finish(&node, &target, download, out, body.force).await;
+        tracked.end(match &result {
+            Ok(summary) => Ended::Done {
+                size: summary.stats.size,
+                peers: Some(summary.stats.per_peer.len()),
+            },
+            Err(e) => Ended::Failed(format!("{e:#}")),
+        });
         let _ = done_tx.send(result); // the client may be gone: fine
     });
     let state = Some((progress, done_rx, Instant::now(), true));
@@ -101,6 +117,11 @@ pub(super) async fn get(
         }
     });
     Ok(ndjson(events))
+}
+
+/// The daemon's downloads: active ones, then the last that ended.
+pub(super) async fn downloads(State(s): State<AppState>) -> impl IntoResponse {
+    Json(s.downloads.list())
 }
 
 pub(super) async fn blobs(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {

@@ -20,18 +20,24 @@ use axum::{
 use plexus::{Error, Node};
 use std::sync::Arc;
 
-use super::types::ErrorBody;
+use super::{downloads::Downloads, types::ErrorBody};
 use crate::dashboard::auth::Auth;
 
 #[derive(Clone)]
 struct AppState {
     node: Node,
     auth: Arc<Auth>,
+    downloads: Downloads,
 }
 
 /// The API's routes for `node`, refusing requests that `auth` refuses.
 pub fn router(node: Node, auth: Arc<Auth>) -> Router {
-    let state = AppState { node, auth };
+    let downloads = Downloads::default();
+    let state = AppState {
+        node,
+        auth,
+        downloads,
+    };
     Router::new()
         .route("/v1/id", get(node::id))
         .route("/v1/status", get(node::status))
@@ -43,6 +49,7 @@ pub fn router(node: Node, auth: Arc<Auth>) -> Router {
         .route("/v1/publish", post(content::publish_meta))
         .route("/v1/search", post(search::search))
         .route("/v1/get", post(content::get))
+        .route("/v1/downloads", get(content::downloads))
         .route("/v1/blobs", get(content::blobs))
         .route("/v1/blobs/{hash}", delete(content::remove))
         .route("/v1/storage/store", post(storage::store))

@@ -7,8 +7,9 @@ use plexus::storage::StoreTicket;
 
 use super::{bad_request, ApiError, AppState};
 use crate::api::{
+    downloads::{Ended, Started},
     ops,
-    types::{StoreRequest, StoredGetRequest, StoredGetResponse, UnstoreRequest},
+    types::{DownloadKind, StoreRequest, StoredGetRequest, StoredGetResponse, UnstoreRequest},
 };
 
 pub(super) async fn store(
@@ -32,8 +33,23 @@ pub(super) async fn get(
             body.out.display()
         )));
     }
+    let what = Started {
+        kind: DownloadKind::Stored,
+        hash: ticket.manifest,
+        name: ticket.name.clone(),
+        out: Some(body.out.clone()),
+    };
+    let tracked = s.downloads.start(what, None);
     let started = Instant::now();
-    let size = s.node.get_stored(&ticket, &body.out, body.force).await?;
+    let result = s.node.get_stored(&ticket, &body.out, body.force).await;
+    tracked.end(match &result {
+        Ok(size) => Ended::Done {
+            size: *size,
+            peers: None,
+        },
+        Err(e) => Ended::Failed(e.to_string()),
+    });
+    let size = result?;
     Ok(Json(StoredGetResponse {
         out: body.out,
         size,

@@ -1,6 +1,6 @@
-// Plexus dashboard: the node, its peers and its store, polled every second
-// from the daemon's API (those answers are snapshots; the live streams are
-// in live.js). Every text from the network goes in through textContent.
+// Plexus dashboard: the node, its peers, its store and its downloads, polled
+// every second from the daemon's API (those answers are snapshots; the live
+// streams are in live.js, the Downloads section in downloads.js). Every text from the network goes in through textContent.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -163,11 +163,12 @@ let pollFailed = false;
 
 async function poll() {
   try {
-    const [status, peers, blobs] = await Promise.all([
-      getJson('/v1/status'), getJson('/v1/peers'), getJson('/v1/blobs')]);
+    const [status, peers, blobs, downloads] = await Promise.all([
+      getJson('/v1/status'), getJson('/v1/peers'), getJson('/v1/blobs'), getJson('/v1/downloads')]);
     renderStatus(status);
     renderPeers(peers);
     renderBlobs(blobs);
+    renderDownloads(downloads);
     if (pollFailed) showError(null);
     pollFailed = false;
     $('conn').textContent = 'live';

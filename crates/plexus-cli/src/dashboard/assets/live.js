@@ -1,6 +1,5 @@
-// Plexus dashboard: the API's NDJSON streams (download progress, search
-// hits, topic messages) read as they arrive, and a throughput graph per
-// download drawn on a canvas. Uses the helpers of app.js.
+// Plexus dashboard: the API's NDJSON streams (search hits, topic messages)
+// read as they arrive. Uses the helpers of app.js.
 'use strict';
 
 /** The objects of an NDJSON answer as they arrive; blank lines are heartbeats. */
@@ -18,92 +17,6 @@ async function* ndjson(response) {
       buffer = buffer.slice(end + 1);
       if (line.trim()) yield JSON.parse(line);
     }
-  }
-}
-
-/** Throughput samples (bytes/s) of the last minute, drawn as a filled line. */
-function drawGraph(canvas, samples) {
-  const ctx = canvas.getContext('2d');
-  const { width, height } = canvas;
-  ctx.clearRect(0, 0, width, height);
-  if (samples.length < 2) return;
-  // The last minute, or the whole download when it was shorter.
-  const end = samples[samples.length - 1].t;
-  const span = Math.min(Math.max(end - samples[0].t, 1), 60000);
-  const t0 = end - span;
-  const peak = Math.max(...samples.map((s) => s.rate), 1);
-  ctx.strokeStyle = '#2563eb';
-  ctx.fillStyle = 'rgba(37, 99, 235, 0.15)';
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  samples.forEach((s, i) => {
-    const x = (Math.max(s.t - t0, 0) / span) * width;
-    const y = height - 12 - (s.rate / peak) * (height - 16);
-    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
-  });
-  ctx.stroke();
-  ctx.lineTo(width, height - 12);
-  ctx.lineTo((Math.max(samples[0].t - t0, 0) / span) * width, height - 12);
-  ctx.fill();
-  ctx.fillStyle = '#6b7480';
-  ctx.font = '10px sans-serif';
-  const over = span < 1000 ? `${Math.round(span)} ms` : `${(span / 1000).toFixed(1)} s`;
-  ctx.fillText(`peak ${rate(peak)} over ${over}`, 4, height - 2);
-}
-
-/** Starts a download in the daemon and shows its progress until the end. */
-async function startDownload(target, label) {
-  $('no-downloads').hidden = true;
-  const bar = el('progress', { max: 1, value: 0 });
-  const figures = el('div', { class: 'figures' }, 'starting…');
-  const canvas = el('canvas', { class: 'graph', width: 300, height: 60 });
-  const name = el('div', { class: 'name' }, label);
-  const card = el('div', { class: 'download' }, name, canvas, bar, figures);
-  $('downloads').prepend(card);
-  const samples = [];
-  let last = null;
-  const started = performance.now();
-  const dir = $('get-dir').value.trim();
-  const body = { target, out: null, out_dir: dir || null, force: false, allow_relay: false };
-  try {
-    const response = await api('POST', '/v1/get', body);
-    for await (const event of ndjson(response)) {
-      const now = performance.now();
-      if (event.event === 'progress') {
-        if (last && now - last.t >= 250) {
-          samples.push({ t: now, rate: ((event.done - last.done) * 1000) / (now - last.t) });
-          while (samples.length && samples[0].t < now - 60000) samples.shift();
-          last = { t: now, done: event.done };
-          drawGraph(canvas, samples);
-        } else if (!last) {
-          last = { t: now, done: event.done };
-        }
-        const fraction = event.total ? event.done / event.total : 0;
-        bar.value = fraction;
-        const speed = samples.length ? samples[samples.length - 1].rate : 0;
-        figures.textContent = `${Math.floor(fraction * 100)}% of ${bytes(event.total)}, ` +
-          `${rate(speed)} from ${event.peers} peer${event.peers === 1 ? '' : 's'}`;
-      } else if (event.event === 'done') {
-        // Close the graph with the last stretch (a short download has no other).
-        const from = last || { t: started, done: 0 };
-        if (now > from.t) samples.push({ t: from.t, rate: ((event.size - from.done) * 1000) / (now - from.t) });
-        samples.push({ t: now, rate: samples[samples.length - 1].rate });
-        drawGraph(canvas, samples);
-        bar.value = 1;
-        card.classList.add('done');
-        name.textContent = String(event.out).split('/').pop();
-        const secs = Math.max(event.secs, (now - started) / 1000);
-        figures.textContent = `100%: ${bytes(event.size)} in ${secs.toFixed(1)} s ` +
-          `(${rate(event.size / Math.max(secs, 0.001))}), saved to ${event.out}`;
-        poll();
-      } else if (event.event === 'failed') {
-        card.classList.add('failed');
-        figures.textContent = `failed: ${event.error}`;
-      }
-    }
-  } catch (e) {
-    card.classList.add('failed');
-    figures.textContent = `failed: ${e.message}`;
   }
 }
 
@@ -125,7 +38,7 @@ async function search(event) {
         el('td', {}, bytes(hit.size)),
         el('td', {}, hit.tags.join(', ')),
         el('td', { class: 'mono', title: hit.holder }, short(hit.holder)),
-        el('td', {}, el('button', { class: 'small', onclick: () => startDownload(hit.ticket, hit.name) }, 'Get'))));
+        el('td', {}, el('button', { class: 'small', onclick: () => startDownload(hit.ticket) }, 'Get'))));
     }
     $('search-state').textContent = `${seen.size} result${seen.size === 1 ? '' : 's'}`;
   } catch (e) {
@@ -184,12 +97,6 @@ async function subscribe(event) {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  $('get-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const target = $('get-target').value.trim();
-    $('get-target').value = '';
-    startDownload(target, target.length > 40 ? `${target.slice(0, 40)}…` : target);
-  });
   $('search-form').addEventListener('submit', search);
   $('sub-form').addEventListener('submit', subscribe);
 });
