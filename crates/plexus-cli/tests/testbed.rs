@@ -251,3 +251,8 @@ fn a_flash_crowd_finishes_near_the_fluid_bound() {
 fn compute_on_six_cpu_limited_workers_speeds_up_and_equals_the_local_run() {
     check(scenarios::compute(Path::new(PLEXUS), 6, 60, 0.25));
 }
+
+#[test]
+fn compute_survives_a_killed_worker_and_hostile_modules_and_a_non_worker_runs_nothing() {
+    check(scenarios::compute_faults(Path::new(PLEXUS)));
+}

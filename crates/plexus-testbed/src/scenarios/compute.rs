@@ -22,11 +22,11 @@ const CPU_CGROUPS: &str = "/sys/fs/cgroup/cpu";
 const BELOW: u32 = 600_000;
 
 /// A cgroup of this process's, removed when dropped.
-struct Cgroup(PathBuf);
+pub(super) struct Cgroup(PathBuf);
 
 impl Cgroup {
     /// A new cgroup limited to `share` of one CPU, holding `pid`.
-    fn limit(name: &str, share: f64, pid: u32) -> Result<Self> {
+    pub(super) fn limit(name: &str, share: f64, pid: u32) -> Result<Self> {
         let root = Path::new(CPU_CGROUPS);
         if !root.join("cpu.cfs_quota_us").exists() {
             bail!("no cgroup v1 cpu controller at {CPU_CGROUPS}");
@@ -56,10 +56,48 @@ impl Drop for Cgroup {
     }
 }
 
-fn count_primes(lo: u32, hi: u32) -> u32 {
+pub(super) fn count_primes(lo: u32, hi: u32) -> u32 {
     (lo..hi)
         .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
         .count() as u32
+}
+
+/// Waits (at most 20 s) until `runner` is connected to `peers` peers.
+pub(super) fn wait_for_peers(runner: &crate::Host, peers: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while runner.json(&["status"])?["connected_peers"]
+        .as_u64()
+        .unwrap_or(0)
+        < peers as u64
+    {
+        if Instant::now() > deadline {
+            bail!("the runner did not see its {peers} peers in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// Writes the prime-counting module and `units` inputs (ranges below
+/// [`BELOW`]) under `dir`: the module's path, the inputs' folder and the
+/// output a right run gives.
+pub(super) fn prime_job(dir: &Path, units: u32) -> Result<(PathBuf, PathBuf, Vec<u8>)> {
+    fs::create_dir_all(dir)?;
+    let module = dir.join("primes.wat");
+    fs::write(&module, plexus::compute::examples::Example::Primes.source())?;
+    let inputs = dir.join("units");
+    fs::create_dir_all(&inputs)?;
+    let mut expected = Vec::new();
+    for i in 0..units {
+        let lo = (u64::from(BELOW) * u64::from(i) / u64::from(units)) as u32;
+        let hi = (u64::from(BELOW) * u64::from(i + 1) / u64::from(units)) as u32;
+        fs::write(
+            inputs.join(format!("{i:04}")),
+            [lo.to_le_bytes(), hi.to_le_bytes()].concat(),
+        )?;
+        expected.extend_from_slice(&count_primes(lo, hi).to_le_bytes());
+    }
+    Ok((module, inputs, expected))
 }
 
 /// Runs the job on `workers` workers limited to `share` of a CPU each;
@@ -83,31 +121,8 @@ fn run_on(plexus: &Path, workers: usize, units: u32, share: f64) -> Result<f64> 
         groups.push(Cgroup::limit(&format!("w{i}"), share, pid)?);
     }
     let runner = &bed.hosts[0];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while runner.json(&["status"])?["connected_peers"]
-        .as_u64()
-        .unwrap_or(0)
-        < workers as u64
-    {
-        if Instant::now() > deadline {
-            bail!("the runner did not see its {workers} workers in 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let module = bed.dir.path().join("primes.wat");
-    fs::write(&module, plexus::compute::examples::Example::Primes.source())?;
-    let inputs = bed.dir.path().join("units");
-    fs::create_dir_all(&inputs)?;
-    let mut expected = Vec::new();
-    for i in 0..units {
-        let lo = (u64::from(BELOW) * u64::from(i) / u64::from(units)) as u32;
-        let hi = (u64::from(BELOW) * u64::from(i + 1) / u64::from(units)) as u32;
-        fs::write(
-            inputs.join(format!("{i:04}")),
-            [lo.to_le_bytes(), hi.to_le_bytes()].concat(),
-        )?;
-        expected.extend_from_slice(&count_primes(lo, hi).to_le_bytes());
-    }
+    wait_for_peers(runner, workers)?;
+    let (module, inputs, expected) = prime_job(bed.dir.path(), units)?;
     let out = bed.dir.path().join("out.bin");
     let started = Instant::now();
     let run = runner.cli(&[

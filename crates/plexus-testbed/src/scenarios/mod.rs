@@ -13,12 +13,14 @@ use crate::{report::Bound, Discovery, Host, Mbit, Report, Testbed, Transport};
 
 mod caps;
 mod compute;
+mod compute_faults;
 mod crowd;
 mod faults;
 mod speed;
 
 pub use caps::{cap_rate, Capped};
 pub use compute::compute;
+pub use compute_faults::compute_faults;
 pub use crowd::{crowd, Crowd, CrowdResult};
 pub use faults::{cut_links, partition};
 pub use speed::{spread, swarm, uneven};
@@ -80,7 +82,7 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 storage::kill_one_at_a_time(plexus, 64 << 20, Spread::Replicas(3))?,
             ]
         }
-        "compute" => vec![compute(plexus, 6, 60, 0.25)?],
+        "compute" => vec![compute(plexus, 6, 60, 0.25)?, compute_faults(plexus)?],
         "caps" => vec![
             cap_rate(plexus, Capped::Upload, Mbit(20.0), 32 << 20)?,
             cap_rate(plexus, Capped::Download, Mbit(20.0), 32 << 20)?,

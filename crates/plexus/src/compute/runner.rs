@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{stream::FuturesUnordered, StreamExt};
+use futures::{stream::FuturesUnordered, FutureExt, StreamExt};
 use libp2p::PeerId;
 use tokio::sync::watch;
 
@@ -39,6 +39,11 @@ use crate::{content::Hash, Error};
 const RESCAN: Duration = Duration::from_secs(5);
 /// How long a `Hello` may take.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// A peer that did not answer `Hello` is not asked again for this long: a
+/// dead worker (a stale DHT provider record, a killed process) would
+/// otherwise cost a whole [`HELLO_TIMEOUT`] at every rescan, and the job
+/// loop waits for the rescan.
+const SILENT_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The hash a result is voted on by.
 pub(crate) fn digest(result: &Result<Vec<u8>, UnitError>) -> Digest {
@@ -119,15 +124,25 @@ async fn drive<N: ComputeNetwork>(
     let mut results: HashMap<(usize, Digest), Result<Vec<u8>, UnitError>> = HashMap::new();
     let mut inflight = FuturesUnordered::new();
     let mut last_scan: Option<Instant> = None;
+    let mut silent: HashMap<PeerId, Instant> = HashMap::new();
     loop {
         if last_scan.is_none_or(|t| t.elapsed() >= RESCAN) {
+            find_workers(
+                net,
+                service,
+                job,
+                &mut scheduler,
+                &mut refusals,
+                &mut silent,
+            )
+            .await;
             last_scan = Some(Instant::now());
-            find_workers(net, service, job, &mut scheduler, &mut refusals).await;
         }
         let mut wait_until = Instant::now() + RESCAN;
         for decision in scheduler.poll(Instant::now()) {
             match decision {
                 Decision::Assign { unit, worker } => {
+                    tracing::debug!(%worker, unit, "unit copy assigned");
                     let (input, input_size) = inputs[unit];
                     let request = Request::Unit {
                         module: module.0,
@@ -162,31 +177,14 @@ async fn drive<N: ComputeNetwork>(
         }
         let wake = tokio::time::Instant::from_std(wait_until.max(Instant::now()));
         tokio::select! {
-            Some((unit, worker, answer)) = inflight.next() => {
-                let result = match answer {
-                    Ok(Response::Output(bytes)) => Some(Ok(bytes)),
-                    Ok(Response::Failed(error)) => Some(Err(error)),
-                    Ok(Response::Refused(reason)) => {
-                        refusals.push(format!("{worker}: {reason}"));
-                        None
-                    }
-                    Ok(other) => {
-                        refusals.push(format!("{worker}: unexpected answer {other:?}"));
-                        None
-                    }
-                    Err(e) => {
-                        tracing::debug!(%worker, unit, "unit copy failed: {e}");
-                        None
-                    }
-                };
-                match result {
-                    Some(result) => {
-                        let d = digest(&result);
-                        results.entry((unit, d)).or_insert(result);
-                        state.copies += 1;
-                        scheduler.on_result(unit, worker, d);
-                    }
-                    None => scheduler.on_failure(unit, worker),
+            Some(answered) = inflight.next() => {
+                // This answer, and every other one already in: one rescan
+                // per answer would hold answers back.
+                let mut next = Some(answered);
+                while let Some((unit, worker, answer)) = next {
+                    let copy = Copy { unit, worker, answer };
+                    copy.handle(&mut scheduler, &mut results, &mut refusals, state);
+                    next = inflight.next().now_or_never().flatten();
                 }
             }
             _ = tokio::time::sleep_until(wake) => {}
@@ -199,21 +197,74 @@ async fn drive<N: ComputeNetwork>(
     }
 }
 
+/// One copy's answer as the network gave it.
+struct Copy {
+    unit: usize,
+    worker: PeerId,
+    answer: Result<Response, Error>,
+}
+
+impl Copy {
+    /// Counts the answer: a result is a vote, anything else drops the copy.
+    fn handle(
+        self,
+        scheduler: &mut Scheduler,
+        results: &mut HashMap<(usize, Digest), Result<Vec<u8>, UnitError>>,
+        refusals: &mut Vec<String>,
+        state: &mut JobProgress,
+    ) {
+        let Copy {
+            unit,
+            worker,
+            answer,
+        } = self;
+        let result = match answer {
+            Ok(Response::Output(bytes)) => Some(Ok(bytes)),
+            Ok(Response::Failed(error)) => Some(Err(error)),
+            Ok(Response::Refused(reason)) => {
+                refusals.push(format!("{worker}: {reason}"));
+                None
+            }
+            Ok(other) => {
+                refusals.push(format!("{worker}: unexpected answer {other:?}"));
+                None
+            }
+            Err(e) => {
+                tracing::debug!(%worker, unit, "unit copy failed: {e}");
+                None
+            }
+        };
+        match result {
+            Some(result) => {
+                let d = digest(&result);
+                tracing::debug!(%worker, unit, ok = result.is_ok(), "unit copy answered");
+                results.entry((unit, d)).or_insert(result);
+                state.copies += 1;
+                scheduler.on_result(unit, worker, d);
+            }
+            None => scheduler.on_failure(unit, worker),
+        }
+    }
+}
+
 /// Asks new candidates `Hello` and adds those that compute within the
-/// job's limits.
+/// job's limits; `silent` holds those that did not answer, and since when.
 async fn find_workers<N: ComputeNetwork>(
     net: &N,
     service: &Arc<Service>,
     job: &Job,
     scheduler: &mut Scheduler,
     refusals: &mut Vec<String>,
+    silent: &mut HashMap<PeerId, Instant>,
 ) {
     let local = net.local_peer_id();
+    silent.retain(|_, since| since.elapsed() < SILENT_BACKOFF);
     let fresh: Vec<PeerId> = net
         .candidates(compute_key())
         .await
         .into_iter()
         .filter(|p| *p != local && scheduler.workers().get(p).is_none_or(|w| w.gone))
+        .filter(|p| !silent.contains_key(p))
         .collect();
     let hellos = fresh.into_iter().map(|peer| {
         let net = net.clone();
@@ -236,7 +287,10 @@ async fn find_workers<N: ComputeNetwork>(
                 "{peer}: grants at most {limits:?}, less than the job asks"
             )),
             Ok(Ok(Response::Refused(reason))) => refusals.push(format!("{peer}: {reason}")),
-            _ => {}
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => {
+                silent.insert(peer, Instant::now());
+            }
         }
     }
 }
