@@ -87,9 +87,12 @@ async fn a_cli_get_is_in_the_daemons_downloads_while_it_runs_and_done_after() {
     );
     assert!(running["ended_unix_ms"].is_null());
     let running_rate = running["rate"].as_f64().unwrap();
-    // The cap's 1 MB/s, measured over the last seconds.
+    // Bytes per second over the last seconds, under the cap's 1 MB/s. The
+    // window can still hold the get's start (finding and dialing the
+    // provider: seconds when the whole suite runs on 2 cores; 232 kB/s was
+    // seen then), so the floor only checks the unit and that bytes move.
     assert!(
-        running_rate > 300_000.0 && running_rate < 3_000_000.0,
+        running_rate > 100_000.0 && running_rate < 3_000_000.0,
         "{running}"
     );
     eprintln!(
