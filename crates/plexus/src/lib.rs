@@ -105,6 +105,7 @@ pub mod pubsub;
 mod ratelimit;
 pub mod seal;
 pub mod search;
+mod service;
 pub mod storage;
 pub mod swarm_key;
 pub mod transfer;
