@@ -78,6 +78,28 @@ pub(super) fn wait_for_peers(runner: &crate::Host, peers: usize) -> Result<()> {
     Ok(())
 }
 
+/// `plexus job run MODULE --inputs INPUTS --quorum QUORUM -o OUT` on `host`.
+pub(super) fn job_run(
+    host: &crate::Host,
+    module: &Path,
+    inputs: &Path,
+    quorum: usize,
+    out: &Path,
+) -> Result<std::process::Command> {
+    let quorum = quorum.to_string();
+    Ok(host.command(&[
+        "job",
+        "run",
+        module.to_str().context("path")?,
+        "--inputs",
+        inputs.to_str().context("path")?,
+        "--quorum",
+        &quorum,
+        "-o",
+        out.to_str().context("path")?,
+    ]))
+}
+
 /// Writes the prime-counting module and `units` inputs (ranges below
 /// [`BELOW`]) under `dir`: the module's path, the inputs' folder and the
 /// output a right run gives.
@@ -125,17 +147,9 @@ fn run_on(plexus: &Path, workers: usize, units: u32, share: f64) -> Result<f64> 
     let (module, inputs, expected) = prime_job(bed.dir.path(), units)?;
     let out = bed.dir.path().join("out.bin");
     let started = Instant::now();
-    let run = runner.cli(&[
-        "job",
-        "run",
-        module.to_str().context("path")?,
-        "--inputs",
-        inputs.to_str().context("path")?,
-        "--quorum",
-        "1",
-        "-o",
-        out.to_str().context("path")?,
-    ])?;
+    let run = job_run(runner, &module, &inputs, 1, &out)?
+        .output()
+        .context("plexus runs")?;
     let secs = started.elapsed().as_secs_f64();
     if !run.status.success() {
         bail!(

@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::compute::{prime_job, wait_for_peers, Cgroup};
+use super::compute::{job_run, prime_job, wait_for_peers, Cgroup};
 use crate::{report::Bound, Discovery, Net, Report, Testbed};
 
 /// Hostile modules, and what their units must fail with.
@@ -58,18 +58,7 @@ pub fn compute_faults(plexus: &Path) -> Result<Report> {
     let (module, inputs, expected) = prime_job(&dir, 24)?;
     let out = dir.join("out.bin");
     let started = Instant::now();
-    let job = bed.hosts[0]
-        .command(&[
-            "job",
-            "run",
-            module.to_str().context("path")?,
-            "--inputs",
-            inputs.to_str().context("path")?,
-            "--quorum",
-            "2",
-            "-o",
-            out.to_str().context("path")?,
-        ])
+    let job = job_run(&bed.hosts[0], &module, &inputs, 2, &out)?
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -150,17 +139,9 @@ pub fn compute_faults(plexus: &Path) -> Result<Report> {
     // The survivors still compute, and the node without --compute ran nothing.
     let (module, inputs, expected) = prime_job(&dir.join("again"), 4)?;
     let out = dir.join("again.bin");
-    let run = bed.hosts[0].cli(&[
-        "job",
-        "run",
-        module.to_str().context("path")?,
-        "--inputs",
-        inputs.to_str().context("path")?,
-        "--quorum",
-        "2",
-        "-o",
-        out.to_str().context("path")?,
-    ])?;
+    let run = job_run(&bed.hosts[0], &module, &inputs, 2, &out)?
+        .output()
+        .context("plexus runs")?;
     let healthy = run.status.success() && fs::read(&out)? == expected;
     report.row(
         "a good job after the hostile ones: right output",
