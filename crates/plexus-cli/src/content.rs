@@ -55,7 +55,10 @@ fn print_share(r: &ShareResponse, json: bool, serving: bool) -> Result<()> {
         println!("{}", serde_json::to_string(r)?);
         return Ok(());
     }
-    eprintln!("shared {} ({} bytes) as {}", r.name, r.size, r.hash);
+    eprintln!(
+        "shared {} ({} bytes) as {} (CID {})",
+        r.name, r.size, r.hash, r.cid
+    );
     if r.encrypted {
         eprintln!("encrypted: peers store and serve only ciphertext; the key is in the ticket, so whoever has the ticket can read it");
     }
@@ -208,6 +211,14 @@ async fn get_via_daemon(
     anyhow::bail!("the daemon closed the stream before the download ended (did it stop?)")
 }
 
+/// A line of `plexus ls --json`: the entry and its CID.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    entry: &'a BlobEntry,
+    cid: String,
+}
+
 /// `plexus ls`
 pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
     let mut entries: Vec<BlobEntry> = match Client::running(data_dir).await {
@@ -221,14 +232,24 @@ pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
             .then(a.hash.cmp(&b.hash))
     });
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        let listed: Vec<Listed> = entries
+            .iter()
+            .map(|entry| Listed {
+                cid: entry.hash.cid(),
+                entry,
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(());
     }
     if entries.is_empty() {
         println!("nothing stored yet (add something with: plexus share PATH)");
         return Ok(());
     }
-    println!("{:<64}  {:>12}  {:>8}  NAME", "HASH", "SIZE", "PRESENT");
+    println!(
+        "{:<64}  {:<59}  {:>12}  {:>8}  NAME",
+        "HASH", "CID", "SIZE", "PRESENT"
+    );
     for e in &entries {
         let present = if e.complete {
             "complete".to_string()
@@ -239,7 +260,12 @@ pub async fn ls(data_dir: &Path, json: bool) -> Result<()> {
             )
         };
         let name = e.share.as_ref().map_or("-".into(), |s| printable(&s.name));
-        println!("{}  {:>12}  {present:>8}  {name}", e.hash, e.size);
+        println!(
+            "{}  {}  {:>12}  {present:>8}  {name}",
+            e.hash,
+            e.hash.cid(),
+            e.size
+        );
     }
     Ok(())
 }

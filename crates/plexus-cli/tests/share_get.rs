@@ -62,9 +62,13 @@ fn share_through_a_daemon_and_get_with_ls_and_rm() {
     assert_eq!(entry["complete"], true);
     assert_eq!(entry["share"]["name"], "report.bin");
     let hash = entry["hash"].as_str().unwrap().to_string();
+    // The CID next to the hex: what other libp2p nodes look providers up by.
+    let cid = hash.parse::<plexus::content::Hash>().unwrap().cid();
+    assert_eq!(entry["cid"], cid.as_str());
+    assert!(cid.starts_with("bafkr4i"), "{cid}");
     let table = String::from_utf8(b.cli(&["ls"]).stdout).unwrap();
     assert!(
-        table.contains("report.bin") && table.contains("complete"),
+        table.contains("report.bin") && table.contains("complete") && table.contains(&cid),
         "{table}"
     );
     assert!(b.cli(&["rm", &hash]).status.success());

@@ -77,6 +77,10 @@ pub struct ShareResponse {
     pub ticket: String,
     /// The content hash.
     pub hash: Hash,
+    /// The hash as a CIDv1 (`raw`, BLAKE3 multihash), the name other
+    /// libp2p nodes find its providers by.
+    #[serde(default)]
+    pub cid: String,
     /// File or folder name.
     pub name: String,
     /// Total bytes.
@@ -95,6 +99,7 @@ impl From<plexus::Shared> for ShareResponse {
             encrypted: shared.ticket.key.is_some(),
             ticket: shared.ticket.to_string(),
             hash: shared.ticket.hash,
+            cid: shared.ticket.hash.cid(),
             name: shared.name,
             size: shared.size,
             tags: shared.tags,

@@ -185,7 +185,7 @@ impl Behaviour {
     /// Records this node as provider of `hash` at once (lookups that reach
     /// this node find it) and queues its announcement to the DHT.
     fn provide(&mut self, hash: Hash, origin: Origin) {
-        let key = kad::RecordKey::new(&hash.0);
+        let key = super::provider_key(&hash);
         let record = kad::ProviderRecord::new(key, self.me, Vec::new());
         match kad::store::RecordStore::add_provider(self.inner.kad.store_mut(), record) {
             Ok(()) => self.announcer.push(hash, origin),
@@ -197,7 +197,7 @@ impl Behaviour {
     fn start_announcements(&mut self) {
         while let Some(hash) = self.announcer.next() {
             // Stores the record again (no change) and starts the query.
-            match self.inner.kad.start_providing(kad::RecordKey::new(&hash.0)) {
+            match self.inner.kad.start_providing(super::provider_key(&hash)) {
                 Ok(id) => self.announcer.started(id, hash),
                 Err(e) => {
                     tracing::warn!(%hash, "cannot announce content: {e}");
@@ -211,7 +211,7 @@ impl Behaviour {
     /// it is neither republished nor given out by this node, and withdraws
     /// its announcement if it is still waiting.
     pub(crate) fn stop_providing(&mut self, hash: Hash) {
-        let key = kad::RecordKey::new(&hash.0);
+        let key = super::provider_key(&hash);
         self.inner.kad.stop_providing(&key);
         self.announcer.withdraw(&hash);
     }

@@ -60,6 +60,20 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/kad/1.0.0"
 /// Protocol version announced by identify; peers of other networks differ.
 pub const IDENTIFY_PROTOCOL: &str = "/plexus/1.0.0";
 
+/// The DHT key of `hash`'s provider records: its multihash's bytes
+/// ([`Hash::multihash`]), the key other libp2p implementations use for a
+/// CID, so their `findProviders(cid)` finds Plexus content.
+pub(crate) fn provider_key(hash: &Hash) -> kad::RecordKey {
+    kad::RecordKey::new(&hash.multihash().to_bytes())
+}
+
+/// The hash whose provider records have `key` ([`provider_key`]), if it is
+/// such a key.
+pub(crate) fn provided_hash(key: &kad::RecordKey) -> Option<Hash> {
+    let multihash = libp2p::multihash::Multihash::<64>::from_bytes(key.as_ref()).ok()?;
+    Hash::from_multihash(&multihash)
+}
+
 /// The Kademlia mode for a node that is `private` (AutoNAT found it cannot
 /// be dialed) or not: a client while private, so others' routing tables
 /// never hold addresses nobody can dial; a server otherwise, also while
@@ -170,6 +184,21 @@ mod tests {
             &"/ip4/0.0.0.0/tcp/1".parse().unwrap(),
             None
         ));
+    }
+
+    #[test]
+    fn provider_keys_are_multihashes_and_map_back() {
+        let hash = Hash::of(b"content");
+        let key = provider_key(&hash);
+        assert_eq!(key.as_ref()[..2], [0x1e, 0x20]);
+        assert_eq!(key.as_ref()[2..], hash.0);
+        assert_eq!(provided_hash(&key), Some(hash));
+        // The raw 32-byte key of old, and other records' keys, name no hash.
+        assert_eq!(provided_hash(&kad::RecordKey::new(&hash.0)), None);
+        assert_eq!(
+            provided_hash(&kad::RecordKey::new(b"/plexus/relay-addrs/x")),
+            None
+        );
     }
 
     #[test]

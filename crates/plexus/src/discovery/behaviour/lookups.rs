@@ -24,7 +24,7 @@ use crate::content::Hash;
 impl Behaviour {
     /// Starts a provider lookup of `hash`, answered on `reply`.
     pub(super) fn find_providers(&mut self, hash: Hash, reply: oneshot::Sender<ProviderLookup>) {
-        let key = kad::RecordKey::new(&hash.0);
+        let key = crate::discovery::provider_key(&hash);
         let table = self.table_peers();
         let query = self.inner.kad.get_providers(key);
         self.hops.start(query, Goal::Providers, table);

@@ -55,7 +55,7 @@ impl Behaviour {
     /// announces the node's own records again.
     pub(super) fn reannounce(&mut self) {
         let hashes: Vec<Hash> = kad::store::RecordStore::provided(self.inner.kad.store_mut())
-            .filter_map(|r| r.key.as_ref().try_into().ok().map(Hash))
+            .filter_map(|r| crate::discovery::provided_hash(&r.key))
             .collect();
         tracing::debug!(
             records = hashes.len(),
