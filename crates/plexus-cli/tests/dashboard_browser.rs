@@ -4,7 +4,8 @@
 //! ticket to 100%, find a second by search and get it with the hit's
 //! button, see a `plexus get` started from the command line in B's list of
 //! downloads, store a file from B's Storage section on A and C and unstore
-//! it, chat, and see a page of another origin refused.
+//! it, run a compute job from B's page on A (a worker), chat, and see a
+//! page of another origin refused.
 //!
 //! Ignored by default as it needs Chromium and Playwright; `.ci/run`
 //! installs both and runs it. By hand:
@@ -29,8 +30,12 @@ fn login_url(daemon: &Daemon) -> String {
 #[ignore = "needs Chromium and Playwright (.ci/run installs them)"]
 fn share_get_and_chat_through_two_dashboards_in_chromium() {
     let root = tempfile::tempdir().unwrap();
-    // A and C offer storage, for B's page to store a file on both.
-    let a = Daemon::start(&root.path().join("a"), &["--offer-storage", "16MiB"]);
+    // A and C offer storage, for B's page to store a file on both; A
+    // computes for others, for B's page to run a job.
+    let a = Daemon::start(
+        &root.path().join("a"),
+        &["--offer-storage", "16MiB", "--compute"],
+    );
     let b = Daemon::start(&root.path().join("b"), &[]);
     let file = root.path().join("browser-test.bin");
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 13 % 253) as u8).collect();
@@ -59,6 +64,25 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
         .spawn()
         .unwrap();
 
+    // A compute job: count primes in 4 ranges (examples/compute/primes.wat).
+    let units = root.path().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..4u32 {
+        let (lo, hi) = (i * 10_000, (i + 1) * 10_000);
+        let input = [lo.to_le_bytes(), hi.to_le_bytes()].concat();
+        std::fs::write(units.join(format!("{i:02}")), input).unwrap();
+        let primes = (lo..hi)
+            .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+            .count() as u32;
+        expected.extend_from_slice(&primes.to_le_bytes());
+    }
+    let job_hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
+    let module = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/compute/primes.wat"
+    );
+
     let args = serde_json::json!({
         "url_a": login_url(&a),
         "url_b": login_url(&b),
@@ -67,6 +91,9 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
         "share_path2": file2,
         "cli_name": "cli-started.bin",
         "topic": "browser-lobby",
+        "job_module": module,
+        "job_inputs": units,
+        "job_hex": job_hex,
         "screenshots": std::env::var("PLEXUS_SCREENSHOTS").ok(),
     });
     let python = std::env::var("PLEXUS_BROWSER_PYTHON").unwrap_or_else(|_| "python3".into());

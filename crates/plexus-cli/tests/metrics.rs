@@ -207,6 +207,24 @@ fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
         "{}",
         plexus_only(&b_after)
     );
+    // Per protocol: the blob protocol's stream bytes, both ends.
+    let blob = |s: &HashMap<String, f64>, dir: &str| {
+        let key = format!(
+            "plexus_protocol_bytes_total{{protocol=\"/plexus/blobs/1.0.0\",direction=\"{dir}\"}}"
+        );
+        s.get(&key).copied().unwrap_or(0.0)
+    };
+    assert!(
+        blob(&b_after, "received") - blob(&b_before, "received") >= size,
+        "{}",
+        plexus_only(&b_after)
+    );
+    assert!(
+        blob(&a_after, "sent") - blob(&a_before, "sent") >= size,
+        "{}",
+        plexus_only(&a_after)
+    );
+    assert!(blob(&b_after, "sent") > 0.0, "requests are counted too");
 }
 
 #[test]

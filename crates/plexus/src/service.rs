@@ -22,7 +22,12 @@ use libp2p::{
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{guard::guarded, wrap::forward_to_inner, Error};
+use crate::{
+    guard::guarded,
+    metrics::{Metered, Traffic},
+    wrap::forward_to_inner,
+    Error,
+};
 
 /// Peers' requests waiting for the service; more are answered "busy".
 const INBOUND_QUEUE: usize = 64;
@@ -63,7 +68,7 @@ pub(crate) struct Inbound<S: Service> {
 }
 
 type Inner<S> =
-    request_response::Behaviour<Codec<<S as Service>::Request, <S as Service>::Response>>;
+    request_response::Behaviour<Metered<Codec<<S as Service>::Request, <S as Service>::Response>>>;
 
 type Answer<S> = BoxFuture<
     'static,
@@ -84,11 +89,12 @@ pub(crate) struct Carrier<S: Service> {
 }
 
 impl<S: Service> Carrier<S> {
-    pub(crate) fn new() -> Self {
+    /// The carrier, its bytes counted in `traffic`.
+    pub(crate) fn new(traffic: Traffic) -> Self {
         let (inbound, rx) = mpsc::channel(INBOUND_QUEUE);
         Self {
             inner: Inner::<S>::with_codec(
-                S::codec(),
+                Metered::new(S::codec(), traffic),
                 [(S::PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(S::TIMEOUT),
             ),

@@ -47,6 +47,14 @@ async fn search_and_pubsub_counters_move_on_a_line_of_three() {
     })
     .await;
     assert!(moved, "{}", nodes[1].metrics_text().await.unwrap());
+    // The search protocol's stream bytes: node 1 read the query and sent
+    // a copy on.
+    for dir in ["received", "sent"] {
+        let name = format!(
+            "plexus_protocol_bytes_total{{protocol=\"/plexus/search/1.0.0\",direction=\"{dir}\"}}"
+        );
+        assert!(value(&nodes[1], &name).await > 0.0, "{name}");
+    }
 
     // Pub/sub: 2 subscribes, 1 publishes; counted on both ends.
     let mut sub = nodes[2].subscribe("metrics").await.unwrap();

@@ -371,7 +371,8 @@ pub struct JobRequest {
     pub units: Option<u32>,
     /// Workers that must agree on each unit.
     pub quorum: usize,
-    /// What each unit may use.
+    /// What each unit may use (the defaults when left out).
+    #[serde(default)]
     pub limits: plexus::compute::Limits,
 }
 

@@ -28,6 +28,7 @@ const APP_JS: &str = include_str!("assets/app.js");
 const LIVE_JS: &str = include_str!("assets/live.js");
 const DOWNLOADS_JS: &str = include_str!("assets/downloads.js");
 const STORAGE_JS: &str = include_str!("assets/storage.js");
+const COMPUTE_JS: &str = include_str!("assets/compute.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// The page may load only its own scripts and styles, talk only to this
@@ -71,6 +72,10 @@ pub fn router(auth: Arc<Auth>, downloads_dir: PathBuf) -> Router {
         .route(
             "/ui/storage.js",
             get(|| asset("text/javascript", STORAGE_JS)),
+        )
+        .route(
+            "/ui/compute.js",
+            get(|| asset("text/javascript", COMPUTE_JS)),
         )
         .route("/ui/style.css", get(|| asset("text/css", STYLE_CSS)))
         .fallback(not_found)

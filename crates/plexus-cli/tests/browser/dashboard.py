@@ -159,6 +159,24 @@ with sync_playwright() as p:
     expect(b.locator("#pin-rows tr")).to_have_count(0)
     log("B's page unstored it: both holders released it")
 
+    # Compute: B's page runs a job; A, the one peer with --compute, runs
+    # its 4 units; the page shows the result and the output's bytes.
+    expect(b.locator("#compute-worker")).to_contain_text("does not compute")
+    b.fill("#job-module", args["job_module"])
+    b.fill("#job-inputs", args["job_inputs"])
+    b.fill("#job-quorum", "1")
+    b.click("#job-form button")
+    job = b.locator(".job").first
+    expect(job).to_have_class(re.compile("done"), timeout=60_000)
+    expect(job.locator(".figures")).to_contain_text("4 units")
+    expect(job.locator("li")).to_contain_text("4 agreed, 0 lost")
+    hexed = job.locator(".output").get_attribute("data-hex")
+    assert hexed == args["job_hex"], (hexed, args["job_hex"])
+    expect(job.locator("a", has_text="Save output")).to_be_visible()
+    expect(a.locator("#compute-worker")).to_contain_text("4 done")
+    log("B's page ran a job of 4 units on A: output as computed here")
+    shoot(b, "compute", "#compute")
+
     # Chat: both pages subscribe; A's page sends, B's page shows it.
     topic = args["topic"]
     box_a, box_b = subscribe(a, topic), subscribe(b, topic)

@@ -33,11 +33,12 @@ use crate::{
     bandwidth::Bandwidth,
     content::{ChunkNum, ChunkRanges, Hash, Store},
     guard::guarded,
+    metrics::{Metered, Traffic},
     wrap::forward_to_inner,
     Error,
 };
 
-type Inner = request_response::Behaviour<Codec>;
+type Inner = request_response::Behaviour<Metered<Codec>>;
 
 /// Streams of this protocol one connection may have open at once, inbound
 /// and outbound: the peer's serving slots, room for quick `Busy` answers,
@@ -98,12 +99,12 @@ pub(crate) struct Behaviour {
 
 impl Behaviour {
     /// Serves from `store`, sending and reading response bodies within
-    /// the caps of `bandwidth`.
-    pub(crate) fn new(store: Arc<Store>, bandwidth: Arc<Bandwidth>) -> Self {
+    /// the caps of `bandwidth`, counting stream bytes in `traffic`.
+    pub(crate) fn new(store: Arc<Store>, bandwidth: Arc<Bandwidth>, traffic: Traffic) -> Self {
         let (served_tx, served_rx) = mpsc::unbounded_channel();
         Self {
             inner: Inner::with_codec(
-                Codec::limited(bandwidth),
+                Metered::new(Codec::limited(bandwidth), traffic),
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))

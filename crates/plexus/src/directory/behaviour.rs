@@ -29,7 +29,13 @@ use super::{
     protocol::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES},
     server, DirRequest, DirResponse, Event, DIRECTORY_PROTOCOL, NAMESPACE,
 };
-use crate::{content::SignedRecord, discovery, guard::guarded, wrap::forward_to_inner};
+use crate::{
+    content::SignedRecord,
+    discovery,
+    guard::guarded,
+    metrics::{Metered, Traffic},
+    wrap::forward_to_inner,
+};
 
 /// Whether `value`'s `Debug` form is longer than `max` characters; stops
 /// formatting as soon as it is, so it costs at most `max` characters of work.
@@ -79,7 +85,7 @@ const MAX_REGISTRATION_DEBUG_LEN: usize = 16 * 1024;
 #[derive(libp2p::swarm::NetworkBehaviour)]
 pub(crate) struct Inner {
     /// Publishing records to, and searching, a directory server.
-    rpc: json::Behaviour<DirRequest, DirResponse>,
+    rpc: request_response::Behaviour<Metered<json::codec::Codec<DirRequest, DirResponse>>>,
     /// Registering with directory servers and discovering peers there.
     rendezvous: rendezvous::client::Behaviour,
     /// The directory side of rendezvous; only on directory servers.
@@ -112,13 +118,14 @@ impl Behaviour {
         directories: Vec<(PeerId, Multiaddr)>,
         ttl: Duration,
         server: bool,
+        traffic: Traffic,
     ) -> Self {
         let me = key.public().to_peer_id();
         let codec = json::codec::Codec::default()
             .set_request_size_maximum(MAX_REQUEST_BYTES)
             .set_response_size_maximum(MAX_RESPONSE_BYTES);
-        let rpc = json::Behaviour::with_codec(
-            codec,
+        let rpc = request_response::Behaviour::with_codec(
+            Metered::new(codec, traffic),
             [(
                 DIRECTORY_PROTOCOL,
                 if server {

@@ -12,6 +12,7 @@
 //! format; `plexus daemon --metrics ADDR` serves that on `GET /metrics`.
 
 mod snapshot;
+mod traffic;
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,7 @@ use prometheus_client::{
 };
 
 pub use snapshot::Snapshot;
+pub(crate) use traffic::{Metered, Traffic};
 
 /// Outcome label of a finished download.
 type Outcome = [(&'static str, &'static str); 1];
@@ -153,6 +155,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     recorders: Recorders,
     snapshot: Arc<Mutex<Snapshot>>,
+    traffic: Traffic,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -172,10 +175,17 @@ impl Metrics {
         counters.register(&mut registry);
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         registry.register_collector(Box::new(snapshot::Collector(snapshot.clone())));
+        let traffic = Traffic::default();
+        registry.sub_registry_with_prefix("plexus").register(
+            "protocol_bytes",
+            "Bytes read and written on request-response streams, by protocol and direction (sent, received)",
+            traffic.family(),
+        );
         Self {
             registry,
             recorders: Recorders { counters, libp2p },
             snapshot,
+            traffic,
         }
     }
 
@@ -187,6 +197,11 @@ impl Metrics {
     /// The handles the counting places hold.
     pub(crate) fn recorders(&self) -> &Recorders {
         &self.recorders
+    }
+
+    /// The per-protocol byte counts, for the codecs ([`Metered`]).
+    pub(crate) fn traffic(&self) -> Traffic {
+        self.traffic.clone()
     }
 
     /// Plexus's counters.

@@ -55,6 +55,7 @@ impl Behaviour {
         bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
         bootstrap: Vec<(PeerId, Multiaddr)>,
         relay_client: Option<libp2p::relay::client::Behaviour>,
+        traffic: crate::metrics::Traffic,
     ) -> std::io::Result<Self> {
         let local = key.public().to_peer_id();
         let limits = ConnectionLimits::default()
@@ -75,18 +76,20 @@ impl Behaviour {
                 bootstrap,
             )?,
             nat: nat::Behaviour::new(local, &config.nat, relay_client),
-            blobs: blobs::Behaviour::new(store, bandwidth),
+            blobs: blobs::Behaviour::new(store, bandwidth, traffic.clone()),
             search: search::Behaviour::new(
                 local,
                 config.flood.clone(),
                 config.super_peer,
                 config.idle_timeout,
+                traffic.clone(),
             ),
             directory: directory::Behaviour::new(
                 key,
                 discovery::bootstrap_peers(&config.directories).map_err(std::io::Error::other)?,
                 config.directory_ttl,
                 config.directory_server,
+                traffic.clone(),
             ),
             pubsub: pubsub::Behaviour::new(
                 key,
@@ -99,8 +102,8 @@ impl Behaviour {
                     burst: config.pubsub_peer_burst,
                 },
             )?,
-            storage: storage::Behaviour::new(),
-            compute: crate::compute::Behaviour::new(),
+            storage: storage::Behaviour::new(traffic.clone()),
+            compute: crate::compute::Behaviour::new(traffic),
         })
     }
 }

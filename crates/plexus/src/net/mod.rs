@@ -103,6 +103,7 @@ impl Node {
         )?);
         let bandwidth = crate::bandwidth::Bandwidth::new(config.rate_limits);
         let mut metrics = crate::metrics::Metrics::new();
+        let traffic = metrics.traffic();
         let mut swarm = setup::build_swarm(
             key.clone(),
             &config,
@@ -111,6 +112,7 @@ impl Node {
             bandwidth.clone(),
             bootstrap,
             metrics.registry_mut(),
+            traffic,
         )?;
         let metrics = std::sync::Arc::new(metrics);
         let behaviour = swarm.behaviour_mut();

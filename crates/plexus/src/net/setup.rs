@@ -54,6 +54,7 @@ pub(super) fn build_swarm(
     bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
     registry: &mut prometheus_client::registry::Registry,
+    traffic: crate::metrics::Traffic,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
     let behaviour = |key: &libp2p::identity::Keypair, client| {
@@ -64,6 +65,7 @@ pub(super) fn build_swarm(
             bandwidth.clone(),
             bootstrap.clone(),
             client,
+            traffic.clone(),
         )
         .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
     };

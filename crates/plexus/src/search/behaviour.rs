@@ -25,6 +25,7 @@ use crate::{
     content::{Hash, SignedRecord},
     discovery,
     guard::guarded,
+    metrics::{Metered, Traffic},
     wrap::forward_to_inner,
     Error,
 };
@@ -43,7 +44,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// so a neighbour within its query rate never has many open.
 const STREAMS_PER_CONNECTION: usize = 32;
 
-type Inner = json::Behaviour<SearchMessage, SearchAck>;
+type Inner = request_response::Behaviour<Metered<json::codec::Codec<SearchMessage, SearchAck>>>;
 
 /// Flooding search between neighbours.
 pub(crate) struct Behaviour {
@@ -69,12 +70,16 @@ impl Behaviour {
         flood: FloodConfig,
         super_peer: bool,
         idle_timeout: Duration,
+        traffic: Traffic,
     ) -> Self {
         Self {
-            inner: json::Behaviour::with_codec(
-                json::codec::Codec::default()
-                    .set_request_size_maximum(MAX_MESSAGE_BYTES)
-                    .set_response_size_maximum(MAX_ACK_BYTES),
+            inner: Inner::with_codec(
+                Metered::new(
+                    json::codec::Codec::default()
+                        .set_request_size_maximum(MAX_MESSAGE_BYTES)
+                        .set_response_size_maximum(MAX_ACK_BYTES),
+                    traffic,
+                ),
                 [(SEARCH_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(REQUEST_TIMEOUT)

@@ -169,6 +169,7 @@ async function poll() {
     renderPeers(peers);
     renderBlobs(blobs);
     renderDownloads(downloads);
+    renderCompute(status.compute);
     if (pollFailed) showError(null);
     pollFailed = false;
     $('conn').textContent = 'live';
