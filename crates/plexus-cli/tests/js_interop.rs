@@ -203,7 +203,10 @@ fn a_js_libp2p_peer_identifies_pings_finds_and_chats_with_plexus_nodes() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(addrs.contains(&b.tcp_addr().as_str()), "{addrs:?}");
+    // With or without the trailing /p2p/ID (js-libp2p versions differ).
+    let bare = |a: &str| a.split("/p2p/").next().unwrap_or(a).to_string();
+    let tcp = bare(&b.tcp_addr());
+    assert!(addrs.iter().any(|a| bare(a) == tcp), "{tcp} in {addrs:?}");
 
     let providers = &steps["find-providers"];
     assert_eq!(providers["cid"], cid);

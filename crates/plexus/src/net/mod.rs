@@ -103,7 +103,6 @@ impl Node {
         )?);
         let bandwidth = crate::bandwidth::Bandwidth::new(config.rate_limits);
         let mut metrics = crate::metrics::Metrics::new();
-        let traffic = metrics.traffic();
         let mut swarm = setup::build_swarm(
             key.clone(),
             &config,
@@ -111,8 +110,7 @@ impl Node {
             store.clone(),
             bandwidth.clone(),
             bootstrap,
-            metrics.registry_mut(),
-            traffic,
+            &mut metrics,
         )?;
         let metrics = std::sync::Arc::new(metrics);
         let behaviour = swarm.behaviour_mut();

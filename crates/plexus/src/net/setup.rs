@@ -53,9 +53,10 @@ pub(super) fn build_swarm(
     store: std::sync::Arc<Store>,
     bandwidth: std::sync::Arc<crate::bandwidth::Bandwidth>,
     bootstrap: Vec<(libp2p::PeerId, libp2p::Multiaddr)>,
-    registry: &mut prometheus_client::registry::Registry,
-    traffic: crate::metrics::Traffic,
+    metrics: &mut crate::metrics::Metrics,
 ) -> Result<libp2p::Swarm<Behaviour>, Error> {
+    let traffic = metrics.traffic();
+    let registry = metrics.registry_mut();
     let setup = |e: &dyn std::fmt::Display| Error::Setup(e.to_string());
     let behaviour = |key: &libp2p::identity::Keypair, client| {
         Behaviour::new(
