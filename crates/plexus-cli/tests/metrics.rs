@@ -207,10 +207,12 @@ fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
         "{}",
         plexus_only(&b_after)
     );
-    // Per protocol: the blob protocol's stream bytes, both ends.
+    // Per protocol and path: the blob protocol's stream bytes, both ends,
+    // on the direct connection (`unknown` would mean the codec was not
+    // told its connection's path).
     let blob = |s: &HashMap<String, f64>, dir: &str| {
         let key = format!(
-            "plexus_protocol_bytes_total{{protocol=\"/plexus/blobs/1.0.0\",direction=\"{dir}\"}}"
+            "plexus_protocol_bytes_total{{protocol=\"/plexus/blobs/1.0.0\",direction=\"{dir}\",path=\"direct\"}}"
         );
         s.get(&key).copied().unwrap_or(0.0)
     };

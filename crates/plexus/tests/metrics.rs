@@ -51,7 +51,7 @@ async fn search_and_pubsub_counters_move_on_a_line_of_three() {
     // a copy on.
     for dir in ["received", "sent"] {
         let name = format!(
-            "plexus_protocol_bytes_total{{protocol=\"/plexus/search/1.0.0\",direction=\"{dir}\"}}"
+            "plexus_protocol_bytes_total{{protocol=\"/plexus/search/1.0.0\",direction=\"{dir}\",path=\"direct\"}}"
         );
         assert!(value(&nodes[1], &name).await > 0.0, "{name}");
     }

@@ -11,6 +11,7 @@
 //! [`crate::Node::metrics_text`] renders it all in the Prometheus text
 //! format; `plexus daemon --metrics ADDR` serves that on `GET /metrics`.
 
+mod path_note;
 mod snapshot;
 mod traffic;
 
@@ -22,6 +23,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
+pub(crate) use path_note::PathNote;
 pub use snapshot::Snapshot;
 pub(crate) use traffic::{Metered, Traffic};
 
@@ -178,7 +180,7 @@ impl Metrics {
         let traffic = Traffic::default();
         registry.sub_registry_with_prefix("plexus").register(
             "protocol_bytes",
-            "Bytes read and written on request-response streams, by protocol and direction (sent, received)",
+            "Bytes read and written on request-response streams, by protocol, direction (sent, received) and the connection's path (direct, relayed)",
             traffic.family(),
         );
         Self {

@@ -1,47 +1,112 @@
-//! Bytes per application protocol: every request-response codec of the
-//! node (blobs, search, directory, storage, compute) is wrapped in
-//! [`Metered`], which counts what its streams read and write, labelled by
-//! the protocol the stream negotiated.
+//! Bytes per application protocol and peer kind: every request-response
+//! codec of the node (blobs, search, directory, storage, compute) is
+//! wrapped in [`Metered`], which counts what its streams read and write,
+//! labelled by the protocol the stream negotiated and by the path of its
+//! connection (`direct`, or `relayed` through a `/p2p-circuit`).
 //!
-//! The peer kind (direct over TCP or QUIC, or relayed through a
-//! `/p2p-circuit`) is not a label here: libp2p hands a codec its stream but
-//! not the connection it belongs to. libp2p's own
-//! `libp2p_bandwidth_bytes_total{protocols=...}` counts every connection's
-//! bytes by transport stack, relayed ones included, on the same page.
+//! libp2p hands a codec its stream but not the connection, so the path is
+//! learned another way: request-response clones its codec for each
+//! connection inside `handle_established_*_connection`, and
+//! [`PathNote`](super::PathNote), a behaviour placed before the protocols,
+//! notes the connection's address just before. A clone of the behaviour's
+//! own codec takes that note; a clone of a connection's codec keeps its
+//! path. Should libp2p ever clone elsewhere, the label reads `unknown`
+//! (and the transfer metrics test fails), never a wrong path.
+//!
 //! Kademlia, gossipsub, identify and ping are not request-response
-//! protocols; their bytes are in that transport figure, and gossipsub's
-//! messages in `plexus_pubsub_*` and `libp2p_gossipsub_*`.
+//! protocols; their bytes are in libp2p's per-transport
+//! `libp2p_bandwidth_bytes_total` (relayed stacks say `p2p-circuit`), and
+//! gossipsub's messages in `plexus_pubsub_*` and `libp2p_gossipsub_*`.
 
 use std::{
     io,
     pin::Pin,
+    sync::{
+        atomic::{AtomicU8, Ordering},
+        Arc,
+    },
     task::{Context, Poll},
 };
 
 use futures::{AsyncRead, AsyncWrite};
-use libp2p::{request_response::Codec, StreamProtocol};
+use libp2p::{multiaddr::Protocol, request_response::Codec, Multiaddr, StreamProtocol};
 use prometheus_client::metrics::{counter::Counter, family::Family};
 
-/// Labels: the protocol and the direction (`sent` or `received`).
+/// Labels: the protocol, the direction (`sent` or `received`) and the
+/// connection's path.
 type Labels = Vec<(&'static str, String)>;
 
-/// Bytes read and written per protocol (clones share the counts).
+/// How a connection reaches the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Path {
+    /// Not noted (see the module docs).
+    Unknown = 0,
+    /// Straight to the peer (TCP, QUIC).
+    Direct = 1,
+    /// Through a relay's circuit.
+    Relayed = 2,
+}
+
+impl Path {
+    /// The path of a connection to or from `addr`.
+    pub(crate) fn of(addr: &Multiaddr) -> Self {
+        if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+            Self::Relayed
+        } else {
+            Self::Direct
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Direct => "direct",
+            Self::Relayed => "relayed",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::Direct,
+            2 => Self::Relayed,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// Bytes read and written per protocol and path (clones share the counts
+/// and the note of the connection being set up).
 #[derive(Debug, Clone, Default)]
-pub struct Traffic(Family<Labels, Counter>);
+pub struct Traffic {
+    family: Family<Labels, Counter>,
+    /// The path of the connection being set up now ([`Path`] as a byte).
+    connecting: Arc<AtomicU8>,
+}
 
 impl Traffic {
     pub(super) fn family(&self) -> Family<Labels, Counter> {
-        self.0.clone()
+        self.family.clone()
     }
 
-    fn add(&self, protocol: &StreamProtocol, direction: &'static str, bytes: u64) {
+    /// Notes the path of the connection about to get its handlers.
+    pub(crate) fn note(&self, path: Path) {
+        self.connecting.store(path as u8, Ordering::Relaxed);
+    }
+
+    fn noted(&self) -> Path {
+        Path::from_u8(self.connecting.load(Ordering::Relaxed))
+    }
+
+    fn add(&self, protocol: &StreamProtocol, direction: &'static str, path: Path, bytes: u64) {
         if bytes == 0 {
             return;
         }
-        self.0
+        self.family
             .get_or_create(&vec![
                 ("protocol", protocol.as_ref().to_string()),
                 ("direction", direction.to_string()),
+                ("path", path.label().to_string()),
             ])
             .inc_by(bytes);
     }
@@ -49,16 +114,37 @@ impl Traffic {
 
 /// A request-response codec whose reads and writes are counted in a
 /// [`Traffic`]; otherwise it is `C`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Metered<C> {
     inner: C,
     traffic: Traffic,
+    /// The connection's path; none in the behaviour's own codec, whose
+    /// clones (one per connection) take the path noted at that moment.
+    path: Option<Path>,
 }
 
 impl<C> Metered<C> {
     /// `inner`, counted in `traffic`.
     pub fn new(inner: C, traffic: Traffic) -> Self {
-        Self { inner, traffic }
+        Self {
+            inner,
+            traffic,
+            path: None,
+        }
+    }
+
+    fn path(&self) -> Path {
+        self.path.unwrap_or(Path::Unknown)
+    }
+}
+
+impl<C: Clone> Clone for Metered<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            traffic: self.traffic.clone(),
+            path: Some(self.path.unwrap_or_else(|| self.traffic.noted())),
+        }
     }
 }
 
@@ -76,7 +162,7 @@ where
     {
         let mut io = Counted::new(io);
         let result = self.inner.read_request(p, &mut io).await;
-        self.traffic.add(p, "received", io.bytes);
+        self.traffic.add(p, "received", self.path(), io.bytes);
         result
     }
 
@@ -86,7 +172,7 @@ where
     {
         let mut io = Counted::new(io);
         let result = self.inner.read_response(p, &mut io).await;
-        self.traffic.add(p, "received", io.bytes);
+        self.traffic.add(p, "received", self.path(), io.bytes);
         result
     }
 
@@ -101,7 +187,7 @@ where
     {
         let mut io = Counted::new(io);
         let result = self.inner.write_request(p, &mut io, req).await;
-        self.traffic.add(p, "sent", io.bytes);
+        self.traffic.add(p, "sent", self.path(), io.bytes);
         result
     }
 
@@ -116,7 +202,7 @@ where
     {
         let mut io = Counted::new(io);
         let result = self.inner.write_response(p, &mut io, res).await;
-        self.traffic.add(p, "sent", io.bytes);
+        self.traffic.add(p, "sent", self.path(), io.bytes);
         result
     }
 }
@@ -227,9 +313,14 @@ mod tests {
     }
 
     #[test]
-    fn bytes_are_counted_per_protocol_and_direction() {
+    fn bytes_are_counted_per_protocol_direction_and_path() {
         let traffic = Traffic::default();
-        let mut codec = Metered::new(Raw, traffic.clone());
+        let template = Metered::new(Raw, traffic.clone());
+        traffic.note(Path::of(&"/ip4/127.0.0.1/tcp/1".parse().unwrap()));
+        let codec = template.clone();
+        // A stream's clone keeps its connection's path.
+        traffic.note(Path::Relayed);
+        let mut codec = codec.clone();
         let a = StreamProtocol::new("/a/1");
         let b = StreamProtocol::new("/b/1");
         let mut out = Cursor::new(Vec::new());
@@ -238,17 +329,34 @@ mod tests {
         let mut input = Cursor::new(vec![1u8; 300]);
         let got = block_on(codec.read_response(&b, &mut input)).unwrap();
         assert_eq!(got.len(), 300);
-        let count = |p: &str, d: &str| {
+        let count = |p: &str, d: &str, path: &str| {
             traffic
-                .0
+                .family
                 .get_or_create(&vec![
                     ("protocol", p.to_string()),
                     ("direction", d.to_string()),
+                    ("path", path.to_string()),
                 ])
                 .get()
         };
-        assert_eq!(count("/a/1", "sent"), 1024);
-        assert_eq!(count("/a/1", "received"), 0);
-        assert_eq!(count("/b/1", "received"), 300);
+        assert_eq!(count("/a/1", "sent", "direct"), 1024);
+        assert_eq!(count("/a/1", "received", "direct"), 0);
+        assert_eq!(count("/b/1", "received", "direct"), 300);
+        assert_eq!(count("/a/1", "sent", "relayed"), 0);
+
+        // A connection through a relay; the next one direct again.
+        let circuit: Multiaddr =
+            "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit"
+                .parse()
+                .unwrap();
+        traffic.note(Path::of(&circuit));
+        let mut relayed = template.clone();
+        traffic.note(Path::Direct);
+        block_on(relayed.write_request(&a, &mut out, vec![7; 10])).unwrap();
+        assert_eq!(count("/a/1", "sent", "relayed"), 10);
+        // A codec made outside a connection's set-up is never noted.
+        let mut own = Metered::new(Raw, traffic.clone());
+        block_on(own.write_request(&a, &mut out, vec![7; 5])).unwrap();
+        assert_eq!(count("/a/1", "sent", "unknown"), 5);
     }
 }

@@ -24,6 +24,9 @@ pub(crate) struct Behaviour {
     pub(crate) inbound: inbound::Behaviour,
     /// Refuses new connections when memory runs short.
     pub(crate) memory: memory_connection_limits::Behaviour,
+    /// Notes each connection's path for the byte counts; before the
+    /// protocols, whose codecs read the note.
+    pub(crate) path_note: crate::metrics::PathNote,
     /// Identify, ping, Kademlia and mDNS: finding peers and providers.
     pub(crate) discovery: discovery::Behaviour,
     /// NAT traversal: AutoNAT, relay service and reservations, hole punching.
@@ -69,6 +72,7 @@ impl Behaviour {
             memory: memory_connection_limits::Behaviour::with_max_percentage(
                 config.max_memory_fraction,
             ),
+            path_note: crate::metrics::PathNote::new(traffic.clone()),
             discovery: discovery::Behaviour::new(
                 key,
                 config.dht_refresh,
