@@ -26,12 +26,6 @@ fn worker(dir: &Path, n: u8, extra: &[&str]) -> Daemon {
     Daemon::start_with(Command::new(PLEXUS), dir, &args)
 }
 
-fn primes_in(lo: u32, hi: u32) -> u32 {
-    (lo..hi)
-        .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
-        .count() as u32
-}
-
 #[test]
 fn a_job_through_the_daemon_runs_on_compute_workers_only() {
     let root = tempfile::tempdir().unwrap();
@@ -40,18 +34,8 @@ fn a_job_through_the_daemon_runs_on_compute_workers_only() {
     assert!(runner.cli(&["connect", &idle.tcp_addr()]).status.success());
 
     let units = root.path().join("units");
-    std::fs::create_dir(&units).unwrap();
-    let mut expected = Vec::new();
-    for i in 0..12u32 {
-        let (lo, hi) = (i * 30_000, (i + 1) * 30_000);
-        let input = [lo.to_le_bytes(), hi.to_le_bytes()].concat();
-        std::fs::write(units.join(format!("{i:02}")), input).unwrap();
-        expected.extend_from_slice(&primes_in(lo, hi).to_le_bytes());
-    }
-    let module = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/compute/primes.wat"
-    );
+    let expected = common::prime_units(&units, 12, 30_000);
+    let module = common::PRIMES_WAT;
     let out = root.path().join("counts.bin");
     let job = |runner: &Daemon| {
         runner.cli(&[

@@ -66,22 +66,9 @@ fn share_get_and_chat_through_two_dashboards_in_chromium() {
 
     // A compute job: count primes in 4 ranges (examples/compute/primes.wat).
     let units = root.path().join("units");
-    std::fs::create_dir(&units).unwrap();
-    let mut expected = Vec::new();
-    for i in 0..4u32 {
-        let (lo, hi) = (i * 10_000, (i + 1) * 10_000);
-        let input = [lo.to_le_bytes(), hi.to_le_bytes()].concat();
-        std::fs::write(units.join(format!("{i:02}")), input).unwrap();
-        let primes = (lo..hi)
-            .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
-            .count() as u32;
-        expected.extend_from_slice(&primes.to_le_bytes());
-    }
+    let expected = common::prime_units(&units, 4, 10_000);
     let job_hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
-    let module = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/compute/primes.wat"
-    );
+    let module = common::PRIMES_WAT;
 
     let args = serde_json::json!({
         "url_a": login_url(&a),

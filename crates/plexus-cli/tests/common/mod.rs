@@ -157,3 +157,29 @@ pub fn wait_for_percent(child: &mut std::process::Child, percent: u64) -> Vec<St
     }
     seen
 }
+
+/// Writes `count` inputs for `examples/compute/primes.wat` into `dir`
+/// (a new folder): unit i counts the primes in [i*width, (i+1)*width).
+/// Returns the job's expected output: each count as 4 bytes, little-endian.
+#[allow(dead_code)]
+pub fn prime_units(dir: &std::path::Path, count: u32, width: u32) -> Vec<u8> {
+    std::fs::create_dir(dir).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..count {
+        let (lo, hi) = (i * width, (i + 1) * width);
+        let input = [lo.to_le_bytes(), hi.to_le_bytes()].concat();
+        std::fs::write(dir.join(format!("{i:02}")), input).unwrap();
+        let primes = (lo..hi)
+            .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+            .count() as u32;
+        expected.extend_from_slice(&primes.to_le_bytes());
+    }
+    expected
+}
+
+/// `examples/compute/primes.wat`.
+#[allow(dead_code)]
+pub const PRIMES_WAT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/compute/primes.wat"
+);
