@@ -88,8 +88,16 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
     // The whole call to an output path, and the share spent writing it out.
     let mut calls = Vec::new();
     for _ in 0..runs.max(1) {
+        let mut kept = Vec::new();
         calls.push(
-            crate::bench_files::get_to(root.path(), &providers[0], hash, BlobFormat::Raw).await?,
+            crate::bench_files::get_to(
+                root.path(),
+                &providers[0],
+                hash,
+                BlobFormat::Raw,
+                &mut kept,
+            )
+            .await?,
         );
     }
     calls.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -148,6 +156,13 @@ async fn whole_get(
         "    peak memory (VmHWM): provider daemon {}, getter daemon {} (goal < 100 MB each)",
         mb(call.hwm.0),
         mb(call.hwm.1)
+    );
+    let cores = |c: Option<f64>| c.map_or("?".to_string(), |c| format!("{c:.2}"));
+    println!(
+        "    cores kept busy during the calls: provider daemon {}, getter daemon {} (of {} on this machine)",
+        cores(call.cores.0),
+        cores(call.cores.1),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     Ok(())
 }

@@ -95,6 +95,21 @@ impl Daemon {
         Some(kb * 1024)
     }
 
+    /// CPU seconds the daemon process has used so far (user + system,
+    /// all threads).
+    pub fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()?)).ok()?;
+        // Fields after the command name (which may hold spaces): state is
+        // field 3, utime and stime are fields 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf only reads a constant.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        (hz > 0).then(|| ticks as f64 / hz as f64)
+    }
+
     /// Stops the daemon.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
@@ -110,6 +125,9 @@ pub struct WholeCall {
     pub transfer_secs: f64,
     /// Peak resident memory of the provider and the getter daemon.
     pub hwm: (Option<u64>, Option<u64>),
+    /// Cores the provider and the getter daemon kept busy on average over
+    /// the calls (CPU seconds over wall seconds).
+    pub cores: (Option<f64>, Option<f64>),
 }
 
 /// Shares `file` on one daemon and gets it `runs` times on another, each
@@ -136,6 +154,9 @@ pub async fn whole_get(
             std::fs::remove_file(file)?;
         }
         let mut calls = Vec::new();
+        let mut cpu_before = (provider.cpu_secs(), getter.cpu_secs());
+        let mut cpu_used = (0.0, 0.0);
+        let mut wall = 0.0;
         for i in 0..runs.max(1) {
             let out = root.join(format!("daemon-out-{i}.bin"));
             let started = Instant::now();
@@ -146,10 +167,15 @@ pub async fn whole_get(
             )?;
             std::fs::File::open(&out)?.sync_all()?;
             let secs = started.elapsed().as_secs_f64();
+            wall += secs;
             let transfer = got["transfer_secs"].as_f64().unwrap_or(f64::NAN);
             calls.push((secs, transfer));
             std::fs::remove_file(&out)?;
+            let cpu = (provider.cpu_secs(), getter.cpu_secs());
             getter.cli(&["rm", &hash]).await?;
+            cpu_used.0 += cpu.0.zip(cpu_before.0).map_or(f64::NAN, |(a, b)| a - b);
+            cpu_used.1 += cpu.1.zip(cpu_before.1).map_or(f64::NAN, |(a, b)| a - b);
+            cpu_before = (provider.cpu_secs(), getter.cpu_secs());
         }
         calls.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (secs, transfer_secs) = calls[calls.len() / 2];
@@ -157,6 +183,10 @@ pub async fn whole_get(
             secs,
             transfer_secs,
             hwm: (provider.vm_hwm(), getter.vm_hwm()),
+            cores: (
+                Some(cpu_used.0 / wall).filter(|c| c.is_finite()),
+                Some(cpu_used.1 / wall).filter(|c| c.is_finite()),
+            ),
         })
     }
     .await;

@@ -43,16 +43,33 @@ pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
     let (folder_hash, one_hash) = (folder_hash.ticket.hash, one_hash.ticket.hash);
     let mut many = Vec::new();
     let mut single = Vec::new();
+    // Each run's getter keeps its files until all runs are done: ext4
+    // allocates new inodes slowly right after thousands were deleted
+    // (`find_inode_bit` skipping recently deleted ones, seen in `perf`),
+    // so deleting a run's 20,000 files before the next run made every run
+    // after the first 2-3x slower than a user's first get of a folder.
+    let mut kept = Vec::new();
+    let mut exports = Vec::new();
     for _ in 0..runs.max(1) {
-        many.push(
-            get_to(root, &provider, folder_hash, BlobFormat::Collection)
+        let (call, export) = get_to(
+            root,
+            &provider,
+            folder_hash,
+            BlobFormat::Collection,
+            &mut kept,
+        )
+        .await?;
+        many.push(call);
+        exports.push(export);
+        single.push(
+            get_to(root, &provider, one_hash, BlobFormat::Raw, &mut kept)
                 .await?
                 .0,
         );
-        single.push(get_to(root, &provider, one_hash, BlobFormat::Raw).await?.0);
     }
     provider.shutdown().await;
-    let (many, single) = (median(many), median(single));
+    drop(kept);
+    let (many, single, export) = (median(many), median(single), median(exports));
     let mib = (files * SMALL) as f64 / 1048576.0;
     println!(
         "  {files} files of 4 KiB ({mib:.0} MiB), get + write out, 1 provider, TCP (share took {share_secs:.1}s):"
@@ -62,16 +79,21 @@ pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
         files as f64 / many,
         many / single
     );
+    println!(
+        "    of the folder's call, writing the files out {export:.2}s (hard links), the rest fetching and storing"
+    );
     Ok(())
 }
 
 /// One whole get by a fresh node from `provider`: fetch, then write to an
-/// output path. Returns the seconds of the call and of the write-out.
+/// output path. Returns the seconds of the call and of the write-out; the
+/// getter's directory goes to `kept`, deleted when the caller drops it.
 pub async fn get_to(
     root: &Path,
     provider: &Node,
     hash: Hash,
     format: BlobFormat,
+    kept: &mut Vec<tempfile::TempDir>,
 ) -> Result<(f64, f64)> {
     let dir = tempfile::tempdir_in(root)?;
     let getter = Node::start(NodeConfig::loopback(dir.path().join("node"))).await?;
@@ -97,6 +119,7 @@ pub async fn get_to(
         .await??;
     let total = started.elapsed();
     getter.shutdown().await;
+    kept.push(dir);
     Ok((secs(total), secs(total - fetched)))
 }
 

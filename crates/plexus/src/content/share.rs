@@ -132,7 +132,7 @@ pub fn export_with(
             if link {
                 store.mark_linked(&[*hash])?;
             }
-            copy_blob(store, hash, size, key, out, 0o644, link)?;
+            copy_blob(store, hash, size, key, out, 0o644, link, false)?;
             if link {
                 store.stamp_linked(&[*hash])?;
             }
@@ -154,17 +154,33 @@ pub fn export_with(
             let tmp = sibling(out, "tmp");
             let _ = fs::remove_dir_all(&tmp);
             fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+            // Folders made so far: a folder of 10,000 files asks once, not
+            // 10,000 times.
+            let mut made = std::collections::HashSet::new();
             for entry in &collection.entries {
                 let rel = safe_relative_path(&entry.path).map_err(Error::Store)?;
                 let target = tmp.join(rel);
                 if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent).map_err(io(parent))?;
+                    if made.insert(parent.to_path_buf()) {
+                        fs::create_dir_all(parent).map_err(io(parent))?;
+                    }
                 }
                 // A second file with the same content is copied: one inode
                 // has one mode.
                 let link = link && linked.insert(entry.hash);
                 let size = sizes[&entry.hash];
-                copy_blob(store, &entry.hash, size, key, &target, entry.mode, link)?;
+                // The staging folder is renamed into place whole, so each
+                // file goes straight to its place in it.
+                copy_blob(
+                    store,
+                    &entry.hash,
+                    size,
+                    key,
+                    &target,
+                    entry.mode,
+                    link,
+                    true,
+                )?;
             }
             if link {
                 store.stamp_linked(&hashes)?;
@@ -199,6 +215,9 @@ fn complete_size(store: &Store, hash: &Hash) -> Result<u64, Error> {
 /// Copies the complete blob `hash` of `size` bytes out of the store,
 /// opening it with `key` if given; with `link`, hard-links it instead when
 /// the file system allows (and the mode lets the store still read it).
+/// With `staged`, `target` is new in a staging folder nobody else sees, so
+/// it is written in place rather than beside it and renamed.
+#[allow(clippy::too_many_arguments)]
 fn copy_blob(
     store: &Store,
     hash: &Hash,
@@ -207,8 +226,13 @@ fn copy_blob(
     target: &Path,
     mode: u32,
     link: bool,
+    staged: bool,
 ) -> Result<(), Error> {
-    let tmp = sibling(target, "part");
+    let tmp = if staged {
+        target.to_path_buf()
+    } else {
+        sibling(target, "part")
+    };
     let io = |source| Error::Io {
         path: target.to_path_buf(),
         source,
@@ -219,15 +243,17 @@ fn copy_blob(
             return Err(e);
         }
         set_mode(&tmp, mode).map_err(io)?;
-        return fs::rename(&tmp, target).map_err(io);
+        return place(&tmp, target).map_err(io);
     }
     if sealed::is_sealed_blob(store, hash, size)? {
         return Err(Error::Encrypted(*hash));
     }
-    let _ = fs::remove_file(&tmp);
+    if !staged {
+        let _ = fs::remove_file(&tmp);
+    }
     if link && mode & 0o400 != 0 && store.link_out(hash, &tmp) {
         set_mode(&tmp, mode).map_err(io)?;
-        return fs::rename(&tmp, target).map_err(io);
+        return place(&tmp, target).map_err(io);
     }
     let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
     if copied != size {
@@ -237,14 +263,27 @@ fn copy_blob(
         )));
     }
     set_mode(&tmp, mode).map_err(io)?;
-    fs::rename(&tmp, target).map_err(io)
+    place(&tmp, target).map_err(io)
 }
 
+/// Renames `tmp` to `target` unless they are the same path (staged).
+fn place(tmp: &Path, target: &Path) -> std::io::Result<()> {
+    if tmp == target {
+        return Ok(());
+    }
+    fs::rename(tmp, target)
+}
+
+/// Sets the permission bits of `path` to `mode`'s, if they differ (a
+/// stat costs less than a change, which goes to the file system's journal).
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o777))?;
+        let want = mode & 0o777;
+        if fs::metadata(path)?.permissions().mode() & 0o777 != want {
+            fs::set_permissions(path, fs::Permissions::from_mode(want))?;
+        }
     }
     let _ = (path, mode);
     Ok(())

@@ -9,7 +9,10 @@ use std::{
 
 use bao_tree::{io::outboard::PreOrderOutboard, BaoTree, ChunkNum, ChunkRanges};
 
-use super::{store_err, BlobInfo, Store};
+use super::{
+    outboard::{has_outboard, Obao},
+    store_err, BlobInfo, Store,
+};
 use crate::{
     content::{Hash, BLOCK_SIZE},
     Error,
@@ -47,7 +50,11 @@ impl Store {
             let mut outboard = PreOrderOutboard {
                 root: blake3::Hash::from_bytes([0; 32]),
                 tree,
-                data: File::create(&tmp_obao)?,
+                data: if has_outboard(size) {
+                    Obao::File(File::create(&tmp_obao)?)
+                } else {
+                    Obao::Empty
+                },
             };
             let tee = Tee {
                 inner: source.take(size),
@@ -59,7 +66,7 @@ impl Store {
                 &mut outboard,
             )?;
             copy.sync_all()?;
-            outboard.data.sync_all()?;
+            outboard.data.sync_data()?;
             Ok(root.into())
         })();
         let hash = match result {
@@ -75,7 +82,9 @@ impl Store {
             let _ = fs::remove_file(&tmp_obao);
         } else {
             fs::rename(&tmp_data, self.data_path(&hash)).map_err(store_err)?;
-            fs::rename(&tmp_obao, self.outboard_path(&hash)).map_err(store_err)?;
+            if has_outboard(size) {
+                fs::rename(&tmp_obao, self.outboard_path(&hash)).map_err(store_err)?;
+            }
             self.put(
                 &hash,
                 &BlobInfo {

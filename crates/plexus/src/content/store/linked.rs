@@ -106,7 +106,7 @@ impl Store {
         let outboard = PreOrderOutboard {
             root: hash.to_blake3(),
             tree: BaoTree::new(size, BLOCK_SIZE),
-            data: File::open(self.outboard_path(hash)).map_err(store_err)?,
+            data: self.read_outboard(hash, size)?,
         };
         let data = File::open(self.data_path(hash)).map_err(store_err)?;
         if data.metadata().map_err(store_err)?.len() != size {

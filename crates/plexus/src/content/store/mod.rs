@@ -5,6 +5,7 @@
 mod batch;
 mod import;
 mod linked;
+mod outboard;
 mod partial;
 
 use std::{
@@ -373,7 +374,7 @@ impl Store {
         let outboard = PreOrderOutboard {
             root: hash.to_blake3(),
             tree: BaoTree::new(info.size, BLOCK_SIZE),
-            data: File::open(self.outboard_path(hash)).map_err(store_err)?,
+            data: self.read_outboard(hash, info.size)?,
         };
         let mut out = Vec::new();
         encode_ranges_validated(data, outboard, ranges, &mut out).map_err(store_err)?;

@@ -1,12 +1,7 @@
 //! Downloads in progress: a [`PartialBlob`] verifies each answer against the
 //! root hash, writes what checks out, and records it once synced.
 
-use std::{
-    fs::{self, File},
-    io,
-    path::PathBuf,
-    sync::Arc,
-};
+use std::{fs::File, io, sync::Arc};
 
 use bao_tree::{
     io::{
@@ -17,7 +12,10 @@ use bao_tree::{
     BaoTree, ChunkNum, ChunkRanges,
 };
 
-use super::{store_err, BlobInfo, Store};
+use super::{
+    outboard::{create_rw, Obao},
+    store_err, BlobInfo, Store,
+};
 use crate::{
     content::{Hash, BLOCK_SIZE},
     Error,
@@ -40,21 +38,14 @@ impl Store {
             Some(info) if info.size == size => info.present.clone(),
             _ => ChunkRanges::empty(),
         };
-        let open = |path: PathBuf| {
-            fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .map_err(store_err)
-        };
-        let data = open(self.data_path(&hash))?;
-        let obao = open(self.outboard_path(&hash))?;
+        let data = create_rw(&self.data_path(&hash))?;
+        let obao = self.write_outboard(&hash, size)?;
         let tree = BaoTree::new(size, BLOCK_SIZE);
         if existing.as_ref().is_none_or(|i| i.size != size) {
             data.set_len(size).map_err(store_err)?;
-            obao.set_len(tree.outboard_size()).map_err(store_err)?;
+            if let Obao::File(f) = &obao {
+                f.set_len(tree.outboard_size()).map_err(store_err)?;
+            }
         }
         if !batched && existing.as_ref().is_none_or(|i| i.size != size) {
             self.put(
@@ -103,7 +94,7 @@ pub(crate) struct PartialBlob {
     hash: Hash,
     size: u64,
     data: File,
-    outboard: PreOrderOutboard<File>,
+    outboard: PreOrderOutboard<Obao>,
     present: ChunkRanges,
     complete: bool,
     /// Recorded by the caller in a batch, not by [`PartialBlob::commit`].
