@@ -7,6 +7,7 @@ mod bench_files;
 mod bench_link;
 mod bench_pubsub;
 mod cli;
+mod cli_daemon;
 mod commands;
 mod completions;
 mod content;
