@@ -51,6 +51,9 @@ pub struct SimConfig {
     pub lookups: usize,
     /// Kademlia routing table refresh (the node's `dht_refresh`).
     pub refresh: Duration,
+    /// How long a node keeps an unused connection (the node's
+    /// `idle_timeout`).
+    pub idle: Duration,
     /// When to measure after each churn step, in multiples of `refresh`.
     pub rounds: Vec<f64>,
     /// Seed of every random choice.
@@ -70,6 +73,7 @@ impl SimConfig {
             churn: vec![10, 30, 50],
             lookups: 200,
             refresh: Duration::from_secs(60),
+            idle: Duration::from_secs(10),
             rounds: vec![
                 0.0,
                 1.0 / 30.0,
@@ -101,7 +105,13 @@ pub async fn run(config: SimConfig) -> Result<SimReport> {
     };
     let (rss0, cpu0, t0) = (nodes::rss_bytes(), nodes::cpu_time(), Instant::now());
     progress(format!("starting {} nodes", config.nodes));
-    let mut net = Nodes::start(config.nodes, dir.path(), config.refresh, &mut rng).await?;
+    let mut net = Nodes::start(
+        config.nodes,
+        dir.path(),
+        (config.refresh, config.idle),
+        &mut rng,
+    )
+    .await?;
     progress(format!(
         "started in {:.1} s; filling routing tables",
         t0.elapsed().as_secs_f64()

@@ -11,6 +11,12 @@ use rand::{rngs::StdRng, seq::IndexedRandom, Rng};
 /// How many earlier nodes each new node bootstraps from.
 const BOOTSTRAP_PEERS: usize = 3;
 
+/// Nodes started together (see [`Nodes::start`]).
+pub const WAVE: usize = 50;
+
+/// The longest wait for one wave's routing tables.
+const WAVE_LIMIT: Duration = Duration::from_secs(30);
+
 /// The nodes of the simulation; those shut down by churn are gone.
 pub struct Nodes {
     /// Every node started, `None` once it left.
@@ -20,24 +26,56 @@ pub struct Nodes {
 impl Nodes {
     /// Starts `n` nodes with data under `dir`, each bootstrapping from up
     /// to three random nodes started before it, Kademlia refreshing every
-    /// `refresh`.
-    pub async fn start(n: usize, dir: &Path, refresh: Duration, rng: &mut StdRng) -> Result<Self> {
-        let mut slots: Vec<Option<Node>> = Vec::with_capacity(n);
+    /// `refresh`, unused connections closed after `idle`. The network
+    /// grows in waves of [`WAVE`] nodes, as a real one grows: each wave
+    /// starts once the previous wave's routing tables hold
+    /// `min(20, nodes before it)` peers and this process is quiet again
+    /// (each for at most [`WAVE_LIMIT`]): a joining node's lookups open
+    /// connections to about a hundred peers. All
+    /// at once, a thousand nodes' first lookups open hundreds of thousands
+    /// of connections together; their handshakes and timers saturate this
+    /// machine's two cores, queries time out and are retried, and the
+    /// tables never fill (RSS passed 9 GiB in 3.5 minutes).
+    pub async fn start(
+        n: usize,
+        dir: &Path,
+        (refresh, idle): (Duration, Duration),
+        rng: &mut StdRng,
+    ) -> Result<Self> {
+        let mut nodes = Self {
+            slots: Vec::with_capacity(n),
+        };
         let mut addrs: Vec<Multiaddr> = Vec::with_capacity(n);
-        for i in 0..n {
-            let mut config = NodeConfig::memory(dir.join(format!("n{i}")));
-            config.dht_refresh = refresh;
-            config.bootstrap = addrs
-                .choose_multiple(rng, BOOTSTRAP_PEERS)
-                .cloned()
-                .collect();
-            let node = Node::start(config)
-                .await
-                .with_context(|| format!("starting node {i}"))?;
-            addrs.push(node.listen_addrs()[0].clone());
-            slots.push(Some(node));
+        while nodes.slots.len() < n {
+            let first = nodes.slots.len();
+            for i in first..n.min(first + WAVE) {
+                let mut config = NodeConfig::memory(dir.join(format!("n{i}")));
+                config.dht_refresh = refresh;
+                config.idle_timeout = idle;
+                config.bootstrap = addrs
+                    .choose_multiple(rng, BOOTSTRAP_PEERS)
+                    .cloned()
+                    .collect();
+                let node = Node::start(config)
+                    .await
+                    .with_context(|| format!("starting node {i}"))?;
+                addrs.push(node.listen_addrs()[0].clone());
+                nodes.slots.push(Some(node));
+            }
+            let want = 20.min(first.max(1));
+            let smallest = nodes.wait_for(first.., want, WAVE_LIMIT).await?;
+            if nodes.slots.len() < n {
+                settle(WAVE_LIMIT).await;
+            }
+            let (table, conns) = nodes.means().await?;
+            eprintln!(
+                "dht-sim:   {} nodes started; the newest wave's smallest routing table: {smallest}; \
+                 per node: routing table {table:.0}, connections {conns:.0}, RSS {:.1} MiB",
+                nodes.slots.len(),
+                rss_bytes() as f64 / nodes.slots.len() as f64 / (1 << 20) as f64,
+            );
         }
-        Ok(Self { slots })
+        Ok(nodes)
     }
 
     /// The nodes still running, with their index.
@@ -74,9 +112,20 @@ impl Nodes {
     /// Waits until every running node has at least `peers` peers in its
     /// routing table, for at most `limit`; the smallest table then.
     pub async fn wait_for_tables(&self, peers: usize, limit: Duration) -> Result<usize> {
+        self.wait_for(0.., peers, limit).await
+    }
+
+    /// Waits until every running node among `slots` has at least `peers`
+    /// peers in its routing table, for at most `limit`; the smallest then.
+    async fn wait_for(
+        &self,
+        slots: std::ops::RangeFrom<usize>,
+        peers: usize,
+        limit: Duration,
+    ) -> Result<usize> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let smallest = self.smallest_table().await?;
+            let smallest = self.smallest_table(slots.clone()).await?;
             if smallest >= peers || tokio::time::Instant::now() >= deadline {
                 return Ok(smallest);
             }
@@ -84,11 +133,13 @@ impl Nodes {
         }
     }
 
-    /// The fewest routing table peers any running node has.
-    pub async fn smallest_table(&self) -> Result<usize> {
+    /// The fewest routing table peers any running node among `slots` has
+    /// (all asked at once: one by one, a thousand busy nodes take long).
+    async fn smallest_table(&self, slots: std::ops::RangeFrom<usize>) -> Result<usize> {
+        let asked = self.slots[slots].iter().flatten().map(Node::status);
         let mut smallest = usize::MAX;
-        for (_, node) in self.alive() {
-            smallest = smallest.min(node.status().await?.routing_table_peers);
+        for status in futures::future::join_all(asked).await {
+            smallest = smallest.min(status?.routing_table_peers);
         }
         Ok(smallest)
     }
@@ -97,8 +148,8 @@ impl Nodes {
     pub async fn means(&self) -> Result<(f64, f64)> {
         let (mut table, mut conns) = (0usize, 0usize);
         let alive = self.alive();
-        for (_, node) in &alive {
-            let status = node.status().await?;
+        for status in futures::future::join_all(alive.iter().map(|(_, n)| n.status())).await {
+            let status = status?;
             table += status.routing_table_peers;
             conns += status.connected_peers;
         }
@@ -110,6 +161,19 @@ impl Nodes {
     pub async fn shutdown(&mut self) {
         let nodes: Vec<Node> = self.slots.iter_mut().filter_map(Option::take).collect();
         futures::future::join_all(nodes.iter().map(Node::shutdown)).await;
+    }
+}
+
+/// Waits until this process used less than one core over the last
+/// second (the joins' lookups are done), for at most `limit`.
+async fn settle(limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        let before = cpu_time();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if cpu_time() - before < Duration::from_millis(1000) {
+            return;
+        }
     }
 }
 

@@ -118,6 +118,13 @@ impl SimReport {
                         last.finds.success * 100.0
                     ));
                 }
+                if last.stale > 0.0 {
+                    out.push(format!(
+                        "{}% churn: last round still returned {:.1}% of departed providers",
+                        step.pct,
+                        last.stale * 100.0
+                    ));
+                }
             }
         }
         out

@@ -358,6 +358,11 @@ impl Behaviour {
                     self.book.handle_disconnected(e.peer_id);
                 }
             }
+            FromSwarm::DialFailure(e) => {
+                if let Some(peer) = e.peer_id {
+                    self.book.handle_dial_failure(peer, e.error, Instant::now());
+                }
+            }
             FromSwarm::ExternalAddrConfirmed(e) => {
                 self.publisher.handle_confirmed(e.addr, Instant::now());
                 let circuit = e

@@ -13,6 +13,7 @@ pub(crate) mod peers;
 pub(crate) mod relay_publish;
 pub(crate) mod relay_record;
 pub(crate) mod store;
+pub(crate) mod unreachable;
 
 use std::time::Duration;
 

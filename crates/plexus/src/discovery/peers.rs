@@ -6,11 +6,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use libp2p::{core::PeerRecord, kad, swarm::ConnectionId, Multiaddr, PeerId};
+use libp2p::{
+    core::PeerRecord,
+    kad,
+    swarm::{ConnectionId, DialError},
+    Multiaddr, PeerId,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::unreachable::Unreachable;
 use crate::Error;
+
+mod providers;
+
+use providers::PendingProviders;
+#[cfg(doc)]
+pub(crate) use providers::PROVIDER_GRACE;
 
 /// One peer the node knows: connected, in the routing table, or both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,8 +81,13 @@ pub struct FoundPeer {
 /// The answer to a DHT provider lookup, with what it cost.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ProviderLookup {
-    /// Peers that announced the key (never this node).
+    /// Peers that announced the key (never this node), except those below.
     pub providers: Vec<PeerId>,
+    /// Peers that announced the key but that this node could not dial in
+    /// the last 10 minutes: gone, most likely (their records stay in the
+    /// DHT until their TTL runs out).
+    #[serde(default)]
+    pub unreachable: Vec<PeerId>,
     /// How many requests the lookup sent until it was answered.
     pub requests: u32,
     /// How long the lookup took until it was answered (at the end of the
@@ -126,22 +143,6 @@ impl PendingFind {
     }
 }
 
-/// A provider lookup collecting peers until its query ends.
-struct PendingProviders {
-    found: HashSet<PeerId>,
-    started: Instant,
-    /// When the first provider was found.
-    first: Option<Instant>,
-    reply: oneshot::Sender<ProviderLookup>,
-}
-
-/// How long a provider lookup goes on once it has found a first provider.
-/// Kademlia's query ends only when the closest peers have all answered or
-/// failed, and a peer that is gone costs a dial timeout (5 s on QUIC):
-/// seen in the test bed, where a lookup for a stored object waited over
-/// 20 s on dead holders while live ones had answered at once.
-pub(crate) const PROVIDER_GRACE: Duration = Duration::from_millis(500);
-
 /// Peers' addresses, agents and round-trip times, and open lookups.
 #[derive(Default)]
 pub(crate) struct PeerBook {
@@ -152,13 +153,20 @@ pub(crate) struct PeerBook {
     /// Record query to its closest-peers query.
     record_finds: HashMap<kad::QueryId, kad::QueryId>,
     providers: HashMap<kad::QueryId, PendingProviders>,
+    unreachable: Unreachable,
 }
 
 impl PeerBook {
     /// A first connection to `peer` is open, reached at `addr`.
     pub(crate) fn handle_connected(&mut self, peer: PeerId, addr: Multiaddr) {
         self.connected.insert(peer);
+        self.unreachable.handle_connected(&peer);
         self.peers.entry(peer).or_default().connected_addr = Some(addr);
+    }
+
+    /// A dial to `peer` failed (see [`Unreachable`]).
+    pub(crate) fn handle_dial_failure(&mut self, peer: PeerId, error: &DialError, now: Instant) {
+        self.unreachable.handle_dial_failure(peer, error, now);
     }
 
     /// A connection to `peer` (any, not only the first) opened at `addr`.
@@ -324,69 +332,6 @@ impl PeerBook {
             None => Err(Error::PeerNotFound(pending.peer)),
         };
         let _ = pending.reply.send(answer);
-    }
-
-    /// A provider lookup started as `query`.
-    pub(crate) fn start_providers(
-        &mut self,
-        query: kad::QueryId,
-        now: Instant,
-        reply: oneshot::Sender<ProviderLookup>,
-    ) {
-        let pending = PendingProviders {
-            found: HashSet::new(),
-            started: now,
-            first: None,
-            reply,
-        };
-        self.providers.insert(query, pending);
-    }
-
-    /// Providers found by `query`; `end` (the requests sent and the hops,
-    /// once the query is over) ends it and replies (without `me`).
-    pub(crate) fn handle_providers(
-        &mut self,
-        query: kad::QueryId,
-        found: impl IntoIterator<Item = PeerId>,
-        end: Option<(u32, Option<u32>)>,
-        me: PeerId,
-        now: Instant,
-    ) {
-        let Some(pending) = self.providers.get_mut(&query) else {
-            return;
-        };
-        pending.found.extend(found.into_iter().filter(|p| *p != me));
-        if !pending.found.is_empty() {
-            pending.first.get_or_insert(now);
-        }
-        if let Some((requests, hops)) = end {
-            let pending = self.providers.remove(&query).expect("present");
-            let _ = pending.reply.send(ProviderLookup {
-                providers: pending.found.into_iter().filter(|p| *p != me).collect(),
-                requests,
-                millis: now.saturating_duration_since(pending.started).as_millis() as u64,
-                hops,
-            });
-        }
-    }
-
-    /// Provider lookups to answer now: [`PROVIDER_GRACE`] past their first
-    /// provider.
-    pub(crate) fn providers_due(&self, now: Instant) -> Vec<kad::QueryId> {
-        self.providers
-            .iter()
-            .filter(|(_, p)| p.first.is_some_and(|at| now >= at + PROVIDER_GRACE))
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// When the next provider lookup is due an answer, if any is.
-    pub(crate) fn next_providers_due(&self) -> Option<Instant> {
-        self.providers
-            .values()
-            .filter_map(|p| p.first)
-            .min()
-            .map(|at| at + PROVIDER_GRACE)
     }
 
     /// Every peer connected or in `table` (the routing table), sorted.
