@@ -83,8 +83,8 @@ pub struct FoundPeer {
 pub struct ProviderLookup {
     /// Peers that announced the key (never this node), except those below.
     pub providers: Vec<PeerId>,
-    /// Peers that announced the key but that this node could not dial in
-    /// the last 10 minutes: gone, most likely (their records stay in the
+    /// Peers that announced the key, not connected, whose dial failed
+    /// during this lookup: gone, most likely (their records stay in the
     /// DHT until their TTL runs out).
     #[serde(default)]
     pub unreachable: Vec<PeerId>,
