@@ -228,20 +228,19 @@ fn a_capped_download_holds_its_rate() {
 
 /// Issue 16's flash crowd, scaled down for CI: 8 getters, 16 MiB, every
 /// link 20 Mbit/s. The aim is 1.2 x the fluid bound and fewer than 2
-/// copies from the seeder (`plexus-testbed crowd`); this debug build on a
-/// loaded 2-core machine measured 1.9-3.0 x, so CI holds it to 3.5 x: a
-/// crowd that stopped trading among itself (every getter served by the
-/// seeder alone) takes 8 x. The seeder is busy almost to the end, so it
-/// uploads nearly `last finish / (F / u_seeder)` copies, and F / u_seeder
-/// is this crowd's bound: 1.76-1.79 copies at 1.92-1.95 x (three runs),
-/// 2.01 at 2.14 x (one CI run). So "< 2" here would be a time bound of
-/// about 2.1 x in disguise; CI holds the copies to 3, in step with the
-/// 3.5 x. A crowd that stopped trading makes the seeder upload 8.
+/// copies from the seeder (`plexus-testbed crowd`). This debug build
+/// measured 1.58-1.60 x and 1.05-1.10 copies (three runs, idle machine),
+/// since the seeder offers each getter different pieces (`blobs::seeding`)
+/// and getters keep one piece in flight per peer, not two; before that,
+/// 1.9-3.0 x and 1.76-2.01 copies. CI holds it to 2.5 x (room for a loaded
+/// machine) and 1.5 copies, which the old code failed. A crowd that stopped
+/// trading among itself (every getter served by the seeder alone) takes
+/// 8 x and 8 copies.
 #[test]
 fn a_flash_crowd_finishes_near_the_fluid_bound() {
     let crowd = scenarios::Crowd {
-        slack: 3.5,
-        max_copies: 3.0,
+        slack: 2.5,
+        max_copies: 1.5,
         ..scenarios::Crowd::new(8, 16 << 20)
     };
     check(scenarios::crowd(Path::new(PLEXUS), &crowd).map(|r| r.report));

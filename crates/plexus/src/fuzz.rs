@@ -13,7 +13,9 @@ use futures::{executor::block_on, io::Cursor};
 use libp2p::{identity::Keypair, request_response::Codec as _, PeerId};
 
 use crate::{
-    blobs::protocol::{Codec, Request, Response, MAX_BOUNDARIES, MAX_CHUNK, PROTOCOL},
+    blobs::protocol::{
+        Codec, Request, Response, MAX_BOUNDARIES, MAX_CHUNK, MAX_HAVE_BOUNDARIES, PROTOCOL,
+    },
     config::{FileConfig, NodeConfig},
     content::{
         meta::{MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_TAGS, MAX_TAG_BYTES},
@@ -73,15 +75,15 @@ pub fn blob_frame(data: &[u8]) {
 }
 
 fn check_request(req: &Request) {
-    if let Request::Get { ranges, .. } = req {
-        check_ranges(ranges);
+    if let Request::Get { ranges, .. } | Request::Wants { wanted: ranges, .. } = req {
+        check_ranges(ranges, MAX_BOUNDARIES);
     }
     assert_eq!(&Request::decode(&req.encode()).expect("re-decodes"), req);
 }
 
 fn check_response(res: &Response) {
     if let Response::Have { present, .. } = res {
-        check_ranges(present);
+        check_ranges(present, MAX_HAVE_BOUNDARIES);
     }
     let again = Response::decode(res.encode()).expect("re-decodes");
     match (res, &again) {
@@ -93,9 +95,9 @@ fn check_response(res: &Response) {
     }
 }
 
-fn check_ranges(ranges: &crate::content::ChunkRanges) {
+fn check_ranges(ranges: &crate::content::ChunkRanges, most: usize) {
     let b = ranges.boundaries();
-    assert!(b.len() <= MAX_BOUNDARIES);
+    assert!(b.len() <= most);
     assert!(b.iter().all(|c| c.0 <= MAX_CHUNK));
 }
 

@@ -97,6 +97,10 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let ranges = ChunkRanges::from(ChunkNum(16)..ChunkNum(64)) | ChunkRanges::from(ChunkNum(128)..);
     let requests = [
         Request::Have(hash),
+        Request::Wants {
+            hash,
+            wanted: ranges.clone(),
+        },
         Request::Get {
             hash,
             ranges: ranges.clone(),

@@ -59,7 +59,7 @@ fn honest(store: &Store, hash: &Hash, ranges: &plexus::content::ChunkRanges) -> 
 
 fn answer(store: &Store, request: Request, lie: Lie) -> Response {
     match request {
-        Request::Have(hash) => match store.get(&hash).unwrap() {
+        Request::Have(hash) | Request::Wants { hash, .. } => match store.get(&hash).unwrap() {
             Some(info) => Response::Have {
                 size: info.size,
                 complete: info.complete,

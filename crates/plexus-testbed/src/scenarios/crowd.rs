@@ -150,7 +150,11 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let leave_at = Duration::from_secs_f64(full_bound / 2.0);
     let limit = Duration::from_secs_f64(bound * 3.0 + 30.0);
     let mut left = false;
+    // The seeder's upload over time: (seconds, bytes sent), every 2 s.
+    let mut seeder_sent: Vec<(f64, u64)> = vec![(0.0, sent_before)];
     let mut finishes: Vec<(usize, f64)> = Vec::new();
+    // Per survivor: (share of its bytes from the seeder, first byte in s).
+    let mut sources: Vec<(f64, f64)> = Vec::new();
     let mut outs: Vec<PathBuf> = Vec::new();
     while children.iter().any(|(_, _, ch)| ch.is_some()) {
         if started.elapsed() > limit {
@@ -164,6 +168,10 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
                 bed.hosts[i].stop();
             }
             left = true;
+        }
+        if started.elapsed().as_secs_f64() >= seeder_sent.last().map_or(0.0, |s| s.0) + 2.0 {
+            let t = started.elapsed().as_secs_f64();
+            seeder_sent.push((t, blob_sent(&bed, 0)?));
         }
         for (i, out, slot) in &mut children {
             let Some(child) = slot else { continue };
@@ -185,6 +193,9 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             // delay noticing the next getters' ends.
             finishes.push((*i, at));
             outs.push(out.clone());
+            if let Ok(stats) = serde_json::from_slice::<serde_json::Value>(&output.stdout) {
+                sources.push(source_of(&stats, &bed.hosts[0].peer_id));
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -234,6 +245,26 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if !sources.is_empty() {
+        let mut shares: Vec<f64> = sources.iter().map(|s| s.0).collect();
+        let mut firsts: Vec<f64> = sources.iter().map(|s| s.1).collect();
+        shares.sort_by(f64::total_cmp);
+        firsts.sort_by(f64::total_cmp);
+        let spread = |v: &[f64]| format!("{:.2}/{:.2}/{:.2}", v[0], v[v.len() / 2], v[v.len() - 1]);
+        report.note(format!(
+            "share of each getter's bytes from the seeder (min/median/max) {}; first byte (s) {}",
+            spread(&shares),
+            spread(&firsts)
+        ));
+    }
+    report.note(format!(
+        "seeder upload (MB/s) every ~2 s: {}",
+        seeder_sent
+            .windows(2)
+            .map(|w| format!("{:.1}", (w[1].1 - w[0].1) as f64 / (w[1].0 - w[0].0) / 1e6))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     let times: Vec<f64> = finishes.iter().map(|f| f.1).collect();
     if let Some(path) = &c.plot {
         crate::plot::finish_cdf(path, &c.name(), &times, bound, c.slack)?;
@@ -244,6 +275,22 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         finishes: times,
         bound,
     })
+}
+
+/// From `get --json`: the share of the bytes that came from `seeder`, and
+/// the seconds to the first verified byte.
+fn source_of(stats: &serde_json::Value, seeder: &str) -> (f64, f64) {
+    let mut all = 0u64;
+    let mut from_seeder = 0u64;
+    for p in stats["per_peer"].as_array().into_iter().flatten() {
+        let bytes = p["bytes"].as_u64().unwrap_or(0);
+        all += bytes;
+        if p["peer_id"].as_str() == Some(seeder) {
+            from_seeder += bytes;
+        }
+    }
+    let first = stats["first_byte_secs"].as_f64().unwrap_or(f64::NAN);
+    (from_seeder as f64 / all.max(1) as f64, first)
 }
 
 /// Blob bytes host `i` has sent since its daemon started.

@@ -89,7 +89,7 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         ],
         // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
         // $PLEXUS_PLOTS (default docs/).
-        "crowd" => {
+        "crowd" | "crowd-full" => {
             let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
             let plot = |name: &str| Some(dir.join(name));
             let full = Crowd {
@@ -107,13 +107,15 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 plot: plot("crowd-capped-cdf.png"),
                 ..full.clone()
             };
-            [full, leave, capped]
+            let all = [full, leave, capped];
+            let wanted = if name == "crowd-full" { &all[..1] } else { &all[..] };
+            wanted
                 .iter()
                 .map(|c| crowd(plexus, c).map(|r| r.report))
                 .collect::<Result<_>>()?
         }
         other => bail!(
-            "no scenario {other:?}; pick one of {}, or punch-tcp / punch-quic (the hole-punch loop alone)",
+            "no scenario {other:?}; pick one of {}, punch-tcp / punch-quic (the hole-punch loop alone), or crowd-full (the first crowd alone)",
             ALL.join(", ")
         ),
     })

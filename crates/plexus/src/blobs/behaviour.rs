@@ -24,14 +24,16 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
+    answer,
     direct::{is_relayed, Admit, DirectFirst, Release},
     protocol::{Codec, Request, Response, PROTOCOL},
+    seeding::Seeding,
     serve::{Admission, Serving},
     Command,
 };
 use crate::{
     bandwidth::Bandwidth,
-    content::{ChunkNum, ChunkRanges, Hash, Store},
+    content::{ChunkRanges, Hash, Store},
     guard::guarded,
     metrics::{Metered, Traffic},
     wrap::forward_to_inner,
@@ -59,6 +61,8 @@ struct Served {
     id: InboundRequestId,
     channel: ResponseChannel<Response>,
     response: Response,
+    /// For a `Get`: who asked for which ranges of what, for the offers.
+    fetched: Option<(PeerId, Hash, ChunkRanges)>,
 }
 
 /// One of this node's requests, waiting for a direct connection.
@@ -74,6 +78,8 @@ pub(crate) struct Behaviour {
     inner: Inner,
     store: Arc<Store>,
     serving: Serving<InboundRequestId>,
+    /// What to offer getters of a blob many fetch at once.
+    seeding: Seeding,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, Error>>>,
     served_tx: mpsc::UnboundedSender<Served>,
     served_rx: mpsc::UnboundedReceiver<Served>,
@@ -112,6 +118,7 @@ impl Behaviour {
             ),
             store,
             serving: Serving::default(),
+            seeding: Seeding::default(),
             pending: HashMap::new(),
             served_tx,
             served_rx,
@@ -349,52 +356,28 @@ impl Behaviour {
             let _ = self.inner.send_response(channel, response);
             return;
         }
+        let now = Instant::now();
+        let (offer, fetched) = match &admission {
+            Admission::Offer { hash, wanted } => {
+                (self.seeding.offer(peer, *hash, wanted, now), None)
+            }
+            Admission::Encode { hash, ranges } => (None, Some((peer, *hash, ranges.clone()))),
+            _ => (None, None),
+        };
         let (store, served) = (self.store.clone(), self.served_tx.clone());
         tokio::task::spawn_blocking(move || {
-            let read = || match admission {
-                Admission::Have(hash) => match store.get(&hash) {
-                    Ok(Some(info)) => Response::Have {
-                        size: info.size,
-                        complete: info.complete,
-                        present: info.present,
-                    },
-                    _ => Response::NotFound,
-                },
-                Admission::Encode { hash, ranges } => encode(&store, &hash, &ranges),
-                Admission::EncodeMany(items) => Response::Many(
-                    items
-                        .iter()
-                        .map(|(hash, size)| {
-                            let chunks = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(*size));
-                            encode(&store, hash, &chunks)
-                        })
-                        .collect(),
-                ),
-                Admission::Answer(response) => response,
-            };
             // A panic while reading must still hand the channel back, or
             // the peer's serving slot would leak.
+            let read = || answer::read(&store, admission, offer);
             let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
                 .unwrap_or(Response::Missing);
             let _ = served.send(Served {
                 id,
                 channel,
                 response,
+                fetched,
             });
         });
-    }
-}
-
-/// `ranges` of `hash` from `store` as an answer.
-fn encode(store: &Store, hash: &Hash, ranges: &ChunkRanges) -> Response {
-    match store.encode(hash, ranges) {
-        Ok(bytes) => Response::Data(bytes),
-        Err(Error::NotFound(_)) => Response::NotFound,
-        Err(Error::RangeMissing(_)) => Response::Missing,
-        Err(e) => {
-            tracing::warn!(%hash, "cannot serve: {e}");
-            Response::Missing
-        }
     }
 }
 
@@ -425,6 +408,12 @@ impl NetworkBehaviour for Behaviour {
         while tick.poll_tick(cx).is_ready() {}
         guarded("held blob requests", || self.release(Instant::now()));
         while let Poll::Ready(Some(served)) = self.served_rx.poll_recv(cx) {
+            if let (Some((peer, hash, ranges)), Response::Data(_)) =
+                (&served.fetched, &served.response)
+            {
+                self.seeding
+                    .handle_get(*peer, *hash, ranges, Instant::now());
+            }
             // The slot stays held until the response is sent or fails; a
             // request already done (timed out, connection closed) is not
             // answered, and its response is dropped here.

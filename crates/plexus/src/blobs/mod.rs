@@ -2,11 +2,15 @@
 //! format ([`protocol`]), who may be served how much and for how long
 //! (`serve.rs`, no I/O, tested in `serve_tests.rs`), and the
 //! `NetworkBehaviour` (`behaviour.rs`) that answers peers from the store
-//! and carries this node's own requests for the download loop.
+//! (`answer.rs`) and carries this node's own requests for the download
+//! loop. When many getters fetch one blob at once, `seeding.rs` (no I/O)
+//! decides which pieces each is offered.
 
+mod answer;
 pub(crate) mod behaviour;
 pub(crate) mod direct;
 pub mod protocol;
+pub(crate) mod seeding;
 pub(crate) mod serve;
 #[cfg(test)]
 mod serve_tests;

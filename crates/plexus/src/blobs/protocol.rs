@@ -21,6 +21,11 @@ pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/blobs/1.0.0");
 pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Most range boundaries in one `Get`.
 pub const MAX_BOUNDARIES: usize = 256;
+/// Most range boundaries in a `Have` answer (512 KiB): a getter's pieces
+/// (256 KiB each) arrive in no particular order, so what a partial holder
+/// has is often one range per piece; answers with more name the first
+/// ranges only ([`Response::have`]).
+pub const MAX_HAVE_BOUNDARIES: usize = 64 * 1024;
 /// Largest chunk number a range may name: a blob has at most `u64::MAX`
 /// bytes, so `2^54` chunks of 1 KiB. Larger numbers are refused when
 /// decoding, so no later byte arithmetic on them can overflow.
@@ -43,6 +48,19 @@ pub const MAX_BATCH_BYTES: u64 = 1024 * 1024;
 pub enum Request {
     /// Which ranges of `hash` do you have, and how large is it?
     Have(Hash),
+    /// `Have`, from a getter that still wants `wanted` of `hash`. A
+    /// provider that several getters fetch `hash` from at once may answer
+    /// with only some wanted pieces, the ones it sent least, so that the
+    /// getters fetch different pieces from it and trade the rest (see
+    /// `blobs::seeding`). On the wire it is a `Have` followed by the ranges,
+    /// so a node that predates it answers it as a `Have`.
+    Wants {
+        /// The blob.
+        hash: Hash,
+        /// The ranges the getter still wants (at most [`MAX_BOUNDARIES`]
+        /// boundaries: a getter missing more sends the first of them).
+        wanted: ChunkRanges,
+    },
     /// Send these chunk ranges of `hash` with proofs.
     Get {
         /// The blob.
@@ -139,17 +157,15 @@ fn put_ranges(out: &mut Vec<u8>, ranges: &ChunkRanges) {
     }
 }
 
-fn get_ranges(buf: &[u8]) -> io::Result<ChunkRanges> {
+fn get_ranges(buf: &[u8], most: usize) -> io::Result<ChunkRanges> {
     let n = u32::from_le_bytes(
         buf.get(..4)
             .ok_or_else(|| bad("truncated ranges"))?
             .try_into()
             .unwrap(),
     ) as usize;
-    if n > MAX_BOUNDARIES {
-        return Err(bad(format!(
-            "{n} range boundaries, at most {MAX_BOUNDARIES}"
-        )));
+    if n > most {
+        return Err(bad(format!("{n} range boundaries, at most {most}")));
     }
     let body = buf
         .get(4..4 + n * 8)
@@ -177,10 +193,29 @@ fn hash_at(buf: &[u8]) -> io::Result<Hash> {
 }
 
 impl Request {
+    /// A `Wants` of `hash` from a getter missing `missing`, cut to the
+    /// first [`MAX_BOUNDARIES`] boundaries (a subset: every range it names
+    /// is still wanted).
+    pub fn wants(hash: Hash, missing: &ChunkRanges) -> Self {
+        let b = missing.boundaries();
+        let wanted = if b.len() > MAX_BOUNDARIES {
+            ChunkRanges::new(b[..MAX_BOUNDARIES].iter().copied().collect())
+                .expect("a prefix of sorted boundaries is sorted")
+        } else {
+            missing.clone()
+        };
+        Request::Wants { hash, wanted }
+    }
+
     /// Binary form.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Request::Have(hash) => [&[0u8][..], &hash.0].concat(),
+            Request::Wants { hash, wanted } => {
+                let mut out = [&[0u8][..], &hash.0].concat();
+                put_ranges(&mut out, wanted);
+                out
+            }
             Request::Get { hash, ranges } => {
                 let mut out = [&[1u8][..], &hash.0].concat();
                 put_ranges(&mut out, ranges);
@@ -206,10 +241,14 @@ impl Request {
         }
         let hash = hash_at(rest)?;
         match kind {
-            0 => Ok(Request::Have(hash)),
+            0 if rest.len() == 32 => Ok(Request::Have(hash)),
+            0 => Ok(Request::Wants {
+                hash,
+                wanted: get_ranges(&rest[32..], MAX_BOUNDARIES)?,
+            }),
             1 => Ok(Request::Get {
                 hash,
-                ranges: get_ranges(&rest[32..])?,
+                ranges: get_ranges(&rest[32..], MAX_BOUNDARIES)?,
             }),
             k => Err(bad(format!("unknown request kind {k}"))),
         }
@@ -241,6 +280,24 @@ fn get_many(buf: &[u8]) -> io::Result<Request> {
 }
 
 impl Response {
+    /// A `Have` answer naming `present`, or its first ranges when it has
+    /// more than [`MAX_HAVE_BOUNDARIES`] boundaries (a subset: everything
+    /// named is present).
+    pub fn have(size: u64, complete: bool, present: ChunkRanges) -> Self {
+        let b = present.boundaries();
+        let present = if b.len() > MAX_HAVE_BOUNDARIES {
+            ChunkRanges::new(b[..MAX_HAVE_BOUNDARIES].iter().copied().collect())
+                .expect("a prefix of sorted boundaries is sorted")
+        } else {
+            present
+        };
+        Response::Have {
+            size,
+            complete,
+            present,
+        }
+    }
+
     /// The kind byte and the body: the binary form without copying data.
     fn parts(&self) -> (u8, std::borrow::Cow<'_, [u8]>) {
         use std::borrow::Cow;
@@ -299,7 +356,7 @@ impl Response {
                 Response::Have {
                     size,
                     complete,
-                    present: get_ranges(&body[9..])?,
+                    present: get_ranges(&body[9..], MAX_HAVE_BOUNDARIES)?,
                 }
             }
             1 => Response::Data(body),

@@ -52,6 +52,11 @@ fn messages_round_trip() {
             ranges: ranges.clone(),
         },
         Request::GetMany(vec![(hash, 4096), (Hash::of(b"b"), 0)]),
+        Request::Wants {
+            hash,
+            wanted: ranges.clone(),
+        },
+        Request::wants(hash, &ChunkRanges::empty()),
     ] {
         assert_eq!(Request::decode(&req.encode()).unwrap(), req);
     }
@@ -75,6 +80,57 @@ fn messages_round_trip() {
     ] {
         assert_eq!(Response::decode(res.encode()).unwrap(), res);
     }
+}
+
+#[test]
+fn a_have_answer_carries_a_scattered_partial_holder() {
+    // A getter half way through a crowd holds every other piece of a
+    // 256 MiB blob: 512 ranges, 1,024 boundaries. Answers were cut at 256
+    // boundaries when read, so such a holder could not be used at all.
+    let mut present = ChunkRanges::empty();
+    for piece in 0..512u64 {
+        present |= ChunkRanges::from(ChunkNum(512 * piece)..ChunkNum(512 * piece + 256));
+    }
+    let have = Response::have(256 << 20, false, present.clone());
+    assert_eq!(Response::decode(have.encode()).unwrap(), have);
+    let Response::Have { present: sent, .. } = &have else {
+        unreachable!()
+    };
+    assert_eq!(sent, &present);
+    // More than the cap: the first ranges, all present.
+    let mut huge = ChunkRanges::empty();
+    for i in 0..(MAX_HAVE_BOUNDARIES as u64) {
+        huge |= ChunkRanges::from(ChunkNum(4 * i)..ChunkNum(4 * i + 1));
+    }
+    let cut = Response::have(1 << 40, false, huge.clone());
+    let Response::Have { present: sent, .. } = &cut else {
+        unreachable!()
+    };
+    assert_eq!(sent.boundaries().len(), MAX_HAVE_BOUNDARIES);
+    assert!(sent.is_subset(&huge));
+    assert_eq!(Response::decode(cut.encode()).unwrap(), cut);
+}
+
+#[test]
+fn wants_is_a_have_to_older_nodes_and_is_cut_to_the_frame() {
+    let hash = Hash::of(b"a");
+    // Older nodes read the kind and the hash, and nothing after them.
+    let wants = Request::wants(hash, &ChunkRanges::from(ChunkNum(3)..)).encode();
+    assert!(wants.starts_with(&Request::Have(hash).encode()));
+    // A getter missing every other chunk of a large blob sends the first
+    // of its ranges: still all wanted, within the largest request frame.
+    let mut missing = ChunkRanges::empty();
+    for i in 0..1000u64 {
+        missing |= ChunkRanges::from(ChunkNum(2 * i)..ChunkNum(2 * i + 1));
+    }
+    let cut = Request::wants(hash, &missing);
+    let Request::Wants { wanted, .. } = &cut else {
+        panic!("not a Wants: {cut:?}");
+    };
+    assert_eq!(wanted.boundaries().len(), MAX_BOUNDARIES);
+    assert!(wanted.is_subset(&missing));
+    assert!(cut.encode().len() <= MAX_REQUEST_FRAME);
+    assert_eq!(Request::decode(&cut.encode()).unwrap(), cut);
 }
 
 #[test]

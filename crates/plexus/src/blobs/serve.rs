@@ -67,6 +67,9 @@ pub(crate) enum Admission {
     Answer(Response),
     /// Look up what the store has of `hash` (holds a serving slot).
     Have(Hash),
+    /// `Have`, for a getter that wants `wanted`: what to offer it
+    /// (`blobs::seeding`), then as `Have` (holds a serving slot).
+    Offer { hash: Hash, wanted: ChunkRanges },
     /// Encode these ranges from the store (holds a serving slot).
     Encode { hash: Hash, ranges: ChunkRanges },
     /// Encode each of these whole blobs (hash and the size asked for)
@@ -165,7 +168,7 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
                 let ranges = ranges.boundaries().len().div_ceil(2) as u64;
                 bytes + bytes / 128 + ranges * 64 * 64 + 8 * 1024
             }
-            Request::Have(_) => HAVE_COST,
+            Request::Have(_) | Request::Wants { .. } => HAVE_COST,
             Request::GetMany(items) => {
                 let asked = items
                     .iter()
@@ -238,6 +241,7 @@ impl<K: Copy + Eq + StdHash> Serving<K> {
         self.total += cost;
         let admission = match request {
             Request::Have(hash) => Admission::Have(hash),
+            Request::Wants { hash, wanted } => Admission::Offer { hash, wanted },
             Request::Get { hash, ranges } => Admission::Encode { hash, ranges },
             Request::GetMany(items) => Admission::EncodeMany(items),
         };

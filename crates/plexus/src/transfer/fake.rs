@@ -93,7 +93,7 @@ impl FakeNetwork {
                     .collect::<Result<_, _>>()?;
                 Ok(Response::Many(answers))
             }
-            Request::Have(hash) => Ok(match p.store.get(&hash)? {
+            Request::Have(hash) | Request::Wants { hash, .. } => Ok(match p.store.get(&hash)? {
                 Some(info) => Response::Have {
                     size: info.size + u64::from(p.mode == Mode::WrongSize),
                     complete: info.complete,

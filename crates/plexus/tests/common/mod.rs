@@ -188,11 +188,13 @@ impl Liar {
                 let response = match request {
                     // Batches (a folder's small files) are not its game.
                     protocol::Request::GetMany(_) => protocol::Response::Refused("no".into()),
-                    protocol::Request::Have(_) => protocol::Response::Have {
-                        size: self.size,
-                        complete: true,
-                        present: ChunkRanges::empty(),
-                    },
+                    protocol::Request::Have(_) | protocol::Request::Wants { .. } => {
+                        protocol::Response::Have {
+                            size: self.size,
+                            complete: true,
+                            present: ChunkRanges::empty(),
+                        }
+                    }
                     protocol::Request::Get { hash, ranges } => {
                         let proof = self.knows.as_ref().and_then(|store| {
                             let size = store.get(&hash).ok()??.size;

@@ -86,19 +86,20 @@ async fn ask<N: BlobNetwork>(
         })
 }
 
+/// Asks `peer` what it has: `request` is a `Have` or a `Wants`.
 fn ask_have<N: BlobNetwork>(
     net: &N,
     peer: PeerId,
     addrs: Vec<Multiaddr>,
-    hash: Hash,
+    request: Request,
     limit: Duration,
 ) -> BoxFuture<'static, Learned> {
     let net = net.clone();
     async move {
-        Learned::Have(
-            peer,
-            ask(net, peer, addrs, Request::Have(hash), limit).await,
-        )
+        let asked = std::time::Instant::now();
+        let answer = ask(net, peer, addrs, request, limit).await;
+        tracing::trace!(%peer, ms = asked.elapsed().as_millis() as u64, "have answered");
+        Learned::Have(peer, answer)
     }
     .boxed()
 }
@@ -170,11 +171,15 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
             }
         }
     }
-    let first: Vec<Learned> = futures::future::join_all(
-        peers
-            .iter()
-            .map(|(peer, a)| ask_have(net, *peer, a.clone(), hash, limits.have_timeout)),
-    )
+    let first: Vec<Learned> = futures::future::join_all(peers.iter().map(|(peer, a)| {
+        ask_have(
+            net,
+            *peer,
+            a.clone(),
+            Request::Have(hash),
+            limits.have_timeout,
+        )
+    }))
     .await;
     let mut claims = Vec::new();
     let mut why = Vec::new();

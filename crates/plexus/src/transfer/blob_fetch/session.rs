@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::{ask_have, store_write, Learned, Limits};
 use crate::{
     blobs::protocol::{Request, Response},
-    content::{range_bytes, ApplyError, Hash},
+    content::{range_bytes, ApplyError, ChunkNum, ChunkRanges, Hash},
     transfer::{
         candidates::candidates,
         network::BlobNetwork,
@@ -96,9 +96,10 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         }
     }
 
-    /// Asks partial holders again what they have; every few rounds, asks
-    /// the peers that had nothing (they may have started fetching) and
-    /// looks for new providers too.
+    /// Asks every holder again what it has, saying what is still wanted (a
+    /// seeder serving a crowd answers with the pieces to fetch from it:
+    /// `blobs::seeding`); every few rounds, asks the peers that had nothing
+    /// (they may have started fetching) and looks for new providers too.
     fn refresh(&mut self, round: u32, options: &GetOptions) {
         // Often at first (other getters announce as they start), then less.
         let every = if round <= DISCOVER_EVERY {
@@ -107,22 +108,23 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
             DISCOVER_EVERY
         };
         let wide = round == 1 || round.is_multiple_of(every);
-        let holders: HashSet<PeerId> = self.plan.peers().keys().copied().collect();
-        let others = self.known.iter().filter(|p| wide && !holders.contains(p));
-        let again: Vec<PeerId> = self
-            .plan
-            .partial_peers()
-            .into_iter()
-            .chain(others.copied())
+        let holders: Vec<PeerId> = self.plan.usable_peers();
+        let others: Vec<PeerId> = self
+            .known
+            .iter()
+            .filter(|p| wide && !self.plan.peers().contains_key(p))
+            .copied()
             .collect();
-        for peer in again {
+        let all = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(self.size));
+        let missing = all.difference(self.blob.present());
+        for peer in holders.into_iter().chain(others) {
             if self.asking.insert(peer) {
                 let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
                 self.learning.push(ask_have(
                     self.net,
                     peer,
                     addrs,
-                    self.hash,
+                    Request::wants(self.hash, &missing),
                     self.limits.have_timeout,
                 ));
             }

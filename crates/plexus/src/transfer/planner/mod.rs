@@ -5,7 +5,7 @@
 //! A request is a run of consecutive pieces starting at the rarest missing
 //! piece the peer has. Each peer's delivery rate is measured over the time
 //! it was busy; the bytes in flight to it are kept near [`QUEUE_TIME`] of
-//! data at that rate, in about two requests: small requests to slow peers,
+//! data at that rate (at least one piece), in about two requests: small requests to slow peers,
 //! up to 4 MiB to fast ones. A window caps the requests in flight; it grows
 //! while the peer answers and halves when it fails. When no
 //! missing piece is left that any peer has, an idle peer duplicates an
@@ -34,6 +34,8 @@ mod peer;
 pub const PIECE_GROUPS: u64 = 16;
 /// Bytes per piece.
 pub const PIECE_BYTES: u64 = PIECE_GROUPS * GROUP_BYTES;
+// A seeder's offers (`blobs::seeding`) are whole pieces of this size.
+const _: () = assert!(PIECE_BYTES == crate::blobs::seeding::PIECE_CHUNKS * 1024);
 /// Most pieces in one request (4 MiB, the protocol's limit).
 pub const MAX_REQUEST_PIECES: usize = 16;
 /// Data kept in flight to a peer, in time at its rate: enough that its
@@ -168,15 +170,6 @@ impl Planner {
             .collect();
         v.sort();
         v
-    }
-
-    /// Peers that have only part of the blob (worth asking again later).
-    pub fn partial_peers(&self) -> Vec<PeerId> {
-        self.peers
-            .iter()
-            .filter(|(_, s)| !s.banned && s.have.is_some())
-            .map(|(p, _)| *p)
-            .collect()
     }
 
     /// Every piece is stored.
