@@ -1,6 +1,7 @@
 //! The blob protocol, `/plexus/blobs/1.0.0`, as one component: the wire
-//! format ([`protocol`]), who may be served how much and for how long
-//! (`serve.rs`, no I/O, tested in `serve_tests.rs`), and the
+//! format ([`protocol`]) and its codec (`codec.rs`), who may be served how
+//! much and for how long (`serve.rs`, no I/O, tested in `serve_tests.rs`),
+//! and the
 //! `NetworkBehaviour` (`behaviour.rs`) that answers peers from the store
 //! (`answer.rs`) and carries this node's own requests for the download
 //! loop. When many getters fetch one blob at once, `seeding.rs` (no I/O)
@@ -8,6 +9,7 @@
 
 mod answer;
 pub(crate) mod behaviour;
+mod codec;
 pub(crate) mod direct;
 pub mod protocol;
 pub(crate) mod seeding;

@@ -3,16 +3,13 @@
 //! proofs (bao encoding). Frames are length-prefixed binary, small and
 //! bounded, never a whole file.
 
-use std::{io, sync::Arc};
+use std::io;
 
 use bao_tree::{ChunkNum, ChunkRanges};
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
-use crate::{
-    bandwidth::{Bandwidth, Direction, CHUNK},
-    content::Hash,
-};
+pub use super::codec::Codec;
+use crate::content::Hash;
 
 /// Protocol name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus/blobs/1.0.0");
@@ -102,50 +99,7 @@ pub enum Response {
     Many(Vec<Response>),
 }
 
-/// Length-prefixed binary codec for [`Request`] and [`Response`].
-///
-/// A codec made with [`Codec::limited`] writes and reads response bodies
-/// in [`CHUNK`]s, each after a grant of the node's [`Bandwidth`] caps.
-/// libp2p clones the behaviour's codec once per connection and that one
-/// once per stream: a clone of the first gets a flow id of its own, clones
-/// of those keep it, so each connection is one flow the caps serve in turn.
-#[derive(Debug, Default)]
-pub struct Codec {
-    bandwidth: Option<Arc<Bandwidth>>,
-    /// 0 for the behaviour's own codec; a connection's flow id otherwise.
-    flow: u64,
-}
-
-impl Clone for Codec {
-    fn clone(&self) -> Self {
-        let flow = match (&self.bandwidth, self.flow) {
-            (Some(bw), 0) => bw.new_flow(),
-            (_, flow) => flow,
-        };
-        Self {
-            bandwidth: self.bandwidth.clone(),
-            flow,
-        }
-    }
-}
-
-impl Codec {
-    /// A codec whose response bodies go at most as fast as `bandwidth` allows.
-    pub fn limited(bandwidth: Arc<Bandwidth>) -> Self {
-        Self {
-            bandwidth: Some(bandwidth),
-            flow: 0,
-        }
-    }
-
-    async fn grant(&self, dir: Direction, bytes: usize) {
-        if let Some(bw) = &self.bandwidth {
-            bw.acquire(dir, self.flow, bytes as u64).await;
-        }
-    }
-}
-
-fn bad(msg: impl Into<String>) -> io::Error {
+pub(super) fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
@@ -299,7 +253,7 @@ impl Response {
     }
 
     /// The kind byte and the body: the binary form without copying data.
-    fn parts(&self) -> (u8, std::borrow::Cow<'_, [u8]>) {
+    pub(super) fn parts(&self) -> (u8, std::borrow::Cow<'_, [u8]>) {
         use std::borrow::Cow;
         match self {
             Response::Have {
@@ -343,7 +297,7 @@ impl Response {
     }
 
     /// Parses a kind byte and its body (taken, not copied, for data).
-    fn from_parts(kind: u8, body: Vec<u8>) -> io::Result<Self> {
+    pub(super) fn from_parts(kind: u8, body: Vec<u8>) -> io::Result<Self> {
         Ok(match kind {
             0 => {
                 let complete = *body.first().ok_or_else(|| bad("truncated"))? == 1;
@@ -398,91 +352,6 @@ fn many(mut buf: &[u8]) -> io::Result<Vec<Response>> {
         return Err(bad("bytes after a batch answer"));
     }
     Ok(items)
-}
-
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len > max {
-        return Err(bad(format!("frame of {len} bytes, at most {max}")));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
-    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
-    io.write_all(bytes).await?;
-    io.close().await
-}
-
-impl libp2p::request_response::Codec for Codec {
-    type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = Response;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        Request::decode(&read_frame(io, MAX_REQUEST_FRAME).await?)
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        // Length, kind byte, body: the body is read straight into the
-        // buffer the response keeps.
-        let mut head = [0u8; 5];
-        io.read_exact(&mut head).await?;
-        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
-        if len == 0 || len > MAX_FRAME {
-            return Err(bad(format!(
-                "response frame of {len} bytes, 1 to {MAX_FRAME}"
-            )));
-        }
-        let mut body = vec![0u8; len - 1];
-        for chunk in body.chunks_mut(CHUNK) {
-            self.grant(Direction::Down, chunk.len()).await;
-            io.read_exact(chunk).await?;
-        }
-        Response::from_parts(head[4], body)
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: Request,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &req.encode()).await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: Response,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        let (kind, body) = res.parts();
-        let mut head = ((body.len() + 1) as u32).to_le_bytes().to_vec();
-        head.push(kind);
-        io.write_all(&head).await?;
-        for chunk in body.chunks(CHUNK) {
-            self.grant(Direction::Up, chunk.len()).await;
-            io.write_all(chunk).await?;
-        }
-        io.close().await
-    }
 }
 
 #[cfg(test)]
