@@ -322,8 +322,9 @@ fn peer_seed(peer: &PeerId) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// splitmix64's finaliser: a cheap, well-spread order.
-fn mix(x: u64) -> u64 {
+/// splitmix64's step: a cheap, well-spread order (also the planner's
+/// tie-break between equally rare pieces).
+pub(crate) fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -116,7 +116,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
             .copied()
             .collect();
         let all = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(self.size));
-        let missing = all.difference(self.blob.present());
+        let wants = Request::wants(self.hash, &all.difference(self.blob.present()));
         for peer in holders.into_iter().chain(others) {
             if self.asking.insert(peer) {
                 let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
@@ -124,7 +124,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     self.net,
                     peer,
                     addrs,
-                    Request::wants(self.hash, &missing),
+                    wants.clone(),
                     self.limits.have_timeout,
                 ));
             }

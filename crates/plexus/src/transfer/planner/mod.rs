@@ -130,13 +130,13 @@ impl Planner {
                     State::Missing
                 };
                 // splitmix64 of (seed, index): a cheap, well-spread rank.
-                let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let rank = crate::blobs::seeding::mix(
+                    seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                );
                 Piece {
                     needed,
                     state,
-                    rank: z ^ (z >> 31),
+                    rank,
                 }
             })
             .collect();
