@@ -9,6 +9,7 @@ use std::{path::Path, time::Instant};
 use crate::{
     bench_daemon,
     bench_link::{self, Link},
+    bench_requests,
 };
 use anyhow::Result;
 use plexus::{content::BlobFormat, transfer::GetOptions, Multiaddr, Node, NodeConfig};
@@ -23,16 +24,20 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
     crate::demo::write_random(&file, size)?;
     println!("plexus bench: {size_mib} MiB, median of {runs} runs, 127.0.0.1");
 
-    let tcp_speed = median(runs, || plain_tcp(size)).await?;
-    let row = |name: &str, mbps: f64| {
+    let tcp = median(runs, || plain_tcp(size)).await?;
+    let tcp_speed = tcp.speed;
+    let row = |name: &str, fig: Figure| {
         println!(
-            "  {name:<38} {mbps:>8.0} MB/s   {:>5.2} x plain TCP",
-            mbps / tcp_speed
+            "  {name:<38} {:>8.0} MB/s   {:>5.2} x plain TCP   {:.2} cores",
+            fig.speed,
+            fig.speed / tcp_speed,
+            fig.cores
         );
     };
+    row("plain TCP copy (limit)", tcp);
     let disk_speed = median(runs, || async { disk_write(root.path(), size) }).await?;
-    row("plain TCP copy (limit)", tcp_speed);
     row("disk write + fdatasync (limit)", disk_speed);
+    let disk_speed = disk_speed.speed;
     if only_get {
         return whole_get(
             root.path(),
@@ -50,6 +55,12 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
     row("bare libp2p stream, TCP+Noise+Yamux", bare_tcp);
     let bare_quic = median(runs, || bench_link::bare_stream(size, Link::Quic)).await?;
     row("bare libp2p stream, QUIC", bare_quic);
+    let requests_tcp = median(runs, || bench_requests::bare_requests(size, Link::Tcp)).await?;
+    row("bare requests 4 MiB x 4, TCP", requests_tcp);
+    let requests_quic = median(runs, || bench_requests::bare_requests(size, Link::Quic)).await?;
+    row("bare requests 4 MiB x 4, QUIC", requests_quic);
+    let (bare_tcp, bare_quic) = (bare_tcp.speed, bare_quic.speed);
+    let (requests_tcp, requests_quic) = (requests_tcp.speed, requests_quic.speed);
 
     let mut providers = Vec::new();
     for i in 0..4 {
@@ -64,9 +75,14 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
             "transfer, 1 provider, TCP+Noise+Yamux",
             1,
             "/tcp/",
-            Some(bare_tcp),
+            Some((bare_tcp, requests_tcp)),
         ),
-        ("transfer, 1 provider, QUIC", 1, "/quic-v1", Some(bare_quic)),
+        (
+            "transfer, 1 provider, QUIC",
+            1,
+            "/quic-v1",
+            Some((bare_quic, requests_quic)),
+        ),
         ("transfer, 2 providers, TCP", 2, "/tcp/", None),
         ("transfer, 4 providers, TCP", 4, "/tcp/", None),
     ] {
@@ -76,10 +92,12 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
         })
         .await?;
         row(name, speed);
-        if let Some(bare) = bare {
+        let speed = speed.speed;
+        if let Some((bare, requests)) = bare {
             println!(
-                "    {:.2} x the bare libp2p stream (goal >= 0.90)",
-                speed / bare
+                "    {:.2} x the bare libp2p stream (goal >= 0.90), {:.2} x bare requests",
+                speed / bare,
+                speed / requests
             );
             one.push(speed);
         }
@@ -102,9 +120,11 @@ pub async fn run(size_mib: u64, runs: usize, files: usize, only_get: bool) -> Re
     }
     calls.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (call, export) = calls[calls.len() / 2];
-    row(
+    println!(
+        "  {:<38} {:>8.0} MB/s   {:>5.2} x plain TCP",
         "get -o in one process, 1 provider",
         size as f64 / call / 1e6,
+        size as f64 / call / 1e6 / tcp_speed
     );
     println!(
         "    of which writing the output file {export:.2}s of {call:.2}s = {:.1}% (goal <= 5%)",
@@ -167,17 +187,40 @@ async fn whole_get(
     Ok(())
 }
 
-async fn median<F, Fut>(runs: usize, mut f: F) -> Result<f64>
+/// A speed and the cores this process kept busy while it was measured.
+#[derive(Debug, Clone, Copy)]
+struct Figure {
+    /// Median MB/s.
+    speed: f64,
+    /// CPU time of the whole process over wall time, over all runs.
+    cores: f64,
+}
+
+/// CPU seconds this process has used (user and system, all threads).
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+async fn median<F, Fut>(runs: usize, mut f: F) -> Result<Figure>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<f64>>,
 {
     let mut v = Vec::new();
+    let (cpu, wall) = (cpu_secs(), Instant::now());
     for _ in 0..runs.max(1) {
         v.push(f().await?);
     }
+    let cores = (cpu_secs() - cpu) / wall.elapsed().as_secs_f64();
     v.sort_by(f64::total_cmp);
-    Ok(v[v.len() / 2])
+    Ok(Figure {
+        speed: v[v.len() / 2],
+        cores,
+    })
 }
 
 fn blake3_speed(file: &Path) -> Result<f64> {

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus-bench/bare/1");
 
 /// How long one run may take in all (a stall ends it with an error).
-const RUN_LIMIT: Duration = Duration::from_secs(300);
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Which transport a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,8 @@ pub enum Link {
 }
 
 impl Link {
-    fn listen_addr(self) -> Multiaddr {
+    /// Where a bench swarm listens: a free port on 127.0.0.1.
+    pub fn listen_addr(self) -> Multiaddr {
         match self {
             Link::Tcp => "/ip4/127.0.0.1/tcp/0",
             Link::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
@@ -36,6 +37,13 @@ impl Link {
 }
 
 fn swarm() -> Result<Swarm<libp2p_stream::Behaviour>> {
+    swarm_with(libp2p_stream::Behaviour::new)
+}
+
+/// A swarm with the node's own transports and `behaviour` alone on them.
+pub fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
+    behaviour: impl FnOnce() -> B,
+) -> Result<Swarm<B>> {
     Ok(libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
         .with_tcp(
@@ -44,7 +52,7 @@ fn swarm() -> Result<Swarm<libp2p_stream::Behaviour>> {
             plexus::transport::yamux_config,
         )?
         .with_quic_config(plexus::transport::quic_config)
-        .with_behaviour(|_| libp2p_stream::Behaviour::new())?
+        .with_behaviour(|_| behaviour())?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
         .build())
 }

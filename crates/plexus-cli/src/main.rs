@@ -6,6 +6,7 @@ mod bench_daemon;
 mod bench_files;
 mod bench_link;
 mod bench_pubsub;
+mod bench_requests;
 mod cli;
 mod cli_daemon;
 mod commands;

@@ -245,6 +245,9 @@ impl Behaviour {
             FromSwarm::ConnectionClosed(e) => {
                 self.direct
                     .handle_closed(e.peer_id, e.endpoint.is_relayed());
+                if e.remaining_established == 0 {
+                    self.seeding.handle_gone(e.peer_id);
+                }
                 if self.circuits.contains_key(&e.connection_id) {
                     self.closed_circuits.push_back(e.connection_id);
                     if self.closed_circuits.len() > CLOSED_CIRCUITS_KEPT {

@@ -150,6 +150,29 @@ fn a_getter_offered_nothing_for_long_gets_pieces_held_for_others() {
 }
 
 #[test]
+fn a_getter_that_left_makes_no_crowd_and_frees_its_offers() {
+    let mut s = Seeding::default();
+    let hash = Hash([7; 32]);
+    let now = Instant::now();
+    let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+    for (i, g) in [a, b, c].into_iter().enumerate() {
+        s.handle_get(g, hash, &piece(i as u64), now);
+    }
+    let held = s.offer(a, hash, &all(64), now).unwrap();
+    assert!(!held.is_empty());
+    // While a is connected, b wanting only a's pieces is offered nothing.
+    assert_eq!(s.offer(b, hash, &held, now), Some(ChunkRanges::empty()));
+    // a disconnects: its pieces are b's to fetch at once.
+    s.handle_gone(a);
+    let t = now + Duration::from_millis(250);
+    assert_eq!(s.offer(b, hash, &held, t), Some(held.clone()));
+    // c leaves too: b, alone, is offered everything (no crowd), though
+    // both fetched within the crowd window.
+    s.handle_gone(c);
+    assert_eq!(s.offer(b, hash, &all(64), t), None);
+}
+
+#[test]
 fn an_offer_always_names_something_wanted() {
     let mut s = Seeding::default();
     let hash = Hash([3; 32]);

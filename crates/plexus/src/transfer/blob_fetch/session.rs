@@ -217,7 +217,10 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
 
     /// Records the verified ranges; a failure is the disk's, not a peer's.
     async fn commit(&mut self) -> Result<(), Error> {
-        self.blob.commit().await.map_err(|e| match e {
+        let started = Instant::now();
+        let out = self.blob.commit().await;
+        tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "commit");
+        out.map_err(|e| match e {
             Error::Store(reason) => {
                 let kind = if reason.contains("No space left") {
                     std::io::ErrorKind::StorageFull
