@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt};
+use futures::{future::BoxFuture, FutureExt};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::watch;
 
@@ -249,7 +249,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
         addrs,
         known: peers.iter().map(|(p, _)| *p).collect(),
         asking: HashSet::new(),
-        learning: FuturesUnordered::new(),
+        learning: tokio::task::JoinSet::new(),
         tally,
     };
     for claim in claims {

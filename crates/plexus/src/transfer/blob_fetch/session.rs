@@ -6,9 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::watch;
+use tokio::{sync::watch, task::JoinSet};
 
 use super::{ask_have, store_write, Learned, Limits};
 use crate::{
@@ -59,11 +58,22 @@ pub(super) struct BlobFetch<'a, N> {
     pub(super) known: HashSet<PeerId>,
     /// Peers with a `Have` outstanding.
     pub(super) asking: HashSet<PeerId>,
-    pub(super) learning: FuturesUnordered<BoxFuture<'static, Learned>>,
+    /// `Have`/`Wants` questions and provider lookups under way, each a
+    /// task of its own so it is sent at once (see `drive`).
+    pub(super) learning: JoinSet<Learned>,
     pub(super) tally: &'a mut Tally,
 }
 
 type Answer = (PeerId, u64, Result<Response, Error>);
+
+/// The output of a finished request or question task; a panic in one is
+/// the download's error (a bug), not a peer's.
+fn joined<T>(hash: Hash, out: Result<T, tokio::task::JoinError>) -> Result<T, Error> {
+    out.map_err(|e| Error::Download {
+        hash,
+        reason: format!("a request task failed: {e}"),
+    })
+}
 
 impl<N: BlobNetwork> BlobFetch<'_, N> {
     pub(super) fn learn(&mut self, learned: Learned) {
@@ -120,7 +130,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         for peer in holders.into_iter().chain(others) {
             if self.asking.insert(peer) {
                 let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
-                self.learning.push(ask_have(
+                self.learning.spawn(ask_have(
                     self.net,
                     peer,
                     addrs,
@@ -131,12 +141,9 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         }
         if wide && options.use_dht {
             let (net, hash, options) = (self.net.clone(), self.hash, options.clone());
-            self.learning.push(
-                async move {
-                    Learned::Candidates(candidates(&net, hash, &options).await.unwrap_or_default())
-                }
-                .boxed(),
-            );
+            self.learning.spawn(async move {
+                Learned::Candidates(candidates(&net, hash, &options).await.unwrap_or_default())
+            });
         }
     }
 
@@ -146,9 +153,17 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         progress: &watch::Sender<Progress>,
         base: u64,
     ) -> Result<(), Error> {
-        let mut in_flight = FuturesUnordered::new();
+        // Each request is a task of its own, sent as soon as it is made.
+        // As futures polled by this loop, a new request was sent only
+        // once the answers ahead of it were taken, each after the await
+        // of its verification and of a commit: the provider read the next
+        // requests only after it had sent everything asked before, and sat
+        // idle (`plexus bench`: 25 ms from asking to the provider reading
+        // the request, the transfer at 0.45 x bare requests).
+        let mut in_flight: JoinSet<Answer> = JoinSet::new();
         let mut since_commit = 0u64;
         let mut last_commit = Instant::now();
+        let mut commit_due = false;
         let mut last_progress = Instant::now();
         let mut refresh = tokio::time::interval(self.limits.refresh_every);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -167,11 +182,18 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     };
                     let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
                     let net = self.net.clone();
-                    in_flight.push(async move {
+                    in_flight.spawn(async move {
                         let answer = net.request(peer, addrs, wire).await;
                         (peer, assignment.id, answer)
                     });
                 }
+            }
+            // The commit waits for the disk: after the requests, so the
+            // peers have work meanwhile.
+            if commit_due {
+                self.commit().await?;
+                since_commit = 0;
+                last_commit = Instant::now();
             }
             let present_bytes = range_bytes(self.blob.present(), self.size);
             progress.send_modify(|p| {
@@ -192,12 +214,12 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                 });
             }
             tokio::select! {
-                Some(answer) = in_flight.next() => {
-                    if self.on_answer(answer).await? {
+                Some(answer) = in_flight.join_next() => {
+                    if self.on_answer(joined(self.hash, answer)?).await? {
                         last_progress = Instant::now();
                     }
                 }
-                Some(learned) = self.learning.next() => self.learn(learned),
+                Some(learned) = self.learning.join_next() => self.learn(joined(self.hash, learned)?),
                 _ = refresh.tick() => {
                     round += 1;
                     self.refresh(round, options);
@@ -206,11 +228,8 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
             let written = range_bytes(self.blob.present(), self.size) - present_bytes;
             since_commit += written;
             let verified = range_bytes(self.blob.present(), self.size);
-            if since_commit >= commit_bytes(verified) || last_commit.elapsed() > COMMIT_EVERY {
-                self.commit().await?;
-                since_commit = 0;
-                last_commit = Instant::now();
-            }
+            commit_due =
+                since_commit >= commit_bytes(verified) || last_commit.elapsed() > COMMIT_EVERY;
         }
         self.commit().await
     }
