@@ -25,8 +25,7 @@ pub enum Link {
 }
 
 impl Link {
-    /// Where a bench swarm listens: a free port on 127.0.0.1.
-    pub fn listen_addr(self) -> Multiaddr {
+    fn listen_addr(self) -> Multiaddr {
         match self {
             Link::Tcp => "/ip4/127.0.0.1/tcp/0",
             Link::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
@@ -57,6 +56,20 @@ pub fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
         .build())
 }
 
+/// Makes `swarm` listen on a free port of 127.0.0.1 over `link`; returns
+/// the address.
+pub async fn listen<B: libp2p::swarm::NetworkBehaviour>(
+    swarm: &mut Swarm<B>,
+    link: Link,
+) -> Result<Multiaddr> {
+    swarm.listen_on(link.listen_addr())?;
+    loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            return Ok(address);
+        }
+    }
+}
+
 /// Moves `size` bytes over one fresh stream between two fresh swarms on
 /// 127.0.0.1 over `link`; returns MB/s from opening the stream (the
 /// connection is up) to the last byte read.
@@ -69,12 +82,7 @@ pub async fn bare_stream(size: u64, link: Link) -> Result<f64> {
 async fn run(size: u64, link: Link) -> Result<f64> {
     // The sender listens and writes on every stream it accepts.
     let mut sender = swarm()?;
-    sender.listen_on(link.listen_addr())?;
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = sender.select_next_some().await {
-            break address;
-        }
-    };
+    let addr = listen(&mut sender, link).await?;
     let sender_id = *sender.local_peer_id();
     let mut incoming = sender.behaviour().new_control().accept(PROTOCOL)?;
     let sending = tokio::spawn(async move {

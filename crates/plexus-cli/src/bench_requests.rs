@@ -17,7 +17,7 @@ use libp2p::{
     StreamProtocol, Swarm,
 };
 
-use crate::bench_link::{swarm_with, Link, RUN_LIMIT};
+use crate::bench_link::{listen, swarm_with, Link, RUN_LIMIT};
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus-bench/requests/1");
 /// Bytes asked per request: the blob protocol's largest request.
@@ -115,12 +115,7 @@ pub async fn bare_requests(size: u64, link: Link) -> Result<f64> {
 
 async fn run(size: u64, link: Link) -> Result<f64> {
     let mut server = swarm()?;
-    server.listen_on(link.listen_addr())?;
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = server.select_next_some().await {
-            break address;
-        }
-    };
+    let addr = listen(&mut server, link).await?;
     let server_id = *server.local_peer_id();
     let body = std::sync::Arc::new(vec![7u8; REQUEST as usize]);
     let server_loop = tokio::spawn(async move {
