@@ -2,9 +2,8 @@
 //! by the download loop (which passes in the time) and tested directly.
 //!
 //! The blob is cut into pieces of [`PIECE_GROUPS`] chunk groups (256 KiB).
-//! A request asks for the rarest missing pieces the peer has (ties broken
-//! in a random order of the getter's own, so getters of one blob start at
-//! different places), not necessarily consecutive. Each peer's delivery rate is measured over the time
+//! A request is a run of consecutive pieces starting at the rarest missing
+//! piece the peer has. Each peer's delivery rate is measured over the time
 //! it was busy; the bytes in flight to it are kept near [`QUEUE_TIME`] of
 //! data at that rate (at least one piece), in about two requests: small requests to slow peers,
 //! up to 4 MiB to fast ones. A window caps the requests in flight; it grows
@@ -19,6 +18,7 @@
 
 use std::{
     collections::HashMap,
+    ops::Range,
     time::{Duration, Instant},
 };
 
@@ -92,7 +92,7 @@ pub struct Assignment {
 struct Sent {
     peer: PeerId,
     ranges: ChunkRanges,
-    pieces: Vec<usize>,
+    pieces: Range<usize>,
     bytes: u64,
     at: Instant,
 }
@@ -191,20 +191,21 @@ impl Planner {
         {
             return None;
         }
-        let want = ((stats.budget(now) / 2 / PIECE_BYTES) as usize).clamp(1, MAX_REQUEST_PIECES);
-        let pieces = match self.rarest_missing(&peer, want) {
-            pieces if !pieces.is_empty() => pieces,
+        let pieces = match self.rarest_missing(&peer) {
+            Some(start) => start..self.run_end(&peer, start, now),
             // End game only once nothing missing is left that anyone
             // could send: a partial peer with nothing new must not
             // duplicate what others (the seeder) are sending.
-            _ if self.fetchable_missing() => return None,
-            _ => vec![self.end_game_piece(&peer, now)?],
+            None if self.fetchable_missing() => return None,
+            None => {
+                let i = self.end_game_piece(&peer, now)?;
+                i..i + 1
+            }
         };
         let id = self.next_id;
         self.next_id += 1;
         let mut ranges = ChunkRanges::empty();
-        for &i in &pieces {
-            let piece = &mut self.pieces[i];
+        for piece in &mut self.pieces[pieces.clone()] {
             ranges |= piece.needed.clone();
             match &mut piece.state {
                 State::InFlight(ids) => ids.push(id),
@@ -234,37 +235,21 @@ impl Planner {
         self.sent.get(&id).map(|s| s.ranges.clone())
     }
 
-    /// Up to `want` missing pieces `peer` has, rarest first (ties in the
-    /// random rank's order), in index order. Not a run of consecutive
-    /// pieces: with ties broken at random, a run stopped short at the
-    /// next piece in flight, and one fast provider was asked 1.8 MiB per
-    /// request on average instead of 4 MiB (`plexus bench`).
-    fn rarest_missing(&self, peer: &PeerId, want: usize) -> Vec<usize> {
+    fn rarest_missing(&self, peer: &PeerId) -> Option<usize> {
         let stats = &self.peers[peer];
         let holders: Vec<&PeerStats> = self.peers.values().filter(|s| !s.banned).collect();
-        let mut best: Vec<((usize, u64), usize)> = Vec::with_capacity(want + 1);
-        for (i, p) in self.pieces.iter().enumerate() {
-            if p.state != State::Missing || !Self::peer_has(stats, &p.needed) {
-                continue;
-            }
-            if best.len() == want && (0, p.rank) >= best[want - 1].0 {
-                continue;
-            }
-            let n = holders
-                .iter()
-                .filter(|s| Self::peer_has(s, &p.needed))
-                .count();
-            let key = (n, p.rank);
-            if best.len() == want && key >= best[want - 1].0 {
-                continue;
-            }
-            let at = best.partition_point(|(k, _)| *k <= key);
-            best.insert(at, (key, i));
-            best.truncate(want);
-        }
-        let mut pieces: Vec<usize> = best.into_iter().map(|(_, i)| i).collect();
-        pieces.sort_unstable();
-        pieces
+        self.pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == State::Missing && Self::peer_has(stats, &p.needed))
+            .min_by_key(|(i, p)| {
+                let n = holders
+                    .iter()
+                    .filter(|s| Self::peer_has(s, &p.needed))
+                    .count();
+                (n, p.rank, *i)
+            })
+            .map(|(i, _)| i)
     }
 
     /// Whether a missing piece is left that some usable peer has.
@@ -273,6 +258,23 @@ impl Planner {
         self.pieces.iter().any(|p| {
             p.state == State::Missing && usable.iter().any(|s| Self::peer_has(s, &p.needed))
         })
+    }
+
+    /// End of a run of missing pieces from `start` that `peer` has: half
+    /// of its budget, so about two requests are in flight.
+    fn run_end(&self, peer: &PeerId, start: usize, now: Instant) -> usize {
+        let stats = &self.peers[peer];
+        let want = (stats.budget(now) / 2 / PIECE_BYTES) as usize;
+        let want = want.clamp(1, MAX_REQUEST_PIECES);
+        let mut end = start + 1;
+        while end < self.pieces.len()
+            && end - start < want
+            && self.pieces[end].state == State::Missing
+            && Self::peer_has(stats, &self.pieces[end].needed)
+        {
+            end += 1;
+        }
+        end
     }
 
     /// When `peer`'s requests sent at or before `at` should all be in.
@@ -331,8 +333,7 @@ impl Planner {
                 }
             }
         }
-        for &i in &sent.pieces {
-            let piece = &mut self.pieces[i];
+        for piece in &mut self.pieces[sent.pieces.clone()] {
             if piece.state == State::Done {
                 continue;
             }
@@ -370,10 +371,9 @@ impl Planner {
         let Some(sent) = self.release(id, present, now) else {
             return;
         };
-        let pieces: Vec<ChunkRanges> = sent
-            .pieces
+        let pieces: Vec<ChunkRanges> = self.pieces[sent.pieces.clone()]
             .iter()
-            .map(|&i| self.pieces[i].needed.clone())
+            .map(|p| p.needed.clone())
             .collect();
         let Some(s) = self.peers.get_mut(&sent.peer) else {
             return;

@@ -59,44 +59,6 @@ fn request_size_follows_the_peer_rate() {
 }
 
 #[test]
-fn a_fast_peer_is_asked_full_requests_while_others_are_in_flight() {
-    // Ties between equally rare pieces are broken in a random order, so
-    // the pieces in flight are scattered; a request must still carry as
-    // many pieces as the peer's rate calls for, not stop at the next piece
-    // in flight.
-    for seed in 0..8 {
-        let size = 256 * MIB;
-        let mut plan = Planner::with_seed(size, &ChunkRanges::empty(), seed);
-        let peer = PeerId::random();
-        plan.add_peer(peer, None);
-        let t0 = Instant::now();
-        // Measured at 256 KiB in 1 ms.
-        let first = plan.next_request(peer, t0).unwrap();
-        let mut present = first.ranges.clone();
-        plan.on_success(first.id, PIECE_BYTES, ms(t0, 1), &present);
-        let mut t = 1;
-        for _ in 0..40 {
-            let mut asked = Vec::new();
-            while let Some(r) = plan.next_request(peer, ms(t0, t)) {
-                assert_eq!(
-                    range_bytes(&r.ranges, size),
-                    MAX_REQUEST_PIECES as u64 * PIECE_BYTES,
-                    "seed {seed}: a short request"
-                );
-                asked.push(r);
-            }
-            assert!(!asked.is_empty());
-            // Answer the oldest only: the others stay in flight.
-            let r = asked.remove(0);
-            let bytes = range_bytes(&r.ranges, size);
-            present |= r.ranges;
-            t += 10;
-            plan.on_success(r.id, bytes, ms(t0, t), &present);
-        }
-    }
-}
-
-#[test]
 fn a_liar_is_banned_and_its_piece_goes_to_an_honest_peer() {
     let mut plan = Planner::new(2 * MIB, &ChunkRanges::empty());
     let (liar, honest) = (PeerId::random(), PeerId::random());
