@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     answer,
-    direct::{is_relayed, Admit, DirectFirst, Release},
+    direct::{is_relayed, relay_of, Admit, DirectFirst, Release},
     protocol::{Codec, Request, Response, PROTOCOL},
     seeding::Seeding,
     serve::{Admission, Serving},
@@ -439,18 +439,4 @@ impl NetworkBehaviour for Behaviour {
             }
         }
     }
-}
-
-/// The relay a relayed address runs through: the peer id before
-/// `/p2p-circuit`.
-fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
-    let mut last = None;
-    for p in addr.iter() {
-        match p {
-            libp2p::multiaddr::Protocol::P2p(peer) => last = Some(peer),
-            libp2p::multiaddr::Protocol::P2pCircuit => return last,
-            _ => {}
-        }
-    }
-    None
 }

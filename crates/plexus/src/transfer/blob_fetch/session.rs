@@ -71,7 +71,7 @@ type Answer = (PeerId, u64, Result<Response, Error>);
 fn joined<T>(hash: Hash, out: Result<T, tokio::task::JoinError>) -> Result<T, Error> {
     out.map_err(|e| Error::Download {
         hash,
-        reason: format!("a request task failed: {e}"),
+        reason: format!("a download task failed: {e}"),
     })
 }
 
