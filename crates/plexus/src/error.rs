@@ -98,6 +98,16 @@ pub enum Error {
         /// Why the request failed.
         reason: String,
     },
+    /// The connection a request ran over closed under it. Often the peer
+    /// is still reachable (it had more than one connection, or one racing
+    /// dial lost to another): asking again may work.
+    #[error("request to {peer} failed: the connection closed under it ({reason})")]
+    ConnectionLost {
+        /// The peer asked.
+        peer: PeerId,
+        /// What the connection reported.
+        reason: String,
+    },
     /// A relay ended the relayed connection a transfer ran over (it
     /// carries only so many bytes and seconds per circuit), and no other
     /// provider was left ([`Error::relay_limit`] words it).

@@ -312,6 +312,10 @@ impl Behaviour {
                         let limit = relay.and_then(|r| self.circuit_limits.get(&r));
                         Error::relay_limit(peer, *relay, limit.map_or("unknown", |l| l))
                     }
+                    _ if is_lost(&error) => Error::ConnectionLost {
+                        peer,
+                        reason: error.to_string(),
+                    },
                     _ => Error::Request {
                         peer,
                         reason: error.to_string(),
@@ -438,5 +442,19 @@ impl NetworkBehaviour for Behaviour {
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+/// Whether `error` says the connection (or the stream with it) went away,
+/// not that the peer answered badly or too late.
+fn is_lost(error: &request_response::OutboundFailure) -> bool {
+    use std::io::ErrorKind::*;
+    match error {
+        request_response::OutboundFailure::ConnectionClosed => true,
+        request_response::OutboundFailure::Io(e) => matches!(
+            e.kind(),
+            NotConnected | ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+        ),
+        _ => false,
     }
 }

@@ -133,6 +133,20 @@ async fn a_peer_that_leaves_is_replaced() {
 }
 
 #[tokio::test]
+async fn a_question_cut_with_its_connection_is_asked_again() {
+    // The only provider: its connection closes under the first question
+    // (as when hole punching's racing dials close the losers).
+    let data = bytes(1024 * 1024, 5);
+    let net = FakeNetwork::new();
+    let (_pdir, s) = store();
+    let hash = s.import_bytes(&data).unwrap();
+    net.add(s, Mode::CutFirst);
+    let (_dir, mine) = store();
+    get(&net, &mine, hash, true).await.unwrap();
+    assert_eq!(mine.read_small(&hash, u64::MAX).unwrap(), data);
+}
+
+#[tokio::test]
 async fn nobody_to_ask_and_nobody_delivering_are_clear_errors() {
     let net = FakeNetwork::new();
     let (_dir, mine) = store();

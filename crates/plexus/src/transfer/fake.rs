@@ -26,12 +26,17 @@ pub(crate) enum Mode {
     WrongSize,
     /// Answers `n` data requests, then every request fails (it left).
     GoneAfter(usize),
+    /// Its first request fails with a lost connection (a racing dial's
+    /// loser closed under it); it answers honestly after that.
+    CutFirst,
 }
 
 struct Peer {
     store: Arc<Store>,
     mode: Mode,
     served: usize,
+    /// Whether a `CutFirst` peer has cut its first request yet.
+    cut: bool,
 }
 
 /// The network: fake peers by id, and what was announced.
@@ -62,6 +67,7 @@ impl FakeNetwork {
             store,
             mode,
             served: 0,
+            cut: false,
         };
         self.peers.lock().unwrap().insert(id, peer);
         id
@@ -73,6 +79,13 @@ impl FakeNetwork {
             peer,
             reason: "unknown peer".into(),
         })?;
+        if p.mode == Mode::CutFirst && !p.cut {
+            p.cut = true;
+            return Err(Error::ConnectionLost {
+                peer,
+                reason: "connection lost".into(),
+            });
+        }
         if let Mode::GoneAfter(n) = p.mode {
             if p.served >= n {
                 return Err(Error::Request {

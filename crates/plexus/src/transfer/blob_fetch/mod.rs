@@ -68,7 +68,14 @@ enum Learned {
     Candidates(Vec<(PeerId, Vec<Multiaddr>)>),
 }
 
-/// Sends `request` to `peer`, giving up after `limit`.
+/// How long a question cut with its connection waits before it is asked
+/// once more (the peer's other connection, or a fresh dial, carries it).
+const RETRY_AFTER_CUT: Duration = Duration::from_millis(200);
+
+/// Sends `request` to `peer`, giving up after `limit`. A question whose
+/// connection closed under it is asked once more: a peer reached by racing
+/// dials (hole punching dials both ways, over TCP and QUIC) often sees
+/// the losers closed just after a request went out on one of them.
 async fn ask<N: BlobNetwork>(
     net: N,
     peer: PeerId,
@@ -76,7 +83,17 @@ async fn ask<N: BlobNetwork>(
     request: Request,
     limit: Duration,
 ) -> Result<Response, Error> {
-    tokio::time::timeout(limit, net.request(peer, addrs, request))
+    let asking = async {
+        match net.request(peer, addrs.clone(), request.clone()).await {
+            Err(e @ Error::ConnectionLost { .. }) => {
+                tracing::debug!(%peer, "{e}: asking once more");
+                tokio::time::sleep(RETRY_AFTER_CUT).await;
+                net.request(peer, addrs, request).await
+            }
+            answer => answer,
+        }
+    };
+    tokio::time::timeout(limit, asking)
         .await
         .unwrap_or_else(|_| {
             Err(Error::Request {
