@@ -68,8 +68,15 @@ pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
         );
     }
     provider.shutdown().await;
+    let (mut floor_many, mut floor_one) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let (m, o) = write_floor(root, files, &mut kept)?;
+        floor_many.push(m);
+        floor_one.push(o);
+    }
     drop(kept);
     let (many, single, export) = (median(many), median(single), median(exports));
+    let (floor_many, floor_one) = (median(floor_many), median(floor_one));
     let mib = (files * SMALL) as f64 / 1048576.0;
     println!(
         "  {files} files of 4 KiB ({mib:.0} MiB), get + write out, 1 provider, TCP (share took {share_secs:.1}s):"
@@ -82,7 +89,42 @@ pub async fn small_files(root: &Path, files: usize, runs: usize) -> Result<()> {
     println!(
         "    of the folder's call, writing the files out {export:.2}s (hard links), the rest fetching and storing"
     );
+    println!(
+        "    the file system alone: the same files written and synced {floor_many:>5.2}s, as one file {floor_one:.2}s, ratio {:.1}x; the get takes {:.1}x the files' own writing",
+        floor_many / floor_one,
+        many / floor_many
+    );
     Ok(())
+}
+
+/// What the file system itself takes for the bytes of the small files
+/// bench, without Plexus: `files` files of 4 KiB created, written and
+/// closed in a fresh folder, then one `syncfs`; and one file of the same
+/// bytes written and synced. Seconds of each; the folders go to `kept`
+/// (see the note on deleting in [`small_files`]).
+fn write_floor(root: &Path, files: usize, kept: &mut Vec<tempfile::TempDir>) -> Result<(f64, f64)> {
+    use std::os::fd::AsRawFd;
+    let block: Vec<u8> = (0..SMALL).map(|i| (i * 31 % 251) as u8).collect();
+    let dir = tempfile::tempdir_in(root)?;
+    let started = Instant::now();
+    for i in 0..files {
+        std::fs::write(dir.path().join(format!("f{i:05}.bin")), &block)?;
+    }
+    let handle = std::fs::File::open(dir.path())?;
+    // SAFETY: syncfs takes an open descriptor, which `handle` holds.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let many = secs(started.elapsed());
+    let started = Instant::now();
+    let mut one = std::fs::File::create(dir.path().join("one.bin"))?;
+    for _ in 0..files {
+        std::io::Write::write_all(&mut one, &block)?;
+    }
+    one.sync_all()?;
+    let single = secs(started.elapsed());
+    kept.push(dir);
+    Ok((many, single))
 }
 
 /// One whole get by a fresh node from `provider`: fetch, then write to an
