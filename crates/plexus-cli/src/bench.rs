@@ -168,8 +168,13 @@ async fn whole_get(
         speed / disk
     );
     println!(
-        "    whole call {:.2}s (output synced), of which the daemon's transfer {:.2}s",
-        call.secs, call.transfer_secs
+        "    whole call {:.2}s (output synced), of which the daemon's transfer {:.2}s; connection over {} (both listen on TCP and QUIC)",
+        call.secs,
+        call.transfer_secs,
+        match call.transports.is_empty() {
+            true => "?".to_string(),
+            false => call.transports.join(" + "),
+        }
     );
     let mb = |b: Option<u64>| b.map_or("?".to_string(), |b| format!("{:.0} MB", b as f64 / 1e6));
     println!(
@@ -290,7 +295,10 @@ async fn fetch_once(
     size: u64,
 ) -> Result<f64> {
     let dir = tempfile::tempdir_in(root)?;
-    let getter = Node::start(NodeConfig::loopback(dir.path())).await?;
+    let mut config = NodeConfig::loopback(dir.path());
+    // Measure the transport asked for: no move to the preferred one.
+    config.prefer_transport = None;
+    let getter = Node::start(config).await?;
     let options = GetOptions {
         providers: providers
             .iter()

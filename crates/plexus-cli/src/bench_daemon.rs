@@ -128,6 +128,9 @@ pub struct WholeCall {
     /// Cores the provider and the getter daemon kept busy on average over
     /// the calls (CPU seconds over wall seconds).
     pub cores: (Option<f64>, Option<f64>),
+    /// The transports of the getter's connections after the last call
+    /// (both daemons listen on TCP and QUIC; see `prefer_transport`).
+    pub transports: Vec<String>,
 }
 
 /// Shares `file` on one daemon and gets it `runs` times on another, each
@@ -177,6 +180,16 @@ pub async fn whole_get(
             cpu_used.1 += cpu.1.zip(cpu_before.1).map_or(f64::NAN, |(a, b)| a - b);
             cpu_before = (provider.cpu_secs(), getter.cpu_secs());
         }
+        let peers: serde_json::Value =
+            serde_json::from_str(&getter.cli(&["peers", "--json"]).await?)?;
+        let transports = peers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["connections"].as_array().into_iter().flatten())
+            .filter_map(|a| a.as_str()?.parse::<plexus::Multiaddr>().ok())
+            .map(|a| plexus::Transport::of(&a).map_or("other".to_string(), |t| t.to_string()))
+            .collect();
         calls.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (secs, transfer_secs) = calls[calls.len() / 2];
         Ok(WholeCall {
@@ -187,6 +200,7 @@ pub async fn whole_get(
                 Some(cpu_used.0 / wall).filter(|c| c.is_finite()),
                 Some(cpu_used.1 / wall).filter(|c| c.is_finite()),
             ),
+            transports,
         })
     }
     .await;

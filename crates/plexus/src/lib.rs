@@ -65,7 +65,9 @@
 //! - `metrics`: the Prometheus registry ([`Node::metrics_text`]): libp2p's
 //!   metrics and Plexus's counters;
 //! - `inbound`: inbound connection limits per IP and in total, kept below
-//!   the overall cap so the node can always dial out.
+//!   the overall cap so the node can always dial out;
+//! - `transport_choice`: a peer reachable over TCP and QUIC is kept on the
+//!   preferred transport ([`Transport`], `NodeConfig::prefer_transport`).
 //!
 //! [`transfer`] is the download loop: it fetches a blob from many providers
 //! at once ([`transfer::GetOptions`], [`transfer::Progress`]) and reaches the
@@ -110,6 +112,7 @@ pub mod storage;
 pub mod swarm_key;
 pub mod transfer;
 pub mod transport;
+mod transport_choice;
 mod wrap;
 
 pub use bandwidth::RateLimits;
@@ -120,3 +123,4 @@ pub use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 pub use nat::{NatConfig, NatStatus, Reach};
 pub use net::{Download, Node, NodeStatus, Shared, Subscription};
 pub use pubsub::Message;
+pub use transport_choice::Transport;

@@ -63,8 +63,19 @@ pub struct FileConfig {
     pub max_upload: Option<String>,
     /// Cap on blob downloads, e.g. `"50Mbit"`.
     pub max_download: Option<String>,
+    /// The transport kept to a peer reachable over both: `"tcp"`
+    /// (default), `"quic"`, or `"any"` for whichever connects first.
+    pub prefer_transport: Option<String>,
     /// The `[compute]` table: compute for others.
     pub compute: Option<crate::compute::ComputeFile>,
+}
+
+/// Reads a `prefer_transport` value: a transport, or `"any"` (none).
+pub(crate) fn parse_preference(s: &str) -> Result<Option<crate::Transport>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "any" => Ok(None),
+        other => other.parse().map(Some),
+    }
 }
 
 impl FileConfig {
@@ -94,6 +105,9 @@ impl FileConfig {
         }
         if let Some(size) = &file.offer_storage {
             parse_size(size).map_err(|e| format!("offer_storage: {e}"))?;
+        }
+        if let Some(p) = &file.prefer_transport {
+            parse_preference(p).map_err(|e| format!("prefer_transport: {e}"))?;
         }
         for (key, rate) in [
             ("max_upload", &file.max_upload),
@@ -152,6 +166,10 @@ impl FileConfig {
         }
         if let Some(key) = &self.swarm_key {
             config.swarm_key = Some(key.clone());
+        }
+        // Checked by `parse`.
+        if let Some(Ok(prefer)) = self.prefer_transport.as_deref().map(parse_preference) {
+            config.prefer_transport = prefer;
         }
         // Checked by `parse`.
         if let Some(Ok(bytes)) = self.offer_storage.as_deref().map(parse_size) {
@@ -267,6 +285,25 @@ mod tests {
         let err = FileConfig::parse("offer_storage = \"lots\"\n").unwrap_err();
         assert!(
             err.contains("offer_storage") && err.contains("20GiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_preferred_transport_is_read_and_checked() {
+        let mut config = NodeConfig::new("x");
+        assert_eq!(config.prefer_transport, Some(crate::Transport::Tcp));
+        FileConfig::parse("prefer_transport = \"quic\"\n")
+            .unwrap()
+            .apply(&mut config);
+        assert_eq!(config.prefer_transport, Some(crate::Transport::Quic));
+        FileConfig::parse("prefer_transport = \"any\"\n")
+            .unwrap()
+            .apply(&mut config);
+        assert_eq!(config.prefer_transport, None);
+        let err = FileConfig::parse("prefer_transport = \"udp\"\n").unwrap_err();
+        assert!(
+            err.contains("prefer_transport") && err.contains("\"any\""),
             "{err}"
         );
     }

@@ -27,6 +27,8 @@ pub(crate) struct Behaviour {
     /// Notes each connection's path for the byte counts; before the
     /// protocols, whose codecs read the note.
     pub(crate) path_note: crate::metrics::PathNote,
+    /// Moves this node's own connections to the preferred transport.
+    pub(crate) transport_choice: crate::transport_choice::Behaviour,
     /// Identify, ping, Kademlia and mDNS: finding peers and providers.
     pub(crate) discovery: discovery::Behaviour,
     /// NAT traversal: AutoNAT, relay service and reservations, hole punching.
@@ -73,6 +75,7 @@ impl Behaviour {
                 config.max_memory_fraction,
             ),
             path_note: crate::metrics::PathNote::new(traffic.clone()),
+            transport_choice: crate::transport_choice::Behaviour::new(config.prefer_transport),
             discovery: discovery::Behaviour::new(
                 key,
                 config.dht_refresh,
