@@ -58,6 +58,10 @@ struct SimArgs {
     /// machine's memory.
     #[arg(long, default_value_t = 10)]
     idle: u64,
+    /// Longest wait in seconds, after the routing tables filled, for the
+    /// joins' work to die down before idle CPU and lookups are measured.
+    #[arg(long, default_value_t = 900)]
+    quiet_limit: u64,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -86,6 +90,7 @@ fn dht_sim(args: impl Iterator<Item = String>) -> Result<()> {
     config.refresh = std::time::Duration::from_secs(args.refresh.max(1));
     config.idle = std::time::Duration::from_secs(args.idle.max(1));
     config.seed = args.seed;
+    config.quiet_limit = std::time::Duration::from_secs(args.quiet_limit);
     if let Some(rounds) = args.rounds {
         anyhow::ensure!(
             !rounds.is_empty() && rounds.windows(2).all(|w| w[0] < w[1]) && rounds[0] >= 0.0,

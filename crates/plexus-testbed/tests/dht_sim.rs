@@ -21,6 +21,7 @@ async fn dht_lookups_stay_short_and_survive_churn() {
     config.refresh = Duration::from_secs(5);
     config.rounds = vec![0.0, 1.5];
     config.idle_window = Duration::from_secs(1);
+    config.quiet_limit = Duration::from_secs(15);
     let report = sim::run(config).await.expect("simulation runs");
     println!("{report}");
     println!("took {:.1} s", started.elapsed().as_secs_f64());

@@ -177,6 +177,25 @@ async fn settle(limit: Duration) {
     }
 }
 
+/// Waits until the work of the joins has died down: this process uses
+/// less than one core over a `window` and no longer clearly less than over
+/// the window before (at most 20% less), for at most `limit`. Returns the
+/// time waited.
+pub async fn wait_quiet(window: Duration, limit: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    let mut before = f64::INFINITY;
+    while started.elapsed() < limit {
+        let cpu = cpu_time();
+        tokio::time::sleep(window).await;
+        let cores = (cpu_time() - cpu).as_secs_f64() / window.as_secs_f64();
+        if cores < 1.0 && cores >= before * 0.8 {
+            break;
+        }
+        before = cores;
+    }
+    started.elapsed()
+}
+
 /// This process's resident memory in bytes (`VmRSS`).
 pub fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -64,6 +64,8 @@ pub struct SimReport {
     pub config: SimConfig,
     /// Time to start the nodes and fill their routing tables.
     pub setup: Duration,
+    /// Time after set-up until the joins' work died down (or the limit).
+    pub quiet_after: Duration,
     /// Fewest routing table peers of any node after set-up.
     pub smallest_table: usize,
     /// Mean routing table peers per node after set-up.
@@ -147,15 +149,16 @@ impl fmt::Display for SimReport {
         )?;
         writeln!(
             f,
-            "set-up: {:.1} s; routing table peers mean {:.0} (smallest {}); open connections per node {:.1}",
+            "set-up: {:.1} s, quiet {:.1} s later; routing table peers mean {:.0} (smallest {}); open connections per node {:.1}",
             self.setup.as_secs_f64(),
+            self.quiet_after.as_secs_f64(),
             self.mean_table,
             self.smallest_table,
             self.mean_conns
         )?;
         writeln!(
             f,
-            "per node: RSS {:.2} MiB; CPU to start and join {:.1} ms; idle CPU {:.3}% of a core",
+            "per node: RSS {:.2} MiB; CPU to start and join {:.1} ms; idle CPU (quiet network) {:.3}% of a core",
             self.rss_per_node / (1024.0 * 1024.0),
             self.cpu_setup_per_node * 1000.0,
             self.cpu_idle_per_node * 100.0
