@@ -2,16 +2,17 @@
 //! format ([`protocol`]) and its codec (`codec.rs`), who may be served how
 //! much and for how long (`serve.rs`, no I/O, tested in `serve_tests.rs`),
 //! and the
-//! `NetworkBehaviour` (`behaviour.rs`) that answers peers from the store
-//! (`answer.rs`) and carries this node's own requests for the download
-//! loop. When many getters fetch one blob at once, `seeding.rs` (no I/O)
-//! decides which pieces each is offered.
+//! `NetworkBehaviour` (`behaviour.rs`) whose two sides are answering peers
+//! from the store (`answers.rs`) and carrying this node's own requests for
+//! the download loop (`requests.rs`). When many getters fetch one blob at
+//! once, `seeding.rs` (no I/O) decides which pieces each is offered.
 
-mod answer;
+mod answers;
 pub(crate) mod behaviour;
 mod codec;
 pub(crate) mod direct;
 pub mod protocol;
+mod requests;
 pub(crate) mod seeding;
 pub(crate) mod serve;
 #[cfg(test)]
