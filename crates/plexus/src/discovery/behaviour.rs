@@ -252,7 +252,11 @@ impl Behaviour {
                         .iter()
                         .filter(|a| super::is_useful_from(a, seen_at.as_ref()))
                     {
-                        self.inner.kad.add_address(&peer_id, addr.clone());
+                        super::full_buckets::add_if_room(
+                            &mut self.inner.kad,
+                            &peer_id,
+                            addr.clone(),
+                        );
                     }
                 } else if self.inner.kad.remove_peer(&peer_id).is_some() {
                     // It turned into a Kademlia client (private: identify

@@ -8,6 +8,7 @@
 mod alarm;
 pub(crate) mod announce;
 pub(crate) mod behaviour;
+mod full_buckets;
 pub(crate) mod hops;
 pub(crate) mod peers;
 pub(crate) mod relay_publish;
@@ -95,6 +96,9 @@ pub(crate) fn kad_mode(private: bool) -> kad::Mode {
 pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStore> {
     let mut config = kad::Config::new(KAD_PROTOCOL);
     config.set_periodic_bootstrap_interval(Some(refresh));
+    // Peers go in through `full_buckets::add_if_room` only (identify):
+    // Kademlia's own inserts dial a full bucket's oldest entry.
+    config.set_kbucket_inserts(kad::BucketInserts::Manual);
     config.set_query_timeout(Duration::from_secs(30));
     // Provider records: re-announced hourly while the content is kept, and
     // forgotten 6 h after a provider stops announcing.
