@@ -100,12 +100,15 @@ pub struct NodeConfig {
     pub memory_transport: bool,
     /// Caps on blob traffic, across all peers (default: none).
     pub rate_limits: crate::RateLimits,
-    /// The transport this node keeps to a peer it can reach over both TCP
+    /// The transport this node keeps to a peer reachable over both TCP
     /// and QUIC: once it knows the peer's address over this one, it dials
     /// it too and closes its own connection over the other (see
-    /// [`crate::Transport`]). Default TCP: on loopback `plexus bench`
-    /// moves 0.73-0.76x as much over QUIC, which costs more CPU per byte.
-    /// `None` keeps whichever connects first.
+    /// [`crate::Transport`]). On loopback `plexus bench` moves 0.73-0.76x
+    /// as much over QUIC as over TCP, so `Some(Tcp)` is the faster choice
+    /// there. Default `None` (keep whichever connects first) for now: with
+    /// TCP as the default, one CI run of the NAT test bed lost a pub/sub
+    /// message to a peer behind a symmetric NAT, and whether this caused
+    /// it is not known yet.
     pub prefer_transport: Option<crate::Transport>,
     /// Compute for others (off by default) and its limits.
     pub compute: crate::compute::ComputeConfig,
@@ -139,7 +142,7 @@ impl NodeConfig {
             pubsub_peer_rate: 200,
             pubsub_peer_burst: 400,
             swarm_key: None,
-            prefer_transport: Some(crate::Transport::Tcp),
+            prefer_transport: None,
             nat: crate::nat::NatConfig::default(),
             offer_storage: 0,
             storage_probe_every: Duration::from_secs(60),
