@@ -23,8 +23,8 @@ use anyhow::{bail, Context, Result};
 use crate::{
     net::in_ns,
     report::Bound,
-    traversal::{reach_of as reach, wait_status},
-    Discovery, Host, NatKind, Net, Report, Testbed,
+    traversal::{connections_to, reach_of as reach, wait_status},
+    Discovery, NatKind, Net, Report, Testbed,
 };
 
 /// How often the nodes here retest their reachability.
@@ -126,19 +126,6 @@ pub fn recover(plexus: &Path) -> Result<Report> {
         RECHECK.as_secs()
     ));
     Ok(report)
-}
-
-/// The connections `host` holds to `peer`.
-fn connections_to(host: &Host, peer: &str) -> Result<Vec<String>> {
-    let peers = host.json(&["peers"])?;
-    Ok(peers
-        .as_array()
-        .context("peers printed no list")?
-        .iter()
-        .filter(|p| p["peer_id"].as_str() == Some(peer))
-        .flat_map(|p| p["connections"].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect())
 }
 
 /// A host behind a port-preserving NAT serves a file to a public host that
