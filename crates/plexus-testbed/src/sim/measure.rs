@@ -26,6 +26,11 @@ pub struct Sample {
     pub millis: u64,
     /// A provider lookup returned a provider that had left.
     pub stale: bool,
+    /// A provider lookup found the running provider but left it out as
+    /// not dialable (its dial failed).
+    pub undialed: bool,
+    /// The lookup itself returned an error.
+    pub error: bool,
 }
 
 /// A hash some node shared, and who.
@@ -57,10 +62,11 @@ pub async fn peer_lookups(nodes: &Nodes, count: usize, rng: &mut StdRng) -> Vec<
                     hops: found.hops,
                     requests: found.requests,
                     millis: found.millis,
-                    stale: false,
+                    ..Sample::default()
                 },
                 Err(_) => Sample {
                     millis: started.elapsed().as_millis() as u64,
+                    error: true,
                     ..Sample::default()
                 },
             }
@@ -105,10 +111,13 @@ pub async fn provider_finds(
                         requests: found.requests,
                         millis: found.millis,
                         stale: has && !alive,
+                        undialed: alive && found.unreachable.contains(&p.provider),
+                        error: false,
                     }
                 }
                 Err(_) => Sample {
                     millis: started.elapsed().as_millis() as u64,
+                    error: true,
                     ..Sample::default()
                 },
             };
@@ -134,6 +143,21 @@ pub struct Summary {
     pub requests: (f64, u32),
     /// Time per lookup in ms: median, 90th percentile, max.
     pub millis: (u64, u64, u64),
+    /// Failed samples by why: the lookup returned an error; a provider
+    /// lookup found the provider but could not dial it; the rest found
+    /// nothing.
+    pub misses: Misses,
+}
+
+/// Why failed samples failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Misses {
+    /// The lookup returned an error.
+    pub errors: usize,
+    /// The provider was found but its dial failed.
+    pub undialed: usize,
+    /// Nothing was found.
+    pub not_found: usize,
 }
 
 impl Summary {
@@ -153,7 +177,23 @@ impl Summary {
                 requests.iter().copied().max().unwrap_or(0),
             ),
             millis: spread(&mut millis),
+            misses: Misses::of(samples),
         }
+    }
+}
+
+impl Misses {
+    /// The failed ones among `samples`, by why.
+    fn of(samples: &[Sample]) -> Self {
+        let mut m = Self::default();
+        for s in samples.iter().filter(|s| !s.ok) {
+            match (s.error, s.undialed) {
+                (true, _) => m.errors += 1,
+                (false, true) => m.undialed += 1,
+                (false, false) => m.not_found += 1,
+            }
+        }
+        m
     }
 }
 
@@ -177,7 +217,16 @@ impl fmt::Display for Summary {
             self.millis.0,
             self.millis.1,
             self.millis.2,
-        )
+        )?;
+        let m = self.misses;
+        if m != Misses::default() {
+            write!(
+                f,
+                "  failed: {} not found, {} found but not dialable, {} errors",
+                m.not_found, m.undialed, m.errors
+            )?;
+        }
+        Ok(())
     }
 }
 

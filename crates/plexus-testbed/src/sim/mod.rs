@@ -219,17 +219,27 @@ async fn provide(
         sharers.push(node);
     }
     let deadline = Instant::now() + Duration::from_secs(120);
+    let mut failures = std::collections::HashMap::new();
     for node in &sharers {
         loop {
             let s = node.status().await?;
             if s.announcing == 0 && s.announcing_now == 0 {
+                failures.insert(
+                    node.peer_id(),
+                    (s.announce_failures, s.nat.external_addrs.is_empty()),
+                );
                 break;
             }
-
             anyhow::ensure!(Instant::now() < deadline, "announcements not done in 120 s");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    progress(format!(
+        "{count} announced, {} of them failed; {} of {} providers without an external address",
+        failures.values().map(|f| f.0).sum::<u64>(),
+        failures.values().filter(|f| f.1).count(),
+        failures.len()
+    ));
     Ok(provided)
 }
 

@@ -188,6 +188,14 @@ impl fmt::Display for SimReport {
                     p.stale * 100.0,
                     p.departed_finds
                 )?;
+                let m = p.finds.misses;
+                if m != Default::default() {
+                    writeln!(
+                        f,
+                        "           finds failed: {} not found, {} found but not dialable, {} errors",
+                        m.not_found, m.undialed, m.errors
+                    )?;
+                }
             }
             let secs =
                 |v: Option<f64>| v.map_or("not within the rounds".into(), |s| format!("{s:.1} s"));

@@ -247,17 +247,24 @@ impl Behaviour {
                 // Kademlia does not learn addresses from identify by itself.
                 if info.protocols.contains(&super::KAD_PROTOCOL) {
                     let seen_at = self.book.seen_at(&peer_id).cloned();
-                    for addr in info
+                    let useful: Vec<Multiaddr> = info
                         .listen_addrs
                         .iter()
                         .filter(|a| super::is_useful_from(a, seen_at.as_ref()))
-                    {
+                        .cloned()
+                        .collect();
+                    for addr in &useful {
                         super::full_buckets::add_if_room(
                             &mut self.inner.kad,
                             &peer_id,
                             addr.clone(),
                         );
                     }
+                    // For its provider records that came without addresses.
+                    self.inner
+                        .kad
+                        .store_mut()
+                        .handle_listen_addrs(peer_id, useful);
                 } else if self.inner.kad.remove_peer(&peer_id).is_some() {
                     // It turned into a Kademlia client (private: identify
                     // pushes the change): its addresses go with it.
@@ -360,6 +367,7 @@ impl Behaviour {
                     .handle_connection_closed(e.peer_id, e.connection_id);
                 if e.remaining_established == 0 {
                     self.book.handle_disconnected(e.peer_id);
+                    self.inner.kad.store_mut().handle_disconnected(&e.peer_id);
                 }
             }
             FromSwarm::DialFailure(e) => {

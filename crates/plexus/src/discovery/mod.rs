@@ -11,6 +11,7 @@ pub(crate) mod behaviour;
 mod full_buckets;
 pub(crate) mod hops;
 pub(crate) mod peers;
+mod provider_addrs;
 pub(crate) mod relay_publish;
 pub(crate) mod relay_record;
 pub(crate) mod store;

@@ -39,8 +39,10 @@ use libp2p::{
         store::{self, MemoryStore, MemoryStoreConfig, RecordStore},
         ProviderRecord, Record, RecordKey, K_VALUE,
     },
-    PeerId,
+    Multiaddr, PeerId,
 };
+
+use super::provider_addrs::ProviderAddrs;
 
 /// The bounds of a [`ProviderStore`].
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ pub struct ProviderStore {
     remote_total: usize,
     /// When expired remote records were last swept out.
     last_sweep: Option<Instant>,
+    /// Addresses for remote records announced without any.
+    addrs: ProviderAddrs,
 }
 
 /// Kademlia drops an expired provider record only when that key is looked
@@ -121,6 +125,7 @@ impl ProviderStore {
             per_peer: HashMap::new(),
             remote_total: 0,
             last_sweep: None,
+            addrs: ProviderAddrs::default(),
         }
     }
 
@@ -184,6 +189,32 @@ impl ProviderStore {
         }
     }
 
+    /// Identify says connected `peer` listens at `addrs` (filtered as for
+    /// the routing table): its records that came without addresses get
+    /// them (see [`ProviderAddrs`]).
+    pub(crate) fn handle_listen_addrs(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        for key in self.addrs.handle_listen_addrs(peer, addrs.clone()) {
+            let records = self.remote.get_mut(&key).into_iter().flatten();
+            for r in records.filter(|r| r.provider == peer && r.addresses.is_empty()) {
+                r.addresses.clone_from(&addrs);
+            }
+        }
+    }
+
+    /// `peer`'s last connection closed.
+    pub(crate) fn handle_disconnected(&mut self, peer: &PeerId) {
+        self.addrs.handle_disconnected(peer);
+    }
+
+    /// `record` as stored: with the provider's known addresses when it
+    /// came without any.
+    fn addressed(&mut self, mut record: ProviderRecord) -> ProviderRecord {
+        if record.addresses.is_empty() {
+            record.addresses = self.addrs.for_record(record.provider, &record.key);
+        }
+        record
+    }
+
     fn add_remote(&mut self, record: ProviderRecord) -> store::Result<()> {
         let providers = self.remote.get(&record.key);
         if let Some(existing) = providers
@@ -192,6 +223,7 @@ impl ProviderStore {
             .position(|p| p.provider == record.provider)
         {
             // Refreshing a record already held costs nothing new.
+            let record = self.addressed(record);
             let slot = &mut self.remote.get_mut(&record.key).expect("present")[existing];
             *slot = record;
             return Ok(());
@@ -206,6 +238,7 @@ impl ProviderStore {
                 return Err(store::Error::MaxProvidedKeys);
             }
         }
+        let record = self.addressed(record);
         *self.per_peer.entry(record.provider).or_default() += 1;
         self.remote_total += 1;
         self.remote
@@ -292,6 +325,7 @@ impl RecordStore for ProviderStore {
                 *n.get_mut() -= 1;
                 if *n.get() == 0 {
                     n.remove();
+                    self.addrs.handle_forgotten(provider);
                 }
             }
         }

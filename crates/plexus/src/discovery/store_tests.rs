@@ -214,3 +214,56 @@ fn plain_records_other_than_signed_relay_addresses_are_refused() {
     assert!(store.put(forged).is_err());
     assert_eq!(store.records().count(), 0);
 }
+
+fn addr(port: u16) -> libp2p::Multiaddr {
+    format!("/ip4/10.0.0.1/tcp/{port}").parse().unwrap()
+}
+
+/// A record announced without addresses (a provider with no confirmed
+/// external address) is answered with the addresses identify gave, in
+/// either order: libp2p-kad leaves a provider without addresses out of its
+/// answers unless it is in the holder's routing table.
+#[test]
+fn records_without_addresses_get_the_providers_identify_addresses() {
+    let me = PeerId::random();
+    let (early, late) = (PeerId::random(), PeerId::random());
+    let mut store = ProviderStore::new(me);
+    // Identify before the announcement.
+    store.handle_listen_addrs(early, vec![addr(1)]);
+    store.add_provider(record(1, early)).unwrap();
+    assert_eq!(store.providers(&key(1))[0].addresses, vec![addr(1)]);
+    // The announcement before identify: filled once identify comes.
+    store.add_provider(record(2, late)).unwrap();
+    assert!(store.providers(&key(2))[0].addresses.is_empty());
+    store.handle_listen_addrs(late, vec![addr(2)]);
+    assert_eq!(store.providers(&key(2))[0].addresses, vec![addr(2)]);
+    // Addresses the record brought are its own.
+    let mut own = record(3, early);
+    own.addresses = vec![addr(9)];
+    store.add_provider(own).unwrap();
+    store.handle_listen_addrs(early, vec![addr(1)]);
+    assert_eq!(store.providers(&key(3))[0].addresses, vec![addr(9)]);
+    // After the provider disconnected, a republished record stays as sent.
+    store.handle_disconnected(&early);
+    store.add_provider(record(4, early)).unwrap();
+    assert!(store.providers(&key(4))[0].addresses.is_empty());
+}
+
+/// A refused record leaves nothing waiting for identify.
+#[test]
+fn a_refused_record_waits_for_nothing() {
+    let me = PeerId::random();
+    let peer = PeerId::random();
+    let mut store = ProviderStore::with_limits(
+        me,
+        StoreLimits {
+            max_keys_per_remote: 1,
+            ..small()
+        },
+    );
+    store.add_provider(record(1, peer)).unwrap();
+    assert!(store.add_provider(record(2, peer)).is_err());
+    store.handle_listen_addrs(peer, vec![addr(1)]);
+    assert_eq!(store.providers(&key(1))[0].addresses, vec![addr(1)]);
+    assert!(store.providers(&key(2)).is_empty());
+}
