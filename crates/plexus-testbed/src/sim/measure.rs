@@ -218,15 +218,20 @@ impl fmt::Display for Summary {
             self.millis.1,
             self.millis.2,
         )?;
-        let m = self.misses;
-        if m != Misses::default() {
-            write!(
-                f,
-                "  failed: {} not found, {} found but not dialable, {} errors",
-                m.not_found, m.undialed, m.errors
-            )?;
+        if self.misses != Misses::default() {
+            write!(f, "  failed: {}", self.misses)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for Misses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} not found, {} found but not dialable, {} errors",
+            self.not_found, self.undialed, self.errors
+        )
     }
 }
 

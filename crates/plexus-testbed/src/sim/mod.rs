@@ -219,12 +219,14 @@ async fn provide(
         sharers.push(node);
     }
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut failures = std::collections::HashMap::new();
+    // Per sharer (some share more than one hash): failed announcements,
+    // and whether it has no external address to announce.
+    let mut sharer_states = std::collections::HashMap::new();
     for node in &sharers {
         loop {
             let s = node.status().await?;
             if s.announcing == 0 && s.announcing_now == 0 {
-                failures.insert(
+                sharer_states.insert(
                     node.peer_id(),
                     (s.announce_failures, s.nat.external_addrs.is_empty()),
                 );
@@ -236,9 +238,15 @@ async fn provide(
     }
     progress(format!(
         "{count} announced, {} of them failed; {} of {} providers without an external address",
-        failures.values().map(|f| f.0).sum::<u64>(),
-        failures.values().filter(|f| f.1).count(),
-        failures.len()
+        sharer_states
+            .values()
+            .map(|(failed, _)| failed)
+            .sum::<u64>(),
+        sharer_states
+            .values()
+            .filter(|(_, no_addr)| *no_addr)
+            .count(),
+        sharer_states.len()
     ));
     Ok(provided)
 }

@@ -188,13 +188,8 @@ impl fmt::Display for SimReport {
                     p.stale * 100.0,
                     p.departed_finds
                 )?;
-                let m = p.finds.misses;
-                if m != Default::default() {
-                    writeln!(
-                        f,
-                        "           finds failed: {} not found, {} found but not dialable, {} errors",
-                        m.not_found, m.undialed, m.errors
-                    )?;
+                if p.finds.misses != Default::default() {
+                    writeln!(f, "           finds failed: {}", p.finds.misses)?;
                 }
             }
             let secs =
