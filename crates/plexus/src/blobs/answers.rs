@@ -106,8 +106,10 @@ impl Answers {
             // A panic while reading must still hand the channel back, or
             // the peer's serving slot would leak.
             let read = || read(&store, admission, offer);
+            let started = Instant::now();
             let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
                 .unwrap_or(Response::Missing);
+            tracing::trace!(took_us = started.elapsed().as_micros() as u64, "encoded");
             let _ = served.send(Served {
                 id,
                 channel,

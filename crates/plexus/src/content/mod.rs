@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
 pub use meta::{Metadata, SignedRecord};
-pub(crate) use store::{ApplyError, PartialBlob};
+pub(crate) use store::{Applied, ApplyError, BlobFiles, PartialBlob};
 pub use store::{BlobEntry, BlobInfo, ShareInfo, Store};
 pub use ticket::Ticket;
 

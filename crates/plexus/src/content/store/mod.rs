@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::{meta::SignedRecord, BlobFormat, Hash, BLOCK_SIZE};
 use crate::Error;
 
-pub(crate) use partial::{ApplyError, PartialBlob};
+pub(crate) use partial::{Applied, ApplyError, BlobFiles, PartialBlob};
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("shares");

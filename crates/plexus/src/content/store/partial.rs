@@ -62,13 +62,15 @@ impl Store {
             .is_some_and(|i| i.complete && i.size == size);
         Ok(PartialBlob {
             store: self.clone(),
-            hash,
             size,
-            data,
-            outboard: PreOrderOutboard {
-                root: hash.to_blake3(),
-                tree,
-                data: obao,
+            files: BlobFiles {
+                hash,
+                data,
+                outboard: PreOrderOutboard {
+                    root: hash.to_blake3(),
+                    tree,
+                    data: obao,
+                },
             },
             present,
             complete,
@@ -91,14 +93,89 @@ pub(crate) enum ApplyError {
 /// A blob being downloaded: verified writes, committed in batches.
 pub(crate) struct PartialBlob {
     store: Arc<Store>,
-    hash: Hash,
     size: u64,
-    data: File,
-    outboard: PreOrderOutboard<Obao>,
+    files: BlobFiles,
     present: ChunkRanges,
     complete: bool,
     /// Recorded by the caller in a batch, not by [`PartialBlob::commit`].
     batched: bool,
+}
+
+/// The files of a [`PartialBlob`]: verifies answers and writes what checks
+/// out. [`PartialBlob::files`] hands out handles of their own, so answers
+/// are verified and written on several threads at once; what one wrote is
+/// present once given back with [`PartialBlob::add_written`].
+pub(crate) struct BlobFiles {
+    hash: Hash,
+    data: File,
+    outboard: PreOrderOutboard<Obao>,
+}
+
+/// What [`BlobFiles::apply`] did with one answer.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// Bytes of data written.
+    pub written: u64,
+    /// The chunks written, verified.
+    pub ranges: ChunkRanges,
+    /// Whether the whole answer checked out and was written.
+    pub result: Result<(), ApplyError>,
+}
+
+impl BlobFiles {
+    /// Verifies a response for `ranges` against the root hash and writes
+    /// every chunk group that checks out. On a proof failure or a failed
+    /// write, the groups written before it are kept (and in
+    /// [`Applied::ranges`]) and the error says which of the two it was.
+    pub fn apply(&mut self, ranges: &ChunkRanges, encoded: &[u8]) -> Applied {
+        let tree = self.outboard.tree;
+        let mut done = Applied {
+            written: 0,
+            ranges: ChunkRanges::empty(),
+            result: Ok(()),
+        };
+        for item in DecodeResponseIter::new(self.hash.to_blake3(), tree, encoded, ranges) {
+            match item {
+                Ok(BaoContentItem::Parent(p)) => {
+                    if let Err(e) = self.outboard.save(p.node, &p.pair) {
+                        done.result = Err(ApplyError::Write(e));
+                        break;
+                    }
+                }
+                Ok(BaoContentItem::Leaf(leaf)) => {
+                    if let Err(e) = self.data.write_all_at(leaf.offset, &leaf.data) {
+                        done.result = Err(ApplyError::Write(e));
+                        break;
+                    }
+                    let start = ChunkNum(leaf.offset / 1024);
+                    let end = ChunkNum((leaf.offset + leaf.data.len() as u64).div_ceil(1024));
+                    done.ranges |= ChunkRanges::from(start..end);
+                    done.written += leaf.data.len() as u64;
+                }
+                Err(e) => {
+                    done.result = Err(ApplyError::Invalid(e.to_string()));
+                    break;
+                }
+            }
+        }
+        done
+    }
+
+    /// Handles of their own to the same files.
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            hash: self.hash,
+            data: self.data.try_clone()?,
+            outboard: PreOrderOutboard {
+                root: self.outboard.root,
+                tree: self.outboard.tree,
+                data: match &self.outboard.data {
+                    Obao::File(f) => Obao::File(f.try_clone()?),
+                    Obao::Empty => Obao::Empty,
+                },
+            },
+        })
+    }
 }
 
 impl PartialBlob {
@@ -114,44 +191,43 @@ impl PartialBlob {
                 .is_subset(&self.present)
     }
 
-    /// Verifies a response for `ranges` against the root hash and writes
-    /// every chunk group that checks out. Returns the bytes written; on a
-    /// proof failure or a failed write, the groups written before it are
-    /// kept and the error says which of the two it was.
+    /// Verifies a response for `ranges` and writes what checks out (see
+    /// [`BlobFiles::apply`]); returns the bytes written and whether all
+    /// of it checked out and was written.
     pub fn apply(&mut self, ranges: &ChunkRanges, encoded: &[u8]) -> (u64, Result<(), ApplyError>) {
-        let tree = self.outboard.tree;
-        let mut written = 0;
-        for item in DecodeResponseIter::new(self.hash.to_blake3(), tree, encoded, ranges) {
-            match item {
-                Ok(BaoContentItem::Parent(p)) => {
-                    if let Err(e) = self.outboard.save(p.node, &p.pair) {
-                        return (written, Err(ApplyError::Write(e)));
-                    }
-                }
-                Ok(BaoContentItem::Leaf(leaf)) => {
-                    if let Err(e) = self.data.write_all_at(leaf.offset, &leaf.data) {
-                        return (written, Err(ApplyError::Write(e)));
-                    }
-                    let start = ChunkNum(leaf.offset / 1024);
-                    let end = ChunkNum((leaf.offset + leaf.data.len() as u64).div_ceil(1024));
-                    self.present |= ChunkRanges::from(start..end);
-                    written += leaf.data.len() as u64;
-                }
-                Err(e) => return (written, Err(ApplyError::Invalid(e.to_string()))),
-            }
-        }
-        (written, Ok(()))
+        let applied = self.files.apply(ranges, encoded);
+        self.add_written(&applied.ranges);
+        (applied.written, applied.result)
+    }
+
+    /// Handles to this blob's files, to verify and write answers elsewhere.
+    pub fn files(&self) -> Result<BlobFiles, Error> {
+        self.files.try_clone().map_err(store_err)
+    }
+
+    /// Marks `ranges`, verified and written through [`PartialBlob::files`],
+    /// present.
+    pub fn add_written(&mut self, ranges: &ChunkRanges) {
+        self.present = &self.present | ranges;
     }
 
     /// Syncs the files, then records the present ranges (and completeness).
     /// A batched blob is neither synced nor recorded here (see
     /// [`Store::record_complete`]).
     pub fn commit(&mut self) -> Result<(), Error> {
-        if self.batched {
-            return Ok(());
+        match self.begin_commit()? {
+            Some(commit) => commit.run(),
+            None => Ok(()),
         }
-        self.data.sync_data().map_err(store_err)?;
-        self.outboard.data.sync_data().map_err(store_err)?;
+    }
+
+    /// What [`PartialBlob::commit`] would record now, to be synced and
+    /// recorded by [`Commit::run`] while this blob goes on taking answers;
+    /// `None` for a batched blob.
+    pub fn begin_commit(&mut self) -> Result<Option<Commit>, Error> {
+        if self.batched {
+            return Ok(None);
+        }
         let complete = self.is_complete();
         let present = if complete {
             ChunkRanges::from(ChunkNum(0)..)
@@ -159,13 +235,38 @@ impl PartialBlob {
             self.present.clone()
         };
         self.complete = complete;
-        self.store.put(
-            &self.hash,
-            &BlobInfo {
+        let files = self.files()?;
+        Ok(Some(Commit {
+            store: self.store.clone(),
+            info: BlobInfo {
                 size: self.size,
                 complete,
                 present,
             },
-        )
+            files,
+        }))
     }
 }
+
+/// The ranges of a [`PartialBlob`] present when it was taken, with handles
+/// to its files. Writes made after it was taken are not part of it, so
+/// they may be synced or not: it records only what it syncs.
+pub(crate) struct Commit {
+    store: Arc<Store>,
+    info: BlobInfo,
+    files: BlobFiles,
+}
+
+impl Commit {
+    /// Syncs the files' data, then records the ranges: after a crash at
+    /// any point, what is recorded was on disk.
+    pub fn run(self) -> Result<(), Error> {
+        self.files.data.sync_data().map_err(store_err)?;
+        self.files.outboard.data.sync_data().map_err(store_err)?;
+        self.store.put(&self.files.hash, &self.info)
+    }
+}
+
+#[cfg(test)]
+#[path = "partial_tests.rs"]
+mod tests;

@@ -12,13 +12,13 @@ use tokio::{sync::watch, task::JoinSet};
 use super::{ask_have, store_write, Learned, Limits};
 use crate::{
     blobs::protocol::{Request, Response},
-    content::{range_bytes, ApplyError, ChunkNum, ChunkRanges, Hash},
+    content::{range_bytes, Applied, ApplyError, ChunkNum, ChunkRanges, Hash},
     transfer::{
         candidates::candidates,
         network::BlobNetwork,
         planner::{Failure, Planner},
         stats::{GetOptions, Progress, Tally},
-        writer::BlobWriter,
+        writer::{verify_and_write, BlobWriter},
     },
     Error,
 };
@@ -64,7 +64,16 @@ pub(super) struct BlobFetch<'a, N> {
     pub(super) tally: &'a mut Tally,
 }
 
-type Answer = (PeerId, u64, Result<Response, Error>);
+/// What came of one request: its data, verified and written by the
+/// request's own task, or the peer's other answer (or the failure).
+enum Outcome {
+    Written(Applied),
+    Other(Result<Response, Error>),
+}
+
+/// A request's peer, id and outcome; an error is the download's own (a
+/// verifying task that failed), not the peer's.
+type Answer = (PeerId, u64, Result<Outcome, Error>);
 
 /// The output of a finished request or question task; a panic in one is
 /// the download's error (a bug), not a peer's.
@@ -178,20 +187,27 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     tracing::debug!(%peer, id = assignment.id, bytes = range_bytes(&assignment.ranges, self.size), "request");
                     let wire = Request::Get {
                         hash: self.hash,
-                        ranges: assignment.ranges,
+                        ranges: assignment.ranges.clone(),
                     };
                     let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
-                    let net = self.net.clone();
+                    let files = self.blob.files().map_err(|e| self.disk_error(e))?;
+                    let (net, hash) = (self.net.clone(), self.hash);
                     in_flight.spawn(async move {
-                        let answer = net.request(peer, addrs, wire).await;
-                        (peer, assignment.id, answer)
+                        let outcome = match net.request(peer, addrs, wire).await {
+                            Ok(Response::Data(bytes)) => {
+                                verify_and_write(hash, files, assignment.ranges, bytes)
+                                    .await
+                                    .map(Outcome::Written)
+                            }
+                            other => Ok(Outcome::Other(other)),
+                        };
+                        (peer, assignment.id, outcome)
                     });
                 }
             }
-            // The commit waits for the disk: after the requests, so the
-            // peers have work meanwhile.
-            if commit_due {
-                self.commit().await?;
+            // The commit syncs in the background; one at a time, so a
+            // slow disk makes them larger, not more.
+            if commit_due && self.start_commit().await? {
                 since_commit = 0;
                 last_commit = Instant::now();
             }
@@ -239,7 +255,20 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         let started = Instant::now();
         let out = self.blob.commit().await;
         tracing::debug!(took_ms = started.elapsed().as_millis() as u64, "commit");
-        out.map_err(|e| match e {
+        out.map_err(|e| self.disk_error(e))
+    }
+
+    /// Starts recording the verified ranges in the background (see
+    /// [`BlobWriter::start_commit`]); `false` while the last is under way.
+    async fn start_commit(&mut self) -> Result<bool, Error> {
+        let out = self.blob.start_commit().await;
+        tracing::debug!(started = out.as_ref().is_ok_and(|s| *s), "commit");
+        out.map_err(|e| self.disk_error(e))
+    }
+
+    /// A store error while recording, as the download's error.
+    fn disk_error(&self, e: Error) -> Error {
+        match e {
             Error::Store(reason) => {
                 let kind = if reason.contains("No space left") {
                     std::io::ErrorKind::StorageFull
@@ -249,25 +278,29 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                 store_write(self.hash, reason, kind)
             }
             e => e,
-        })
+        }
     }
 
-    /// Verifies and stores one answer; returns whether it brought new bytes.
-    async fn on_answer(&mut self, (peer, id, answer): Answer) -> Result<bool, Error> {
+    /// Takes one answer, verified and written by its request's task;
+    /// returns whether it brought new bytes.
+    async fn on_answer(&mut self, (peer, id, outcome): Answer) -> Result<bool, Error> {
         let hash = self.hash;
-        let failure = match answer {
-            Ok(Response::Data(bytes)) => {
-                let ranges = self.plan.ranges_of(id).unwrap_or_default();
+        let failure = match outcome? {
+            Outcome::Written(applied) => {
                 let before = range_bytes(self.blob.present(), self.size);
-                let (written, result) = self.blob.apply(ranges, bytes).await?;
+                self.blob.add_written(&applied.ranges);
                 let new = range_bytes(self.blob.present(), self.size) - before;
                 tracing::debug!(%peer, id, new, "answer");
                 self.tally.add(peer, new);
                 self.net.counters().inspect(|c| c.verified(new));
-                match result {
+                match applied.result {
                     Ok(()) => {
-                        self.plan
-                            .on_success(id, written, Instant::now(), self.blob.present());
+                        self.plan.on_success(
+                            id,
+                            applied.written,
+                            Instant::now(),
+                            self.blob.present(),
+                        );
                         return Ok(new > 0);
                     }
                     Err(ApplyError::Invalid(reason)) => {
@@ -286,47 +319,54 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     }
                 }
             }
-            Ok(Response::Missing) => {
-                self.plan
-                    .on_failure(id, Failure::Missing, Instant::now(), self.blob.present());
-                if self.plan.peers().get(&peer).is_some_and(|s| s.banned) {
-                    tracing::warn!(%peer, %hash, "dropping provider: it refuses ranges it claims to have");
-                    self.tally.blame(peer);
+            Outcome::Other(answer) => match answer {
+                Ok(Response::Missing) => {
+                    self.plan
+                        .on_failure(id, Failure::Missing, Instant::now(), self.blob.present());
+                    if self.plan.peers().get(&peer).is_some_and(|s| s.banned) {
+                        tracing::warn!(%peer, %hash, "dropping provider: it refuses ranges it claims to have");
+                        self.tally.blame(peer);
+                    }
+                    return Ok(false);
                 }
-                return Ok(false);
-            }
-            Ok(Response::Busy) => Failure::Transient,
-            Ok(
-                Response::NotFound
-                | Response::Refused(_)
-                | Response::Have { .. }
-                | Response::Many(_),
-            ) => {
-                self.plan
-                    .on_failure(id, Failure::Transient, Instant::now(), self.blob.present());
-                self.plan
-                    .remove_peer(&peer, Instant::now(), self.blob.present());
-                return Ok(false);
-            }
-            Err(e @ Error::RelayLimit(_)) => {
-                // The relay's limit is its operator's policy: no new
-                // circuit to get around it. Another provider may finish;
-                // with none, the get stops here with the reason.
-                tracing::info!(%peer, "{e}");
-                let now = Instant::now();
-                self.plan
-                    .on_failure(id, Failure::Transient, now, self.blob.present());
-                self.plan.remove_peer(&peer, now, self.blob.present());
-                if self.plan.usable_peers().is_empty() {
-                    self.commit().await?;
-                    return Err(e);
+                // (Data never comes here: its request's task verified it.)
+                Ok(Response::Busy | Response::Data(_)) => Failure::Transient,
+                Ok(
+                    Response::NotFound
+                    | Response::Refused(_)
+                    | Response::Have { .. }
+                    | Response::Many(_),
+                ) => {
+                    self.plan.on_failure(
+                        id,
+                        Failure::Transient,
+                        Instant::now(),
+                        self.blob.present(),
+                    );
+                    self.plan
+                        .remove_peer(&peer, Instant::now(), self.blob.present());
+                    return Ok(false);
                 }
-                return Ok(false);
-            }
-            Err(e) => {
-                tracing::debug!(%peer, "request failed: {e}");
-                Failure::Transient
-            }
+                Err(e @ Error::RelayLimit(_)) => {
+                    // The relay's limit is its operator's policy: no new
+                    // circuit to get around it. Another provider may finish;
+                    // with none, the get stops here with the reason.
+                    tracing::info!(%peer, "{e}");
+                    let now = Instant::now();
+                    self.plan
+                        .on_failure(id, Failure::Transient, now, self.blob.present());
+                    self.plan.remove_peer(&peer, now, self.blob.present());
+                    if self.plan.usable_peers().is_empty() {
+                        self.commit().await?;
+                        return Err(e);
+                    }
+                    return Ok(false);
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, "request failed: {e}");
+                    Failure::Transient
+                }
+            },
         };
         self.plan
             .on_failure(id, failure, Instant::now(), self.blob.present());

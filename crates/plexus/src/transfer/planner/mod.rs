@@ -91,7 +91,6 @@ pub struct Assignment {
 #[derive(Debug)]
 struct Sent {
     peer: PeerId,
-    ranges: ChunkRanges,
     pieces: Range<usize>,
     bytes: u64,
     at: Instant,
@@ -217,7 +216,6 @@ impl Planner {
             id,
             Sent {
                 peer,
-                ranges: ranges.clone(),
                 pieces,
                 bytes,
                 at: now,
@@ -228,11 +226,6 @@ impl Planner {
         stats.in_flight_bytes += bytes;
         stats.busy_since.get_or_insert(now);
         Some(Assignment { id, ranges })
-    }
-
-    /// The ranges request `id` asked for, while it is in flight.
-    pub fn ranges_of(&self, id: u64) -> Option<ChunkRanges> {
-        self.sent.get(&id).map(|s| s.ranges.clone())
     }
 
     fn rarest_missing(&self, peer: &PeerId) -> Option<usize> {
