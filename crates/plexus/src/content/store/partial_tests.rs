@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bao_tree::{ChunkNum, ChunkRanges};
 
+use super::PartialBlob;
 use crate::content::{Hash, Store};
 
 /// 1 MiB that is not one repeated byte, shared from a store of its own.
@@ -21,6 +22,14 @@ fn quarter(i: u64) -> ChunkRanges {
     ChunkRanges::from(ChunkNum(i * 256)..ChunkNum((i + 1) * 256))
 }
 
+/// A store of its own beginning to download `hash` of `size` bytes.
+fn downloading(hash: Hash, size: u64) -> (tempfile::TempDir, Arc<Store>, PartialBlob) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let blob = store.begin_download(hash, size, false).unwrap();
+    (dir, store, blob)
+}
+
 fn present(store: &Store, hash: &Hash) -> ChunkRanges {
     store.get(hash).unwrap().unwrap().present
 }
@@ -28,11 +37,7 @@ fn present(store: &Store, hash: &Hash) -> ChunkRanges {
 #[test]
 fn answers_verified_on_other_threads_are_present_once_given_back() {
     let (_a, source, hash, bytes) = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let mut blob = store
-        .begin_download(hash, bytes.len() as u64, false)
-        .unwrap();
+    let (_b, store, mut blob) = downloading(hash, bytes.len() as u64);
     let workers: Vec<_> = (0..4)
         .map(|i| {
             let mut files = blob.files().unwrap();
@@ -60,11 +65,7 @@ fn answers_verified_on_other_threads_are_present_once_given_back() {
 #[test]
 fn a_lying_answer_on_its_own_handle_writes_nothing_after_the_lie() {
     let (_a, source, hash, bytes) = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let blob = store
-        .begin_download(hash, bytes.len() as u64, false)
-        .unwrap();
+    let (_b, _store, blob) = downloading(hash, bytes.len() as u64);
     let mut encoded = source.encode(&hash, &quarter(0)).unwrap();
     let last = encoded.len() - 1;
     encoded[last] ^= 1;
@@ -80,11 +81,7 @@ fn a_lying_answer_on_its_own_handle_writes_nothing_after_the_lie() {
 #[test]
 fn a_commit_records_what_was_present_when_it_began() {
     let (_a, source, hash, bytes) = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let mut blob = store
-        .begin_download(hash, bytes.len() as u64, false)
-        .unwrap();
+    let (_b, store, mut blob) = downloading(hash, bytes.len() as u64);
     let answer = |i| source.encode(&hash, &quarter(i)).unwrap();
     blob.apply(&quarter(0), &answer(0)).1.unwrap();
     let commit = blob.begin_commit().unwrap().expect("not batched");
