@@ -73,10 +73,10 @@ impl BlobWriter {
         Ok(out)
     }
 
-    /// Handles to the blob's files, to verify and write one answer with
+    /// The blob's files, to verify and write one answer with
     /// [`verify_and_write`] while others are (each request's task does
     /// its own: hashing and writing on both cores, off the download loop).
-    pub(super) fn files(&self) -> Result<BlobFiles, Error> {
+    pub(super) fn files(&self) -> BlobFiles {
         self.blob().files()
     }
 

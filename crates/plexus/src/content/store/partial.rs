@@ -65,11 +65,14 @@ impl Store {
             size,
             files: BlobFiles {
                 hash,
-                data,
+                data: Shared(Some(Arc::new(data))),
                 outboard: PreOrderOutboard {
                     root: hash.to_blake3(),
                     tree,
-                    data: obao,
+                    data: Shared(match obao {
+                        Obao::File(f) => Some(Arc::new(f)),
+                        Obao::Empty => None,
+                    }),
                 },
             },
             present,
@@ -102,13 +105,48 @@ pub(crate) struct PartialBlob {
 }
 
 /// The files of a [`PartialBlob`]: verifies answers and writes what checks
-/// out. [`PartialBlob::files`] hands out handles of their own, so answers
-/// are verified and written on several threads at once; what one wrote is
-/// present once given back with [`PartialBlob::add_written`].
+/// out. [`PartialBlob::files`] hands out copies that share the open files
+/// (positional writes need no `&mut`), so answers are verified and written
+/// on several threads at once without a file descriptor each; what one
+/// wrote is present once given back with [`PartialBlob::add_written`].
+#[derive(Clone)]
 pub(crate) struct BlobFiles {
     hash: Hash,
-    data: File,
-    outboard: PreOrderOutboard<Obao>,
+    data: Shared,
+    outboard: PreOrderOutboard<Shared>,
+}
+
+/// An open file written at offsets from several threads; `None` for an
+/// outboard without parent nodes (one chunk group or less).
+#[derive(Clone)]
+struct Shared(Option<Arc<File>>);
+
+impl Shared {
+    fn file(&self) -> io::Result<&File> {
+        self.0.as_deref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "this blob has no hash-tree nodes",
+            )
+        })
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.as_deref().map_or(Ok(()), File::sync_data)
+    }
+}
+
+impl WriteAt for Shared {
+    fn write_at(&mut self, pos: u64, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        return std::os::unix::fs::FileExt::write_at(self.file()?, buf, pos);
+        #[cfg(windows)]
+        return std::os::windows::fs::FileExt::seek_write(self.file()?, buf, pos);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What [`BlobFiles::apply`] did with one answer.
@@ -160,22 +198,6 @@ impl BlobFiles {
         }
         done
     }
-
-    /// Handles of their own to the same files.
-    fn try_clone(&self) -> io::Result<Self> {
-        Ok(Self {
-            hash: self.hash,
-            data: self.data.try_clone()?,
-            outboard: PreOrderOutboard {
-                root: self.outboard.root,
-                tree: self.outboard.tree,
-                data: match &self.outboard.data {
-                    Obao::File(f) => Obao::File(f.try_clone()?),
-                    Obao::Empty => Obao::Empty,
-                },
-            },
-        })
-    }
 }
 
 impl PartialBlob {
@@ -200,9 +222,9 @@ impl PartialBlob {
         (applied.written, applied.result)
     }
 
-    /// Handles to this blob's files, to verify and write answers elsewhere.
-    pub fn files(&self) -> Result<BlobFiles, Error> {
-        self.files.try_clone().map_err(store_err)
+    /// This blob's files, to verify and write answers elsewhere.
+    pub fn files(&self) -> BlobFiles {
+        self.files.clone()
     }
 
     /// Marks `ranges`, verified and written through [`PartialBlob::files`],
@@ -235,7 +257,7 @@ impl PartialBlob {
             self.present.clone()
         };
         self.complete = complete;
-        let files = self.files()?;
+        let files = self.files();
         Ok(Some(Commit {
             store: self.store.clone(),
             info: BlobInfo {
@@ -248,8 +270,8 @@ impl PartialBlob {
     }
 }
 
-/// The ranges of a [`PartialBlob`] present when it was taken, with handles
-/// to its files. Writes made after it was taken are not part of it, so
+/// The ranges of a [`PartialBlob`] present when it was taken, with its
+/// files. Writes made after it was taken are not part of it, so
 /// they may be synced or not: it records only what it syncs.
 pub(crate) struct Commit {
     store: Arc<Store>,

@@ -1,4 +1,4 @@
-//! Answers verified and written through handles of their own, and commits
+//! Answers verified and written on other threads, and commits
 //! that record only what was present when they began.
 
 use std::sync::Arc;
@@ -40,7 +40,7 @@ fn answers_verified_on_other_threads_are_present_once_given_back() {
     let (_b, store, mut blob) = downloading(hash, bytes.len() as u64);
     let workers: Vec<_> = (0..4)
         .map(|i| {
-            let mut files = blob.files().unwrap();
+            let mut files = blob.files();
             let encoded = source.encode(&hash, &quarter(i)).unwrap();
             std::thread::spawn(move || files.apply(&quarter(i), &encoded))
         })
@@ -63,13 +63,13 @@ fn answers_verified_on_other_threads_are_present_once_given_back() {
 }
 
 #[test]
-fn a_lying_answer_on_its_own_handle_writes_nothing_after_the_lie() {
+fn a_lying_answer_verified_elsewhere_writes_nothing_after_the_lie() {
     let (_a, source, hash, bytes) = shared();
     let (_b, _store, blob) = downloading(hash, bytes.len() as u64);
     let mut encoded = source.encode(&hash, &quarter(0)).unwrap();
     let last = encoded.len() - 1;
     encoded[last] ^= 1;
-    let done = blob.files().unwrap().apply(&quarter(0), &encoded);
+    let done = blob.files().apply(&quarter(0), &encoded);
     assert!(matches!(done.result, Err(super::ApplyError::Invalid(_))));
     assert!(
         done.ranges.is_subset(&quarter(0)) && done.ranges != quarter(0),

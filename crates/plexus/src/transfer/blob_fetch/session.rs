@@ -190,7 +190,7 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                         ranges: assignment.ranges.clone(),
                     };
                     let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
-                    let files = self.blob.files().map_err(|e| self.disk_error(e))?;
+                    let files = self.blob.files();
                     let (net, hash) = (self.net.clone(), self.hash);
                     in_flight.spawn(async move {
                         let outcome = match net.request(peer, addrs, wire).await {
