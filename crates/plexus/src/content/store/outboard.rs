@@ -45,7 +45,7 @@ pub(crate) fn has_outboard(size: u64) -> bool {
     BaoTree::new(size, BLOCK_SIZE).outboard_size() > 0
 }
 
-fn no_parents() -> io::Error {
+pub(super) fn no_parents() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         "this blob has no hash-tree nodes",

@@ -13,7 +13,7 @@ use bao_tree::{
 };
 
 use super::{
-    outboard::{create_rw, Obao},
+    outboard::{create_rw, no_parents, Obao},
     store_err, BlobInfo, Store,
 };
 use crate::{
@@ -123,12 +123,7 @@ struct Shared(Option<Arc<File>>);
 
 impl Shared {
     fn file(&self) -> io::Result<&File> {
-        self.0.as_deref().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "this blob has no hash-tree nodes",
-            )
-        })
+        self.0.as_deref().ok_or_else(no_parents)
     }
 
     fn sync_data(&self) -> io::Result<()> {
