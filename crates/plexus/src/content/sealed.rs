@@ -42,8 +42,9 @@ pub(crate) fn import_path(
     }
     let mut entries = Vec::new();
     let mut total = 0u64;
+    let mut batch = store.import_batch();
     for (rel, full) in walk_files(path).map_err(io)? {
-        let (hash, size, plain) = store.import_sealed_file(&full, key)?;
+        let (hash, size, plain) = batch.import_sealed_file(&full, key)?;
         total += plain;
         entries.push(CollectionEntry {
             path: rel,
@@ -52,6 +53,7 @@ pub(crate) fn import_path(
             mode: super::collection::file_mode(&full),
         });
     }
+    batch.finish()?;
     let files: Vec<Hash> = entries.iter().map(|e| e.hash).collect();
     let listing = Collection::new(entries).to_bytes();
     let mut sealed = Vec::with_capacity(seal::sealed_len(listing.len() as u64) as usize);

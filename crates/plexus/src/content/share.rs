@@ -27,8 +27,9 @@ pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobForma
         source,
     })?;
     let mut entries = Vec::with_capacity(files.len());
+    let mut batch = store.import_batch();
     for (rel, full) in files {
-        let (hash, size) = store.import_file(&full)?;
+        let (hash, size) = batch.import_file(&full)?;
         entries.push(CollectionEntry {
             path: rel,
             hash,
@@ -36,6 +37,7 @@ pub(crate) fn import_path(store: &Store, path: &Path) -> Result<(Hash, BlobForma
             mode: collection::file_mode(&full),
         });
     }
+    batch.finish()?;
     let collection = Collection::new(entries);
     let total = collection.total_size();
     let hash = store.import_bytes(&collection.to_bytes())?;
