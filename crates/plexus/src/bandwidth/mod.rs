@@ -153,17 +153,19 @@ impl Bandwidth {
             Direction::Up => &self.uploaded,
             Direction::Down => &self.downloaded,
         };
-        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        let notify = Arc::new(Notify::new());
-        {
+        let (ticket, notify) = {
             let mut inner = self.lock();
             if inner.shaper(dir).rate().is_none() {
                 counter.fetch_add(bytes, Ordering::Relaxed);
                 return;
             }
+            // Only a capped direction needs a ticket and a wake-up.
+            let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+            let notify = Arc::new(Notify::new());
             inner.waiting.insert(ticket, notify.clone());
             inner.shaper(dir).request(flow, ticket, bytes);
-        }
+            (ticket, notify)
+        };
         // Forgets the ticket if this future is dropped while it waits.
         let guard = Cancel {
             bandwidth: self,

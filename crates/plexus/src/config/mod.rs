@@ -103,9 +103,9 @@ pub struct NodeConfig {
     /// The transport this node keeps to a peer reachable over both TCP
     /// and QUIC: once it knows the peer's address over this one, it dials
     /// it too and closes its own connection over the other (see
-    /// [`crate::Transport`]). On loopback `plexus bench` moves 0.73-0.76x
-    /// as much over QUIC as over TCP, so `Some(Tcp)` is the faster choice
-    /// there. Default `None` (keep whichever connects first) for now: with
+    /// [`crate::Transport`]). On loopback `plexus bench` moves 0.76-1.08x
+    /// as much over QUIC as over TCP (four runs), so `Some(Tcp)` is the
+    /// faster choice there more often than not. Default `None` (keep whichever connects first) for now: with
     /// TCP as the default, one CI run of the NAT test bed lost a pub/sub
     /// message to a peer behind a symmetric NAT, and whether this caused
     /// it is not known yet.

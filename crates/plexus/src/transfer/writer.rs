@@ -52,25 +52,18 @@ impl BlobWriter {
         self.blob().is_complete()
     }
 
-    /// Verifies `encoded` (an answer for `ranges`) and writes what checks
-    /// out; see [`PartialBlob::apply`].
+    /// Verifies `encoded` (an answer for `ranges`), writes what checks out
+    /// and marks it present: [`verify_and_write`] then
+    /// [`BlobWriter::add_written`]. Returns the bytes written and whether
+    /// all of it checked out and was written.
     pub(super) async fn apply(
         &mut self,
         ranges: ChunkRanges,
         encoded: Vec<u8>,
     ) -> Result<(u64, Result<(), ApplyError>), Error> {
-        let mut blob = self.blob.take().expect("one call at a time");
-        let (blob, out) = tokio::task::spawn_blocking(move || {
-            let out = blob.apply(&ranges, &encoded);
-            (blob, out)
-        })
-        .await
-        .map_err(|e| Error::Download {
-            hash: self.hash,
-            reason: format!("verifying a response failed: {e}"),
-        })?;
-        self.blob = Some(blob);
-        Ok(out)
+        let applied = verify_and_write(self.hash, self.files(), ranges, encoded).await?;
+        self.add_written(&applied.ranges);
+        Ok((applied.written, applied.result))
     }
 
     /// The blob's files, to verify and write one answer with

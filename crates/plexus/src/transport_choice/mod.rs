@@ -4,8 +4,9 @@
 //! A dial to a peer with several addresses races them, and whichever
 //! handshake ends first wins: often QUIC, which needs fewer round trips.
 //! But the faster handshake is not the faster link. On this project's
-//! test machine a bulk transfer over QUIC moves 0.73-0.76x what it moves
-//! over TCP+Noise+Yamux (`plexus bench`, "QUIC x TCP"): quinn runs
+//! test machine a bulk transfer over QUIC moves 0.76-1.08x what it moves
+//! over TCP+Noise+Yamux (`plexus bench`, "QUIC x TCP"; 0.73-0.76x before
+//! QUIC was made to prefer AES-GCM, `patches/libp2p-tls`): quinn runs
 //! congestion control, acknowledgements and encryption per 1,452-byte
 //! packet in user space, where the kernel does the TCP work in large
 //! segments. So a node dials the preferred transport too once it knows
