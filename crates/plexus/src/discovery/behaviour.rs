@@ -26,6 +26,7 @@ use super::{
     announce::{Announcer, Counts, Origin, MAX_IN_FLIGHT},
     hops::{Goal, HopTracer},
     peers::PeerBook,
+    refresh::Refresh,
     relay_publish::Publisher,
     relay_record, Command,
 };
@@ -81,6 +82,8 @@ pub(crate) struct Behaviour {
     publish_timer: Alarm,
     /// Wakes it when a provider lookup is due its answer.
     lookup_timer: Alarm,
+    /// The routing table's periodic refresh, and its wake-up.
+    refresh: (Refresh, Alarm),
     /// libp2p's metrics: identify, ping and Kademlia events are recorded.
     pub(crate) metrics: Option<std::sync::Arc<libp2p::metrics::Metrics>>,
 }
@@ -109,7 +112,7 @@ impl Behaviour {
             inner: Inner {
                 identify,
                 ping: ping::Behaviour::default(),
-                kad: super::kademlia(me, dht_refresh),
+                kad: super::kademlia(me),
                 mdns: mdns.into(),
             },
             book: PeerBook::default(),
@@ -123,6 +126,7 @@ impl Behaviour {
             publisher: Publisher::default(),
             publish_timer: Alarm::default(),
             lookup_timer: Alarm::default(),
+            refresh: (Refresh::new(dht_refresh, Instant::now()), Alarm::default()),
             metrics: None,
         })
     }
@@ -421,6 +425,7 @@ impl NetworkBehaviour for Behaviour {
             guarded("starting announcements", || self.start_announcements());
             guarded("the relay-address record", || self.publish(cx));
             guarded("provider lookups", || self.answer_due_lookups(cx));
+            guarded("the routing table refresh", || self.refresh_table(cx));
             match self.inner.poll(cx) {
                 Poll::Ready(ToSwarm::GenerateEvent(event)) => {
                     guarded("a discovery event", || self.on_inner_event(event));

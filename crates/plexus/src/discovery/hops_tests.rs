@@ -5,7 +5,7 @@ use super::*;
 /// A real `QueryId` (its field is private): one from a Kademlia behaviour.
 fn query_ids(n: usize) -> Vec<kad::QueryId> {
     let me = PeerId::random();
-    let mut kad = crate::discovery::kademlia(me, std::time::Duration::from_secs(60));
+    let mut kad = crate::discovery::kademlia(me);
     (0..n).map(|_| kad.get_closest_peers(me)).collect()
 }
 

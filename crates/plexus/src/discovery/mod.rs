@@ -12,6 +12,7 @@ mod full_buckets;
 pub(crate) mod hops;
 pub(crate) mod peers;
 mod provider_addrs;
+mod refresh;
 pub(crate) mod relay_publish;
 pub(crate) mod relay_record;
 pub(crate) mod store;
@@ -93,10 +94,13 @@ pub(crate) fn kad_mode(private: bool) -> kad::Mode {
 }
 
 /// Builds the Kademlia behaviour, in server mode until reachability says
-/// otherwise ([`kad_mode`]).
-pub fn kademlia(local: PeerId, refresh: Duration) -> kad::Behaviour<ProviderStore> {
+/// otherwise ([`kad_mode`]). Its routing table is refreshed by
+/// [`Behaviour`] ([`refresh`]), not by Kademlia's periodic bootstrap.
+pub fn kademlia(local: PeerId) -> kad::Behaviour<ProviderStore> {
     let mut config = kad::Config::new(KAD_PROTOCOL);
-    config.set_periodic_bootstrap_interval(Some(refresh));
+    // The periodic refresh is this crate's, two lookups per interval
+    // ([`refresh`]); Kademlia's automatic bootstrap on a thin table stays.
+    config.set_periodic_bootstrap_interval(None);
     // Peers go in through `full_buckets::add_if_room` only (identify):
     // Kademlia's own inserts dial a full bucket's oldest entry.
     config.set_kbucket_inserts(kad::BucketInserts::Manual);

@@ -1,15 +1,28 @@
 //! What the Kademlia routing table holds, as the rest of the node sees it.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, task::Context, time::Instant};
 
 use libp2p::{kad, Multiaddr, PeerId};
 
 use super::{
-    super::{BucketFill, PeerEntry},
+    super::{refresh::Decision, BucketFill, PeerEntry},
     Behaviour,
 };
 
 impl Behaviour {
+    /// Starts the routing table's refresh when due ([`super::super::refresh`]):
+    /// a lookup of this node's own id and one of a random key; wakes the
+    /// behaviour when the next is due.
+    pub(super) fn refresh_table(&mut self, cx: &mut Context<'_>) {
+        let (refresh, alarm) = &mut self.refresh;
+        if refresh.poll(Instant::now()) == Decision::Lookup {
+            tracing::debug!("refreshing the routing table");
+            self.inner.kad.get_closest_peers(self.me);
+            self.inner.kad.get_closest_peers(PeerId::random());
+        }
+        alarm.set(Some(refresh.due()), cx);
+    }
+
     /// Every peer in the Kademlia routing table, with its addresses.
     pub(super) fn routing_table(&mut self) -> HashMap<PeerId, Vec<Multiaddr>> {
         let mut table = HashMap::new();
