@@ -22,13 +22,22 @@ impl Store {
     /// Imports a file by streaming it once: copied into the store while its
     /// hash tree is computed. The same content imported twice is stored once.
     pub(crate) fn import_file(&self, path: &Path) -> Result<(Hash, u64), Error> {
+        self.file_into(path, None)
+    }
+
+    /// [`Store::import_file`]; with `later`, see [`Store::import_reader`].
+    fn file_into(
+        &self,
+        path: &Path,
+        later: Option<&mut Vec<(Hash, u64)>>,
+    ) -> Result<(Hash, u64), Error> {
         let io_err = |source| Error::Io {
             path: path.to_path_buf(),
             source,
         };
         let mut source = File::open(path).map_err(io_err)?;
         let size = source.metadata().map_err(io_err)?.len();
-        self.import_reader(&mut source, size, None)
+        self.import_reader(&mut source, size, later)
             .map_err(|e| naming(e, path))
     }
 
@@ -141,16 +150,7 @@ pub(crate) struct ImportBatch<'a> {
 impl ImportBatch<'_> {
     /// [`Store::import_file`], recorded with the batch.
     pub(crate) fn import_file(&mut self, path: &Path) -> Result<(Hash, u64), Error> {
-        let io_err = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut source = File::open(path).map_err(io_err)?;
-        let size = source.metadata().map_err(io_err)?.len();
-        let imported = self
-            .store
-            .import_reader(&mut source, size, Some(&mut self.pending))
-            .map_err(|e| naming(e, path))?;
+        let imported = self.store.file_into(path, Some(&mut self.pending))?;
         self.record_if_full()?;
         Ok(imported)
     }
