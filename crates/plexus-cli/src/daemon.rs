@@ -1,6 +1,6 @@
 //! `plexus daemon`: a node in the foreground with its local API.
 
-use std::{path::Path, time::Duration};
+use std::{future::IntoFuture, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 use plexus::{config::FileConfig, Node, NodeConfig};
@@ -12,6 +12,12 @@ use crate::{
     dashboard::auth::Auth,
     signal::shutdown_signal,
 };
+
+/// How long API calls still running at Ctrl-C or SIGTERM may go on. Short
+/// calls end in milliseconds; a `get` or a job may take hours, and the
+/// daemon stops without them (a `get` run again resumes from what it had
+/// verified).
+const API_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the daemon until Ctrl-C or SIGTERM.
 pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
@@ -124,7 +130,11 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     info.write(data_dir)
         .with_context(|| format!("cannot write {}", data_dir.join(API_FILE).display()))?;
 
-    let stop = shutdown_signal();
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        shutdown_signal().await;
+        let _ = stopping.send(());
+    };
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
     // One write, whose failure is ignored: whoever started the daemon may
     // have read the first line and closed our stdout, and a daemon must not
@@ -160,7 +170,21 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
     let app = api::server::router(node.clone(), auth.clone())
         .merge(crate::dashboard::router(auth, data_dir.join("downloads")));
     let server = axum::serve(listener, app).with_graceful_shutdown(stop);
-    let result = server.await.context("API server failed");
+    // The graceful shutdown waits for every API call to end, and a running
+    // `get` held the daemon until its download was done.
+    let result = tokio::select! {
+        served = server.into_future() => served.context("API server failed"),
+        _ = async {
+            let _ = stopped.await;
+            tokio::time::sleep(API_GRACE).await;
+        } => {
+            tracing::warn!(
+                "stopping with API calls still running after {}s (a get run again resumes)",
+                API_GRACE.as_secs()
+            );
+            Ok(())
+        }
+    };
     tracing::info!("shutting down");
     if let Some((_, task)) = metrics {
         task.abort();

@@ -366,3 +366,69 @@ fn a_daemon_whose_stdout_is_closed_keeps_running() {
     );
     assert_eq!(exited, None, "the daemon exited");
 }
+
+#[test]
+fn sigterm_stops_a_daemon_in_the_middle_of_a_get_and_the_get_resumes() {
+    use std::process::{Command, Stdio};
+    let root = tempfile::tempdir().unwrap();
+    let a = Daemon::start(&root.path().join("a"), &[]);
+    // 4 MiB at 1 Mbit/s: a get of some 30 s, cut short here.
+    let b_dir = root.path().join("b");
+    let b = Daemon::start(&b_dir, &["--max-download", "1Mbit"]);
+    let src = root.path().join("slow.bin");
+    let bytes: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&src, &bytes).unwrap();
+    let out = a.cli(&["share", src.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ticket = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let copy = root.path().join("slow.copy");
+    let mut get = Command::new(common::PLEXUS)
+        .args(["--data-dir", b_dir.to_str().unwrap(), "get", &ticket, "-o"])
+        .arg(&copy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Under way, and far from done: its API call is open.
+    let under_way = wait_until(Duration::from_secs(20), || {
+        json(b.cli(&["status", "--json"]))["blob_bytes_received"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    });
+    assert!(under_way, "the get did not start");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(get.try_wait().unwrap().is_none(), "the get ended early");
+
+    // Before: the daemon waited for the get's API call to end (some 30 s).
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        b.terminate(),
+        Some(0),
+        "SIGTERM during a get: no clean exit within 10 s"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        asked.elapsed()
+    );
+    let status = get.wait().unwrap();
+    assert!(!status.success(), "the cut get reports a failure");
+    assert!(!copy.exists(), "nothing unverified is written out");
+
+    // Run again (uncapped): it resumes and completes.
+    let b = Daemon::start(&b_dir, &[]);
+    let summary = json(b.cli(&["get", &ticket, "-o", copy.to_str().unwrap(), "--json"]));
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+    let fetched = summary["fetched"].as_u64().unwrap();
+    assert!(
+        fetched < bytes.len() as u64,
+        "fetched everything again: {summary}"
+    );
+}

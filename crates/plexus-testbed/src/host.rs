@@ -201,6 +201,17 @@ impl Host {
         })
     }
 
+    /// Asks the daemon to stop as Ctrl-C would (SIGTERM) and returns at
+    /// once: for a scenario that goes on while it stops. [`Host::stop`]
+    /// or dropping the host reaps it later.
+    pub fn terminate(&self) {
+        if let Some(child) = &self.daemon {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Stops the daemon as Ctrl-C would (SIGTERM: it closes its
     /// connections, so peers need not wait for a timeout to notice), and
     /// kills it if it is still running after 5 s.

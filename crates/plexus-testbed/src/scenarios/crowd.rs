@@ -106,7 +106,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         .seeder_cap
         .map(|cap| vec!["--max-upload".into(), format!("{}Mbit", cap.0)])
         .unwrap_or_default();
-    let mut bed = Testbed::on_with(
+    let bed = Testbed::on_with(
         plexus,
         Net::new(n + 1)?,
         Discovery::BootstrapFromFirst,
@@ -152,6 +152,23 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let mut left = false;
     // The seeder's upload over time: (seconds, bytes sent), every 2 s.
     let mut seeder_sent: Vec<(f64, u64)> = vec![(0.0, sent_before)];
+    // Every host's link counters (received, sent) at the same times: how
+    // full the getters' downloads were (the bound assumes full), and what
+    // beside the file crossed them.
+    let wire_of = |bed: &Testbed| -> Vec<(u64, u64)> {
+        (0..=n)
+            .map(|i| bed.hosts[i].pid().and_then(link_bytes).unwrap_or((0, 0)))
+            .collect()
+    };
+    let wire_before = wire_of(&bed);
+    // Getters' received bytes, and the seeder's sent, at those times.
+    let rx_of = |wire: &[(u64, u64)]| -> Vec<u64> {
+        wire.iter()
+            .enumerate()
+            .map(|(i, (rx, tx))| if i == 0 { *tx } else { *rx })
+            .collect()
+    };
+    let mut received: Vec<Vec<u64>> = vec![rx_of(&wire_before)];
     let mut finishes: Vec<(usize, f64)> = Vec::new();
     // Per survivor: (share of its bytes from the seeder, first byte in s).
     let mut sources: Vec<(f64, f64)> = Vec::new();
@@ -164,14 +181,19 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             );
         }
         if c.leave && !left && started.elapsed() >= leave_at {
+            // All at once and without waiting: a stop takes seconds, and
+            // the getters' finishes are noticed only by this loop (stopping
+            // them one by one held it for ~28 s, and every finish in that
+            // time was counted at its end).
             for &i in &leavers {
-                bed.hosts[i].stop();
+                bed.hosts[i].terminate();
             }
             left = true;
         }
         if started.elapsed().as_secs_f64() >= seeder_sent.last().map_or(0.0, |s| s.0) + 2.0 {
             let t = started.elapsed().as_secs_f64();
             seeder_sent.push((t, blob_sent(&bed, 0)?));
+            received.push(rx_of(&wire_of(&bed)));
         }
         for (i, out, slot) in &mut children {
             let Some(child) = slot else { continue };
@@ -200,6 +222,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let copies = (blob_sent(&bed, 0)? - sent_before) as f64 / c.size as f64;
+    let wire_after = wire_of(&bed);
     for out in &outs {
         same_bytes(&file, out)?;
     }
@@ -265,6 +288,26 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .collect::<Vec<_>>()
             .join(" ")
     ));
+    report.note(format!(
+        "getters' download links, median use (% of {} Mbit/s) every ~2 s: {}",
+        c.link.0,
+        link_use(&seeder_sent, &received, c.link.bytes_per_sec(), 1..=n)
+    ));
+    report.note(format!(
+        "the seeder's upload link, use (%) every ~2 s: {}",
+        link_use(&seeder_sent, &received, c.link.bytes_per_sec(), 0..=0)
+    ));
+    let mut per_file: Vec<f64> = (1..=n)
+        .filter(|i| !leavers.contains(i))
+        .map(|i| wire_after[i].0.saturating_sub(wire_before[i].0) as f64 / c.size as f64)
+        .collect();
+    per_file.sort_by(f64::total_cmp);
+    if let (Some(lo), Some(hi)) = (per_file.first(), per_file.last()) {
+        report.note(format!(
+            "bytes each getter's link received per byte of the file (min/median/max): {lo:.3}/{:.3}/{hi:.3}",
+            per_file[per_file.len() / 2]
+        ));
+    }
     let times: Vec<f64> = finishes.iter().map(|f| f.1).collect();
     if let Some(path) = &c.plot {
         crate::plot::finish_cdf(path, &c.name(), &times, bound, c.slack)?;
@@ -299,4 +342,44 @@ fn blob_sent(bed: &Testbed, i: usize) -> Result<u64> {
     status["blob_bytes_sent"]
         .as_u64()
         .context("status has no blob_bytes_sent (an old plexus binary?)")
+}
+
+/// Bytes received and sent on `eth0` by the network namespace of process
+/// `pid`.
+fn link_bytes(pid: u32) -> Option<(u64, u64)> {
+    let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+    let line = dev.lines().find(|l| l.trim_start().starts_with("eth0:"))?;
+    let fields: Vec<u64> = line
+        .split(':')
+        .nth(1)?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((*fields.first()?, *fields.get(8)?))
+}
+
+/// The median host's (of `hosts`) link rate in each sampling interval, as a
+/// percentage of `link` bytes/s; getters that finished (no bytes) still
+/// count, so the tail shows as the crowd thinning out.
+fn link_use(
+    times: &[(f64, u64)],
+    received: &[Vec<u64>],
+    link: f64,
+    hosts: std::ops::RangeInclusive<usize>,
+) -> String {
+    times
+        .windows(2)
+        .zip(received.windows(2))
+        .map(|(t, r)| {
+            let dt = t[1].0 - t[0].0;
+            let mut rates: Vec<f64> = r[1][hosts.clone()]
+                .iter()
+                .zip(&r[0][hosts.clone()])
+                .map(|(b, a)| b.saturating_sub(*a) as f64 / dt / link * 100.0)
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            format!("{:.0}", rates.get(rates.len() / 2).copied().unwrap_or(0.0))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -89,7 +89,7 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         ],
         // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
         // $PLEXUS_PLOTS (default docs/).
-        "crowd" | "crowd-full" => {
+        "crowd" | "crowd-full" | "crowd-leave" | "crowd-capped" => {
             let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
             let plot = |name: &str| Some(dir.join(name));
             let full = Crowd {
@@ -108,14 +108,19 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 ..full.clone()
             };
             let all = [full, leave, capped];
-            let wanted = if name == "crowd-full" { &all[..1] } else { &all[..] };
+            let wanted = match name {
+                "crowd-full" => &all[..1],
+                "crowd-leave" => &all[1..2],
+                "crowd-capped" => &all[2..],
+                _ => &all[..],
+            };
             wanted
                 .iter()
                 .map(|c| crowd(plexus, c).map(|r| r.report))
                 .collect::<Result<_>>()?
         }
         other => bail!(
-            "no scenario {other:?}; pick one of {}, punch-tcp / punch-quic (the hole-punch loop alone), or crowd-full (the first crowd alone)",
+            "no scenario {other:?}; pick one of {}, punch-tcp / punch-quic (the hole-punch loop alone), or crowd-full / crowd-leave / crowd-capped (one crowd alone)",
             ALL.join(", ")
         ),
     })

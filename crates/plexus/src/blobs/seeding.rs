@@ -43,7 +43,7 @@ use crate::content::Hash;
 
 /// Chunks (1 KiB) per piece: the download planner's 256 KiB piece
 /// (`transfer::planner::PIECE_BYTES`, which asserts it is the same).
-pub(crate) const PIECE_CHUNKS: u64 = 256;
+pub(crate) const PIECE_CHUNKS: u64 = 128;
 /// Another getter fetched the blob within this: offers are made.
 pub(crate) const CROWD_WINDOW: Duration = Duration::from_secs(5);
 /// An offer holds what its getter fetched from this node in this long,

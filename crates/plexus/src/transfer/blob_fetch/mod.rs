@@ -115,7 +115,11 @@ fn ask_have<N: BlobNetwork>(
     async move {
         let asked = std::time::Instant::now();
         let answer = ask(net, peer, addrs, request, limit).await;
-        tracing::trace!(%peer, ms = asked.elapsed().as_millis() as u64, "have answered");
+        let boundaries = match &answer {
+            Ok(Response::Have { present, .. }) => present.boundaries().len(),
+            _ => 0,
+        };
+        tracing::trace!(%peer, ms = asked.elapsed().as_millis() as u64, boundaries, "have answered");
         Learned::Have(peer, answer)
     }
     .boxed()
