@@ -19,7 +19,7 @@ pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Most range boundaries in one `Get`.
 pub const MAX_BOUNDARIES: usize = 256;
 /// Most range boundaries in a `Have` answer (512 KiB): a getter's pieces
-/// (256 KiB each) arrive in no particular order, so what a partial holder
+/// (128 KiB each) arrive in no particular order, so what a partial holder
 /// has is often one range per piece; answers with more name the first
 /// ranges only ([`Response::have`]).
 pub const MAX_HAVE_BOUNDARIES: usize = 64 * 1024;

@@ -41,7 +41,7 @@ use libp2p::PeerId;
 use super::protocol::MAX_CHUNK;
 use crate::content::Hash;
 
-/// Chunks (1 KiB) per piece: the download planner's 256 KiB piece
+/// Chunks (1 KiB) per piece: the download planner's 128 KiB piece
 /// (`transfer::planner::PIECE_BYTES`, which asserts it is the same).
 pub(crate) const PIECE_CHUNKS: u64 = 128;
 /// Another getter fetched the blob within this: offers are made.
@@ -49,11 +49,11 @@ pub(crate) const CROWD_WINDOW: Duration = Duration::from_secs(5);
 /// An offer holds what its getter fetched from this node in this long,
 /// twice over: its requests for about two polls' time.
 pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(2);
-/// Fewest pieces in an offer (512 KiB): what a getter with a small share
+/// Fewest pieces in an offer (256 KiB): what a getter with a small share
 /// of this node's upload keeps in flight. Every getter's offer is held for
 /// it alone, so together they must stay small next to the pieces left.
 pub(crate) const MIN_OFFER: usize = 2;
-/// Most pieces in an offer (256 MiB).
+/// Most pieces in an offer (128 MiB).
 pub(crate) const MAX_OFFER: usize = 1024;
 /// A piece offered to one getter stays its offer for this long (renewed by
 /// each offer): it ranks first for that getter and is not offered to the

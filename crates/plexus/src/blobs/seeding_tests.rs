@@ -18,8 +18,8 @@ fn all(n: u64) -> ChunkRanges {
 #[test]
 fn pieces_of_counts_each_overlapped_piece_once() {
     let r = ChunkRanges::from(ChunkNum(10)..ChunkNum(20))
-        | ChunkRanges::from(ChunkNum(100)..ChunkNum(300))
-        | ChunkRanges::from(ChunkNum(1024)..ChunkNum(1025));
+        | ChunkRanges::from(ChunkNum(PIECE_CHUNKS / 2)..ChunkNum(PIECE_CHUNKS + 44))
+        | ChunkRanges::from(ChunkNum(4 * PIECE_CHUNKS)..ChunkNum(4 * PIECE_CHUNKS + 1));
     assert_eq!(pieces(&r), vec![0, 1, 4]);
     assert_eq!(pieces(&ChunkRanges::empty()), Vec::<u64>::new());
     // An open end is bounded by the largest chunk, and scans are cut.
