@@ -393,7 +393,7 @@ fn sigterm_stops_a_daemon_in_the_middle_of_a_get_and_the_get_resumes() {
         .args(["--data-dir", b_dir.to_str().unwrap(), "get", &ticket, "-o"])
         .arg(&copy)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Under way, and far from done: its API call is open.
@@ -418,8 +418,13 @@ fn sigterm_stops_a_daemon_in_the_middle_of_a_get_and_the_get_resumes() {
         "{:?}",
         asked.elapsed()
     );
-    let status = get.wait().unwrap();
-    assert!(!status.success(), "the cut get reports a failure");
+    let out = get.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the cut get reports a failure");
+    let err = stderr(&out);
+    assert!(
+        err.contains("the daemon stopped answering") && err.contains("run the same command"),
+        "{err}"
+    );
     assert!(!copy.exists(), "nothing unverified is written out");
 
     // Run again (uncapped): it resumes and completes.

@@ -70,7 +70,13 @@ impl<T: DeserializeOwned> LineStream<T> {
                 let item = serde_json::from_slice(&line).context("bad line from the daemon")?;
                 return Ok(Some(item));
             }
-            match self.response.chunk().await? {
+            let chunk = self.response.chunk().await.map_err(|e| {
+                anyhow::anyhow!(
+                    "the daemon stopped answering in the middle (it was stopped or crashed: {e}); \
+                     start it again and run the same command (a get resumes from what it verified)"
+                )
+            })?;
+            match chunk {
                 Some(bytes) => self.buf.extend_from_slice(&bytes),
                 None => return Ok(None),
             }
