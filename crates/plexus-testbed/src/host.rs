@@ -216,10 +216,8 @@ impl Host {
     /// connections, so peers need not wait for a timeout to notice), and
     /// kills it if it is still running after 5 s.
     pub fn stop(&mut self) {
+        self.terminate();
         if let Some(child) = &mut self.daemon {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
             let started = std::time::Instant::now();
             while started.elapsed() < Duration::from_secs(5) {
                 if !matches!(child.try_wait(), Ok(None)) {

@@ -160,15 +160,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .map(|i| bed.hosts[i].pid().and_then(link_bytes).unwrap_or((0, 0)))
             .collect()
     };
-    let wire_before = wire_of(&bed);
-    // Getters' received bytes, and the seeder's sent, at those times.
-    let rx_of = |wire: &[(u64, u64)]| -> Vec<u64> {
-        wire.iter()
-            .enumerate()
-            .map(|(i, (rx, tx))| if i == 0 { *tx } else { *rx })
-            .collect()
-    };
-    let mut received: Vec<Vec<u64>> = vec![rx_of(&wire_before)];
+    let mut wire: Vec<Vec<(u64, u64)>> = vec![wire_of(&bed)];
     let mut finishes: Vec<(usize, f64)> = Vec::new();
     // Per survivor: (share of its bytes from the seeder, first byte in s).
     let mut sources: Vec<(f64, f64)> = Vec::new();
@@ -193,7 +185,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         if started.elapsed().as_secs_f64() >= seeder_sent.last().map_or(0.0, |s| s.0) + 2.0 {
             let t = started.elapsed().as_secs_f64();
             seeder_sent.push((t, blob_sent(&bed, 0)?));
-            received.push(rx_of(&wire_of(&bed)));
+            wire.push(wire_of(&bed));
         }
         for (i, out, slot) in &mut children {
             let Some(child) = slot else { continue };
@@ -291,15 +283,15 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     report.note(format!(
         "getters' download links, median use (% of {} Mbit/s) every ~2 s: {}",
         c.link.0,
-        link_use(&seeder_sent, &received, c.link.bytes_per_sec(), 1..=n)
+        link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 1..=n, |w| w.0)
     ));
     report.note(format!(
         "the seeder's upload link, use (%) every ~2 s: {}",
-        link_use(&seeder_sent, &received, c.link.bytes_per_sec(), 0..=0)
+        link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 0..=0, |w| w.1)
     ));
     let mut per_file: Vec<f64> = (1..=n)
         .filter(|i| !leavers.contains(i))
-        .map(|i| wire_after[i].0.saturating_sub(wire_before[i].0) as f64 / c.size as f64)
+        .map(|i| wire_after[i].0.saturating_sub(wire[0][i].0) as f64 / c.size as f64)
         .collect();
     per_file.sort_by(f64::total_cmp);
     if let (Some(lo), Some(hi)) = (per_file.first(), per_file.last()) {
@@ -358,24 +350,26 @@ fn link_bytes(pid: u32) -> Option<(u64, u64)> {
     Some((*fields.first()?, *fields.get(8)?))
 }
 
-/// The median host's (of `hosts`) link rate in each sampling interval, as a
+/// The median host's (of `hosts`) rate on its link in each sampling
+/// interval, received or sent as `dir` picks from the counters, as a
 /// percentage of `link` bytes/s; getters that finished (no bytes) still
 /// count, so the tail shows as the crowd thinning out.
 fn link_use(
     times: &[(f64, u64)],
-    received: &[Vec<u64>],
+    wire: &[Vec<(u64, u64)>],
     link: f64,
     hosts: std::ops::RangeInclusive<usize>,
+    dir: fn(&(u64, u64)) -> u64,
 ) -> String {
     times
         .windows(2)
-        .zip(received.windows(2))
-        .map(|(t, r)| {
+        .zip(wire.windows(2))
+        .map(|(t, w)| {
             let dt = t[1].0 - t[0].0;
-            let mut rates: Vec<f64> = r[1][hosts.clone()]
+            let mut rates: Vec<f64> = w[1][hosts.clone()]
                 .iter()
-                .zip(&r[0][hosts.clone()])
-                .map(|(b, a)| b.saturating_sub(*a) as f64 / dt / link * 100.0)
+                .zip(&w[0][hosts.clone()])
+                .map(|(b, a)| dir(b).saturating_sub(dir(a)) as f64 / dt / link * 100.0)
                 .collect();
             rates.sort_by(f64::total_cmp);
             format!("{:.0}", rates.get(rates.len() / 2).copied().unwrap_or(0.0))

@@ -44,7 +44,8 @@ pub const PIECE_BYTES: u64 = PIECE_GROUPS * GROUP_BYTES;
 // A seeder's offers (`blobs::seeding`) are whole pieces of this size.
 const _: () = assert!(PIECE_BYTES == crate::blobs::seeding::PIECE_CHUNKS * 1024);
 /// Most pieces in one request (4 MiB, the protocol's limit).
-pub const MAX_REQUEST_PIECES: usize = (4 * 1024 * 1024 / PIECE_BYTES) as usize;
+pub const MAX_REQUEST_PIECES: usize =
+    (crate::blobs::protocol::MAX_REQUEST_BYTES / PIECE_BYTES) as usize;
 /// Data kept in flight to a peer, in time at its rate: enough that its
 /// link never idles between two answers, little enough that the last
 /// requests end together.
