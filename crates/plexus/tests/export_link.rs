@@ -74,8 +74,10 @@ async fn a_folder_is_linked_out_and_an_edited_file_is_dropped_alone() {
     let b = node(&root.path().join("b")).await;
     let folder = root.path().join("folder");
     std::fs::create_dir_all(folder.join("sub")).unwrap();
-    for i in 0..200 {
-        std::fs::write(folder.join(format!("sub/f{i}")), data(4096, i)).unwrap();
+    // Over one chunk group, so kept as files (smaller ones are inline).
+    let size = 20 * 1024;
+    for i in 0..100 {
+        std::fs::write(folder.join(format!("sub/f{i}")), data(size, i)).unwrap();
     }
     let hash = a.share(&folder).await.unwrap().ticket.hash;
     b.get(hash, Some(BlobFormat::Collection), from(&a))
@@ -84,15 +86,57 @@ async fn a_folder_is_linked_out_and_an_edited_file_is_dropped_alone() {
         .unwrap();
     let out = root.path().join("out");
     share::export(b.store(), &hash, BlobFormat::Collection, &out, false).unwrap();
-    for i in 0..200 {
+    for i in 0..100 {
         assert_eq!(
             std::fs::read(out.join(format!("sub/f{i}"))).unwrap(),
-            data(4096, i)
+            data(size, i)
         );
     }
-    let first: plexus::content::Hash = blake3::hash(&data(4096, 0)).into();
-    let second: plexus::content::Hash = blake3::hash(&data(4096, 1)).into();
+    let first: plexus::content::Hash = blake3::hash(&data(size, 0)).into();
+    let second: plexus::content::Hash = blake3::hash(&data(size, 1)).into();
+    let linked = std::fs::metadata(out.join("sub/f0")).unwrap();
+    assert_eq!(linked.nlink(), 2, "linked out of the store, not copied");
     std::fs::write(out.join("sub/f0"), b"edited").unwrap();
     assert_eq!(b.store().get(&first).unwrap(), None);
     assert!(b.store().get(&second).unwrap().unwrap().complete);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_folders_small_files_are_kept_inline_and_written_out_as_copies() {
+    let root = tempfile::tempdir().unwrap();
+    let a = node(&root.path().join("a")).await;
+    let b = node(&root.path().join("b")).await;
+    let folder = root.path().join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..300 {
+        std::fs::write(folder.join(format!("f{i}")), data(4096, i)).unwrap();
+    }
+    let hash = a.share(&folder).await.unwrap().ticket.hash;
+    let first: plexus::content::Hash = blake3::hash(&data(4096, 0)).into();
+    // The sharer keeps no file per small file.
+    assert!(a.store().is_inline(&first).unwrap());
+    assert!(!a.store().blob_path(&first).exists());
+    let out = root.path().join("out");
+    share::export(a.store(), &hash, BlobFormat::Collection, &out, false).unwrap();
+    let f0 = out.join("f0");
+    assert_eq!(std::fs::read(&f0).unwrap(), data(4096, 0));
+    assert_eq!(std::fs::metadata(&f0).unwrap().nlink(), 1, "a copy");
+    // The user's edit changes their copy only: the sharer still has and
+    // serves the right bytes.
+    std::fs::write(&f0, b"edited").unwrap();
+    assert!(a.store().get(&first).unwrap().unwrap().complete);
+    b.get(hash, Some(BlobFormat::Collection), from(&a))
+        .finish()
+        .await
+        .unwrap();
+    // The getter keeps files, to link them out.
+    assert!(!b.store().is_inline(&first).unwrap());
+    let again = root.path().join("again");
+    share::export(b.store(), &hash, BlobFormat::Collection, &again, false).unwrap();
+    for i in 0..300 {
+        assert_eq!(
+            std::fs::read(again.join(format!("f{i}"))).unwrap(),
+            data(4096, i)
+        );
+    }
 }

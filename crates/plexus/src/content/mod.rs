@@ -16,7 +16,7 @@ pub use bao_tree::{ChunkNum, ChunkRanges};
 pub use collection::{Collection, CollectionEntry};
 pub use meta::{Metadata, SignedRecord};
 pub(crate) use store::{Applied, ApplyError, BlobFiles, PartialBlob};
-pub use store::{BlobEntry, BlobInfo, ShareInfo, Store};
+pub use store::{BlobData, BlobEntry, BlobInfo, ShareInfo, Store};
 pub use ticket::Ticket;
 
 pub use crate::hash::Hash;

@@ -8,7 +8,7 @@
 
 use std::{
     fs::File,
-    io::{BufReader, BufWriter, Read, Write},
+    io::{BufReader, BufWriter, Read},
     path::Path,
 };
 
@@ -111,19 +111,23 @@ fn looks_sealed(prefix: &[u8], len: u64) -> bool {
 /// its header and size).
 pub(crate) fn is_sealed_blob(store: &Store, hash: &Hash, size: u64) -> Result<bool, Error> {
     let mut head = [0u8; seal::MAGIC.len() + 1];
-    let got = File::open(store.blob_path(hash))
-        .and_then(|f| f.take(head.len() as u64).read(&mut head))
+    let got = store
+        .data(hash)?
+        .take(head.len() as u64)
+        .read(&mut head)
         .map_err(|e| Error::Store(format!("reading {hash}: {e}")))?;
     Ok(looks_sealed(&head[..got], size))
 }
 
 /// Opens the complete sealed blob `hash` with `key` into the new file
-/// `target`, chunk by chunk; returns the plaintext bytes written.
+/// `target`, chunk by chunk, and syncs it if `sync`; returns the
+/// plaintext bytes written.
 pub(crate) fn open_blob(
     store: &Store,
     hash: &Hash,
     key: &Key,
     target: &Path,
+    sync: bool,
 ) -> Result<u64, Error> {
     let info = store
         .get(hash)?
@@ -133,8 +137,7 @@ pub(crate) fn open_blob(
         path: target.to_path_buf(),
         source,
     };
-    let data = File::open(store.blob_path(hash))
-        .map_err(|e| Error::Store(format!("reading {hash}: {e}")))?;
+    let data = store.data(hash)?;
     let mut out = BufWriter::with_capacity(1 << 20, File::create(target).map_err(io)?);
     let written = seal::decrypt(key, BufReader::with_capacity(1 << 20, data), &mut out).map_err(
         |e| match e {
@@ -145,7 +148,10 @@ pub(crate) fn open_blob(
             other => Error::Seal(other),
         },
     )?;
-    out.flush().map_err(io)?;
+    let out = out.into_inner().map_err(|e| io(e.into_error()))?;
+    if sync {
+        out.sync_all().map_err(io)?;
+    }
     if Some(written) != seal::plain_len(info.size) {
         return Err(Error::Store(format!(
             "blob {hash} opened to {written} bytes, its size says {:?}",

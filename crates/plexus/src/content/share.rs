@@ -7,7 +7,7 @@ use std::{
 
 use super::{
     collection::{self, safe_relative_path, walk_files, MAX_COLLECTION_BYTES},
-    sealed, BlobFormat, Collection, CollectionEntry, Hash, Store,
+    sealed, BlobData, BlobFormat, Collection, CollectionEntry, Hash, Store,
 };
 use crate::{seal::Key, Error};
 
@@ -159,6 +159,9 @@ pub fn export_with(
             // Folders made so far: a folder of 10,000 files asks once, not
             // 10,000 times.
             let mut made = std::collections::HashSet::new();
+            // Whether any file was written rather than linked (linked
+            // files are the store's, synced there).
+            let mut written = false;
             for entry in &collection.entries {
                 let rel = safe_relative_path(&entry.path).map_err(Error::Store)?;
                 let target = tmp.join(rel);
@@ -173,7 +176,7 @@ pub fn export_with(
                 let size = sizes[&entry.hash];
                 // The staging folder is renamed into place whole, so each
                 // file goes straight to its place in it.
-                copy_blob(
+                written |= copy_blob(
                     store,
                     &entry.hash,
                     size,
@@ -183,6 +186,11 @@ pub fn export_with(
                     link,
                     true,
                 )?;
+            }
+            // Written files are synced before the folder takes its name,
+            // all at once: one sync for 10,000 small files, not 10,000.
+            if written {
+                super::store::sync_file_system(&tmp)?;
             }
             if link {
                 store.stamp_linked(&hashes)?;
@@ -218,7 +226,8 @@ fn complete_size(store: &Store, hash: &Hash) -> Result<u64, Error> {
 /// opening it with `key` if given; with `link`, hard-links it instead when
 /// the file system allows (and the mode lets the store still read it).
 /// With `staged`, `target` is new in a staging folder nobody else sees, so
-/// it is written in place rather than beside it and renamed.
+/// it is written in place rather than beside it and renamed, and left for
+/// the caller to sync. Returns whether it wrote the bytes (not a link).
 #[allow(clippy::too_many_arguments)]
 fn copy_blob(
     store: &Store,
@@ -229,7 +238,7 @@ fn copy_blob(
     mode: u32,
     link: bool,
     staged: bool,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let tmp = if staged {
         target.to_path_buf()
     } else {
@@ -240,12 +249,12 @@ fn copy_blob(
         source,
     };
     if let Some(key) = key {
-        if let Err(e) = sealed::open_blob(store, hash, key, &tmp) {
+        if let Err(e) = sealed::open_blob(store, hash, key, &tmp, !staged) {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
         set_mode(&tmp, mode).map_err(io)?;
-        return place(&tmp, target).map_err(io);
+        return place(&tmp, target).map(|_| true).map_err(io);
     }
     if sealed::is_sealed_blob(store, hash, size)? {
         return Err(Error::Encrypted(*hash));
@@ -253,11 +262,18 @@ fn copy_blob(
     if !staged {
         let _ = fs::remove_file(&tmp);
     }
+    // An inline blob has no file to link: the link fails and it is copied.
     if link && mode & 0o400 != 0 && store.link_out(hash, &tmp) {
         set_mode(&tmp, mode).map_err(io)?;
-        return place(&tmp, target).map_err(io);
+        return place(&tmp, target).map(|_| false).map_err(io);
     }
-    let copied = fs::copy(store.blob_path(hash), &tmp).map_err(io)?;
+    let copied = match store.data(hash)? {
+        BlobData::File(_) => fs::copy(store.blob_path(hash), &tmp).map_err(io)?,
+        BlobData::Inline(bytes) => {
+            fs::write(&tmp, bytes.get_ref()).map_err(io)?;
+            bytes.get_ref().len() as u64
+        }
+    };
     if copied != size {
         let _ = fs::remove_file(&tmp);
         return Err(Error::Store(format!(
@@ -265,7 +281,12 @@ fn copy_blob(
         )));
     }
     set_mode(&tmp, mode).map_err(io)?;
-    place(&tmp, target).map_err(io)
+    if !staged {
+        fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+    }
+    place(&tmp, target).map(|_| true).map_err(io)
 }
 
 /// Renames `tmp` to `target` unless they are the same path (staged).

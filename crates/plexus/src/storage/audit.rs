@@ -58,9 +58,10 @@ pub(crate) fn check_own(store: &Store, hash: &Hash) -> Result<(), String> {
         Err(e) => return Err(format!("the store cannot say: {e}")),
     };
     let path = store.blob_path(hash);
-    let len = std::fs::metadata(&path)
-        .map_err(|e| format!("its file {} is gone: {e}", path.display()))?
-        .len();
+    let len = store
+        .data(hash)
+        .and_then(|d| d.stored_len().map_err(|e| crate::Error::Store(e.to_string())))
+        .map_err(|e| format!("its file {} is gone: {e}", path.display()))?;
     if len < size {
         return Err(format!(
             "its file {} is {len} bytes, {size} expected",

@@ -2,6 +2,8 @@
 //! an fsync each and recorded in one redb transaction after one sync of
 //! the file system. A kill -9 or power loss before the record leaves them
 //! unrecorded (fetched again on the next get), never recorded unsynced.
+//! Blobs kept inline (`inline.rs`, the small files of a shared folder)
+//! need no file sync: the record's synced transaction makes them durable.
 
 use std::{fs::File, path::Path};
 
@@ -12,16 +14,28 @@ use crate::{content::Hash, Error};
 
 impl Store {
     /// Syncs every file written to the store, then records the blobs
-    /// `done` (hash and size) as complete, in one transaction.
+    /// `done` (hash and size) as complete, in one synced transaction,
+    /// which also makes the inline blobs put unsynced
+    /// ([`Store::put_inline`]) durable. When all of `done` are inline,
+    /// no file needs syncing.
     pub(crate) fn record_complete(&self, done: &[(Hash, u64)]) -> Result<(), Error> {
         if done.is_empty() {
             return Ok(());
         }
-        sync_file_system(&self.dir.join("blobs"))?;
+        let hashes: Vec<Hash> = done.iter().map(|(h, _)| *h).collect();
+        let inline = self.inline_among(&hashes)?;
+        let files: Vec<&(Hash, u64)> = done
+            .iter()
+            .zip(inline)
+            .filter_map(|(d, inline)| (!inline).then_some(d))
+            .collect();
+        if !files.is_empty() {
+            sync_file_system(&self.dir.join("blobs"))?;
+        }
         let tx = self.begin_write()?;
         {
             let mut table = tx.open_table(BLOBS).map_err(store_err)?;
-            for (hash, size) in done {
+            for (hash, size) in files {
                 let info = BlobInfo {
                     size: *size,
                     complete: true,
@@ -39,7 +53,7 @@ impl Store {
 /// One `syncfs` for the file system holding `dir`: cheaper than an fsync
 /// per file when there are thousands.
 #[cfg(target_os = "linux")]
-fn sync_file_system(dir: &Path) -> Result<(), Error> {
+pub(crate) fn sync_file_system(dir: &Path) -> Result<(), Error> {
     use std::os::fd::AsRawFd;
     let handle = File::open(dir).map_err(store_err)?;
     // SAFETY: syncfs only reads the descriptor, which `handle` keeps open.
@@ -51,11 +65,16 @@ fn sync_file_system(dir: &Path) -> Result<(), Error> {
 
 /// Elsewhere: every blob file in `dir`, one fsync each.
 #[cfg(not(target_os = "linux"))]
-fn sync_file_system(dir: &Path) -> Result<(), Error> {
+pub(crate) fn sync_file_system(dir: &Path) -> Result<(), Error> {
     for entry in std::fs::read_dir(dir).map_err(store_err)?.flatten() {
-        File::open(entry.path())
-            .and_then(|f| f.sync_all())
-            .map_err(store_err)?;
+        let path = entry.path();
+        if path.is_dir() {
+            sync_file_system(&path)?;
+        } else {
+            File::open(path)
+                .and_then(|f| f.sync_all())
+                .map_err(store_err)?;
+        }
     }
     Ok(())
 }

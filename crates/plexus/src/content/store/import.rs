@@ -11,7 +11,7 @@ use bao_tree::{io::outboard::PreOrderOutboard, BaoTree, ChunkNum, ChunkRanges};
 
 use super::{
     outboard::{has_outboard, Obao},
-    store_err, BlobInfo, Store,
+    store_err, BlobInfo, Store, INLINE_MAX,
 };
 use crate::{
     content::{Hash, BLOCK_SIZE},
@@ -26,11 +26,7 @@ impl Store {
     }
 
     /// [`Store::import_file`]; with `later`, see [`Store::import_reader`].
-    fn file_into(
-        &self,
-        path: &Path,
-        later: Option<&mut Vec<(Hash, u64)>>,
-    ) -> Result<(Hash, u64), Error> {
+    fn file_into(&self, path: &Path, later: Option<&mut Unrecorded>) -> Result<(Hash, u64), Error> {
         let io_err = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -51,19 +47,24 @@ impl Store {
     pub(crate) fn import_batch(&self) -> ImportBatch<'_> {
         ImportBatch {
             store: self,
-            pending: Vec::new(),
+            pending: Unrecorded::default(),
         }
     }
 
     /// Streams `size` bytes of `source` into the store. With `later`, the
-    /// blob is neither synced nor recorded here: it is pushed onto `later`
-    /// for [`Store::record_complete`].
+    /// blob is neither synced nor recorded here: it is added to `later`
+    /// for [`ImportBatch`] to record (a blob of at most [`INLINE_MAX`]
+    /// bytes is then kept in memory until then, and stored inline).
     fn import_reader(
         &self,
         source: &mut dyn Read,
         size: u64,
-        later: Option<&mut Vec<(Hash, u64)>>,
+        later: Option<&mut Unrecorded>,
     ) -> Result<(Hash, u64), Error> {
+        let later = match later {
+            Some(pending) if size <= INLINE_MAX => return self.read_inline(source, size, pending),
+            other => other,
+        };
         let durable = later.is_none();
         let tag: u64 = rand_tag();
         let tmp_data = self.dir.join("blobs").join(format!("tmp-{tag}.data"));
@@ -112,7 +113,7 @@ impl Store {
                 fs::rename(&tmp_obao, self.outboard_path(&hash)).map_err(store_err)?;
             }
             match later {
-                Some(pending) => pending.push((hash, size)),
+                Some(pending) => pending.files.push((hash, size)),
                 None => self.put(
                     &hash,
                     &BlobInfo {
@@ -125,6 +126,48 @@ impl Store {
         }
         Ok((hash, size))
     }
+
+    /// Reads the `size` bytes (at most [`INLINE_MAX`]) of `source` into
+    /// `pending`, to be stored inline when it is recorded.
+    fn read_inline(
+        &self,
+        source: &mut dyn Read,
+        size: u64,
+        pending: &mut Unrecorded,
+    ) -> Result<(Hash, u64), Error> {
+        let mut bytes = Vec::with_capacity(size as usize);
+        source
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(store_err)?;
+        if bytes.len() as u64 != size {
+            return Err(Error::Store(format!(
+                "read {} bytes where {size} were expected: the file changed while it was read; share it again",
+                bytes.len()
+            )));
+        }
+        let hash = Hash::of(&bytes);
+        let known = pending.inline.iter().any(|(h, _)| *h == hash);
+        if !known && !self.get(&hash)?.is_some_and(|i| i.complete) {
+            pending.inline.push((hash, bytes));
+        }
+        Ok((hash, size))
+    }
+}
+
+/// Blobs imported by an [`ImportBatch`] and not yet recorded.
+#[derive(Debug, Default)]
+pub(crate) struct Unrecorded {
+    /// Written to files, not synced.
+    files: Vec<(Hash, u64)>,
+    /// Small ones, held here until stored inline.
+    inline: Vec<(Hash, Vec<u8>)>,
+}
+
+impl Unrecorded {
+    fn len(&self) -> usize {
+        self.files.len() + self.inline.len()
+    }
 }
 
 /// How many files an [`ImportBatch`] imports between two records.
@@ -134,7 +177,9 @@ const RECORD_EVERY: usize = 1024;
 /// an fsync of its own and recorded complete in batches of
 /// [`RECORD_EVERY`] ([`Store::record_complete`]: one sync of the file
 /// system, one transaction). A folder of 10,000 small files so costs about
-/// ten syncs instead of 30,000 (two fsyncs and a commit per file).
+/// ten syncs instead of 30,000 (two fsyncs and a commit per file). Files
+/// of at most [`INLINE_MAX`] bytes get no file in the store at all: they
+/// are stored inline when the batch is recorded.
 ///
 /// A crash before a batch is recorded leaves its files in the store
 /// unrecorded, never recorded unsynced; the next import of the same bytes
@@ -144,7 +189,7 @@ const RECORD_EVERY: usize = 1024;
 #[must_use = "files imported in a batch are recorded by `finish`"]
 pub(crate) struct ImportBatch<'a> {
     store: &'a Store,
-    pending: Vec<(Hash, u64)>,
+    pending: Unrecorded,
 }
 
 impl ImportBatch<'_> {
@@ -179,8 +224,12 @@ impl ImportBatch<'_> {
     }
 
     fn record(&mut self) -> Result<(), Error> {
-        let done = std::mem::take(&mut self.pending);
-        self.store.record_complete(&done)
+        let Unrecorded { mut files, inline } = std::mem::take(&mut self.pending);
+        let blobs: Vec<(Hash, &[u8])> = inline.iter().map(|(h, b)| (*h, &b[..])).collect();
+        self.store.put_inline(&blobs, false)?;
+        files.extend(inline.iter().map(|(h, b)| (*h, b.len() as u64)));
+        // One synced commit for both.
+        self.store.record_complete(&files)
     }
 }
 
@@ -228,7 +277,7 @@ impl Store {
         &self,
         path: &Path,
         key: &crate::seal::Key,
-        later: Option<&mut Vec<(Hash, u64)>>,
+        later: Option<&mut Unrecorded>,
     ) -> Result<(Hash, u64, u64), Error> {
         let io_err = |source| Error::Io {
             path: path.to_path_buf(),

@@ -30,12 +30,15 @@ pub(super) const LINKED: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::ne
 impl Store {
     /// Records that `hashes` are about to be linked out (before the links
     /// exist: a crash in between costs one verification, never trust).
+    /// Inline blobs have no file to link and are skipped.
     pub(crate) fn mark_linked(&self, hashes: &[Hash]) -> Result<(), Error> {
-        self.set_stamps(hashes.iter().map(|h| (*h, Vec::new())))
+        let inline = self.inline_among(hashes)?;
+        let files = hashes.iter().zip(inline).filter(|(_, i)| !i);
+        self.set_stamps(files.map(|(h, _)| (*h, Vec::new())))
     }
 
     /// Records the current stamp of each linked blob, once its links are in
-    /// place.
+    /// place (hashes with no file, such as inline blobs, are skipped).
     pub(crate) fn stamp_linked(&self, hashes: &[Hash]) -> Result<(), Error> {
         let stamps: Vec<(Hash, Vec<u8>)> = hashes
             .iter()

@@ -4,12 +4,13 @@
 
 mod batch;
 mod import;
+mod inline;
 mod linked;
 mod outboard;
 mod partial;
 
 use std::{
-    fs::{self, File},
+    fs,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -24,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use super::{meta::SignedRecord, BlobFormat, Hash, BLOCK_SIZE};
 use crate::Error;
 
+pub(crate) use batch::sync_file_system;
+pub use inline::BlobData;
+use inline::INLINE_MAX;
 pub(crate) use partial::{Applied, ApplyError, BlobFiles, PartialBlob};
 
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
@@ -129,6 +133,7 @@ impl Store {
         tx.open_table(RECORDS).map_err(store_err)?;
         tx.open_table(SEALED_FILES).map_err(store_err)?;
         tx.open_table(linked::LINKED).map_err(store_err)?;
+        tx.open_table(inline::INLINE).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         // Leftovers of imports interrupted by a crash.
         if let Ok(entries) = fs::read_dir(dir.join("blobs")) {
@@ -182,7 +187,8 @@ impl Store {
         self.dir.join("blobs").join(format!("{hash}.obao"))
     }
 
-    /// Where a complete blob's bytes are, for reading them out.
+    /// Where a blob kept as a file has its bytes (small blobs may be kept
+    /// inline instead: read through [`Store::data`]).
     pub fn blob_path(&self, hash: &Hash) -> PathBuf {
         self.data_path(hash)
     }
@@ -199,6 +205,11 @@ impl Store {
             let links = tx.open_table(linked::LINKED).map_err(store_err)?;
             (info, Self::linked_stamp(&links, hash)?)
         };
+        // Inline blobs are never linked out; a stale row (from before the
+        // blob was inline) must not make it look changed.
+        if stamp.is_some() && self.is_inline(hash)? {
+            return Ok(info);
+        }
         match (info, stamp) {
             (Some(info), Some(stamp)) if info.complete => {
                 Ok(self.linked_intact(hash, info.size, &stamp)?.then_some(info))
@@ -338,6 +349,8 @@ impl Store {
             sealed.remove(&hash.0).map_err(store_err)?;
             let mut links = tx.open_table(linked::LINKED).map_err(store_err)?;
             links.remove(&hash.0).map_err(store_err)?;
+            let mut inline = tx.open_table(inline::INLINE).map_err(store_err)?;
+            inline.remove(&hash.0).map_err(store_err)?;
             let a = blobs.remove(&hash.0).map_err(store_err)?.is_some();
             let b = shares.remove(&hash.0).map_err(store_err)?.is_some();
             a || b
@@ -360,7 +373,9 @@ impl Store {
                 info.size
             )));
         }
-        fs::read(self.data_path(hash)).map_err(store_err)
+        let mut bytes = Vec::with_capacity(info.size as usize);
+        std::io::Read::read_to_end(&mut self.data(hash)?, &mut bytes).map_err(store_err)?;
+        Ok(bytes)
     }
 
     /// Encodes `ranges` of `hash` with their proofs, validating the data on
@@ -370,7 +385,7 @@ impl Store {
         if !info.complete && !ranges.is_subset(&info.present) {
             return Err(Error::RangeMissing(*hash));
         }
-        let data = File::open(self.data_path(hash)).map_err(store_err)?;
+        let data = self.data(hash)?;
         let outboard = PreOrderOutboard {
             root: hash.to_blake3(),
             tree: BaoTree::new(info.size, BLOCK_SIZE),
