@@ -49,8 +49,8 @@ pub struct NodeConfig {
     pub max_memory_fraction: f64,
     /// How often the DHT routing table is refreshed: a lookup of this
     /// node's own id and one of a random key (`discovery/refresh.rs`;
-    /// default 5 minutes). Kademlia's full bootstrap runs at start-up and
-    /// while the table holds fewer than 20 peers.
+    /// default 5 minutes, at least 1 s). Kademlia's full bootstrap runs at
+    /// start-up and while the table holds fewer than 20 peers.
     pub dht_refresh: Duration,
     /// Directory servers to register with, publish to and search
     /// (`.../p2p/PEERID`).

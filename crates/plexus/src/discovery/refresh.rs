@@ -45,9 +45,15 @@ pub(crate) enum Decision {
     Wait(Instant),
 }
 
+/// The shortest interval taken: a zero (or near-zero) interval from a
+/// library caller would otherwise start two lookups on every poll.
+pub(crate) const MIN_EVERY: Duration = Duration::from_secs(1);
+
 impl Refresh {
-    /// A refresh every `every`, the first an interval after `now`.
+    /// A refresh every `every` (at least [`MIN_EVERY`]), the first an
+    /// interval after `now`.
     pub(crate) fn new(every: Duration, now: Instant) -> Self {
+        let every = every.max(MIN_EVERY);
         Self {
             every,
             next: now + every,
@@ -92,6 +98,18 @@ mod tests {
             Decision::Wait(start + 10 * MIN)
         );
         assert_eq!(refresh.poll(start + 10 * MIN), Decision::Lookup);
+    }
+
+    #[test]
+    fn a_zero_interval_is_taken_as_the_shortest_not_as_every_poll() {
+        let start = Instant::now();
+        let mut refresh = Refresh::new(Duration::ZERO, start);
+        assert_eq!(refresh.poll(start), Decision::Wait(start + MIN_EVERY));
+        assert_eq!(refresh.poll(start + MIN_EVERY), Decision::Lookup);
+        assert_eq!(
+            refresh.poll(start + MIN_EVERY),
+            Decision::Wait(start + 2 * MIN_EVERY)
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub(crate) fn check_own(store: &Store, hash: &Hash) -> Result<(), String> {
     let path = store.blob_path(hash);
     let len = store
         .data(hash)
-        .and_then(|d| d.stored_len().map_err(|e| crate::Error::Store(e.to_string())))
+        .and_then(|d| {
+            d.stored_len()
+                .map_err(|e| crate::Error::Store(e.to_string()))
+        })
         .map_err(|e| format!("its file {} is gone: {e}", path.display()))?;
     if len < size {
         return Err(format!(
