@@ -58,13 +58,12 @@ pub(crate) fn check_own(store: &Store, hash: &Hash) -> Result<(), String> {
         Err(e) => return Err(format!("the store cannot say: {e}")),
     };
     let path = store.blob_path(hash);
+    let gone = |e: &dyn std::fmt::Display| format!("its file {} is gone: {e}", path.display());
     let len = store
         .data(hash)
-        .and_then(|d| {
-            d.stored_len()
-                .map_err(|e| crate::Error::Store(e.to_string()))
-        })
-        .map_err(|e| format!("its file {} is gone: {e}", path.display()))?;
+        .map_err(|e| gone(&e))?
+        .stored_len()
+        .map_err(|e| gone(&e))?;
     if len < size {
         return Err(format!(
             "its file {} is {len} bytes, {size} expected",

@@ -301,8 +301,8 @@ impl<N: BlobNetwork> Files<'_, N> {
     /// announced one by one: the collection is, and whoever fetches it
     /// asks its providers for the files, as this node did. (A sharer
     /// announces only what it shares, too. Announcing each file cost one
-    /// Kademlia query apiece: for a folder of 10,000 files, a third of the
-    /// CPU while the get ran, in `perf`.)
+    /// Kademlia query apiece: for a folder of 10,000 files, about a quarter
+    /// of the CPU while the get ran, in `perf`.)
     async fn record(&mut self) -> Result<(), Error> {
         if self.batch.is_empty() {
             return Ok(());

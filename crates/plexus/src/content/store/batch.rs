@@ -14,28 +14,18 @@ use crate::{content::Hash, Error};
 
 impl Store {
     /// Syncs every file written to the store, then records the blobs
-    /// `done` (hash and size) as complete, in one synced transaction,
-    /// which also makes the inline blobs put unsynced
-    /// ([`Store::put_inline`]) durable. When all of `done` are inline,
-    /// no file needs syncing.
+    /// `done` (hash and size) as complete, in one synced transaction
+    /// (which also makes earlier unsynced writes, such as
+    /// [`Store::put_inline`]'s, durable).
     pub(crate) fn record_complete(&self, done: &[(Hash, u64)]) -> Result<(), Error> {
         if done.is_empty() {
             return Ok(());
         }
-        let hashes: Vec<Hash> = done.iter().map(|(h, _)| *h).collect();
-        let inline = self.inline_among(&hashes)?;
-        let files: Vec<&(Hash, u64)> = done
-            .iter()
-            .zip(inline)
-            .filter_map(|(d, inline)| (!inline).then_some(d))
-            .collect();
-        if !files.is_empty() {
-            sync_file_system(&self.dir.join("blobs"))?;
-        }
+        sync_file_system(&self.dir.join("blobs"))?;
         let tx = self.begin_write()?;
         {
             let mut table = tx.open_table(BLOBS).map_err(store_err)?;
-            for (hash, size) in files {
+            for (hash, size) in done {
                 let info = BlobInfo {
                     size: *size,
                     complete: true,

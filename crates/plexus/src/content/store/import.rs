@@ -224,11 +224,11 @@ impl ImportBatch<'_> {
     }
 
     fn record(&mut self) -> Result<(), Error> {
-        let Unrecorded { mut files, inline } = std::mem::take(&mut self.pending);
+        let Unrecorded { files, inline } = std::mem::take(&mut self.pending);
         let blobs: Vec<(Hash, &[u8])> = inline.iter().map(|(h, b)| (*h, &b[..])).collect();
-        self.store.put_inline(&blobs, false)?;
-        files.extend(inline.iter().map(|(h, b)| (*h, b.len() as u64)));
-        // One synced commit for both.
+        // Synced here only when no file record follows: that one's synced
+        // commit covers both.
+        self.store.put_inline(&blobs, files.is_empty())?;
         self.store.record_complete(&files)
     }
 }

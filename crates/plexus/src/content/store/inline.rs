@@ -80,8 +80,9 @@ impl Store {
     /// Stores each of `blobs` whose bytes hash to its hash, and are at most
     /// [`INLINE_MAX`], as a complete inline blob; returns which were taken.
     /// With `durable` false the write is not synced: it becomes durable
-    /// with the store's next synced write ([`Store::record_complete`]), and
-    /// a crash before that loses the blobs whole, never half.
+    /// with the store's next synced commit (such as
+    /// [`Store::record_complete`]'s), and a crash before that loses the
+    /// blobs whole, never half.
     pub(crate) fn put_inline(
         &self,
         blobs: &[(Hash, &[u8])],

@@ -203,13 +203,17 @@ impl Store {
             let value = table.get(&hash.0).map_err(store_err)?;
             let info = value.and_then(|v| BlobInfo::decode(v.value()));
             let links = tx.open_table(linked::LINKED).map_err(store_err)?;
-            (info, Self::linked_stamp(&links, hash)?)
+            let mut stamp = Self::linked_stamp(&links, hash)?;
+            // Inline blobs are never linked out; a stale row (from before
+            // the blob was inline) must not make it look changed.
+            if stamp.is_some() {
+                let inline = tx.open_table(inline::INLINE).map_err(store_err)?;
+                if inline.get(&hash.0).map_err(store_err)?.is_some() {
+                    stamp = None;
+                }
+            }
+            (info, stamp)
         };
-        // Inline blobs are never linked out; a stale row (from before the
-        // blob was inline) must not make it look changed.
-        if stamp.is_some() && self.is_inline(hash)? {
-            return Ok(info);
-        }
         match (info, stamp) {
             (Some(info), Some(stamp)) if info.complete => {
                 Ok(self.linked_intact(hash, info.size, &stamp)?.then_some(info))
