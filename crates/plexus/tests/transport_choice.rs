@@ -76,3 +76,52 @@ async fn without_a_preference_the_first_connection_stays() {
     let seen = dial_over(Transport::Quic, None).await;
     assert_eq!(seen, vec![Some(Transport::Quic)], "b's connections to a");
 }
+
+/// Pub/sub goes on over the connection that is kept. `b` dials `a` over
+/// QUIC, moves to TCP and closes the QUIC connection, on which gossipsub
+/// had opened its one outbound stream; a subscription made afterwards must
+/// still reach `a`, and a message published afterwards must reach `b`.
+/// Before `patches/libp2p-gossipsub`, the kept connection's gossipsub
+/// handler was never woken for the queued subscription (it waited for
+/// another protocol's traffic on that connection, such as ping's every
+/// 15 s), so `a` did not learn of it in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_goes_on_over_the_kept_connection() {
+    let root = tempfile::tempdir().unwrap();
+    let a = start(&root.path().join("a"), |_| {}).await;
+    let b = start(&root.path().join("b"), |c| {
+        c.prefer_transport = Some(Transport::Tcp)
+    })
+    .await;
+    let quic = a
+        .listen_addrs()
+        .iter()
+        .find(|addr| Transport::of(addr) == Some(Transport::Quic))
+        .expect("a listens on QUIC")
+        .clone();
+    b.connect(quic).await.unwrap();
+    let moved = wait_until(Duration::from_secs(10), || async {
+        transports(&b, a.peer_id()).await == vec![Some(Transport::Tcp)]
+    })
+    .await;
+    assert!(moved, "b never moved to TCP");
+    // Let the kept connection's start-up traffic (identify, the first ping)
+    // end, so nothing else happens to wake its handlers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let topic = "kept-connection";
+    let mut sub = b.subscribe(topic).await.unwrap();
+    let seen = wait_until(Duration::from_secs(5), || async {
+        a.topic_peers(topic).await.unwrap().contains(&b.peer_id())
+    })
+    .await;
+    assert!(seen, "a did not learn of b's subscription within 5 s");
+    a.publish(topic, b"over the kept connection".to_vec())
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("b got nothing within 5 s")
+        .expect("subscription open");
+    assert_eq!(got.data, b"over the kept connection");
+}

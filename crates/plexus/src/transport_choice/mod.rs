@@ -19,6 +19,11 @@
 //! (no dials to a NAT-ed peer's private addresses), it is tried once per
 //! connection, and relayed or other connections are left alone.
 //!
+//! Closing a peer's first connection and keeping a later one needs
+//! `patches/libp2p-gossipsub`: upstream's gossipsub handler on the kept
+//! connection was not woken for messages queued after the close (its
+//! `PATCH.md`; the test `pubsub_goes_on_over_the_kept_connection`).
+//!
 //! [`choice::TransportChoice`] is the decision without I/O; [`Behaviour`]
 //! feeds it the swarm's connection events and the peers' addresses that
 //! identify reports.
