@@ -63,8 +63,8 @@ pub struct FileConfig {
     pub max_upload: Option<String>,
     /// Cap on blob downloads, e.g. `"50Mbit"`.
     pub max_download: Option<String>,
-    /// The transport kept to a peer reachable over both: `"tcp"`,
-    /// `"quic"`, or `"any"` (default) for whichever connects first.
+    /// The transport kept to a peer reachable over both: `"tcp"`
+    /// (default), `"quic"`, or `"any"` for whichever connects first.
     pub prefer_transport: Option<String>,
     /// The `[compute]` table: compute for others.
     pub compute: Option<crate::compute::ComputeFile>,
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn the_preferred_transport_is_read_and_checked() {
         let mut config = NodeConfig::new("x");
-        assert_eq!(config.prefer_transport, None);
+        assert_eq!(config.prefer_transport, Some(crate::Transport::Tcp));
         FileConfig::parse("prefer_transport = \"quic\"\n")
             .unwrap()
             .apply(&mut config);
