@@ -161,6 +161,8 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .collect()
     };
     let mut wire: Vec<Vec<(u64, u64)>> = vec![wire_of(&bed)];
+    // The machine's CPU at the same times: every host shares its cores.
+    let mut cpu: Vec<(u64, u64)> = vec![cpu_ticks().unwrap_or((0, 0))];
     let mut finishes: Vec<(usize, f64)> = Vec::new();
     // Per survivor: (share of its bytes from the seeder, first byte in s).
     let mut sources: Vec<(f64, f64)> = Vec::new();
@@ -186,6 +188,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             let t = started.elapsed().as_secs_f64();
             seeder_sent.push((t, blob_sent(&bed, 0)?));
             wire.push(wire_of(&bed));
+            cpu.push(cpu_ticks().unwrap_or((0, 0)));
         }
         for (i, out, slot) in &mut children {
             let Some(child) = slot else { continue };
@@ -289,6 +292,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         "the seeder's upload link, use (%) every ~2 s: {}",
         link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 0..=0, |w| w.1)
     ));
+    report.note(cpu_use(&cpu));
     let mut per_file: Vec<f64> = (1..=n)
         .filter(|i| !leavers.contains(i))
         .map(|i| wire_after[i].0.saturating_sub(wire[0][i].0) as f64 / c.size as f64)
@@ -334,6 +338,47 @@ fn blob_sent(bed: &Testbed, i: usize) -> Result<u64> {
     status["blob_bytes_sent"]
         .as_u64()
         .context("status has no blob_bytes_sent (an old plexus binary?)")
+}
+
+/// This machine's CPU time so far, busy and in all, in clock ticks (the
+/// first line of `/proc/stat`; idle and iowait are not busy).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle, total))
+}
+
+/// How busy the machine's cores were in each sampling interval, and a
+/// warning when they were full: every host runs on them, so a run that
+/// used them all measured waits for a core along with the links.
+fn cpu_use(cpu: &[(u64, u64)]) -> String {
+    let busy: Vec<f64> = cpu
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) as f64 / (w[1].1 - w[0].1).max(1) as f64 * 100.0)
+        .collect();
+    let mean = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut note = format!(
+        "this machine's CPU busy (% of its {cores} cores) every ~2 s: {} (mean {mean:.0} %)",
+        busy.iter()
+            .map(|b| format!("{b:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if mean >= 95.0 {
+        note.push_str(
+            "; the cores were full, so the times include waiting for one (fewer getters or slower links: PLEXUS_CROWD_GETTERS, PLEXUS_CROWD_MBIT)",
+        );
+    }
+    note
 }
 
 /// Bytes received and sent on `eth0` by the network namespace of process

@@ -88,14 +88,17 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             cap_rate(plexus, Capped::Download, Mbit(20.0), 32 << 20)?,
         ],
         // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
-        // $PLEXUS_PLOTS (default docs/).
+        // $PLEXUS_PLOTS (default docs/). $PLEXUS_CROWD_GETTERS and
+        // $PLEXUS_CROWD_MBIT change the getters and the links, for a machine
+        // whose cores the default crowd fills.
         "crowd" | "crowd-full" | "crowd-leave" | "crowd-capped" => {
             let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
             let plot = |name: &str| Some(dir.join(name));
-            let full = Crowd {
+            let mut full = Crowd {
                 plot: plot("crowd-cdf.png"),
-                ..Crowd::new(24, 64 << 20)
+                ..Crowd::new(crowd_knob("PLEXUS_CROWD_GETTERS", 24)? as usize, 64 << 20)
             };
+            full.link = Mbit(f64::from(crowd_knob("PLEXUS_CROWD_MBIT", 20)?));
             let leave = Crowd {
                 leave: true,
                 slack: 1.3,
@@ -124,6 +127,18 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             ALL.join(", ")
         ),
     })
+}
+
+/// A whole number from the environment variable `name` (the crowd's
+/// getters or link rate), `default` when unset.
+fn crowd_knob(name: &str, default: u32) -> Result<u32> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("{name}={v:?}: give a whole number above 0 (default {default})"),
+        },
+    }
 }
 
 /// What one `plexus get --json` reported.
