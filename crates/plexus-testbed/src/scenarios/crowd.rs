@@ -362,7 +362,9 @@ fn cpu_ticks() -> Option<(u64, u64)> {
 fn cpu_use(cpu: &[(u64, u64)]) -> String {
     let busy: Vec<f64> = cpu
         .windows(2)
-        .map(|w| (w[1].0 - w[0].0) as f64 / (w[1].1 - w[0].1).max(1) as f64 * 100.0)
+        // A failed read is (0, 0): the intervals next to it are left out.
+        .filter(|w| w[0].1 > 0 && w[1].1 > w[0].1)
+        .map(|w| w[1].0.saturating_sub(w[0].0) as f64 / (w[1].1 - w[0].1) as f64 * 100.0)
         .collect();
     let mean = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
