@@ -96,9 +96,9 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             let plot = |name: &str| Some(dir.join(name));
             let mut full = Crowd {
                 plot: plot("crowd-cdf.png"),
-                ..Crowd::new(crowd_knob("PLEXUS_CROWD_GETTERS", 24)? as usize, 64 << 20)
+                ..Crowd::new(env_number("PLEXUS_CROWD_GETTERS", 24, 1)?, 64 << 20)
             };
-            full.link = Mbit(f64::from(crowd_knob("PLEXUS_CROWD_MBIT", 20)?));
+            full.link = Mbit(env_number("PLEXUS_CROWD_MBIT", 20, 1)? as f64);
             let leave = Crowd {
                 leave: true,
                 slack: 1.3,
@@ -127,18 +127,6 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
             ALL.join(", ")
         ),
     })
-}
-
-/// A whole number from the environment variable `name` (the crowd's
-/// getters or link rate), `default` when unset.
-fn crowd_knob(name: &str, default: u32) -> Result<u32> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => match v.parse::<u32>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => bail!("{name}={v:?}: give a whole number above 0 (default {default})"),
-        },
-    }
 }
 
 /// What one `plexus get --json` reported.
@@ -251,10 +239,18 @@ pub fn lan(plexus: &Path, n: usize) -> Result<Report> {
 
 /// Runs per port-preserving pair: `$PLEXUS_PUNCH_RUNS`, else `default`.
 fn punch_runs(default: usize) -> Result<usize> {
-    match std::env::var("PLEXUS_PUNCH_RUNS") {
-        Ok(n) => n
-            .parse()
-            .map_err(|_| anyhow::anyhow!("PLEXUS_PUNCH_RUNS={n:?} is no number of runs")),
+    env_number("PLEXUS_PUNCH_RUNS", default, 0)
+}
+
+/// A whole number of at least `min` from the environment variable `name`
+/// (`$PLEXUS_PUNCH_RUNS`, the crowd's getters or link rate), else `default`.
+fn env_number(name: &str, default: usize, min: usize) -> Result<usize> {
+    match std::env::var(name) {
         Err(_) => Ok(default),
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n >= min => Ok(n),
+            _ if min == 0 => bail!("{name}={v:?}: give a whole number (default {default})"),
+            _ => bail!("{name}={v:?}: give a whole number of at least {min} (default {default})"),
+        },
     }
 }
