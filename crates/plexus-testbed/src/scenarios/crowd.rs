@@ -293,6 +293,18 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 0..=0, |w| w.1)
     ));
     report.note(cpu_use(&cpu));
+    // The bound counts the file's bytes only; every link also carries
+    // TCP/IP headers (and the other protocols' bytes). The seeder's link
+    // shows what that costs: its blob bytes are nearly all it sends.
+    let seeder_wire = wire_after[0].1.saturating_sub(wire[0][0].1) as f64;
+    let framing = seeder_wire / (copies * c.size as f64).max(1.0);
+    if framing.is_finite() && framing > 0.0 {
+        report.note(format!(
+            "the seeder's link sent {framing:.3} bytes per blob byte (TCP/IP headers, other protocols): the bound at that rate is {:.1} s, the last getter {:.2} x that",
+            bound * framing,
+            last / (bound * framing)
+        ));
+    }
     let mut per_file: Vec<f64> = (1..=n)
         .filter(|i| !leavers.contains(i))
         .map(|i| wire_after[i].0.saturating_sub(wire[0][i].0) as f64 / c.size as f64)
