@@ -216,7 +216,8 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let copies = (blob_sent(&bed, 0)? - sent_before) as f64 / c.size as f64;
+    let seeder_blob = blob_sent(&bed, 0)? - sent_before;
+    let copies = seeder_blob as f64 / c.size as f64;
     let wire_after = wire_of(&bed);
     for out in &outs {
         same_bytes(&file, out)?;
@@ -296,9 +297,9 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     // The bound counts the file's bytes only; every link also carries
     // TCP/IP headers (and the other protocols' bytes). The seeder's link
     // shows what that costs: its blob bytes are nearly all it sends.
-    let seeder_wire = wire_after[0].1.saturating_sub(wire[0][0].1) as f64;
-    let framing = seeder_wire / (copies * c.size as f64).max(1.0);
-    if framing.is_finite() && framing > 0.0 {
+    let seeder_wire = wire_after[0].1.saturating_sub(wire[0][0].1);
+    if seeder_wire > 0 && seeder_blob > 0 {
+        let framing = seeder_wire as f64 / seeder_blob as f64;
         report.note(format!(
             "the seeder's link sent {framing:.3} bytes per blob byte (TCP/IP headers, other protocols): the bound at that rate is {:.1} s, the last getter {:.2} x that",
             bound * framing,
