@@ -160,6 +160,13 @@ impl Net {
         ])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        if let Some(cc) = congestion_control() {
+            in_ns(
+                &ns,
+                "sysctl",
+                &["-q", "-w", &format!("net.ipv4.tcp_congestion_control={cc}")],
+            )?;
+        }
         // mDNS multicast goes out on the bridge (or the site's LAN).
         ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
         if let Some(r) = gateway {
@@ -261,6 +268,50 @@ fn set_tbf(ns: &str, dev: &str, rate: Option<Mbit>) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The TCP congestion control every host uses: `$PLEXUS_TESTBED_CC`, by
+/// default `cubic` (Linux's default, and what home hosts run); `system`
+/// keeps the kernel's default, which a namespace takes from the machine.
+///
+/// Not left to the machine: this one defaults to BBR (v1), and in the
+/// 24-getter crowd, 24 BBR flows through the seeder's 100 ms drop-tail
+/// queue lost 17 % of their segments (16,910 of 101,938 retransmitted;
+/// CUBIC 1.5 %), and the last getter finished at 1.39-1.47 x the bound
+/// against 1.34-1.37 x with CUBIC. `None` to keep the kernel's.
+pub fn congestion_control() -> Option<String> {
+    static CHOSEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            let cc = std::env::var("PLEXUS_TESTBED_CC").unwrap_or_else(|_| "cubic".into());
+            if cc == "system" {
+                return None;
+            }
+            let read = |key: &str| {
+                std::fs::read_to_string(format!("/proc/sys/net/ipv4/{key}")).unwrap_or_default()
+            };
+            let listed = |list: String| list.split_whitespace().any(|c| c == cc);
+            if !listed(read("tcp_available_congestion_control")) {
+                eprintln!(
+                    "PLEXUS_TESTBED_CC: this kernel has no `{cc}` congestion control; the hosts keep the machine's default"
+                );
+                return None;
+            }
+            // A namespace may only pick what the machine allows.
+            let allowed = read("tcp_allowed_congestion_control");
+            if !listed(allowed.clone()) {
+                let more = format!("{} {cc}", allowed.trim());
+                if let Err(e) = run(
+                    "sysctl",
+                    &["-q", "-w", &format!("net.ipv4.tcp_allowed_congestion_control={more}")],
+                ) {
+                    eprintln!("PLEXUS_TESTBED_CC: cannot allow `{cc}` ({e:#}); the hosts keep the machine's default");
+                    return None;
+                }
+            }
+            Some(cc)
+        })
+        .clone()
 }
 
 impl Drop for Net {

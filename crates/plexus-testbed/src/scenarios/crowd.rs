@@ -248,13 +248,14 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         ));
     }
     report.note(format!(
-        "bound {bound:.1} s = max(F/u_seeder {:.1}, N F/(u_seeder + N u) {:.1}, F/d {:.1}); F {:.0} MiB, links {} Mbit/s",
+        "bound {bound:.1} s = max(F/u_seeder {:.1}, N F/(u_seeder + N u) {:.1}, F/d {:.1}); F {:.0} MiB, links {} Mbit/s, TCP congestion control {}",
         c.size as f64 / c.seeder_rate(),
         survivors as f64 * c.size as f64
             / (c.seeder_rate() + survivors as f64 * c.link.bytes_per_sec()),
         c.size as f64 / c.link.bytes_per_sec(),
         mib(c.size),
-        c.link.0
+        c.link.0,
+        crate::net::congestion_control().unwrap_or_else(|| "the machine's default".into())
     ));
     report.note(format!(
         "finish / bound per getter: {}",
