@@ -150,6 +150,35 @@ fn a_getter_offered_nothing_for_long_gets_pieces_held_for_others() {
 }
 
 #[test]
+fn a_piece_sent_before_is_not_held_from_a_straggler() {
+    let mut s = Seeding::default();
+    let hash = Hash([8; 32]);
+    let now = Instant::now();
+    let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+    // Piece 7 went to c (since gone: its copy never spread); piece 9
+    // was never sent.
+    s.handle_get(c, hash, &piece(7), now);
+    s.handle_get(a, hash, &piece(0), now);
+    s.handle_get(b, hash, &piece(1), now);
+    let (seven, nine) = (piece(7), piece(9));
+    assert_eq!(s.offer(a, hash, &seven, now), Some(seven.clone()));
+    assert_eq!(s.offer(a, hash, &nine, now), Some(nine.clone()));
+    // b, the last getter, wants both too. The piece never sent stays a's
+    // (the seeder must not send it twice while others wait), but the
+    // piece sent before is offered at once: held, b would wait
+    // `STARVED_AFTER` for it, as stragglers did (`plexus-testbed
+    // crowd-leave`: the last two getters 3 s after the others).
+    let t = now + Duration::from_millis(250);
+    assert_eq!(s.offer(b, hash, &nine, t), Some(ChunkRanges::empty()));
+    assert_eq!(s.offer(b, hash, &seven, t), Some(seven.clone()));
+    assert_eq!(
+        s.offer(b, hash, &(seven.clone() | nine), t),
+        Some(ChunkRanges::empty()),
+        "while a never-sent piece is wanted, only never-sent pieces are offered"
+    );
+}
+
+#[test]
 fn a_getter_that_left_makes_no_crowd_and_frees_its_offers() {
     let mut s = Seeding::default();
     let hash = Hash([7; 32]);
