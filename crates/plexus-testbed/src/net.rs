@@ -275,10 +275,11 @@ fn set_tbf(ns: &str, dev: &str, rate: Option<Mbit>) -> Result<()> {
 /// keeps the kernel's default, which a namespace takes from the machine.
 ///
 /// Not left to the machine: this one defaults to BBR (v1), and in the
-/// 24-getter crowd, 24 BBR flows through the seeder's 100 ms drop-tail
-/// queue lost 17 % of their segments (16,910 of 101,938 retransmitted;
-/// CUBIC 1.5 %), and the last getter finished at 1.39-1.47 x the bound
-/// against 1.34-1.37 x with CUBIC. `None` to keep the kernel's.
+/// 24-getter crowd the seeder's 24 BBR flows overran its link's 100 ms
+/// drop-tail queue: the `tbf` dropped 16,910 packets and TCP retransmitted
+/// 17 % of its segments (CUBIC: 1,663 and 1.5 %), and the last getter
+/// finished at 1.44 x the bound against 1.35 x with CUBIC (medians of 8
+/// runs each). `None` to keep the kernel's.
 pub fn congestion_control() -> Option<String> {
     static CHOSEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     CHOSEN
