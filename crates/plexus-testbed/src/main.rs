@@ -13,7 +13,7 @@ use plexus_testbed::{net, plexus_bin, scenarios, sim};
 #[derive(Debug, Parser)]
 #[command(
     name = "plexus-testbed",
-    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan, punch, recover, serve, find-private, relay-limit, relay-loss, storage, nat-reach, caps, crowd, compute (default: all); punch-tcp, punch-quic: the hole-punch loop alone ($PLEXUS_PUNCH_RUNS runs, default 40); crowd-full, crowd-leave, crowd-capped: one of the three flash crowds alone (plots in $PLEXUS_PLOTS, default docs/; $PLEXUS_CROWD_GETTERS, default 24, and $PLEXUS_CROWD_MBIT, default 20, change the getters and every link's rate).\n\nThe DHT at scale (no root needed): plexus-testbed dht-sim --help\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
+    after_help = "Scenarios: swarm, uneven, spread, cut, partition, lan, punch, recover, serve, find-private, relay-limit, relay-loss, storage, nat-reach, caps, crowd, compute (default: all); punch-tcp, punch-quic: the hole-punch loop alone ($PLEXUS_PUNCH_RUNS runs, default 40); crowd-full, crowd-leave, crowd-capped: one of the three flash crowds alone (plots in $PLEXUS_PLOTS, default docs/; $PLEXUS_CROWD_GETTERS, default 24, and $PLEXUS_CROWD_MBIT, default 20, change the getters and every link's rate). Every host runs TCP congestion control $PLEXUS_TESTBED_CC, default cubic (`system` keeps the kernel's).\n\nThe DHT at scale (no root needed): plexus-testbed dht-sim --help\n\nExamples:\n  cargo build --release && target/release/plexus-testbed swarm\n  target/release/plexus-testbed cut partition\n  target/release/plexus-testbed --clean"
 )]
 struct Args {
     /// Scenarios to run, in order.
