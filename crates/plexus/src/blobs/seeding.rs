@@ -19,11 +19,12 @@
 //! them for whichever asked first (`plexus-testbed crowd-leave`: in 4 of 7
 //! runs the last two getters asked for nothing for some 3 s and finished
 //! that much after the others, at 1.46-1.52 x the bound against 1.36-1.37
-//! x; not holding them, 3 runs of 3 at 1.36-1.37 x). An offer sticks (the
+//! x; not holding them, 7 runs of 7 at 1.36-1.38 x). An offer sticks (the
 //! same pieces until they are fetched), so getters fetch different pieces
-//! from the seeder and trade the rest among themselves, as BitTorrent's super-seeding does (BEP 16). An offer
-//! is sized to what the getter fetched from this node in the last
-//! [`RATE_WINDOW`], so a fast getter is not slowed. A getter whose wanted
+//! from the seeder and trade the rest among themselves, as BitTorrent's
+//! super-seeding does (BEP 16). An offer is sized to what the getter
+//! fetched from this node in the last [`RATE_WINDOW`], so a fast getter is
+//! not slowed. A getter whose wanted
 //! pieces are all held for others is offered nothing and fetches from them,
 //! for at most [`STARVED_AFTER`]. Requests are still served for any range
 //! this node has; an offer only steers.
