@@ -112,6 +112,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             size: 1 << 20,
             complete: false,
             present: ranges,
+            offer: false,
         },
         Response::Data(vec![7; 100]),
         Response::NotFound,

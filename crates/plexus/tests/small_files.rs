@@ -64,6 +64,7 @@ fn answer(store: &Store, request: Request, lie: Lie) -> Response {
                 size: info.size,
                 complete: info.complete,
                 present: info.present,
+                offer: false,
             },
             None => Response::NotFound,
         },

@@ -171,7 +171,7 @@ fn read(store: &Store, admission: Admission, offer: Option<ChunkRanges>) -> Resp
             Ok(Some(info)) => {
                 let all = ChunkRanges::from(ChunkNum(0)..ChunkNum::chunks(info.size));
                 match offer.map(|o| o & all) {
-                    Some(o) if info.complete => Response::have(info.size, false, o),
+                    Some(o) if info.complete => Response::offer(info.size, o),
                     _ => Response::have(info.size, info.complete, info.present),
                 }
             }

@@ -81,8 +81,17 @@ pub enum Response {
         size: u64,
         /// Whether the provider has the whole blob.
         complete: bool,
-        /// The verified chunk ranges the provider has.
+        /// The verified chunk ranges the provider has, or with `offer`,
+        /// those it offers this getter now.
         present: ChunkRanges,
+        /// The provider has the whole blob and answers a `Wants` with an
+        /// offer (`complete` is then false: only `present` is to be fetched
+        /// from it for now). A getter asks a partial holder, whose answer
+        /// does not depend on what it wants, a bare `Have` instead, without
+        /// its wanted ranges (up to 2 KiB per question). On the wire it is
+        /// the flag byte's value 2, which a node that predates it reads as
+        /// an answer from a partial holder, as it was sent before.
+        offer: bool,
     },
     /// The bao encoding of the requested ranges.
     Data(Vec<u8>),
@@ -209,6 +218,17 @@ impl Request {
     }
 }
 
+/// `ranges`, or its first [`MAX_HAVE_BOUNDARIES`] boundaries.
+fn cut_have(ranges: ChunkRanges) -> ChunkRanges {
+    let b = ranges.boundaries();
+    if b.len() > MAX_HAVE_BOUNDARIES {
+        ChunkRanges::new(b[..MAX_HAVE_BOUNDARIES].iter().copied().collect())
+            .expect("a prefix of sorted boundaries is sorted")
+    } else {
+        ranges
+    }
+}
+
 /// The body of a `GetMany`: a count, then each hash and size.
 fn get_many(buf: &[u8]) -> io::Result<Request> {
     let n = u32::from_le_bytes(
@@ -238,17 +258,22 @@ impl Response {
     /// more than [`MAX_HAVE_BOUNDARIES`] boundaries (a subset: everything
     /// named is present).
     pub fn have(size: u64, complete: bool, present: ChunkRanges) -> Self {
-        let b = present.boundaries();
-        let present = if b.len() > MAX_HAVE_BOUNDARIES {
-            ChunkRanges::new(b[..MAX_HAVE_BOUNDARIES].iter().copied().collect())
-                .expect("a prefix of sorted boundaries is sorted")
-        } else {
-            present
-        };
         Response::Have {
             size,
             complete,
-            present,
+            present: cut_have(present),
+            offer: false,
+        }
+    }
+
+    /// A complete holder's offer of `offered` (cut as [`Response::have`]
+    /// cuts).
+    pub fn offer(size: u64, offered: ChunkRanges) -> Self {
+        Response::Have {
+            size,
+            complete: false,
+            present: cut_have(offered),
+            offer: true,
         }
     }
 
@@ -260,8 +285,10 @@ impl Response {
                 size,
                 complete,
                 present,
+                offer,
             } => {
-                let mut out = vec![*complete as u8];
+                let flag = if *offer { 2 } else { *complete as u8 };
+                let mut out = vec![flag];
                 out.extend_from_slice(&size.to_le_bytes());
                 put_ranges(&mut out, present);
                 (0, Cow::Owned(out))
@@ -300,7 +327,7 @@ impl Response {
     pub(super) fn from_parts(kind: u8, body: Vec<u8>) -> io::Result<Self> {
         Ok(match kind {
             0 => {
-                let complete = *body.first().ok_or_else(|| bad("truncated"))? == 1;
+                let flag = *body.first().ok_or_else(|| bad("truncated"))?;
                 let size = u64::from_le_bytes(
                     body.get(1..9)
                         .ok_or_else(|| bad("truncated"))?
@@ -309,8 +336,9 @@ impl Response {
                 );
                 Response::Have {
                     size,
-                    complete,
+                    complete: flag == 1,
                     present: get_ranges(&body[9..], MAX_HAVE_BOUNDARIES)?,
+                    offer: flag == 2,
                 }
             }
             1 => Response::Data(body),

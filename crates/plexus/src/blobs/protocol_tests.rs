@@ -65,7 +65,9 @@ fn messages_round_trip() {
             size: 5,
             complete: false,
             present: ranges,
+            offer: false,
         },
+        Response::offer(5, ChunkRanges::from(ChunkNum(0)..ChunkNum(1))),
         Response::Data(vec![1, 2, 3]),
         Response::NotFound,
         Response::Missing,
@@ -153,4 +155,20 @@ fn malformed_messages_are_errors() {
     past.extend_from_slice(&(MAX_CHUNK + 1).to_le_bytes());
     let err = Request::decode(&past).unwrap_err().to_string();
     assert!(err.contains("past the largest"), "{err}");
+}
+
+#[test]
+fn an_offer_reads_as_a_partial_answer_to_a_node_that_predates_it() {
+    // Such a node read the flag byte as `== 1`: complete or not. An offer
+    // is flag 2, so it still reads as the partial answer it was sent as.
+    let offer = Response::offer(1 << 20, ChunkRanges::from(ChunkNum(0)..ChunkNum(128)));
+    let wire = offer.encode();
+    assert_eq!((wire[0], wire[1]), (0, 2), "kind Have, flag 2");
+    let Response::Have {
+        complete, offer, ..
+    } = Response::decode(wire).unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(!complete && offer);
 }

@@ -167,3 +167,32 @@ async fn nobody_to_ask_and_nobody_delivering_are_clear_errors() {
     let kept = mine.get(&hash).unwrap().unwrap();
     assert!(!kept.complete);
 }
+
+#[tokio::test]
+async fn a_partial_holder_is_asked_a_bare_have_and_a_complete_one_what_is_wanted() {
+    // A partial holder's answer does not depend on what this node wants,
+    // so naming it (up to 2 KiB, to every peer, every refresh) was waste
+    // on the getters' links in a crowd. Only a complete holder, which
+    // may answer with an offer (`blobs::seeding`), is told.
+    let data = bytes(4 * 1024 * 1024, 6);
+    let net = FakeNetwork::new();
+    let mut keep = Vec::new();
+    let mut ids = Vec::new();
+    let mut hash = Hash([0; 32]);
+    for mode in [Mode::Slow(Duration::from_millis(100)), Mode::FirstHalf] {
+        let (dir, s) = store();
+        hash = s.import_bytes(&data).unwrap();
+        ids.push(net.add(s, mode));
+        keep.push(dir);
+    }
+    let (_dir, mine) = store();
+    get(&net, &mine, hash, true).await.unwrap();
+    assert_eq!(mine.read_small(&hash, u64::MAX).unwrap(), data);
+    let questions = net.questions.lock().unwrap().clone();
+    let asked = |peer, wants| questions.iter().filter(|q| **q == (peer, wants)).count();
+    let (complete, partial) = (ids[0], ids[1]);
+    assert!(asked(complete, true) >= 2, "{questions:?}");
+    assert_eq!(asked(partial, true), 0, "{questions:?}");
+    // Asked again after its first answer, and bare.
+    assert!(asked(partial, false) >= 2, "{questions:?}");
+}

@@ -29,6 +29,11 @@ pub(crate) enum Mode {
     /// Its first request fails with a lost connection (a racing dial's
     /// loser closed under it); it answers honestly after that.
     CutFirst,
+    /// A partial holder (another getter): it has and serves the first half
+    /// of the blob's chunk groups only.
+    FirstHalf,
+    /// Honest, each data answer this long in coming.
+    Slow(std::time::Duration),
 }
 
 struct Peer {
@@ -48,6 +53,9 @@ pub(crate) struct FakeNetwork {
     pub(crate) provided: Arc<Mutex<Vec<Hash>>>,
     /// Requests sent, of every kind.
     pub(crate) requests: Arc<std::sync::atomic::AtomicUsize>,
+    /// Every `Have` and `Wants` question, by peer: whether it named wanted
+    /// ranges (a `Wants`).
+    pub(crate) questions: Arc<Mutex<Vec<(PeerId, bool)>>>,
 }
 
 impl FakeNetwork {
@@ -57,6 +65,7 @@ impl FakeNetwork {
             peers: Arc::default(),
             provided: Arc::default(),
             requests: Arc::default(),
+            questions: Arc::default(),
         }
     }
 
@@ -107,16 +116,28 @@ impl FakeNetwork {
                 Ok(Response::Many(answers))
             }
             Request::Have(hash) | Request::Wants { hash, .. } => Ok(match p.store.get(&hash)? {
+                Some(info) if p.mode == Mode::FirstHalf => Response::Have {
+                    size: info.size,
+                    complete: false,
+                    present: info.present & first_half(info.size),
+                    offer: false,
+                },
                 Some(info) => Response::Have {
                     size: info.size + u64::from(p.mode == Mode::WrongSize),
                     complete: info.complete,
                     present: info.present,
+                    offer: false,
                 },
                 None => Response::NotFound,
             }),
             Request::Get { hash, ranges } => {
                 p.served += 1;
                 let size = p.store.get(&hash)?.map(|i| i.size);
+                if p.mode == Mode::FirstHalf
+                    && size.is_some_and(|s| !ranges.is_subset(&first_half(s)))
+                {
+                    return Ok(Response::Missing);
+                }
                 let proof = size.is_some_and(|s| ranges == super::size::proof_ranges(s));
                 match p.store.encode(&hash, &ranges) {
                     Ok(mut bytes) => {
@@ -134,6 +155,12 @@ impl FakeNetwork {
     }
 }
 
+/// The first half of a blob of `size` bytes, in whole chunk groups.
+fn first_half(size: u64) -> ChunkRanges {
+    let groups = crate::content::group_count(size);
+    ChunkRanges::from(ChunkNum(0)..ChunkNum(groups / 2 * crate::content::GROUP_BYTES / 1024))
+}
+
 impl BlobNetwork for FakeNetwork {
     fn local_peer_id(&self) -> PeerId {
         self.me
@@ -149,6 +176,17 @@ impl BlobNetwork for FakeNetwork {
         tokio::task::yield_now().await;
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &request {
+            Request::Have(_) => self.questions.lock().unwrap().push((peer, false)),
+            Request::Wants { .. } => self.questions.lock().unwrap().push((peer, true)),
+            Request::Get { .. } => {
+                let mode = self.peers.lock().unwrap().get(&peer).map(|p| p.mode);
+                if let Some(Mode::Slow(delay)) = mode {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+            Request::GetMany(_) => {}
+        }
         self.answer(peer, request)
     }
 

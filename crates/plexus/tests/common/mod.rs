@@ -193,6 +193,7 @@ impl Liar {
                             size: self.size,
                             complete: true,
                             present: ChunkRanges::empty(),
+                            offer: false,
                         }
                     }
                     protocol::Request::Get { hash, ranges } => {

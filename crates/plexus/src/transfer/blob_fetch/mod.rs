@@ -131,6 +131,7 @@ struct Claim {
     size: u64,
     complete: bool,
     present: ChunkRanges,
+    offer: bool,
 }
 
 /// Files of a collection up to this size are fetched in a batch: written
@@ -212,12 +213,14 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
                     size,
                     complete,
                     present,
+                    offer,
                 }),
             ) => claims.push(Claim {
                 peer,
                 size,
                 complete,
                 present,
+                offer,
             }),
             Learned::Have(peer, Ok(Response::NotFound)) => {
                 why.push(format!("{peer}: does not have it"))
@@ -270,6 +273,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
         addrs,
         known: peers.iter().map(|(p, _)| *p).collect(),
         asking: HashSet::new(),
+        partial: HashSet::new(),
         learning: tokio::task::JoinSet::new(),
         tally,
     };
@@ -280,6 +284,7 @@ pub(super) async fn fetch_blob<N: BlobNetwork>(
                 size: claim.size,
                 complete: claim.complete,
                 present: claim.present,
+                offer: claim.offer,
             }),
         ));
     }

@@ -58,6 +58,10 @@ pub(super) struct BlobFetch<'a, N> {
     pub(super) known: HashSet<PeerId>,
     /// Peers with a `Have` outstanding.
     pub(super) asking: HashSet<PeerId>,
+    /// Peers whose last answer was a partial holder's (neither the whole
+    /// blob nor an offer): they are asked a bare `Have`, since what this
+    /// node wants does not change their answer.
+    pub(super) partial: HashSet<PeerId>,
     /// `Have`/`Wants` questions and provider lookups under way, each a
     /// task of its own so it is sent at once (see `drive`).
     pub(super) learning: JoinSet<Learned>,
@@ -93,8 +97,14 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
                     size,
                     complete,
                     present,
+                    offer,
                 }) = answer
                 {
+                    if complete || offer {
+                        self.partial.remove(&peer);
+                    } else {
+                        self.partial.insert(peer);
+                    }
                     if size == self.size {
                         self.plan.add_peer(peer, (!complete).then_some(present));
                     } else {
@@ -139,11 +149,16 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         for peer in holders.into_iter().chain(others) {
             if self.asking.insert(peer) {
                 let addrs = self.addrs.get(&peer).cloned().unwrap_or_default();
+                let request = if self.partial.contains(&peer) {
+                    Request::Have(self.hash)
+                } else {
+                    wants.clone()
+                };
                 self.learning.spawn(ask_have(
                     self.net,
                     peer,
                     addrs,
-                    wants.clone(),
+                    request,
                     self.limits.have_timeout,
                 ));
             }
