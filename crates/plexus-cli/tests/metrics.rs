@@ -212,7 +212,7 @@ fn metrics_move_with_a_transfer_and_carry_libp2p_metrics() {
     // told its connection's path).
     let blob = |s: &HashMap<String, f64>, dir: &str| {
         let key = format!(
-            "plexus_protocol_bytes_total{{protocol=\"/plexus/blobs/1.0.0\",direction=\"{dir}\",path=\"direct\"}}"
+            "plexus_protocol_bytes_total{{protocol=\"/plexus/blobs/1.1.0\",direction=\"{dir}\",path=\"direct\"}}"
         );
         s.get(&key).copied().unwrap_or(0.0)
     };

@@ -14,7 +14,8 @@ use libp2p::{identity::Keypair, request_response::Codec as _, PeerId};
 
 use crate::{
     blobs::protocol::{
-        Codec, Request, Response, MAX_BOUNDARIES, MAX_CHUNK, MAX_HAVE_BOUNDARIES, PROTOCOL,
+        Codec, Form, Request, Response, MAX_BOUNDARIES, MAX_CHUNK, MAX_HAVE_BOUNDARIES, PROTOCOL,
+        PROTOCOL_COMPACT,
     },
     config::{FileConfig, NodeConfig},
     content::{
@@ -49,47 +50,55 @@ fn peer_of(secret: [u8; 32]) -> PeerId {
         .to_peer_id()
 }
 
-/// A blob protocol frame, as the codec reads it from a stream: first byte
-/// picks request or response, the rest is the stream (length prefix and
+/// A blob protocol frame, as the codec reads it from a stream: the first
+/// byte picks request or response (bit 0) and the protocol version (bit 1:
+/// range lists fixed or compact), the rest is the stream (length prefix and
 /// body). Also the bare `decode` functions; decoded messages round-trip.
 pub fn blob_frame(data: &[u8]) {
     let Some((&which, stream)) = data.split_first() else {
         return;
     };
+    let (protocol, form) = if which & 2 == 0 {
+        (PROTOCOL, Form::Fixed)
+    } else {
+        (PROTOCOL_COMPACT, Form::Compact)
+    };
     let mut io = Cursor::new(stream);
     if which & 1 == 0 {
-        if let Ok(req) = block_on(Codec::default().read_request(&PROTOCOL, &mut io)) {
-            check_request(&req);
+        if let Ok(req) = block_on(Codec::default().read_request(&protocol, &mut io)) {
+            check_request(&req, form);
         }
-        if let Ok(req) = Request::decode(stream) {
-            check_request(&req);
+        if let Ok(req) = Request::decode_as(stream, form) {
+            check_request(&req, form);
         }
     } else {
-        if let Ok(res) = block_on(Codec::default().read_response(&PROTOCOL, &mut io)) {
-            check_response(&res);
+        if let Ok(res) = block_on(Codec::default().read_response(&protocol, &mut io)) {
+            check_response(&res, form);
         }
-        if let Ok(res) = Response::decode(stream.to_vec()) {
-            check_response(&res);
+        if let Ok(res) = Response::decode_as(stream.to_vec(), form) {
+            check_response(&res, form);
         }
     }
 }
 
-fn check_request(req: &Request) {
+fn check_request(req: &Request, form: Form) {
     if let Request::Get { ranges, .. } | Request::Wants { wanted: ranges, .. } = req {
         check_ranges(ranges, MAX_BOUNDARIES);
     }
-    assert_eq!(&Request::decode(&req.encode()).expect("re-decodes"), req);
+    let again = Request::decode_as(&req.encode_as(form), form).expect("re-decodes");
+    assert_eq!(&again, req);
 }
 
-fn check_response(res: &Response) {
+fn check_response(res: &Response, form: Form) {
     if let Response::Have { present, .. } = res {
         check_ranges(present, MAX_HAVE_BOUNDARIES);
     }
-    let again = Response::decode(res.encode()).expect("re-decodes");
+    let again = Response::decode_as(res.encode_as(form), form).expect("re-decodes");
     match (res, &again) {
         // Not UTF-8 on the wire: decoded lossily, then stable.
         (Response::Refused(_), Response::Refused(_)) => {
-            assert_eq!(Response::decode(again.encode()).unwrap(), again)
+            let third = Response::decode_as(again.encode_as(form), form).unwrap();
+            assert_eq!(third, again)
         }
         _ => assert_eq!(&again, res),
     }

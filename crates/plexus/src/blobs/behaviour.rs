@@ -1,5 +1,5 @@
 //! The blob component as a libp2p behaviour: request-response on
-//! `/plexus/blobs/1.0.0`. One inner request-response behaviour carries
+//! `/plexus/blobs/1.1.0` and `1.0.0`. One inner request-response behaviour carries
 //! both sides: peers' requests go to [`Answers`] (answered from the store
 //! on the blocking pool), this node's own to [`Requests`] (over direct
 //! connections only unless allowed: see [`super::direct`]).
@@ -18,7 +18,7 @@ use libp2p::{
 
 use super::{
     answers::Answers,
-    protocol::{Codec, Request, Response, PROTOCOL},
+    protocol::{Codec, Request, Response, PROTOCOL, PROTOCOL_COMPACT},
     requests::Requests,
     Command,
 };
@@ -58,7 +58,10 @@ impl Behaviour {
         Self {
             inner: Inner::with_codec(
                 Metered::new(Codec::limited(bandwidth), traffic),
-                [(PROTOCOL, ProtocolSupport::Full)],
+                [
+                    (PROTOCOL_COMPACT, ProtocolSupport::Full),
+                    (PROTOCOL, ProtocolSupport::Full),
+                ],
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(30))
                     .with_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION),

@@ -1,4 +1,4 @@
-//! The length-prefixed binary codec of `/plexus/blobs/1.0.0` for
+//! The length-prefixed binary codec of `/plexus/blobs/1.0.0` and `1.1.0` for
 //! request-response, with response bodies paced by the node's bandwidth
 //! caps. The messages themselves are in [`super::protocol`].
 
@@ -7,7 +7,7 @@ use std::{io, sync::Arc};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
-use super::protocol::{bad, Request, Response, MAX_FRAME, MAX_REQUEST_FRAME};
+use super::protocol::{bad, Form, Request, Response, MAX_FRAME, MAX_REQUEST_FRAME};
 use crate::bandwidth::{Bandwidth, Direction, CHUNK};
 
 /// Length-prefixed binary codec for [`Request`] and [`Response`].
@@ -76,14 +76,14 @@ impl libp2p::request_response::Codec for Codec {
     type Request = Request;
     type Response = Response;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Request>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Request::decode(&read_frame(io, MAX_REQUEST_FRAME).await?)
+        Request::decode_as(&read_frame(io, MAX_REQUEST_FRAME).await?, Form::of(p))
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    async fn read_response<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Response>
     where
         T: AsyncRead + Unpin + Send,
     {
@@ -102,31 +102,31 @@ impl libp2p::request_response::Codec for Codec {
             self.grant(Direction::Down, chunk.len()).await;
             io.read_exact(chunk).await?;
         }
-        Response::from_parts(head[4], body)
+        Response::from_parts(head[4], body, Form::of(p))
     }
 
     async fn write_request<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         req: Request,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req.encode()).await
+        write_frame(io, &req.encode_as(Form::of(p))).await
     }
 
     async fn write_response<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         res: Response,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        let (kind, body) = res.parts();
+        let (kind, body) = res.parts(Form::of(p));
         let mut head = ((body.len() + 1) as u32).to_le_bytes().to_vec();
         head.push(kind);
         io.write_all(&head).await?;

@@ -1,4 +1,4 @@
-//! The blob protocol, `/plexus/blobs/1.0.0`, as one component: the wire
+//! The blob protocol, `/plexus/blobs/1.1.0` (and `1.0.0`), as one component: the wire
 //! format ([`protocol`]) and its codec (`codec.rs`), who may be served how
 //! much and for how long (`serve.rs`, no I/O, tested in `serve_tests.rs`),
 //! and the

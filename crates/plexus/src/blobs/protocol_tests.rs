@@ -172,3 +172,109 @@ fn an_offer_reads_as_a_partial_answer_to_a_node_that_predates_it() {
     };
     assert!(!complete && offer);
 }
+
+#[test]
+fn the_compact_form_round_trips_and_is_a_quarter_of_the_fixed_one() {
+    let hash = Hash::of(b"c");
+    // A crowd getter's holdings: every third piece of 128 chunks, 140
+    // boundaries.
+    let mut present = ChunkRanges::empty();
+    for piece in 0..70u64 {
+        present |= ChunkRanges::from(ChunkNum(384 * piece)..ChunkNum(384 * piece + 128));
+    }
+    let have = Response::have(64 << 20, false, present.clone());
+    let (fixed, compact) = (have.encode(), have.encode_as(Form::Compact));
+    assert_eq!(
+        Response::decode_as(compact.clone(), Form::Compact).unwrap(),
+        have
+    );
+    assert_eq!(fixed.len(), 1 + 1 + 8 + 4 + 140 * 8);
+    assert!(
+        compact.len() <= 1 + 1 + 8 + 2 + 140 * 2,
+        "{}",
+        compact.len()
+    );
+    let open_ended =
+        ChunkRanges::from(ChunkNum(0)..ChunkNum(5)) | ChunkRanges::from(ChunkNum(MAX_CHUNK)..);
+    for req in [
+        Request::Have(hash),
+        Request::wants(hash, &present),
+        Request::Get {
+            hash,
+            ranges: open_ended.clone(),
+        },
+        Request::Get {
+            hash,
+            ranges: ChunkRanges::empty(),
+        },
+    ] {
+        assert_eq!(
+            Request::decode_as(&req.encode_as(Form::Compact), Form::Compact).unwrap(),
+            req
+        );
+        assert!(req.encode_as(Form::Compact).len() <= MAX_REQUEST_FRAME);
+    }
+    for res in [
+        Response::offer(5, open_ended),
+        Response::Many(vec![Response::Data(vec![1]), Response::Missing]),
+        Response::NotFound,
+    ] {
+        assert_eq!(
+            Response::decode_as(res.encode_as(Form::Compact), Form::Compact).unwrap(),
+            res
+        );
+    }
+    // The largest request still fits its frame: every boundary far apart.
+    let far: Vec<ChunkNum> = (0..MAX_BOUNDARIES as u64)
+        .map(|i| ChunkNum(i << 45))
+        .collect();
+    let far = Request::Get {
+        hash,
+        ranges: ChunkRanges::new(far.into()).unwrap(),
+    };
+    assert!(far.encode_as(Form::Compact).len() <= MAX_REQUEST_FRAME);
+}
+
+#[test]
+fn a_malformed_compact_range_list_is_refused() {
+    let hash = Hash::of(b"m");
+    let get = |list: &[u8]| {
+        let mut frame = [&[1u8][..], &hash.0].concat();
+        frame.extend_from_slice(list);
+        Request::decode_as(&frame, Form::Compact)
+    };
+    assert!(get(&[2, 3, 4]).is_ok());
+    let refused = |list: &[u8], why: &str| {
+        let err = get(list).unwrap_err().to_string();
+        assert!(err.contains(why), "{list:?}: {err}");
+    };
+    refused(&[], "range list");
+    refused(&[2, 3], "range list");
+    refused(&[2, 3, 0], "not sorted");
+    refused(&[2, 3, 4, 9], "bytes after");
+    refused(&[0x81, 0x02], "at most 256");
+    // Steps adding up past the largest chunk number, and one past u64.
+    let big = |v: u64| {
+        let mut b = unsigned_varint::encode::u64_buffer();
+        unsigned_varint::encode::u64(v, &mut b).to_vec()
+    };
+    refused(
+        &[[2].as_slice(), &big(MAX_CHUNK), &big(1)].concat(),
+        "past the largest",
+    );
+    refused(
+        &[[2].as_slice(), &big(u64::MAX), &big(u64::MAX)].concat(),
+        "past the largest",
+    );
+    refused(
+        &[
+            1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ],
+        "range list",
+    );
+    // A `Have` answer's list is checked the same way.
+    let mut have = Response::have(10, false, ChunkRanges::from(ChunkNum(1)..ChunkNum(2)))
+        .encode_as(Form::Compact);
+    have.push(0);
+    assert!(Response::decode_as(have, Form::Compact).is_err());
+}
