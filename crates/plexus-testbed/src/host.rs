@@ -240,16 +240,24 @@ impl Host {
 }
 
 /// The daemon's stderr: `$PLEXUS_TESTBED_LOGS/<data dir name>-<port>.log`
-/// when that variable names a folder (set `RUST_LOG` too), else nowhere. A
-/// daemon restarted on another port (each run of a pair scenario) gets a
-/// log of its own.
+/// when that variable names a folder (made if missing; set `RUST_LOG`
+/// too), else nowhere. A daemon restarted on another port (each run of a
+/// pair scenario) gets a log of its own. A log that cannot be made is
+/// said once per daemon, not silently dropped.
 fn log_file(data_dir: &Path, port: u16) -> Stdio {
     let Some(dir) = std::env::var_os("PLEXUS_TESTBED_LOGS") else {
         return Stdio::null();
     };
     let name = data_dir.file_name().unwrap_or_default().to_string_lossy();
-    std::fs::File::create(Path::new(&dir).join(format!("{name}-{port}.log")))
-        .map_or_else(|_| Stdio::null(), Stdio::from)
+    let path = Path::new(&dir).join(format!("{name}-{port}.log"));
+    let file = std::fs::create_dir_all(&dir).and_then(|()| std::fs::File::create(&path));
+    match file {
+        Ok(file) => Stdio::from(file),
+        Err(e) => {
+            eprintln!("PLEXUS_TESTBED_LOGS: cannot write {}: {e}", path.display());
+            Stdio::null()
+        }
+    }
 }
 
 impl Drop for Host {
