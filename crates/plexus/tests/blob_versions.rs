@@ -5,12 +5,16 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use bao_tree::{ChunkNum, ChunkRanges};
 use common::{data, node, raw};
-use futures::StreamExt;
-use libp2p::{request_response, swarm::SwarmEvent};
 use plexus::{
     blobs::protocol::{Request, Response},
     content::{share, BlobFormat, Store},
@@ -25,33 +29,20 @@ async fn a_node_fetches_from_and_serves_a_peer_that_speaks_only_1_0_0() {
     // The old peer serves a blob from a store of its own, honestly.
     let store = Store::open(&root.path().join("old")).unwrap();
     let hash = store.import_bytes(&bytes).unwrap();
-    let (mut old, old_id, old_addr) = raw::blob_peer().await;
-    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (old, old_id, old_addr) = raw::blob_peer().await;
+    let served = Arc::new(AtomicUsize::new(0));
     let (server_store, count) = (store.clone(), served.clone());
-    let server = tokio::spawn(async move {
-        loop {
-            let SwarmEvent::Behaviour(request_response::Event::Message {
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            }) = old.select_next_some().await
-            else {
-                continue;
-            };
-            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let answer = match request {
-                Request::Have(h) | Request::Wants { hash: h, .. } => {
-                    let info = server_store.get(&h).unwrap().unwrap();
-                    Response::have(info.size, info.complete, info.present)
-                }
-                Request::Get { hash: h, ranges } => {
-                    Response::Data(server_store.encode(&h, &ranges).unwrap())
-                }
-                Request::GetMany(_) => Response::Refused("no".into()),
-            };
-            let _ = old.behaviour_mut().send_response(channel, answer);
+    let server = raw::serve_blobs(old, move |request| {
+        count.fetch_add(1, Ordering::Relaxed);
+        match request {
+            Request::Have(h) | Request::Wants { hash: h, .. } => {
+                let info = server_store.get(&h).unwrap().unwrap();
+                Response::have(info.size, info.complete, info.present)
+            }
+            Request::Get { hash: h, ranges } => {
+                Response::Data(server_store.encode(&h, &ranges).unwrap())
+            }
+            Request::GetMany(_) => Response::Refused("no".into()),
         }
     });
     let getter = node(&root.path().join("new")).await;
@@ -69,7 +60,7 @@ async fn a_node_fetches_from_and_serves_a_peer_that_speaks_only_1_0_0() {
     let out = root.path().join("out");
     share::export(getter.store(), &hash, BlobFormat::Raw, &out, false).unwrap();
     assert!(std::fs::read(&out).unwrap() == bytes);
-    assert!(served.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    assert!(served.load(Ordering::Relaxed) >= 2);
     server.abort();
 
     // A 1.0.0 client asks the new node what it has, then for a range.
@@ -84,28 +75,14 @@ async fn a_node_fetches_from_and_serves_a_peer_that_speaks_only_1_0_0() {
             ranges: ranges.clone(),
         },
     ] {
-        for addr in &addrs {
-            client.add_peer_address(id, addr.clone());
-        }
-        client.behaviour_mut().send_request(&id, request);
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-            loop {
-                match client.select_next_some().await {
-                    SwarmEvent::Behaviour(request_response::Event::Message {
-                        message: request_response::Message::Response { response, .. },
-                        ..
-                    }) => break Ok(response),
-                    SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                        error,
-                        ..
-                    }) => break Err(error.to_string()),
-                    _ => {}
-                }
-            }
-        })
-        .await
-        .expect("answered within 20 s");
-        answers.push(answer.expect("a 1.0.0 request is served"));
+        let answer = raw::ask_blob(
+            &mut client,
+            id,
+            addrs.clone(),
+            request,
+            Duration::from_secs(20),
+        );
+        answers.push(answer.await.expect("a 1.0.0 request is served"));
     }
     let Response::Have { size, complete, .. } = &answers[0] else {
         panic!("{:?}", answers[0]);

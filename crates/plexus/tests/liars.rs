@@ -244,8 +244,7 @@ async fn a_sole_liar_that_answers_missing_forever_ends_with_a_clear_error() {
 /// build the multiply panicked inside the event loop and stopped the node).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overflowing_range_requests_are_refused_and_the_node_goes_on() {
-    use futures::StreamExt;
-    use libp2p::{request_response, swarm::SwarmEvent};
+    use libp2p::request_response;
     use plexus::content::{ChunkNum, ChunkRanges};
 
     let root = tempfile::tempdir().unwrap();
@@ -275,31 +274,14 @@ async fn overflowing_range_requests_are_refused_and_the_node_goes_on() {
         }),
     ];
     for ranges in hostile {
-        attacker.behaviour_mut().send_request_with_addresses(
-            &server.peer_id(),
-            protocol::Request::Get {
-                hash,
-                ranges: ranges.clone(),
-            },
-            vec![addr.clone()],
-        );
-        let response = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                match attacker.select_next_some().await {
-                    SwarmEvent::Behaviour(request_response::Event::Message {
-                        message: request_response::Message::Response { response, .. },
-                        ..
-                    }) => return Ok(response),
-                    SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                        error,
-                        ..
-                    }) => return Err(error.to_string()),
-                    _ => {}
-                }
-            }
-        })
-        .await
-        .expect("an answer within 10 s");
+        let request = protocol::Request::Get {
+            hash,
+            ranges: ranges.clone(),
+        };
+        let (peer, addrs) = (server.peer_id(), vec![addr.clone()]);
+        let response =
+            common::raw::ask_blob(&mut attacker, peer, addrs, request, Duration::from_secs(10))
+                .await;
         match response {
             Ok(protocol::Response::Refused(why)) => println!("refused {ranges:?}: {why}"),
             Ok(protocol::Response::Data(d)) => {

@@ -8,8 +8,7 @@ mod common;
 use std::{path::Path, sync::Arc};
 
 use common::{data, node, raw};
-use futures::StreamExt;
-use libp2p::{request_response, swarm::SwarmEvent, Multiaddr};
+use libp2p::Multiaddr;
 use plexus::{
     blobs::protocol::{Request, Response},
     content::{share, BlobFormat, Hash, Store},
@@ -31,23 +30,8 @@ enum Lie {
 
 /// Starts the attacker on 127.0.0.1; returns its id and address.
 async fn attacker(store: Arc<Store>, lie: Lie) -> (PeerId, Multiaddr) {
-    let (mut swarm, peer, addr) = raw::blob_peer().await;
-    tokio::spawn(async move {
-        loop {
-            let SwarmEvent::Behaviour(request_response::Event::Message {
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            }) = swarm.select_next_some().await
-            else {
-                continue;
-            };
-            let answer = answer(&store, request, lie);
-            let _ = swarm.behaviour_mut().send_response(channel, answer);
-        }
-    });
+    let (swarm, peer, addr) = raw::blob_peer().await;
+    raw::serve_blobs(swarm, move |request| answer(&store, request, lie));
     (peer, addr)
 }
 

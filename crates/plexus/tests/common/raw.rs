@@ -162,3 +162,64 @@ pub fn rendezvous_register(
     frame.extend(message);
     frame
 }
+
+/// Sends `request` from a bare blob swarm to `peer` at `addrs`; its
+/// answer, or the failure, within `limit` (a panic past it).
+#[allow(dead_code)] // Not every test binary asks.
+pub async fn ask_blob(
+    swarm: &mut Swarm<libp2p::request_response::Behaviour<plexus::blobs::protocol::Codec>>,
+    peer: libp2p::PeerId,
+    addrs: Vec<libp2p::Multiaddr>,
+    request: plexus::blobs::protocol::Request,
+    limit: std::time::Duration,
+) -> Result<plexus::blobs::protocol::Response, String> {
+    use futures::StreamExt;
+    use libp2p::{request_response::Event, request_response::Message, swarm::SwarmEvent};
+    swarm
+        .behaviour_mut()
+        .send_request_with_addresses(&peer, request, addrs);
+    let answer = async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(Event::Message {
+                    message: Message::Response { response, .. },
+                    ..
+                }) => return Ok(response),
+                SwarmEvent::Behaviour(Event::OutboundFailure { error, .. }) => {
+                    return Err(error.to_string())
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, answer)
+        .await
+        .unwrap_or_else(|_| panic!("no answer within {limit:?}"))
+}
+
+/// Answers every blob request `swarm` gets with `answer`, until aborted.
+#[allow(dead_code)] // Not every test binary serves.
+pub fn serve_blobs(
+    mut swarm: Swarm<libp2p::request_response::Behaviour<plexus::blobs::protocol::Codec>>,
+    mut answer: impl FnMut(plexus::blobs::protocol::Request) -> plexus::blobs::protocol::Response
+        + Send
+        + 'static,
+) -> tokio::task::JoinHandle<()> {
+    use futures::StreamExt;
+    use libp2p::{request_response::Event, request_response::Message, swarm::SwarmEvent};
+    tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::Behaviour(Event::Message {
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            }) = swarm.select_next_some().await
+            {
+                let response = answer(request);
+                let _ = swarm.behaviour_mut().send_response(channel, response);
+            }
+        }
+    })
+}
