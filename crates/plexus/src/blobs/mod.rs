@@ -12,6 +12,7 @@ pub(crate) mod behaviour;
 mod codec;
 pub(crate) mod direct;
 pub mod protocol;
+mod ranges;
 mod requests;
 pub(crate) mod seeding;
 pub(crate) mod serve;

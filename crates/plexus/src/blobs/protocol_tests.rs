@@ -1,6 +1,7 @@
 //! The wire format: round trips, the frame caps, malformed input.
 
 use super::*;
+use bao_tree::ChunkNum;
 
 #[test]
 fn the_largest_request_fits_the_request_frame() {

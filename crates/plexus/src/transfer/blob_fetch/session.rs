@@ -125,10 +125,11 @@ impl<N: BlobNetwork> BlobFetch<'_, N> {
         }
     }
 
-    /// Asks every holder again what it has, saying what is still wanted (a
-    /// seeder serving a crowd answers with the pieces to fetch from it:
-    /// `blobs::seeding`); every few rounds, asks the peers that had nothing
-    /// (they may have started fetching) and looks for new providers too.
+    /// Asks every holder again what it has, telling the complete ones what
+    /// is still wanted (a seeder serving a crowd answers with the pieces to
+    /// fetch from it: `blobs::seeding`); every few rounds, asks the peers
+    /// that had nothing (they may have started fetching) and looks for new
+    /// providers too.
     fn refresh(&mut self, round: u32, options: &GetOptions) {
         // Often at first (other getters announce as they start), then less.
         let every = if round <= DISCOVER_EVERY {
