@@ -136,14 +136,10 @@ impl Request {
     /// first [`MAX_BOUNDARIES`] boundaries (a subset: every range it names
     /// is still wanted).
     pub fn wants(hash: Hash, missing: &ChunkRanges) -> Self {
-        let b = missing.boundaries();
-        let wanted = if b.len() > MAX_BOUNDARIES {
-            ChunkRanges::new(b[..MAX_BOUNDARIES].iter().copied().collect())
-                .expect("a prefix of sorted boundaries is sorted")
-        } else {
-            missing.clone()
-        };
-        Request::Wants { hash, wanted }
+        Request::Wants {
+            hash,
+            wanted: first_boundaries(missing.clone(), MAX_BOUNDARIES),
+        }
     }
 
     /// Binary form, as [`PROTOCOL`] writes it.
@@ -205,11 +201,11 @@ impl Request {
     }
 }
 
-/// `ranges`, or its first [`MAX_HAVE_BOUNDARIES`] boundaries.
-fn cut_have(ranges: ChunkRanges) -> ChunkRanges {
+/// `ranges`, or its first `most` boundaries (a subset of it).
+fn first_boundaries(ranges: ChunkRanges, most: usize) -> ChunkRanges {
     let b = ranges.boundaries();
-    if b.len() > MAX_HAVE_BOUNDARIES {
-        ChunkRanges::new(b[..MAX_HAVE_BOUNDARIES].iter().copied().collect())
+    if b.len() > most {
+        ChunkRanges::new(b[..most].iter().copied().collect())
             .expect("a prefix of sorted boundaries is sorted")
     } else {
         ranges
@@ -248,7 +244,7 @@ impl Response {
         Response::Have {
             size,
             complete,
-            present: cut_have(present),
+            present: first_boundaries(present, MAX_HAVE_BOUNDARIES),
             offer: false,
         }
     }
@@ -259,7 +255,7 @@ impl Response {
         Response::Have {
             size,
             complete: false,
-            present: cut_have(offered),
+            present: first_boundaries(offered, MAX_HAVE_BOUNDARIES),
             offer: true,
         }
     }

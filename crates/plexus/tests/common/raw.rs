@@ -165,7 +165,6 @@ pub fn rendezvous_register(
 
 /// Sends `request` from a bare blob swarm to `peer` at `addrs`; its
 /// answer, or the failure, within `limit` (a panic past it).
-#[allow(dead_code)] // Not every test binary asks.
 pub async fn ask_blob(
     swarm: &mut Swarm<libp2p::request_response::Behaviour<plexus::blobs::protocol::Codec>>,
     peer: libp2p::PeerId,
@@ -198,7 +197,6 @@ pub async fn ask_blob(
 }
 
 /// Answers every blob request `swarm` gets with `answer`, until aborted.
-#[allow(dead_code)] // Not every test binary serves.
 pub fn serve_blobs(
     mut swarm: Swarm<libp2p::request_response::Behaviour<plexus::blobs::protocol::Codec>>,
     mut answer: impl FnMut(plexus::blobs::protocol::Request) -> plexus::blobs::protocol::Response
