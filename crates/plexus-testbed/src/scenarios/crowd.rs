@@ -28,6 +28,9 @@ pub struct Crowd {
     pub size: u64,
     /// Every host's link, up and down (tc tbf).
     pub link: Mbit,
+    /// Every host's download link, when it differs from `link` (home
+    /// lines often download several times faster than they upload).
+    pub down: Option<Mbit>,
     /// The seeder's own upload cap (`plexus daemon --max-upload`), if any.
     pub seeder_cap: Option<Mbit>,
     /// A third of the getters leave (their daemons stop) once they are
@@ -52,6 +55,7 @@ impl Crowd {
             getters,
             size,
             link: Mbit(20.0),
+            down: None,
             seeder_cap: None,
             leave: false,
             slack: 1.2,
@@ -67,13 +71,18 @@ impl Crowd {
             .map_or(link, |c| c.bytes_per_sec().min(link))
     }
 
+    /// Every host's download link.
+    fn down_link(&self) -> Mbit {
+        self.down.unwrap_or(self.link)
+    }
+
     /// The fluid lower bound on the last finish for `n` getters.
     pub fn bound(&self, n: usize) -> f64 {
         let f = self.size as f64;
-        let (us, link) = (self.seeder_rate(), self.link.bytes_per_sec());
+        let (us, up) = (self.seeder_rate(), self.link.bytes_per_sec());
         (f / us)
-            .max(n as f64 * f / (us + n as f64 * link))
-            .max(f / link)
+            .max(n as f64 * f / (us + n as f64 * up))
+            .max(f / self.down_link().bytes_per_sec())
     }
 
     fn name(&self) -> String {
@@ -83,6 +92,9 @@ impl Crowd {
         }
         if let Some(c) = self.seeder_cap {
             name.push_str(&format!(" seeder-cap {}", c.0));
+        }
+        if let Some(d) = self.down {
+            name.push_str(&format!(" down {}", d.0));
         }
         name
     }
@@ -119,7 +131,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         },
     )?;
     for i in 0..=n {
-        bed.net.cap(i, Some(c.link), Some(c.link))?;
+        bed.net.cap(i, Some(c.link), Some(c.down_link()))?;
     }
     let file = bed.make_file("crowd.bin", c.size, 16)?;
     let hash = share(&bed.hosts[0], &file)?;
@@ -248,13 +260,14 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         ));
     }
     report.note(format!(
-        "bound {bound:.1} s = max(F/u_seeder {:.1}, N F/(u_seeder + N u) {:.1}, F/d {:.1}); F {:.0} MiB, links {} Mbit/s, TCP congestion control {}",
+        "bound {bound:.1} s = max(F/u_seeder {:.1}, N F/(u_seeder + N u) {:.1}, F/d {:.1}); F {:.0} MiB, links {} Mbit/s up, {} down, TCP congestion control {}",
         c.size as f64 / c.seeder_rate(),
         survivors as f64 * c.size as f64
             / (c.seeder_rate() + survivors as f64 * c.link.bytes_per_sec()),
-        c.size as f64 / c.link.bytes_per_sec(),
+        c.size as f64 / c.down_link().bytes_per_sec(),
         mib(c.size),
         c.link.0,
+        c.down_link().0,
         crate::net::congestion_control().unwrap_or_else(|| "the machine's default".into())
     ));
     report.note(format!(
@@ -287,8 +300,14 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     ));
     report.note(format!(
         "getters' download links, median use (% of {} Mbit/s) every ~2 s: {}",
-        c.link.0,
-        link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 1..=n, |w| w.0)
+        c.down_link().0,
+        link_use(
+            &seeder_sent,
+            &wire,
+            c.down_link().bytes_per_sec(),
+            1..=n,
+            |w| w.0
+        )
     ));
     report.note(format!(
         "the seeder's upload link, use (%) every ~2 s: {}",
@@ -438,3 +457,7 @@ fn link_use(
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+#[path = "crowd_tests.rs"]
+mod tests;

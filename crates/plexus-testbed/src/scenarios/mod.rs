@@ -90,7 +90,8 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
         // Issue 16's crowd: 24 getters, 64 MiB, 20 Mbit/s links; plots in
         // $PLEXUS_PLOTS (default docs/). $PLEXUS_CROWD_GETTERS and
         // $PLEXUS_CROWD_MBIT change the getters and the links, for a machine
-        // whose cores the default crowd fills.
+        // whose cores the default crowd fills; $PLEXUS_CROWD_DOWN_MBIT gives
+        // every host a faster (or slower) download link than upload.
         "crowd" | "crowd-full" | "crowd-leave" | "crowd-capped" => {
             let dir = std::env::var_os("PLEXUS_PLOTS").map_or_else(|| "docs".into(), PathBuf::from);
             let plot = |name: &str| Some(dir.join(name));
@@ -99,6 +100,9 @@ pub fn run(plexus: &Path, name: &str) -> Result<Vec<Report>> {
                 ..Crowd::new(env_number("PLEXUS_CROWD_GETTERS", 24, 1)?, 64 << 20)
             };
             full.link = Mbit(env_number("PLEXUS_CROWD_MBIT", 20, 1)? as f64);
+            if std::env::var_os("PLEXUS_CROWD_DOWN_MBIT").is_some() {
+                full.down = Some(Mbit(env_number("PLEXUS_CROWD_DOWN_MBIT", 20, 1)? as f64));
+            }
             let leave = Crowd {
                 leave: true,
                 slack: 1.3,
