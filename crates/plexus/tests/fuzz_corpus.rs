@@ -12,7 +12,7 @@ use std::{
 
 use libp2p::{identity::Keypair, Multiaddr, PeerId};
 use plexus::{
-    blobs::protocol::{Request, Response},
+    blobs::protocol::{Form, Request, Response},
     content::{BlobFormat, ChunkNum, ChunkRanges, Collection, CollectionEntry, Hash, Metadata},
     directory::{DirRequest, DirResponse},
     fuzz,
@@ -89,6 +89,75 @@ fn framed(which: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `blob_frame` inputs: each message in both range-list forms (bit 1 of
+/// the first byte: 0 fixed, 1 compact), framed as the codec reads it and
+/// bare (bit 0: request or response).
+fn blob_seeds(requests: &[Request], responses: &[Response]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (form, bit) in [(Form::Fixed, 0u8), (Form::Compact, 2)] {
+        for body in requests.iter().map(|r| r.encode_as(form)) {
+            out.push(framed(bit, &body));
+            out.push([&[bit][..], &body].concat());
+        }
+        for body in responses.iter().map(|r| r.encode_as(form)) {
+            out.push(framed(bit | 1, &body));
+            out.push([&[bit | 1][..], &body].concat());
+        }
+    }
+    out
+}
+
+/// Whether a `blob_frame` input decodes, framed or bare, in the form and
+/// as the kind its first byte names.
+fn blob_seed_decodes(data: &[u8]) -> bool {
+    let (which, stream) = data.split_first().expect("not empty");
+    let form = if which & 2 == 0 {
+        Form::Fixed
+    } else {
+        Form::Compact
+    };
+    let body = stream
+        .get(4..)
+        .filter(|b| stream[..4] == (b.len() as u32).to_le_bytes());
+    let decodes = |bytes: &[u8]| {
+        if which & 1 == 0 {
+            Request::decode_as(bytes, form).is_ok()
+        } else {
+            Response::decode_as(bytes.to_vec(), form).is_ok()
+        }
+    };
+    body.is_some_and(decodes) || decodes(stream)
+}
+
+/// The blob seeds are what they say they are: a seed that decodes in
+/// neither form's place (as the bare seeds did once bit 1 picked the form)
+/// leaves that form unexercised.
+#[test]
+fn blob_seeds_decode_in_the_form_they_name() {
+    let blob = &seeds()[0];
+    assert_eq!(blob.0, "blob_frame");
+    for data in &blob.1 {
+        assert!(blob_seed_decodes(data), "{data:?} does not decode");
+    }
+    let files: Vec<Vec<u8>> = std::fs::read_dir(corpus_dir("blob_frame"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("seed-")
+        })
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for data in &blob.1 {
+        assert!(
+            files.contains(data),
+            "a blob seed is missing from the corpus: run write_seeds"
+        );
+    }
+}
+
 fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let key = sender();
     let other = Keypair::ed25519_from_bytes([9; 32]).unwrap();
@@ -125,15 +194,7 @@ fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             Response::Missing,
         ]),
     ];
-    let mut blob = Vec::new();
-    for r in &requests {
-        blob.push(framed(0, &r.encode()));
-        blob.push([&[2u8][..], &r.encode()].concat());
-    }
-    for r in &responses {
-        blob.push(framed(1, &r.encode()));
-        blob.push([&[3u8][..], &r.encode()].concat());
-    }
+    let blob = blob_seeds(&requests, &responses);
 
     let ticket = |addrs: Vec<Multiaddr>, name: Option<&str>, format| plexus::content::Ticket {
         hash,
