@@ -143,6 +143,13 @@ pub fn compute_faults(plexus: &Path) -> Result<Report> {
         .output()
         .context("plexus runs")?;
     let healthy = run.status.success() && fs::read(&out)? == expected;
+    if !healthy {
+        report.note(format!(
+            "the good job: {}, stderr: {}",
+            run.status,
+            String::from_utf8_lossy(&run.stderr).trim()
+        ));
+    }
     report.row(
         "a good job after the hostile ones: right output",
         f64::from(u8::from(healthy)),

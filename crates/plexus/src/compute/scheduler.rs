@@ -14,8 +14,12 @@
 //!   runner has to them), so one machine with many identities cannot cast
 //!   two votes on one unit.
 //! - **Re-assignment.** A copy whose worker disconnected, failed or did not
-//!   answer within the unit timeout is dropped and assigned again
-//!   elsewhere; the worker is left out of the job after a failure.
+//!   answer within the unit timeout is dropped and assigned again. A worker
+//!   that did not answer in time, or whose copies failed (a network error,
+//!   a refusal) [`MAX_FAILURES`] times in a row, is left out of the job;
+//!   one failure alone is not enough, since with a quorum of 2 and two
+//!   workers a single dropped connection would end the job. A failed copy
+//!   cast no vote, so its worker may take the same unit again.
 //! - **Marks.** A worker whose result lost a vote is marked: it gets units
 //!   only when no unmarked worker has room, one at a time.
 //! - **Stuck.** A unit that needs a copy no worker left can take (every
@@ -29,6 +33,10 @@ use std::{
 };
 
 use libp2p::PeerId;
+
+/// Copies failed in a row (no result: a network error, a refusal) after
+/// which a worker leaves the job.
+pub const MAX_FAILURES: u32 = 3;
 
 /// The BLAKE3 hash of a copy's result.
 pub type Digest = [u8; 32];
@@ -64,7 +72,9 @@ pub struct WorkerState {
     pub agreed: u64,
     /// Results it gave that lost their vote (the mark).
     pub lost: u64,
-    /// Left the job (disconnected, failed, refused).
+    /// Its copies that failed since its last result.
+    pub failures: u32,
+    /// Left the job (disconnected, failed or refused too often, late).
     pub gone: bool,
 }
 
@@ -125,10 +135,24 @@ impl Scheduler {
     }
 
     /// The copy of `unit` on `peer` failed (not a result: a network error,
-    /// a refusal): dropped, and the worker leaves the job.
+    /// a refusal): dropped, to be assigned again (to `peer` too: it cast no
+    /// vote); after [`MAX_FAILURES`] in a row the worker leaves the job.
     pub fn on_failure(&mut self, unit: usize, peer: PeerId) {
-        let _ = unit;
-        self.remove_worker(peer);
+        let Some(w) = self.workers.get_mut(&peer) else {
+            return;
+        };
+        w.failures += 1;
+        if w.failures >= MAX_FAILURES {
+            self.remove_worker(peer);
+        } else if let Some(u) = self.units.get_mut(unit) {
+            if let Some(at) = u.running.iter().position(|(p, _)| *p == peer) {
+                u.running.remove(at);
+                w.busy = w.busy.saturating_sub(1);
+            }
+        }
+        if let Some(u) = self.units.get_mut(unit) {
+            u.tried.retain(|p| *p != peer);
+        }
     }
 
     /// `peer` answered `unit` with a result whose hash is `digest`.
@@ -143,6 +167,7 @@ impl Scheduler {
         u.running.remove(at);
         if let Some(w) = self.workers.get_mut(&peer) {
             w.busy = w.busy.saturating_sub(1);
+            w.failures = 0;
         }
         u.votes.push((peer, digest));
         if let Some(decided) = u.decided {

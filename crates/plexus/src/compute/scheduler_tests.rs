@@ -7,7 +7,7 @@ use std::{
 
 use libp2p::PeerId;
 
-use super::scheduler::{Decision, Digest, Scheduler};
+use super::scheduler::{Decision, Digest, Scheduler, MAX_FAILURES};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const GOOD: Digest = [1; 32];
@@ -146,10 +146,46 @@ fn a_copy_whose_worker_left_is_assigned_again() {
         !a.iter().any(|(_, p)| *p == b[0].1),
         "a third worker takes it"
     );
-    // A failure (refusal, network error) counts as leaving too.
-    s.on_failure(0, b[0].1);
+    // Failures (refusals, network errors) in a row count as leaving too.
+    for _ in 0..MAX_FAILURES {
+        s.on_failure(0, b[0].1);
+    }
     let c = s.poll(now);
     assert!(matches!(&c[..], [Decision::Wait(_)]), "{c:?}");
+}
+
+#[test]
+fn one_failed_copy_does_not_end_a_job_its_two_workers_can_finish() {
+    // Quorum 2 and two workers: the killed-worker run of the test bed's
+    // compute scenario, where one dropped copy made the job stuck.
+    let mut s = Scheduler::new(1, 2, TIMEOUT);
+    let w = workers(&mut s, 2, 1);
+    let now = Instant::now();
+    assert_eq!(assigned(&s.poll(now)).len(), 2);
+    assert!(!s.on_result(0, w[0], GOOD));
+    s.on_failure(0, w[1]);
+    // It cast no vote: it takes the unit again, and the job finishes.
+    assert_eq!(assigned(&s.poll(now)), vec![(0, w[1])]);
+    assert!(!s.workers()[&w[1]].gone);
+    assert!(s.on_result(0, w[1], GOOD));
+    assert_eq!(s.poll(now), vec![Decision::Finished]);
+}
+
+#[test]
+fn a_worker_that_keeps_failing_leaves_and_the_job_says_it_is_stuck() {
+    let mut s = Scheduler::new(1, 2, TIMEOUT);
+    let w = workers(&mut s, 2, 1);
+    let now = Instant::now();
+    s.poll(now);
+    assert!(!s.on_result(0, w[0], GOOD));
+    for _ in 1..MAX_FAILURES {
+        s.on_failure(0, w[1]);
+        assert_eq!(assigned(&s.poll(now)), vec![(0, w[1])]);
+    }
+    s.on_failure(0, w[1]);
+    assert!(s.workers()[&w[1]].gone);
+    let d = s.poll(now);
+    assert!(matches!(&d[..], [Decision::Stuck(_)]), "{d:?}");
 }
 
 #[test]
