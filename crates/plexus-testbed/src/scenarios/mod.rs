@@ -16,6 +16,7 @@ mod compute;
 mod compute_faults;
 mod crowd;
 mod faults;
+mod load;
 mod speed;
 
 pub use caps::{cap_rate, Capped};
