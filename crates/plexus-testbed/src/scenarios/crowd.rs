@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::load::{cpu_ticks, cpu_use, link_bytes, link_use};
+use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, sched};
 use super::{mib, same_bytes, share};
 use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
 
@@ -146,6 +146,12 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let survivors = n - leavers.len();
     let bound = c.bound(survivors);
     let full_bound = c.bound(n);
+    let sched_of = |bed: &Testbed| -> Vec<_> {
+        (0..=n)
+            .map(|i| bed.hosts[i].pid().and_then(sched))
+            .collect()
+    };
+    let sched_before = sched_of(&bed);
     let started = Instant::now();
     let mut children: Vec<(usize, PathBuf, Option<Child>)> = Vec::new();
     for i in 1..=n {
@@ -232,6 +238,8 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let seeder_blob = blob_sent(&bed, 0)? - sent_before;
     let copies = seeder_blob as f64 / c.size as f64;
     let wire_after = wire_of(&bed);
+    let sched_after = sched_of(&bed);
+    let ran = started.elapsed().as_secs_f64();
     for out in &outs {
         same_bytes(&file, out)?;
     }
@@ -315,6 +323,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         link_use(&seeder_sent, &wire, c.link.bytes_per_sec(), 0..=0, |w| w.1)
     ));
     report.note(cpu_use(&cpu));
+    report.note(core_waits(&sched_before, &sched_after, ran));
     // The bound counts the file's bytes only; every link also carries
     // TCP/IP headers (and the other protocols' bytes). The seeder's link
     // shows what that costs: its blob bytes are nearly all it sends.

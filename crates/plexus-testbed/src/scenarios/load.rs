@@ -85,3 +85,135 @@ pub(super) fn link_use(
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Time one process spent on a core and waiting for one, summed over its
+/// threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Sched {
+    /// Nanoseconds on a core.
+    pub(super) run: u64,
+    /// Nanoseconds runnable but waiting for a core (the run queue).
+    pub(super) wait: u64,
+    /// Times a thread was put on a core.
+    pub(super) slices: u64,
+}
+
+/// `pid`'s [`Sched`], the sum of `/proc/<pid>/task/*/schedstat` (run,
+/// run-queue wait, slices); `None` once the process is gone. A thread that
+/// ends between two reads takes its counts with it, so the later sum can
+/// be the smaller one (differences saturate at 0).
+pub(super) fn sched(pid: u32) -> Option<Sched> {
+    let mut sum = Sched::default();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let f: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [run, wait, slices] = f[..] {
+            sum.run += run;
+            sum.wait += wait;
+            sum.slices += slices;
+        }
+    }
+    Some(sum)
+}
+
+/// How long the daemons (`before` and `after` per host, host 0 the seeder)
+/// waited for a core over `secs` of the run: seconds of waiting per second
+/// (summed over a daemon's threads) and the mean wait each time a thread
+/// was put on a core, which every step of a transfer pays in turn.
+pub(super) fn core_waits(before: &[Option<Sched>], after: &[Option<Sched>], secs: f64) -> String {
+    let diffs: Vec<Option<Sched>> = before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| {
+            let (b, a) = ((*b)?, (*a)?);
+            Some(Sched {
+                run: a.run.saturating_sub(b.run),
+                wait: a.wait.saturating_sub(b.wait),
+                slices: a.slices.saturating_sub(b.slices),
+            })
+        })
+        .collect();
+    let per_sec = |d: &Sched| d.wait as f64 / 1e9 / secs.max(1e-9);
+    let per_slice = |d: &Sched| d.wait as f64 / 1e6 / d.slices.max(1) as f64;
+    let spread = |mut v: Vec<f64>, digits: usize| -> String {
+        if v.is_empty() {
+            return "-".into();
+        }
+        v.sort_by(f64::total_cmp);
+        format!(
+            "{:.digits$}/{:.digits$}/{:.digits$}",
+            v[0],
+            v[v.len() / 2],
+            v[v.len() - 1]
+        )
+    };
+    let getters: Vec<Sched> = diffs.iter().skip(1).flatten().copied().collect();
+    let seeder = diffs.first().copied().flatten().unwrap_or_default();
+    let run: f64 = diffs.iter().flatten().map(|d| d.run as f64 / 1e9).sum();
+    format!(
+        "the daemons waited for a core (run queue, /proc/<pid>/task/*/schedstat, over {secs:.1} s): seeder {:.2} s per s, getters {} (min/median/max); per time on a core: seeder {:.2} ms, getters {} ms; they ran {run:.1} core-seconds",
+        per_sec(&seeder),
+        spread(getters.iter().map(per_sec).collect(), 2),
+        per_slice(&seeder),
+        spread(getters.iter().map(per_slice).collect(), 2),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sched_reads_this_process_and_none_for_a_process_that_is_gone() {
+        // Some work, so this process has been on a core.
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        assert!(x > 0);
+        let s = sched(std::process::id()).expect("this process has a /proc entry");
+        assert!(s.run > 0 && s.slices > 0, "{s:?}");
+        assert_eq!(sched(u32::MAX), None);
+    }
+
+    #[test]
+    fn core_waits_are_seconds_per_second_and_milliseconds_per_slice() {
+        let zero = Some(Sched::default());
+        let before = [zero, zero, zero, zero];
+        let after = [
+            Some(Sched {
+                run: 1_000_000_000,
+                wait: 500_000_000,
+                slices: 100,
+            }),
+            Some(Sched {
+                run: 0,
+                wait: 2_000_000_000,
+                slices: 1000,
+            }),
+            Some(Sched {
+                run: 0,
+                wait: 1_000_000_000,
+                slices: 1000,
+            }),
+            // A getter that left: not counted.
+            None,
+        ];
+        let line = core_waits(&before, &after, 2.0);
+        assert!(line.contains("seeder 0.25 s per s"), "{line}");
+        assert!(line.contains("getters 0.50/1.00/1.00"), "{line}");
+        assert!(
+            line.contains("seeder 5.00 ms, getters 1.00/2.00/2.00 ms"),
+            "{line}"
+        );
+        assert!(line.contains("ran 1.0 core-seconds"), "{line}");
+    }
+}
