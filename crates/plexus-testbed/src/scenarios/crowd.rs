@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, sched};
+use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, min_median_max, sched};
 use super::{mib, same_bytes, share};
 use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
 
@@ -288,15 +288,10 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .join(", ")
     ));
     if !sources.is_empty() {
-        let mut shares: Vec<f64> = sources.iter().map(|s| s.0).collect();
-        let mut firsts: Vec<f64> = sources.iter().map(|s| s.1).collect();
-        shares.sort_by(f64::total_cmp);
-        firsts.sort_by(f64::total_cmp);
-        let spread = |v: &[f64]| format!("{:.2}/{:.2}/{:.2}", v[0], v[v.len() / 2], v[v.len() - 1]);
         report.note(format!(
             "share of each getter's bytes from the seeder (min/median/max) {}; first byte (s) {}",
-            spread(&shares),
-            spread(&firsts)
+            min_median_max(sources.iter().map(|s| s.0).collect()),
+            min_median_max(sources.iter().map(|s| s.1).collect())
         ));
     }
     report.note(format!(

@@ -86,16 +86,25 @@ pub(super) fn link_use(
         .join(" ")
 }
 
+/// `v`'s least, median and largest, two decimals each (`-` when empty).
+pub(super) fn min_median_max(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_by(f64::total_cmp);
+    format!("{:.2}/{:.2}/{:.2}", v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
 /// Time one process spent on a core and waiting for one, summed over its
 /// threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Sched {
     /// Nanoseconds on a core.
-    pub(super) run: u64,
+    run: u64,
     /// Nanoseconds runnable but waiting for a core (the run queue).
-    pub(super) wait: u64,
+    wait: u64,
     /// Times a thread was put on a core.
-    pub(super) slices: u64,
+    slices: u64,
 }
 
 /// `pid`'s [`Sched`], the sum of `/proc/<pid>/task/*/schedstat` (run,
@@ -143,27 +152,15 @@ pub(super) fn core_waits(before: &[Option<Sched>], after: &[Option<Sched>], secs
         .collect();
     let per_sec = |d: &Sched| d.wait as f64 / 1e9 / secs.max(1e-9);
     let per_slice = |d: &Sched| d.wait as f64 / 1e6 / d.slices.max(1) as f64;
-    let spread = |mut v: Vec<f64>, digits: usize| -> String {
-        if v.is_empty() {
-            return "-".into();
-        }
-        v.sort_by(f64::total_cmp);
-        format!(
-            "{:.digits$}/{:.digits$}/{:.digits$}",
-            v[0],
-            v[v.len() / 2],
-            v[v.len() - 1]
-        )
-    };
     let getters: Vec<Sched> = diffs.iter().skip(1).flatten().copied().collect();
     let seeder = diffs.first().copied().flatten().unwrap_or_default();
     let run: f64 = diffs.iter().flatten().map(|d| d.run as f64 / 1e9).sum();
     format!(
         "the daemons waited for a core (run queue, /proc/<pid>/task/*/schedstat, over {secs:.1} s): seeder {:.2} s per s, getters {} (min/median/max); per time on a core: seeder {:.2} ms, getters {} ms; they ran {run:.1} core-seconds",
         per_sec(&seeder),
-        spread(getters.iter().map(per_sec).collect(), 2),
+        min_median_max(getters.iter().map(per_sec).collect()),
         per_slice(&seeder),
-        spread(getters.iter().map(per_slice).collect(), 2),
+        min_median_max(getters.iter().map(per_slice).collect()),
     )
 }
 
