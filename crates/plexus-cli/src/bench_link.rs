@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
-use libp2p::{noise, swarm::SwarmEvent, Multiaddr, StreamProtocol, Swarm};
+use libp2p::{swarm::SwarmEvent, Multiaddr, StreamProtocol, Swarm};
 use tokio::sync::oneshot;
 
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/plexus-bench/bare/1");
@@ -45,12 +45,8 @@ pub fn swarm_with<B: libp2p::swarm::NetworkBehaviour>(
 ) -> Result<Swarm<B>> {
     Ok(libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_tcp(
-            plexus::transport::tcp_config(),
-            noise::Config::new,
-            plexus::transport::yamux_config,
-        )?
         .with_quic_config(plexus::transport::quic_config)
+        .with_other_transport(|key| plexus::transport::tcp_transport(key))?
         .with_behaviour(|_| behaviour())?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
         .build())

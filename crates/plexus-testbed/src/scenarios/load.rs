@@ -136,7 +136,9 @@ pub(super) fn sched(pid: u32) -> Option<Sched> {
 /// How long the daemons (`before` and `after` per host, host 0 the seeder)
 /// waited for a core over `secs` of the run: seconds of waiting per second
 /// (summed over a daemon's threads) and the mean wait each time a thread
-/// was put on a core, which every step of a transfer pays in turn.
+/// was put on a core, which every step of a transfer pays in turn; then
+/// how often their threads were put on a core and how long each ran (a
+/// daemon woken per packet runs often and briefly).
 pub(super) fn core_waits(before: &[Option<Sched>], after: &[Option<Sched>], secs: f64) -> String {
     let diffs: Vec<Option<Sched>> = before
         .iter()
@@ -155,12 +157,18 @@ pub(super) fn core_waits(before: &[Option<Sched>], after: &[Option<Sched>], secs
     let getters: Vec<Sched> = diffs.iter().skip(1).flatten().copied().collect();
     let seeder = diffs.first().copied().flatten().unwrap_or_default();
     let run: f64 = diffs.iter().flatten().map(|d| d.run as f64 / 1e9).sum();
+    let slices_per_sec = |d: &Sched| d.slices as f64 / secs.max(1e-9);
+    let run_per_slice = |d: &Sched| d.run as f64 / 1e3 / d.slices.max(1) as f64;
     format!(
-        "the daemons waited for a core (run queue, /proc/<pid>/task/*/schedstat, over {secs:.1} s): seeder {:.2} s per s, getters {} (min/median/max); per time on a core: seeder {:.2} ms, getters {} ms; they ran {run:.1} core-seconds",
+        "the daemons waited for a core (run queue, /proc/<pid>/task/*/schedstat, over {secs:.1} s): seeder {:.2} s per s, getters {} (min/median/max); per time on a core: seeder {:.2} ms, getters {} ms; they ran {run:.1} core-seconds; times on a core per s: seeder {:.0}, getters {}; run per time on a core: seeder {:.0} us, getters {} us",
         per_sec(&seeder),
         min_median_max(getters.iter().map(per_sec).collect()),
         per_slice(&seeder),
         min_median_max(getters.iter().map(per_slice).collect()),
+        slices_per_sec(&seeder),
+        min_median_max(getters.iter().map(slices_per_sec).collect()),
+        run_per_slice(&seeder),
+        min_median_max(getters.iter().map(run_per_slice).collect()),
     )
 }
 
@@ -182,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn core_waits_are_seconds_per_second_and_milliseconds_per_slice() {
+    fn core_waits_are_per_second_and_per_slice() {
         let zero = Some(Sched::default());
         let before = [zero, zero, zero, zero];
         let after = [
@@ -192,7 +200,7 @@ mod tests {
                 slices: 100,
             }),
             Some(Sched {
-                run: 0,
+                run: 500_000_000,
                 wait: 2_000_000_000,
                 slices: 1000,
             }),
@@ -211,6 +219,14 @@ mod tests {
             line.contains("seeder 5.00 ms, getters 1.00/2.00/2.00 ms"),
             "{line}"
         );
-        assert!(line.contains("ran 1.0 core-seconds"), "{line}");
+        assert!(line.contains("ran 1.5 core-seconds"), "{line}");
+        assert!(
+            line.contains("times on a core per s: seeder 50, getters 500.00/500.00/500.00"),
+            "{line}"
+        );
+        assert!(
+            line.contains("run per time on a core: seeder 10000 us, getters 0.00/500.00/500.00 us"),
+            "{line}"
+        );
     }
 }

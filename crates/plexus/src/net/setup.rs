@@ -102,13 +102,9 @@ pub(super) fn build_swarm(
                 .build()
         }
         None => builder
-            .with_tcp(
-                crate::transport::tcp_config(),
-                noise::Config::new,
-                crate::transport::yamux_config,
-            )
-            .map_err(|e| setup(&e))?
             .with_quic_config(crate::transport::quic_config)
+            .with_other_transport(|key| crate::transport::tcp_transport(key))
+            .map_err(|e| setup(&e))?
             // Relayed connections (circuit relay v2) for NAT traversal.
             .with_relay_client(noise::Config::new, crate::transport::yamux_config)
             .map_err(|e| setup(&e))?
