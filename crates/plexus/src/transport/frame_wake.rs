@@ -139,8 +139,10 @@ impl FrameWake {
     /// Wraps a connection's socket before multistream-select runs on it.
     ///
     /// The mark stays below an eighth of the socket's receive buffer as it
-    /// is now (it only grows), so the kernel never has cause to clamp the
-    /// window for it; a buffer that cannot be read turns the mark off.
+    /// is now (it only grows). The kernel reckons a mark needs about twice
+    /// its size in buffer (more only where packets carry little data for
+    /// their memory), so it has no cause to clamp the window for it. A
+    /// buffer that cannot be read turns the mark off.
     pub fn new(inner: libp2p::tcp::tokio::TcpStream) -> Self {
         let most = rcvbuf(&inner.0).map_or(1, |b| (b / 8).clamp(1, MOST));
         FrameWake {
