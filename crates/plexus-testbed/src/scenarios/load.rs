@@ -152,12 +152,13 @@ pub(super) fn core_waits(before: &[Option<Sched>], after: &[Option<Sched>], secs
             })
         })
         .collect();
-    let per_sec = |d: &Sched| d.wait as f64 / 1e9 / secs.max(1e-9);
+    let secs = secs.max(1e-9);
+    let per_sec = |d: &Sched| d.wait as f64 / 1e9 / secs;
     let per_slice = |d: &Sched| d.wait as f64 / 1e6 / d.slices.max(1) as f64;
     let getters: Vec<Sched> = diffs.iter().skip(1).flatten().copied().collect();
     let seeder = diffs.first().copied().flatten().unwrap_or_default();
     let run: f64 = diffs.iter().flatten().map(|d| d.run as f64 / 1e9).sum();
-    let slices_per_sec = |d: &Sched| d.slices as f64 / secs.max(1e-9);
+    let slices_per_sec = |d: &Sched| d.slices as f64 / secs;
     let run_per_slice = |d: &Sched| d.run as f64 / 1e3 / d.slices.max(1) as f64;
     format!(
         "the daemons waited for a core (run queue, /proc/<pid>/task/*/schedstat, over {secs:.1} s): seeder {:.2} s per s, getters {} (min/median/max); per time on a core: seeder {:.2} ms, getters {} ms; they ran {run:.1} core-seconds; times on a core per s: seeder {:.0}, getters {}; run per time on a core: seeder {:.0} us, getters {} us",

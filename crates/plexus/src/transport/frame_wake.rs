@@ -50,7 +50,7 @@ const MOST: usize = 16 * 1024;
 /// Where a connection's incoming bytes stand (sans-IO: fed the bytes read,
 /// asked how many more the reader needs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frames {
+enum Frames {
     /// Matching [`PREAMBLE`]: this many bytes of it seen.
     Preamble(usize),
     /// In the Noise frames: `have` bytes (0-2) of the current frame's
@@ -68,7 +68,7 @@ impl Default for Frames {
 
 impl Frames {
     /// Takes note of `bytes`, the next ones read from the socket.
-    pub(crate) fn read(&mut self, mut bytes: &[u8]) {
+    fn read(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             match self {
                 Frames::Off => return,
@@ -113,7 +113,7 @@ impl Frames {
 
     /// The fewest bytes worth waking the reader for: the rest of the
     /// current frame (its length first), or 1 where the framing is unknown.
-    pub(crate) fn wanted(&self) -> usize {
+    fn wanted(&self) -> usize {
         match self {
             Frames::Noise { have, .. } if *have < 2 => 2 - *have as usize,
             Frames::Noise { left, .. } => (*left).max(1),
@@ -125,7 +125,7 @@ impl Frames {
 /// A TCP stream whose reader is woken once per Noise frame (see the module
 /// docs). Writes pass straight through.
 #[derive(Debug)]
-pub struct FrameWake {
+pub(super) struct FrameWake {
     inner: libp2p::tcp::tokio::TcpStream,
     frames: Frames,
     /// The low-water mark last set on the socket.
@@ -143,7 +143,7 @@ impl FrameWake {
     /// its size in buffer (more only where packets carry little data for
     /// their memory), so it has no cause to clamp the window for it. A
     /// buffer that cannot be read turns the mark off.
-    pub fn new(inner: libp2p::tcp::tokio::TcpStream) -> Self {
+    pub(super) fn new(inner: libp2p::tcp::tokio::TcpStream) -> Self {
         let most = rcvbuf(&inner.0).map_or(1, |b| (b / 8).clamp(1, MOST));
         FrameWake {
             inner,

@@ -10,7 +10,7 @@ use libp2p::{
 
 mod frame_wake;
 
-pub use frame_wake::FrameWake;
+use frame_wake::FrameWake;
 
 /// TCP: no Nagle delay (requests are small and answered at once).
 pub fn tcp_config() -> tcp::Config {
@@ -18,9 +18,9 @@ pub fn tcp_config() -> tcp::Config {
 }
 
 /// TCP as libp2p's `SwarmBuilder::with_tcp` sets it up (multistream-select
-/// `V1Lazy`, Noise, Yamux), with each connection's socket wrapped in
-/// [`FrameWake`] so its reader is woken once per Noise frame rather than
-/// once per packet.
+/// `V1Lazy`, Noise, Yamux), with each connection's socket wrapped so its
+/// reader is woken once per Noise frame rather than once per packet
+/// (`transport/frame_wake.rs`).
 pub fn tcp_transport(
     key: &Keypair,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
