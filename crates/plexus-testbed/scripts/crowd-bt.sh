@@ -11,9 +11,8 @@
 # its getters connected to each other but uploaded nothing, so each
 # fetched everything from the seeder; it is left out.
 #
-#   CLIENT=aria2 GETTERS=24 MBIT=20 MIB=64 PIECE=262144 crates/plexus-testbed/scripts/crowd-bt.sh
+#   GETTERS=24 MBIT=20 MIB=64 PIECE=262144 crates/plexus-testbed/scripts/crowd-bt.sh
 set -euo pipefail
-CLIENT=${CLIENT:-aria2}
 GETTERS=${GETTERS:-24}
 MBIT=${MBIT:-20} # whole Mbit/s
 MIB=${MIB:-64}
@@ -64,30 +63,22 @@ chmod +x "$DIR/done.sh"
 
 ip netns exec bt-h0 python3 "$TOOLS" tracker 6969 > /dev/null 2>&1 & disown
 sleep 0.5
-# One client on host $1, data in $2; "seed" for the seeder.
+# aria2 on host $1 with its data in $2, then $3...: the options of its role.
+COMMON=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false --file-allocation=none
+  --console-log-level=error --summary-interval=0 --bt-max-peers=0 --seed-ratio=0.0 --seed-time=30)
 client() {
-  local i=$1 dir=$2 role=$3
-  case $CLIENT in
-    aria2)
-      local common=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false --file-allocation=none
-        --console-log-level=error --summary-interval=0 --bt-max-peers=0 --seed-ratio=0.0 --seed-time=30)
-      if [ "$role" = seed ]; then
-        set -- "${common[@]}" --bt-seed-unverified=true
-      else
-        set -- "${common[@]}" --bt-hash-check-seed=false --on-bt-download-complete="$DIR/done.sh"
-      fi
-      ip netns exec bt-h$i aria2c "$@" --dir="$dir" "$DIR/crowd.torrent" ;;
-    *) echo "CLIENT is aria2" >&2; exit 2 ;;
-  esac
+  local i=$1 dir=$2
+  shift 2
+  ip netns exec bt-h$i aria2c "${COMMON[@]}" "$@" --dir="$dir" "$DIR/crowd.torrent"
 }
-client 0 "$DIR/seed" seed > "$DIR/seed.log" 2>&1 & disown
+client 0 "$DIR/seed" --bt-seed-unverified=true > "$DIR/seed.log" 2>&1 & disown
 # Time for the seeder to check its data and announce itself.
 sleep 3
 tx0=$(ip netns exec bt-h0 cat /sys/class/net/eth0/statistics/tx_bytes)
 start=$(date +%s.%N)
 for i in $(seq 1 $GETTERS); do
   mkdir -p "$DIR/g$i"
-  client $i "$DIR/g$i" get > "$DIR/g$i.log" 2>&1 & disown
+  client $i "$DIR/g$i" --bt-hash-check-seed=false --on-bt-download-complete="$DIR/done.sh" > "$DIR/g$i.log" 2>&1 & disown
 done
 limit=$(python3 -c "print(int($MIB*1048576*8/($MBIT*1e6)*4 + 60))")
 for _ in $(seq 1 $((limit * 10))); do
@@ -100,15 +91,16 @@ bad=0
 for i in $(seq 1 $GETTERS); do
   [ "$(md5sum < "$DIR/g$i/crowd.bin" 2>/dev/null)" = "$want" ] || bad=$((bad + 1))
 done
-python3 - "$start" "$DIR/done.txt" "$GETTERS" "$MBIT" "$MIB" "$((tx1 - tx0))" "$bad" "$PIECE" "$CLIENT" <<'PY'
+python3 - "$start" "$DIR/done.txt" "$GETTERS" "$MBIT" "$MIB" "$((tx1 - tx0))" "$bad" "$PIECE" <<'PY'
 import sys
-start, path, n, mbit, mib, tx, bad, piece, client = sys.argv[1:]
+start, path, n, mbit, mib, tx, bad, piece = sys.argv[1:]
 start, n, mbit, mib, tx, bad = float(start), int(n), float(mbit), float(mib), int(tx), int(bad)
 f = mib * 1048576
 u = mbit * 1e6 / 8
-bound = max(f / u, n * f / (u + n * u), f / u)
+# Every link is u: max(F/u_seeder, N F/(u_seeder + N u), F/d) is F/u.
+bound = max(f / u, n * f / (u + n * u))
 done = sorted(float(l.split()[0]) - start for l in open(path) if l.strip())
-print(f"{client} crowd: {n} getters, {mib:.0f} MiB, {mbit:g} Mbit/s up and down, {int(piece)//1024} KiB pieces")
+print(f"aria2 crowd: {n} getters, {mib:.0f} MiB, {mbit:g} Mbit/s up and down, {int(piece)//1024} KiB pieces")
 print(f"  finished {len(done)} of {n}; wrong files {bad}")
 if done:
     print(f"  last {done[-1]:.1f} s, bound {bound:.1f} s: {done[-1]/bound:.2f} x; first {done[0]:.1f} s, median {done[len(done)//2]:.1f} s")
