@@ -19,7 +19,10 @@
 //!   never taken whole: concurrent repairs of different shards all stay,
 //!   two of the same shard agree on one winner, and a holder that comes
 //!   back later is no longer listed and not counted twice; once its list
-//!   says so, it drops its copy ([`Decision::Drop`]).
+//!   says so, it drops its copy ([`Decision::Drop`]). A holder whose probe
+//!   answer carries a list short of the one known here is told it
+//!   ([`Decision::Tell`]): one that missed a repair's announcement would
+//!   otherwise never learn it holds a shard to watch.
 //! - A failed repair is tried again after a short backoff (one probe
 //!   period, doubling with each failure up to `repair_after`), not a
 //!   whole grace time.
@@ -52,6 +55,11 @@ pub(crate) enum Decision {
     /// a deleted or damaged one is given up
     /// ([`handle_released`](Repair::handle_released)).
     Check { object: Hash },
+    /// Tell `holder` the holder list of `object` known here: it answered a
+    /// probe with a list that lacks some of it (a holder placed by a repair
+    /// whose announcement did not reach it knows no list at all, so it
+    /// would never repair, not even when elected).
+    Tell { object: Hash, holder: HolderInfo },
 }
 
 /// One object whose shard this node holds.
@@ -87,7 +95,7 @@ pub(crate) struct Repair {
 }
 
 /// Distance of `peer` to shard `index` of `object`: XOR of BLAKE3 hashes.
-fn distance(object: &Hash, index: u8, peer: &PeerId) -> [u8; 32] {
+pub(super) fn distance(object: &Hash, index: u8, peer: &PeerId) -> [u8; 32] {
     let mut key = object.0.to_vec();
     key.push(index);
     let target = blake3::hash(&key);
@@ -196,6 +204,28 @@ impl Repair {
         } else if !t.dropped.contains(&holder) {
             // It answers but has dropped (or never had) its shard: lost.
             t.dropped.push(holder);
+        }
+    }
+
+    /// The holder list `holder` answered a probe with: if it lacks what
+    /// this node knows, `holder` is told the list known here
+    /// ([`Decision::Tell`]). Merging lists never loses an entry, so a told
+    /// holder's list soon equals this one and the telling stops.
+    pub(crate) fn handle_heard_list(&mut self, object: Hash, holder: PeerId, told: &[HolderInfo]) {
+        let Some(t) = self.objects.get(&object) else {
+            return;
+        };
+        let Some(entry) = t.holders.iter().find(|h| h.peer == holder) else {
+            return;
+        };
+        if holder != self.me && holders::merge(told, &t.holders) != told {
+            let tell = Decision::Tell {
+                object,
+                holder: entry.clone(),
+            };
+            if !self.out.contains(&tell) {
+                self.out.push(tell);
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use libp2p::PeerId;
 
 use super::{
     protocol::HolderInfo,
-    repair::{Decision, Repair},
+    repair::{distance, Decision, Repair},
 };
 use crate::content::Hash;
 
@@ -39,6 +39,7 @@ fn drain(r: &mut Repair, now: Instant) -> Vec<Decision> {
 /// Every machine's answers: the probes of `alive` peers are answered
 /// holding their shard, with the answerer's holder list (as `Status`
 /// answers carry it) when it is one of `machines`; the others stay silent.
+/// Lists told ([`Decision::Tell`]) reach the machines told at the end.
 fn run(
     machines: &mut [(PeerId, Repair)],
     object: Hash,
@@ -50,6 +51,7 @@ fn run(
         .map(|(p, r)| (*p, r.holders(&object)))
         .collect();
     let mut repairs = Vec::new();
+    let mut told = Vec::new();
     for (me, r) in machines.iter_mut() {
         for d in drain(r, now) {
             match d {
@@ -60,12 +62,19 @@ fn run(
                         if !list.is_empty() {
                             r.handle_holders(object, list.clone(), now);
                         }
+                        r.handle_heard_list(object, holder.peer, list);
                     }
                     r.handle_status(object, holder.peer, held, now);
                 }
                 Decision::Check { .. } => {}
+                Decision::Tell { holder, .. } => told.push((holder.peer, r.holders(&object))),
                 other => repairs.push((*me, other)),
             }
+        }
+    }
+    for (peer, list) in told {
+        if let Some((_, r)) = machines.iter_mut().find(|(p, _)| *p == peer) {
+            r.handle_holders(object, list, now);
         }
     }
     repairs
@@ -368,4 +377,32 @@ fn a_holder_busy_repairing_does_not_count_the_others_lost() {
             .all(|d| matches!(d, Decision::Probe { .. } | Decision::Check { .. })),
         "{later:?}"
     );
+}
+
+#[test]
+fn a_holder_placed_by_a_repair_whose_list_was_lost_is_told_it_and_repairs_when_elected() {
+    // Replicas on B, C and D; D was placed by a repair whose announcement
+    // never reached it, so it knows no holder list and tracks nothing. B
+    // goes silent. The peers are picked so that D, not C, is elected to
+    // repair B's shard: before `Decision::Tell`, C waited for D and D knew
+    // nothing to do, so nobody ever repaired (which would leave what one
+    // CI run saw: 2 of 3 holders for 80 s).
+    let object = Hash::of(b"object");
+    let (b, c, d) = (0..1000)
+        .map(|_| (PeerId::random(), PeerId::random(), PeerId::random()))
+        .find(|(_, c, d)| distance(&object, 0, d) < distance(&object, 0, c))
+        .expect("half of all draws qualify");
+    let t0 = Instant::now();
+    let mut knows = Repair::new(c, EVERY, AFTER);
+    knows.handle_holders(object, holders(&[b, c, d]), t0);
+    let mut machines = vec![(c, knows), (d, Repair::new(d, EVERY, AFTER))];
+    let mut repairs = Vec::new();
+    for step in 0..=15 {
+        repairs.extend(run(&mut machines, object, &[c, d], t0 + EVERY * step));
+    }
+    assert_eq!(machines[1].1.holders(&object), holders(&[b, c, d]));
+    let [(who, Decision::Repair { index: 0, .. })] = repairs.as_slice() else {
+        panic!("one repair of B's shard, by D: {repairs:?}")
+    };
+    assert_eq!(*who, d);
 }

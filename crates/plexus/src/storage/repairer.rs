@@ -66,9 +66,14 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
         }
     }
     let mut probes = Vec::new();
+    let mut tells = Vec::new();
     while let Some(decision) = machine.poll(Instant::now()) {
         match decision {
             Decision::Probe { object, holder } => probes.push((object, holder)),
+            Decision::Tell { object, holder } => {
+                let told = tell(net, object, holder.clone(), machine.holders(&object));
+                tells.push(async move { log_untold(object, &holder, told.await) });
+            }
             Decision::Repair {
                 object,
                 index,
@@ -122,6 +127,7 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
             }
         }
     }
+    join_all(tells).await;
     let timeout = probe_timeout(machine);
     let sent = Instant::now();
     let answers = join_all(probes.into_iter().map(|(object, holder)| async move {
@@ -156,8 +162,11 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
         if !list.is_empty()
             && holders::merge(&machine.holders(&object), &list) != machine.holders(&object)
         {
-            machine.handle_holders(object, list, now);
+            machine.handle_holders(object, list.clone(), now);
             sync(pins, machine, object);
+        }
+        if held.is_some() {
+            machine.handle_heard_list(object, peer, &list);
         }
         // A silent holder has been silent since the probe went out.
         let at = if held.is_some() { now } else { sent };
@@ -208,7 +217,8 @@ async fn audit_one<N: StorageNetwork>(
 }
 
 /// Records the new holder list and tells every other holder, and the one
-/// it replaced (if that one still answers, it drops its copy).
+/// it replaced (if that one still answers, it drops its copy; it is
+/// likely gone, so its silence is not logged).
 async fn announce<N: StorageNetwork>(
     net: &N,
     pins: &Arc<Pins>,
@@ -218,23 +228,41 @@ async fn announce<N: StorageNetwork>(
 ) {
     let _ = pins.merge_holders(&object, &holders);
     let me = net.local_peer_id();
-    let mut told: Vec<&HolderInfo> = holders.iter().collect();
-    told.extend(
-        before
-            .iter()
-            .filter(|b| !holders.iter().any(|h| h.peer == b.peer)),
-    );
-    join_all(told.into_iter().filter(|h| h.peer != me).map(|h| {
-        let request = Request::Holders {
-            object,
-            holders: holders.clone(),
-        };
-        tokio::time::timeout(
-            ANNOUNCE_TIMEOUT,
-            net.storage_request(h.peer, h.addrs.clone(), request),
-        )
-    }))
-    .await;
+    let listed = holders.iter().filter(|h| h.peer != me).map(|h| {
+        let told = tell(net, object, h.clone(), holders.clone());
+        async move { log_untold(object, h, told.await) }
+    });
+    let replaced = before
+        .iter()
+        .filter(|b| b.peer != me && !holders::lists(&holders, &b.peer))
+        .map(|b| tell(net, object, b.clone(), holders.clone()));
+    futures::join!(join_all(listed), join_all(replaced));
+}
+
+/// Sends `holder` the holder list of `object`.
+async fn tell<N: StorageNetwork>(
+    net: &N,
+    object: Hash,
+    holder: HolderInfo,
+    holders: Vec<HolderInfo>,
+) -> Result<(), String> {
+    let request = Request::Holders { object, holders };
+    let asked = net.storage_request(holder.peer, holder.addrs, request);
+    match tokio::time::timeout(ANNOUNCE_TIMEOUT, asked).await {
+        Ok(Ok(Response::Done)) => Ok(()),
+        Ok(Ok(other)) => Err(format!("answered {other:?}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer in {}s", ANNOUNCE_TIMEOUT.as_secs())),
+    }
+}
+
+/// A listed holder that was not told stays unsure of the list; the
+/// others' probes find its list short and tell it again
+/// ([`Decision::Tell`]), so a failure is only logged.
+fn log_untold(object: Hash, holder: &HolderInfo, told: Result<(), String>) {
+    if let Err(reason) = told {
+        tracing::warn!(%object, peer = %holder.peer, "could not tell a holder the holder list: {reason}");
+    }
 }
 
 /// Rebuilds shard `index` of `object` from any K and places it on a new
