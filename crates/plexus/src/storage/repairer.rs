@@ -68,6 +68,9 @@ pub(crate) async fn round<N: StorageNetwork>(net: &N, pins: &Arc<Pins>, machine:
     let mut probes = Vec::new();
     let mut tells = Vec::new();
     while let Some(decision) = machine.poll(Instant::now()) {
+        if !matches!(decision, Decision::Probe { .. } | Decision::Check { .. }) {
+            tracing::debug!(?decision, "storage repair decided");
+        }
         match decision {
             Decision::Probe { object, holder } => probes.push((object, holder)),
             Decision::Tell { object, holder } => {
