@@ -123,6 +123,11 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
         },
         None => None,
     };
+    // The handlers are installed here, before api.json and the banner tell
+    // anyone the daemon is up: a SIGTERM sent right after them must stop
+    // it cleanly, not kill it (it once did, when they were installed only
+    // once the API server first polled `stop`).
+    let signal = shutdown_signal();
     let info = ApiInfo {
         addr: listener.local_addr()?,
         token: random_token(),
@@ -132,7 +137,7 @@ pub async fn run(data_dir: &Path, args: DaemonArgs) -> Result<()> {
 
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
-        shutdown_signal().await;
+        signal.await;
         let _ = stopping.send(());
     };
     let addrs: Vec<String> = node.listen_addrs().iter().map(|a| a.to_string()).collect();
