@@ -185,6 +185,44 @@ impl Net {
         set_tbf(&link.peer_ns, &link.bridge_end, down)
     }
 
+    /// Bytes host `i`'s links carried so far, as their `tbf`s counted them:
+    /// (received, sent), `None` for a direction without a cap. Received is
+    /// read for every host in `hosts`, sent only for those in `sent_of`
+    /// (one `tc` per namespace read: a few a second stay cheap).
+    ///
+    /// Why not the host's interface counters: a `tbf` charges each segment
+    /// of a coalesced (GSO/GRO) packet with its own headers, as a real
+    /// link carries them, where the interface counts the packet once. A
+    /// getter in the 24-getter crowd at 5 Mbit/s received 77.04 MB by its
+    /// `tbf` against 75.39 MB by its interface, 2.2 % fewer.
+    pub fn shaped_bytes(
+        &self,
+        hosts: std::ops::RangeInclusive<usize>,
+        sent_of: &[usize],
+    ) -> Vec<(Option<u64>, Option<u64>)> {
+        let mut read: std::collections::HashMap<String, Vec<(String, u64)>> =
+            std::collections::HashMap::new();
+        let mut bytes = |ns: &str, dev: &str| -> Option<u64> {
+            let qdiscs = read
+                .entry(ns.to_string())
+                .or_insert_with(|| tbf_bytes(ns).unwrap_or_default());
+            qdiscs.iter().find(|(d, _)| d == dev).map(|(_, b)| *b)
+        };
+        hosts
+            .map(|i| {
+                let Some(link) = self.links.get(i) else {
+                    return (None, None);
+                };
+                let received = bytes(&link.peer_ns, &link.bridge_end);
+                let sent = sent_of
+                    .contains(&i)
+                    .then(|| bytes(&link.ns, "eth0"))
+                    .flatten();
+                (received, sent)
+            })
+            .collect()
+    }
+
     /// Cuts host `i` off the bridge (or its router): its link goes down and
     /// no packet passes.
     pub fn cut(&self, i: usize) -> Result<()> {
@@ -236,6 +274,27 @@ pub(crate) fn veth(
     ])?;
     ip(&["-n", ns, "link", "set", end, "master", master])?;
     ip(&["-n", ns, "link", "set", end, "up"])
+}
+
+/// Every `tbf` in namespace `ns`: its device and the bytes it sent.
+fn tbf_bytes(ns: &str) -> Result<Vec<(String, u64)>> {
+    let out = Command::new("tc")
+        .args(["-n", ns, "-s", "-j", "qdisc", "show"])
+        .output()
+        .context("cannot run `tc` (install iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "`tc -n {ns} -s -j qdisc show` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let all: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).context("`tc -j` printed no JSON list")?;
+    Ok(all
+        .iter()
+        .filter(|q| q["kind"] == "tbf")
+        .filter_map(|q| Some((q["dev"].as_str()?.to_string(), q["bytes"].as_u64()?)))
+        .collect())
 }
 
 fn set_tbf(ns: &str, dev: &str, rate: Option<Mbit>) -> Result<()> {

@@ -174,9 +174,23 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     // Every host's link counters (received, sent) at the same times: how
     // full the getters' downloads were (the bound assumes full), and what
     // beside the file crossed them.
+    // Their `tbf`s' counts where capped (what the link carries), else the
+    // interfaces'; only the seeder's upload is read.
     let wire_of = |bed: &Testbed| -> Vec<(u64, u64)> {
-        (0..=n)
-            .map(|i| bed.hosts[i].pid().and_then(link_bytes).unwrap_or((0, 0)))
+        bed.net
+            .shaped_bytes(0..=n, &[0])
+            .into_iter()
+            .enumerate()
+            .map(|(i, (rx, tx))| {
+                let dev = || bed.hosts[i].pid().and_then(link_bytes).unwrap_or((0, 0));
+                match (rx, tx) {
+                    (Some(rx), Some(tx)) => (rx, tx),
+                    (rx, tx) => {
+                        let (drx, dtx) = dev();
+                        (rx.unwrap_or(drx), tx.unwrap_or(dtx))
+                    }
+                }
+            })
             .collect()
     };
     let mut wire: Vec<Vec<(u64, u64)>> = vec![wire_of(&bed)];
@@ -204,9 +218,11 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             left = true;
         }
         if started.elapsed().as_secs_f64() >= seeder_sent.last().map_or(0.0, |s| s.0) + 2.0 {
+            // The links first, timed as soon as read: a sample's time and
+            // its counters stay close (a `tc` takes some milliseconds).
+            wire.push(wire_of(&bed));
             let t = started.elapsed().as_secs_f64();
             seeder_sent.push((t, blob_sent(&bed, 0)?));
-            wire.push(wire_of(&bed));
             cpu.push(cpu_ticks().unwrap_or((0, 0)));
         }
         for (i, out, slot) in &mut children {
