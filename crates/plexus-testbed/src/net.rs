@@ -32,6 +32,11 @@ pub fn in_ns(ns: &str, cmd: &str, args: &[&str]) -> Result<()> {
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<()> {
+    output(cmd, args).map(drop)
+}
+
+/// Runs `cmd ARGS` and returns what it printed, failing with its stderr.
+fn output(cmd: &str, args: &[&str]) -> Result<Vec<u8>> {
     let out = Command::new(cmd)
         .args(args)
         .output()
@@ -43,7 +48,7 @@ fn run(cmd: &str, args: &[&str]) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(out.stdout)
 }
 
 /// A rate cap in megabits per second.
@@ -185,9 +190,9 @@ impl Net {
         set_tbf(&link.peer_ns, &link.bridge_end, down)
     }
 
-    /// Bytes host `i`'s links carried so far, as their `tbf`s counted them:
-    /// (received, sent), `None` for a direction without a cap. Received is
-    /// read for every host in `hosts`, sent only for those in `sent_of`
+    /// Bytes each host's links in `hosts` carried so far, as their `tbf`s
+    /// counted them: (received, sent), `None` for a direction without a
+    /// cap. Sent is read only for the hosts in `sent_of`
     /// (one `tc` per namespace read: a few a second stay cheap).
     ///
     /// Why not the host's interface counters: a `tbf` charges each segment
@@ -278,18 +283,9 @@ pub(crate) fn veth(
 
 /// Every `tbf` in namespace `ns`: its device and the bytes it sent.
 fn tbf_bytes(ns: &str) -> Result<Vec<(String, u64)>> {
-    let out = Command::new("tc")
-        .args(["-n", ns, "-s", "-j", "qdisc", "show"])
-        .output()
-        .context("cannot run `tc` (install iproute2)")?;
-    if !out.status.success() {
-        bail!(
-            "`tc -n {ns} -s -j qdisc show` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let out = output("tc", &["-n", ns, "-s", "-j", "qdisc", "show"])?;
     let all: Vec<serde_json::Value> =
-        serde_json::from_slice(&out.stdout).context("`tc -j` printed no JSON list")?;
+        serde_json::from_slice(&out).context("`tc -j` printed no JSON list")?;
     Ok(all
         .iter()
         .filter(|q| q["kind"] == "tbf")

@@ -173,9 +173,9 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let mut seeder_sent: Vec<(f64, u64)> = vec![(0.0, sent_before)];
     // Every host's link counters (received, sent) at the same times: how
     // full the getters' downloads were (the bound assumes full), and what
-    // beside the file crossed them.
-    // Their `tbf`s' counts where capped (what the link carries), else the
-    // interfaces'; only the seeder's upload is read.
+    // beside the file crossed them: their `tbf`s' counts where capped
+    // (what the link carries), else the interfaces'. Of the uploads only
+    // the seeder's is read from its `tbf`.
     let wire_of = |bed: &Testbed| -> Vec<(u64, u64)> {
         bed.net
             .shaped_bytes(0..=n, &[0])
