@@ -152,6 +152,10 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             .collect()
     };
     let sched_before = sched_of(&bed);
+    // Every host's upload `tbf`, read at the start and the end only (one
+    // `tc` per namespace: too slow for every sample).
+    let every: Vec<usize> = (0..=n).collect();
+    let up_before = bed.net.shaped_bytes(0..=n, &every);
     let started = Instant::now();
     let mut children: Vec<(usize, PathBuf, Option<Child>)> = Vec::new();
     for i in 1..=n {
@@ -251,6 +255,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let up_after = bed.net.shaped_bytes(0..=n, &every);
     let seeder_blob = blob_sent(&bed, 0)? - sent_before;
     let copies = seeder_blob as f64 / c.size as f64;
     let wire_after = wire_of(&bed);
@@ -345,6 +350,29 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             "the seeder's link sent {framing:.3} bytes per blob byte (TCP/IP headers, other protocols): the bound at that rate is {:.1} s, the last getter {:.2} x that",
             bound * framing,
             last / (bound * framing)
+        ));
+    }
+    // How much of the getters' upload was used: the middle term of the
+    // bound assumes all of it.
+    let up_use = |i: usize| -> Option<f64> {
+        let sent = up_after[i].1?.checked_sub(up_before[i].1?)?;
+        Some(sent as f64 / (last * c.link.bytes_per_sec()) * 100.0)
+    };
+    let ups: Vec<f64> = (1..=n)
+        .filter(|i| !leavers.contains(i))
+        .filter_map(up_use)
+        .collect();
+    if !ups.is_empty() {
+        let last_ones: Vec<String> = finishes
+            .iter()
+            .rev()
+            .take(3)
+            .filter_map(|(i, _)| up_use(*i).map(|u| format!("g{i} {u:.0}")))
+            .collect();
+        report.note(format!(
+            "getters' upload links, use (%) until the last finish (min/median/max): {}; the last three to finish: {}",
+            min_median_max(ups),
+            last_ones.join(", ")
         ));
     }
     let mut per_file: Vec<f64> = (1..=n)
