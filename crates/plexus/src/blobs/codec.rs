@@ -15,49 +15,24 @@ use crate::bandwidth::{Bandwidth, Direction, CHUNK};
 /// A codec made with [`Codec::limited`] writes and reads response bodies
 /// in [`CHUNK`]s, each after a grant of the node's [`Bandwidth`] caps.
 /// libp2p clones the behaviour's codec once per connection and that one
-/// once per stream: a clone of the first gets a flow id and [`Turns`] of
-/// its own, clones of those keep them, so each connection is one flow the
-/// caps serve in turn, and writes its data answers one after another.
+/// once per stream: a clone of the first gets a flow id of its own, clones
+/// of those keep it, so each connection is one flow the caps serve in turn.
 #[derive(Debug, Default)]
 pub struct Codec {
     bandwidth: Option<Arc<Bandwidth>>,
     /// 0 for the behaviour's own codec; a connection's flow id otherwise.
     flow: u64,
-    /// `None` for the behaviour's own codec; its connection's otherwise.
-    turns: Option<Turns>,
 }
-
-/// One connection's data answers, each written whole before the next
-/// begins, in the order they were begun (the lock is first come, first
-/// served).
-///
-/// Every answer is a Yamux stream of its own, and Yamux interleaves the
-/// frames of streams written at once, so two answers to one peer would
-/// share its link and both arrive late. A getter keeps a second request
-/// queued at a peer (`transfer::planner::QUEUE_CHOICE`) so that the peer
-/// has the next answer to send as soon as one ends; written in turn, it
-/// follows the first without slowing it.
-#[derive(Debug, Clone, Default)]
-struct Turns(Arc<tokio::sync::Mutex<()>>);
-
-/// Answers with bodies up to this size are written at once, not in turn:
-/// a `Have` answer should not wait behind a piece.
-const IN_TURN_ABOVE: usize = 16 * 1024;
 
 impl Clone for Codec {
     fn clone(&self) -> Self {
-        let (flow, turns) = match &self.turns {
-            // The behaviour's own codec: this clone is a new connection's.
-            None => (
-                self.bandwidth.as_ref().map_or(0, |bw| bw.new_flow()),
-                Turns::default(),
-            ),
-            Some(turns) => (self.flow, turns.clone()),
+        let flow = match (&self.bandwidth, self.flow) {
+            (Some(bw), 0) => bw.new_flow(),
+            (_, flow) => flow,
         };
         Self {
             bandwidth: self.bandwidth.clone(),
             flow,
-            turns: Some(turns),
         }
     }
 }
@@ -68,7 +43,6 @@ impl Codec {
         Self {
             bandwidth: Some(bandwidth),
             flow: 0,
-            turns: None,
         }
     }
 
@@ -153,11 +127,6 @@ impl libp2p::request_response::Codec for Codec {
         T: AsyncWrite + Unpin + Send,
     {
         let (kind, body) = res.parts(Form::of(p));
-        let turns = self.turns.clone().unwrap_or_default();
-        let _turn = match body.len() > IN_TURN_ABOVE {
-            true => Some(turns.0.lock().await),
-            false => None,
-        };
         let mut head = ((body.len() + 1) as u32).to_le_bytes().to_vec();
         head.push(kind);
         io.write_all(&head).await?;
@@ -166,118 +135,5 @@ impl libp2p::request_response::Codec for Codec {
             io.write_all(chunk).await?;
         }
         io.close().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::{
-        pin::Pin,
-        sync::Mutex,
-        task::{Context, Poll},
-    };
-
-    use futures::future::join;
-    use libp2p::request_response::Codec as _;
-
-    use bao_tree::ChunkRanges;
-
-    use super::*;
-    use crate::blobs::protocol::PROTOCOL_COMPACT;
-
-    /// A stream that takes each write only after yielding once, so two
-    /// answers written at once interleave unless something orders them;
-    /// it logs which answer each write belongs to.
-    struct Yielding {
-        id: u8,
-        log: Arc<Mutex<Vec<u8>>>,
-        yielded: bool,
-    }
-
-    impl futures::AsyncWrite for Yielding {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            if !self.yielded {
-                self.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            self.yielded = false;
-            self.log.lock().unwrap().push(self.id);
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// Writes two data answers at once through `a` and `b`; returns how
-    /// often the writes switched from one answer to the other.
-    fn switches(mut a: Codec, mut b: Codec) -> usize {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stream = |id| Yielding {
-            id,
-            log: log.clone(),
-            yielded: false,
-        };
-        let (mut sa, mut sb) = (stream(1), stream(2));
-        let body = || Response::Data(vec![7u8; 4 * CHUNK]);
-        let (ra, rb) = futures::executor::block_on(join(
-            a.write_response(&PROTOCOL_COMPACT, &mut sa, body()),
-            b.write_response(&PROTOCOL_COMPACT, &mut sb, body()),
-        ));
-        ra.unwrap();
-        rb.unwrap();
-        let log = log.lock().unwrap();
-        assert!(log.len() >= 8, "each answer took several writes");
-        log.windows(2).filter(|w| w[0] != w[1]).count()
-    }
-
-    #[test]
-    fn one_connections_data_answers_are_written_in_turn() {
-        let behaviour = Codec::default();
-        let connection = behaviour.clone();
-        assert_eq!(switches(connection.clone(), connection.clone()), 1);
-        // Two connections' answers go at once (the check above can fail).
-        assert!(switches(behaviour.clone(), behaviour.clone()) > 2);
-    }
-
-    #[test]
-    fn small_answers_do_not_wait_for_their_turn() {
-        let connection = Codec::default().clone();
-        let mut big = connection.clone();
-        let mut small = connection.clone();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut sa = Yielding {
-            id: 1,
-            log: log.clone(),
-            yielded: false,
-        };
-        let mut sb = Yielding {
-            id: 2,
-            log: log.clone(),
-            yielded: false,
-        };
-        let have = Response::have(1 << 20, false, ChunkRanges::empty());
-        let (ra, rb) = futures::executor::block_on(join(
-            big.write_response(
-                &PROTOCOL_COMPACT,
-                &mut sa,
-                Response::Data(vec![7u8; 4 * CHUNK]),
-            ),
-            small.write_response(&PROTOCOL_COMPACT, &mut sb, have),
-        ));
-        ra.unwrap();
-        rb.unwrap();
-        let log = log.lock().unwrap();
-        let last_small = log.iter().rposition(|id| *id == 2).unwrap();
-        let last_big = log.iter().rposition(|id| *id == 1).unwrap();
-        assert!(last_small < last_big, "the Have answer went first: {log:?}");
     }
 }

@@ -6,8 +6,7 @@
 //! piece the peer has. Each peer's delivery rate is measured over the time
 //! it was busy; the bytes in flight to it are kept near [`QUEUE_TIME`] of
 //! data at that rate (at least one piece), in about two requests: small requests to slow peers,
-//! up to 4 MiB to fast ones; a slow peer gets a second piece queued while
-//! there is choice ([`QUEUE_CHOICE`]). A window caps the requests in flight; it grows
+//! up to 4 MiB to fast ones. A window caps the requests in flight; it grows
 //! while the peer answers and halves when it fails. When no
 //! missing piece is left that any peer has, an idle peer duplicates an
 //! in-flight piece it would deliver sooner than the peer holding it (end
@@ -53,18 +52,6 @@ pub const MAX_REQUEST_PIECES: usize =
 pub const QUEUE_TIME: Duration = Duration::from_millis(500);
 /// Most requests in flight to one peer.
 pub const MAX_WINDOW: usize = 4;
-/// A peer whose budget one request fills gets a second, one piece, queued
-/// behind it (it answers them in turn: `blobs::codec`), while it has at
-/// least this many missing pieces not asked of anyone. Between two answers
-/// the next question takes a while to arrive (0.36 s from a getter to the
-/// seeder, median, in `plexus-testbed crowd`), and with one request per
-/// peer an uploader sat idle meanwhile: getters' uploads were 66-80 % used
-/// until the last finish. With the second queued, 78-80 %, and the crowd's
-/// last finish 1.37-1.41 x the bound in 10 runs against 1.35-1.60 x in 14
-/// (median 1.39 against 1.41): fewer slow runs, no faster best. Only with
-/// choice: a getter that asked every peer for two pieces whatever was left
-/// ran out of pieces to ask for mid-run (1.55, 1.59 x).
-pub const QUEUE_CHOICE: usize = 2;
 /// Transient failures in a row after which a peer is given up.
 pub const MAX_FAILURES: u32 = 5;
 /// `Missing` answers in a row (for ranges the peer said it had) after which
@@ -205,18 +192,13 @@ impl Planner {
     /// something it can serve.
     pub fn next_request(&mut self, peer: PeerId, now: Instant) -> Option<Assignment> {
         let stats = self.peers.get(&peer)?;
-        if stats.banned || stats.in_flight >= stats.window {
-            return None;
-        }
-        // Over budget, a peer with one request in flight gets one piece
-        // more, queued behind it, while there is choice (see
-        // [`QUEUE_CHOICE`]).
-        let queued = stats.in_flight_bytes >= stats.budget(now);
-        if queued && (stats.in_flight != 1 || !self.has_choice(stats)) {
+        if stats.banned
+            || stats.in_flight >= stats.window
+            || stats.in_flight_bytes >= stats.budget(now)
+        {
             return None;
         }
         let pieces = match self.rarest_missing(&peer) {
-            Some(start) if queued => start..start + 1,
             Some(start) => start..self.run_end(&peer, start, now),
             // End game only once nothing missing is left that anyone
             // could send: a partial peer with nothing new must not
@@ -269,17 +251,6 @@ impl Planner {
                 (n, p.rank, *i)
             })
             .map(|(i, _)| i)
-    }
-
-    /// Whether `stats`'s peer has at least [`QUEUE_CHOICE`] missing pieces
-    /// not asked of anyone.
-    fn has_choice(&self, stats: &PeerStats) -> bool {
-        self.pieces
-            .iter()
-            .filter(|p| p.state == State::Missing && Self::peer_has(stats, &p.needed))
-            .take(QUEUE_CHOICE)
-            .count()
-            >= QUEUE_CHOICE
     }
 
     /// Whether a missing piece is left that some usable peer has.

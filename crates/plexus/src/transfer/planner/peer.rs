@@ -68,9 +68,7 @@ impl PeerStats {
     /// rate, at least one piece. Not two: in a flash crowd every uploader
     /// shares its link among some 20 peers, and each piece asked waits
     /// behind all the others (`plexus-testbed crowd`, 24 getters: the last
-    /// finished at 1.73 x the bound with two, 1.43 x with one). Beyond it,
-    /// one piece may wait queued, answered after the first
-    /// ([`super::QUEUE_CHOICE`]).
+    /// finished at 1.73 x the bound with two, 1.43 x with one).
     pub(super) fn budget(&self, now: Instant) -> u64 {
         ((self.rate(now) * QUEUE_TIME.as_secs_f64()) as u64).max(PIECE_BYTES)
     }

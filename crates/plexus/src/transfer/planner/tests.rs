@@ -84,43 +84,18 @@ fn window_limits_requests_in_flight_and_grows_on_success() {
     plan.add_peer(peer, None);
     let now = Instant::now();
     let a = plan.next_request(peer, now).unwrap();
-    let queued = plan.next_request(peer, now).expect("a piece queued");
-    assert_eq!(range_bytes(&queued.ranges, 20 * MIB), PIECE_BYTES);
     assert!(
         plan.next_request(peer, now).is_none(),
-        "one piece in flight before the rate is known, and one queued"
+        "one piece in flight before the rate is known"
     );
     plan.on_success(a.id, PIECE_BYTES, ms(now, 5), &a.ranges);
     assert_eq!(plan.peers()[&peer].window, 3);
-    // Fast (128 KiB in 5 ms): the budget is large, the window of 3 holds
-    // (the queued piece is one of them).
+    // Fast (256 KiB in 5 ms): the budget is large, the window of 3 holds.
     let t = ms(now, 5);
-    for _ in 0..2 {
+    for _ in 0..3 {
         assert!(plan.next_request(peer, t).is_some());
     }
     assert!(plan.next_request(peer, t).is_none(), "window of 3");
-}
-
-#[test]
-fn a_second_piece_is_queued_only_while_there_is_choice() {
-    let now = Instant::now();
-    for (pieces, second) in [(3, true), (2, false)] {
-        let mut plan = Planner::new(pieces * PIECE_BYTES, &ChunkRanges::empty());
-        let peer = PeerId::random();
-        plan.add_peer(peer, None);
-        let first = plan.next_request(peer, now).unwrap();
-        assert_eq!(
-            range_bytes(&first.ranges, pieces * PIECE_BYTES),
-            PIECE_BYTES
-        );
-        // With 2 pieces, queueing the last would leave a second peer
-        // nothing to fetch while the first sends one piece after the other.
-        assert_eq!(
-            plan.next_request(peer, now).is_some(),
-            second,
-            "{pieces} pieces"
-        );
-    }
 }
 
 #[test]
