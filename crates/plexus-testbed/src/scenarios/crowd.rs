@@ -179,7 +179,8 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     // full the getters' downloads were (the bound assumes full), and what
     // beside the file crossed them: their `tbf`s' counts where capped
     // (what the link carries), else the interfaces'. Of the uploads only
-    // the seeder's is read from its `tbf`.
+    // the seeder's is read from its `tbf` here; every host's is read at the
+    // start and the end (`up_before`, `up_after`).
     let wire_of = |bed: &Testbed| -> Vec<(u64, u64)> {
         bed.net
             .shaped_bytes(0..=n, &[0])
