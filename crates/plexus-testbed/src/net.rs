@@ -172,6 +172,10 @@ impl Net {
                 &["-q", "-w", &format!("net.ipv4.tcp_congestion_control={cc}")],
             )?;
         }
+        for setting in extra_sysctls() {
+            in_ns(&ns, "sysctl", &["-q", "-w", &setting])
+                .with_context(|| format!("PLEXUS_TESTBED_SYSCTL: cannot set `{setting}`"))?;
+        }
         // mDNS multicast goes out on the bridge (or the site's LAN).
         ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
         if let Some(r) = gateway {
@@ -226,6 +230,40 @@ impl Net {
                 (received, sent)
             })
             .collect()
+    }
+
+    /// Host `i`'s TCP data segments so far, from its namespace's kernel
+    /// counters: (sent for the first time, retransmitted). `None` if they
+    /// cannot be read.
+    ///
+    /// Every retransmitted segment crossed the host's upload twice (or was
+    /// dropped on the way once), so the share shows what congestion in the
+    /// links' queues costs beside the headers.
+    pub fn tcp_data_segments(&self, i: usize) -> Option<(u64, u64)> {
+        let link = self.links.get(i)?;
+        let out = output(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &link.ns,
+                "cat",
+                "/proc/net/snmp",
+                "/proc/net/netstat",
+            ],
+        )
+        .ok()?;
+        let text = String::from_utf8_lossy(&out);
+        let field = |table: &str, name: &str| -> Option<u64> {
+            let mut rows = text.lines().filter(|l| l.starts_with(table));
+            let (names, values) = (rows.next()?, rows.next()?);
+            let at = names.split_whitespace().position(|n| n == name)?;
+            values.split_whitespace().nth(at)?.parse().ok()
+        };
+        Some((
+            field("TcpExt:", "TCPOrigDataSent")?,
+            field("Tcp:", "RetransSegs")?,
+        ))
     }
 
     /// Cuts host `i` off the bridge (or its router): its link goes down and
@@ -323,6 +361,20 @@ fn set_tbf(ns: &str, dev: &str, rate: Option<Mbit>) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// More network settings for every host, for experiments on the links'
+/// TCP: `$PLEXUS_TESTBED_SYSCTL`, comma-separated `key=value`s for `sysctl
+/// -w` in each host's namespace (e.g.
+/// `net.ipv4.tcp_slow_start_after_idle=0`); none by default.
+fn extra_sysctls() -> Vec<String> {
+    std::env::var("PLEXUS_TESTBED_SYSCTL")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The TCP congestion control every host uses: `$PLEXUS_TESTBED_CC`, by

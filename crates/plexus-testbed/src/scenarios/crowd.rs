@@ -156,6 +156,9 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     // `tc` per namespace: too slow for every sample).
     let every: Vec<usize> = (0..=n).collect();
     let up_before = bed.net.shaped_bytes(0..=n, &every);
+    let tcp_of =
+        |bed: &Testbed| -> Vec<_> { (0..=n).map(|i| bed.net.tcp_data_segments(i)).collect() };
+    let tcp_before = tcp_of(&bed);
     let started = Instant::now();
     let mut children: Vec<(usize, PathBuf, Option<Child>)> = Vec::new();
     for i in 1..=n {
@@ -257,6 +260,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let up_after = bed.net.shaped_bytes(0..=n, &every);
+    let tcp_after = tcp_of(&bed);
     let seeder_blob = blob_sent(&bed, 0)? - sent_before;
     let copies = seeder_blob as f64 / c.size as f64;
     let wire_after = wire_of(&bed);
@@ -374,6 +378,22 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             "getters' upload links, use (%) until the last finish (min/median/max): {}; the last three to finish: {}",
             min_median_max(ups),
             last_ones.join(", ")
+        ));
+    }
+    // What congestion in the 100 ms queues cost: segments sent twice.
+    let retransmitted = |i: usize| -> Option<f64> {
+        let ((o0, r0), (o1, r1)) = (tcp_before[i]?, tcp_after[i]?);
+        let (orig, re) = (o1.checked_sub(o0)?, r1.checked_sub(r0)?);
+        (orig + re > 0).then(|| re as f64 / (orig + re) as f64 * 100.0)
+    };
+    let getters_re: Vec<f64> = (1..=n)
+        .filter(|i| !leavers.contains(i))
+        .filter_map(retransmitted)
+        .collect();
+    if let (Some(seeder), false) = (retransmitted(0), getters_re.is_empty()) {
+        report.note(format!(
+            "TCP data segments that were retransmissions (%): seeder {seeder:.1}, getters (min/median/max) {}",
+            min_median_max(getters_re)
         ));
     }
     let mut per_file: Vec<f64> = (1..=n)
