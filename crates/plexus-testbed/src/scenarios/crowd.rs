@@ -16,6 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use super::layers::{blob_bytes_received, metrics_flags};
 use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, min_median_max, sched};
 use super::{mib, same_bytes, share};
 use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
@@ -124,11 +125,11 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
         Net::new(n + 1)?,
         Discovery::BootstrapFromFirst,
         |i| {
+            let mut flags = metrics_flags();
             if i == 0 {
-                seeder_flags.clone()
-            } else {
-                Vec::new()
+                flags.extend(seeder_flags.iter().cloned());
             }
+            flags
         },
     )?;
     for i in 0..=n {
@@ -159,6 +160,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     let tcp_of =
         |bed: &Testbed| -> Vec<_> { (0..=n).map(|i| bed.net.tcp_data_segments(i)).collect() };
     let tcp_before = tcp_of(&bed);
+    let blobs_before: Vec<_> = (0..=n).map(|i| blob_bytes_received(&bed, i)).collect();
     let started = Instant::now();
     let mut children: Vec<(usize, PathBuf, Option<Child>)> = Vec::new();
     for i in 1..=n {
@@ -261,6 +263,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     }
     let up_after = bed.net.shaped_bytes(0..=n, &every);
     let tcp_after = tcp_of(&bed);
+    let blobs_after: Vec<_> = (0..=n).map(|i| blob_bytes_received(&bed, i)).collect();
     let seeder_blob = blob_sent(&bed, 0)? - sent_before;
     let copies = seeder_blob as f64 / c.size as f64;
     let wire_after = wire_of(&bed);
@@ -407,6 +410,24 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             per_file[per_file.len() / 2]
         ));
     }
+    // The same bytes by layer: the blob protocol's streams, and the rest
+    // (the other protocols, Yamux, Noise, TCP/IP headers, ACKs).
+    let layers: Vec<(f64, f64)> = (1..=n)
+        .filter(|i| !leavers.contains(i))
+        .filter_map(|i| {
+            let blobs = (blobs_after[i]? - blobs_before[i]?).max(0.0);
+            let wire = wire_after[i].0.saturating_sub(wire[0][i].0) as f64;
+            let f = c.size as f64;
+            (blobs > 0.0).then(|| (blobs / f, (wire - blobs) / f))
+        })
+        .collect();
+    if !layers.is_empty() {
+        report.note(format!(
+            "of that, per byte of the file (min/median/max): the blob protocol's streams {} (the file, repeats, `Have` answers, requests), the rest {} (other protocols, Yamux, Noise, TCP/IP headers, ACKs)",
+            thousandths(layers.iter().map(|l| l.0).collect()),
+            thousandths(layers.iter().map(|l| l.1).collect()),
+        ));
+    }
     let times: Vec<f64> = finishes.iter().map(|f| f.1).collect();
     if let Some(path) = &c.plot {
         crate::plot::finish_cdf(path, &c.name(), &times, bound, c.slack)?;
@@ -446,3 +467,12 @@ fn blob_sent(bed: &Testbed, i: usize) -> Result<u64> {
 #[cfg(test)]
 #[path = "crowd_tests.rs"]
 mod tests;
+
+/// min/median/max to three decimals.
+fn thousandths(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.last()) {
+        (Some(lo), Some(hi)) => format!("{lo:.3}/{:.3}/{hi:.3}", v[v.len() / 2]),
+        _ => "-".into(),
+    }
+}

@@ -16,6 +16,7 @@ mod compute;
 mod compute_faults;
 mod crowd;
 mod faults;
+mod layers;
 mod load;
 mod speed;
 
