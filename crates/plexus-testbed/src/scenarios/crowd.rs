@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::layers::{blob_bytes_received, metrics_flags};
+use super::layers::{blob_bytes_received, layers_note, metrics_flags};
 use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, min_median_max, sched};
 use super::{mib, same_bytes, share};
 use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
@@ -410,23 +410,13 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             per_file[per_file.len() / 2]
         ));
     }
-    // The same bytes by layer: the blob protocol's streams, and the rest
-    // (the other protocols, Yamux, Noise, TCP/IP headers, ACKs).
-    let layers: Vec<(f64, f64)> = (1..=n)
+    // The same bytes by layer.
+    let received: Vec<(usize, f64)> = (1..=n)
         .filter(|i| !leavers.contains(i))
-        .filter_map(|i| {
-            let blobs = (blobs_after[i]? - blobs_before[i]?).max(0.0);
-            let wire = wire_after[i].0.saturating_sub(wire[0][i].0) as f64;
-            let f = c.size as f64;
-            (blobs > 0.0).then(|| (blobs / f, (wire - blobs) / f))
-        })
+        .map(|i| (i, wire_after[i].0.saturating_sub(wire[0][i].0) as f64))
         .collect();
-    if !layers.is_empty() {
-        report.note(format!(
-            "of that, per byte of the file (min/median/max): the blob protocol's streams {} (the file, repeats, `Have` answers, requests), the rest {} (other protocols, Yamux, Noise, TCP/IP headers, ACKs)",
-            thousandths(layers.iter().map(|l| l.0).collect()),
-            thousandths(layers.iter().map(|l| l.1).collect()),
-        ));
+    if let Some(note) = layers_note(&received, &blobs_before, &blobs_after, c.size) {
+        report.note(note);
     }
     let times: Vec<f64> = finishes.iter().map(|f| f.1).collect();
     if let Some(path) = &c.plot {
@@ -467,12 +457,3 @@ fn blob_sent(bed: &Testbed, i: usize) -> Result<u64> {
 #[cfg(test)]
 #[path = "crowd_tests.rs"]
 mod tests;
-
-/// min/median/max to three decimals.
-fn thousandths(mut v: Vec<f64>) -> String {
-    v.sort_by(f64::total_cmp);
-    match (v.first(), v.last()) {
-        (Some(lo), Some(hi)) => format!("{lo:.3}/{:.3}/{hi:.3}", v[v.len() / 2]),
-        _ => "-".into(),
-    }
-}

@@ -54,6 +54,43 @@ fn parse(text: &str) -> f64 {
         .sum()
 }
 
+/// What each host's link received per byte of a file of `size` bytes,
+/// split into the blob protocol's streams and the rest (the other
+/// protocols, Yamux, Noise, TCP/IP headers, ACKs): `received` holds
+/// (host, bytes its link received), `before` and `after` each host's
+/// [`blob_bytes_received`]. `None` if no host's counters could be read.
+pub(super) fn layers_note(
+    received: &[(usize, f64)],
+    before: &[Option<f64>],
+    after: &[Option<f64>],
+    size: u64,
+) -> Option<String> {
+    let f = size as f64;
+    let (blobs, rest): (Vec<f64>, Vec<f64>) = received
+        .iter()
+        .filter_map(|&(i, wire)| {
+            let blobs = (after.get(i).copied()?? - before.get(i).copied()??).max(0.0);
+            (blobs > 0.0).then(|| (blobs / f, (wire - blobs) / f))
+        })
+        .unzip();
+    (!blobs.is_empty()).then(|| {
+        format!(
+            "of that, per byte of the file (min/median/max): the blob protocol's streams {} (the file, repeats, `Have` answers, requests), the rest {} (other protocols, Yamux, Noise, TCP/IP headers, ACKs)",
+            thousandths(blobs),
+            thousandths(rest)
+        )
+    })
+}
+
+/// min/median/max to three decimals.
+fn thousandths(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.last()) {
+        (Some(lo), Some(hi)) => format!("{lo:.3}/{:.3}/{hi:.3}", v[v.len() / 2]),
+        _ => "-".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +109,19 @@ libp2p_bandwidth_bytes_total{protocols=\"/ip4/tcp\",direction=\"Outbound\"} 9000
 libp2p_bandwidth_bytes_total{protocols=\"/ip4/udp/quic-v1\",direction=\"Inbound\"} 3
 ";
         assert_eq!(parse(text), 1124.0);
+    }
+
+    #[test]
+    fn layers_note_splits_each_link_and_skips_hosts_without_counters() {
+        let received = [(1, 1150.0), (2, 1100.0), (3, 999.0)];
+        let before = [None, Some(0.0), Some(10.0), None];
+        let after = [None, Some(1030.0), Some(1030.0), Some(5.0)];
+        let note = layers_note(&received, &before, &after, 1000).unwrap();
+        assert!(
+            note.contains("streams 1.020/1.030/1.030")
+                && note.contains("the rest 0.080/0.120/0.120"),
+            "{note}"
+        );
+        assert_eq!(layers_note(&received, &[None; 4], &after, 1000), None);
     }
 }
