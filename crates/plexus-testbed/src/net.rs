@@ -232,40 +232,6 @@ impl Net {
             .collect()
     }
 
-    /// Host `i`'s TCP data segments so far, from its namespace's kernel
-    /// counters: (sent for the first time, retransmitted). `None` if they
-    /// cannot be read.
-    ///
-    /// Every retransmitted segment crossed the host's upload twice (or was
-    /// dropped on the way once), so the share shows what congestion in the
-    /// links' queues costs beside the headers.
-    pub fn tcp_data_segments(&self, i: usize) -> Option<(u64, u64)> {
-        let link = self.links.get(i)?;
-        let out = output(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &link.ns,
-                "cat",
-                "/proc/net/snmp",
-                "/proc/net/netstat",
-            ],
-        )
-        .ok()?;
-        let text = String::from_utf8_lossy(&out);
-        let field = |table: &str, name: &str| -> Option<u64> {
-            let mut rows = text.lines().filter(|l| l.starts_with(table));
-            let (names, values) = (rows.next()?, rows.next()?);
-            let at = names.split_whitespace().position(|n| n == name)?;
-            values.split_whitespace().nth(at)?.parse().ok()
-        };
-        Some((
-            field("TcpExt:", "TCPOrigDataSent")?,
-            field("Tcp:", "RetransSegs")?,
-        ))
-    }
-
     /// Cuts host `i` off the bridge (or its router): its link goes down and
     /// no packet passes.
     pub fn cut(&self, i: usize) -> Result<()> {

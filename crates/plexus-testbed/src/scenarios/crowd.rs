@@ -16,7 +16,9 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use super::layers::{blob_bytes_received, layers_note, metrics_flags};
+use super::layers::{
+    blob_bytes_received, layers_note, metrics_flags, retransmissions_note, tcp_data_segments,
+};
 use super::load::{core_waits, cpu_ticks, cpu_use, link_bytes, link_use, min_median_max, sched};
 use super::{mib, same_bytes, share};
 use crate::{report::Bound, Discovery, Mbit, Net, Report, Testbed};
@@ -157,8 +159,7 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
     // `tc` per namespace: too slow for every sample).
     let every: Vec<usize> = (0..=n).collect();
     let up_before = bed.net.shaped_bytes(0..=n, &every);
-    let tcp_of =
-        |bed: &Testbed| -> Vec<_> { (0..=n).map(|i| bed.net.tcp_data_segments(i)).collect() };
+    let tcp_of = |bed: &Testbed| -> Vec<_> { (0..=n).map(|i| tcp_data_segments(bed, i)).collect() };
     let tcp_before = tcp_of(&bed);
     let blobs_before: Vec<_> = (0..=n).map(|i| blob_bytes_received(&bed, i)).collect();
     let started = Instant::now();
@@ -383,21 +384,9 @@ pub fn crowd(plexus: &Path, c: &Crowd) -> Result<CrowdResult> {
             last_ones.join(", ")
         ));
     }
-    // What congestion in the 100 ms queues cost: segments sent twice.
-    let retransmitted = |i: usize| -> Option<f64> {
-        let ((o0, r0), (o1, r1)) = (tcp_before[i]?, tcp_after[i]?);
-        let (orig, re) = (o1.checked_sub(o0)?, r1.checked_sub(r0)?);
-        (orig + re > 0).then(|| re as f64 / (orig + re) as f64 * 100.0)
-    };
-    let getters_re: Vec<f64> = (1..=n)
-        .filter(|i| !leavers.contains(i))
-        .filter_map(retransmitted)
-        .collect();
-    if let (Some(seeder), false) = (retransmitted(0), getters_re.is_empty()) {
-        report.note(format!(
-            "TCP data segments that were retransmissions (%): seeder {seeder:.1}, getters (min/median/max) {}",
-            min_median_max(getters_re)
-        ));
+    let getters: Vec<usize> = (1..=n).filter(|i| !leavers.contains(i)).collect();
+    if let Some(note) = retransmissions_note(&tcp_before, &tcp_after, &getters) {
+        report.note(note);
     }
     let mut per_file: Vec<f64> = (1..=n)
         .filter(|i| !leavers.contains(i))

@@ -2,7 +2,8 @@
 //! (`plexus daemon --metrics`) read from inside its namespace, so a
 //! scenario can split the bytes its `tbf` counted into the blob protocol's
 //! stream bytes and the rest (the other protocols, Yamux, Noise, TCP/IP
-//! headers, ACKs).
+//! headers, ACKs), and the share of its TCP data segments that were
+//! retransmissions (the kernel's counters, read the same way).
 //!
 //! Not libp2p's `libp2p_bandwidth_bytes_total`: in a 24-getter crowd it
 //! counted fewer bytes received over TCP, all protocols together, than the
@@ -11,6 +12,7 @@
 
 use std::process::Command;
 
+use super::load::min_median_max;
 use crate::Testbed;
 
 /// Where each host's daemon serves its metrics, inside its own namespace.
@@ -82,6 +84,64 @@ pub(super) fn layers_note(
     })
 }
 
+/// Host `i`'s TCP data segments so far, from its namespace's kernel
+/// counters: (sent for the first time, retransmitted). `None` if they
+/// cannot be read.
+///
+/// Every retransmitted segment crossed the host's upload twice (or was
+/// dropped on the way once), so the share shows what congestion in the
+/// links' queues costs beside the headers.
+pub(super) fn tcp_data_segments(bed: &Testbed, i: usize) -> Option<(u64, u64)> {
+    let ns = &bed.net.links.get(i)?.ns;
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "cat",
+            "/proc/net/snmp",
+            "/proc/net/netstat",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |table: &str, name: &str| -> Option<u64> {
+        let mut rows = text.lines().filter(|l| l.starts_with(table));
+        let (names, values) = (rows.next()?, rows.next()?);
+        let at = names.split_whitespace().position(|n| n == name)?;
+        values.split_whitespace().nth(at)?.parse().ok()
+    };
+    Some((
+        field("TcpExt:", "TCPOrigDataSent")?,
+        field("Tcp:", "RetransSegs")?,
+    ))
+}
+
+/// The share of host 0's (the seeder's) and `getters`' TCP data segments
+/// that were retransmissions between two reads of [`tcp_data_segments`]
+/// per host. `None` if the seeder's or no getter's counters could be read.
+pub(super) fn retransmissions_note(
+    before: &[Option<(u64, u64)>],
+    after: &[Option<(u64, u64)>],
+    getters: &[usize],
+) -> Option<String> {
+    // What congestion in the 100 ms queues cost: segments sent twice.
+    let retransmitted = |i: usize| -> Option<f64> {
+        let ((o0, r0), (o1, r1)) = (before.get(i).copied()??, after.get(i).copied()??);
+        let (orig, re) = (o1.checked_sub(o0)?, r1.checked_sub(r0)?);
+        (orig + re > 0).then(|| re as f64 / (orig + re) as f64 * 100.0)
+    };
+    let seeder = retransmitted(0)?;
+    let shares: Vec<f64> = getters.iter().filter_map(|&i| retransmitted(i)).collect();
+    (!shares.is_empty()).then(|| {
+        format!(
+            "TCP data segments that were retransmissions (%): seeder {seeder:.1}, getters (min/median/max) {}",
+            min_median_max(shares)
+        )
+    })
+}
+
 /// min/median/max to three decimals.
 fn thousandths(mut v: Vec<f64>) -> String {
     v.sort_by(f64::total_cmp);
@@ -123,5 +183,18 @@ libp2p_bandwidth_bytes_total{protocols=\"/ip4/udp/quic-v1\",direction=\"Inbound\
             "{note}"
         );
         assert_eq!(layers_note(&received, &[None; 4], &after, 1000), None);
+    }
+
+    #[test]
+    fn retransmissions_note_needs_the_seeder_and_one_getter() {
+        let before = [Some((0, 0)), Some((100, 0)), None];
+        let after = [Some((98, 2)), Some((190, 10)), Some((50, 5))];
+        let note = retransmissions_note(&before, &after, &[1, 2]).unwrap();
+        assert!(
+            note.contains("seeder 2.0, getters (min/median/max) 10.00/10.00/10.00"),
+            "{note}"
+        );
+        assert_eq!(retransmissions_note(&[None; 3], &after, &[1, 2]), None);
+        assert_eq!(retransmissions_note(&before, &after, &[2]), None);
     }
 }
